@@ -1,0 +1,1 @@
+"""The fund managers' web console and the company and business pages (server-rendered)."""

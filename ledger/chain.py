@@ -1,0 +1,200 @@
+"""Tamper evidence: a SHA-256 hash chain over every entry, and the verifier that re-derives it.
+
+Entries are sealed after they commit, in the order the sealer sees them (``ledger_unsealed``
+is filled by a database trigger in the same transaction as the entry). Sealing is one short
+transaction under an advisory lock on PostgreSQL, so it never sits on the posting path and
+never becomes the throughput bottleneck; a posting that arrives while another process is
+sealing is picked up by the next call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from ledger.core import GENESIS_HASH, entry_hash
+from ledger.models import Account, Entry, Posting, Seal, Unsealed, utcnow
+
+#: Arbitrary constant naming the sealer's PostgreSQL advisory lock.
+SEAL_LOCK = 0x504C4644  # "PLFD"
+
+
+def _entry_fields(row) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "date": row.entry_date.isoformat(),
+        "memo": row.memo,
+        "key": row.idempotency_key,
+        "reverses": row.reverses_entry_id,
+        "related": row.related_entry_id,
+        "refs": row.source_refs,
+    }
+
+
+_ENTRY_COLUMNS = (
+    Entry.id,
+    Entry.kind,
+    Entry.entry_date,
+    Entry.memo,
+    Entry.idempotency_key,
+    Entry.reverses_entry_id,
+    Entry.related_entry_id,
+    Entry.source_refs,
+)
+
+
+def seal_pending(session: Session, *, batch: int = 5000, wait: bool = False) -> int:
+    """Seal committed entries that are not yet in the chain. Returns how many were sealed.
+
+    Call it in its own transaction after commits. With ``wait=False`` it returns 0 at once
+    when another process holds the sealer lock (that process will seal our entries).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        if wait:
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SEAL_LOCK})
+        elif not session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": SEAL_LOCK}):
+            return 0
+    head = session.execute(select(Seal.seq, Seal.hash).order_by(Seal.seq.desc()).limit(1)).first()
+    seq, prev = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    total = 0
+    while True:
+        ids = session.scalars(select(Unsealed.entry_id).order_by(Unsealed.entry_id).limit(batch)).all()
+        if not ids:
+            return total
+        postings = defaultdict(list)
+        for p in session.execute(
+            select(Posting.entry_id, Account.code, Posting.amount, Posting.currency)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.entry_id.in_(ids))
+            .order_by(Posting.id)
+        ):
+            postings[p.entry_id].append((p.code, p.amount, p.currency))
+        rows = session.execute(select(*_ENTRY_COLUMNS).where(Entry.id.in_(ids)).order_by(Entry.id)).all()
+        seals = []
+        now = utcnow()
+        for row in rows:
+            seq += 1
+            digest = entry_hash(prev, seq, _entry_fields(row), postings[row.id])
+            seals.append({"seq": seq, "entry_id": row.id, "prev_hash": prev, "hash": digest, "sealed_at": now})
+            prev = digest
+        session.execute(insert(Seal), seals)
+        session.execute(delete(Unsealed).where(Unsealed.entry_id.in_(ids)))
+        total += len(seals)
+
+
+@dataclass
+class VerifyReport:
+    entries: int = 0
+    postings: int = 0
+    unsealed: int = 0
+    problems: list[str] = field(default_factory=list)
+    first_bad_entry: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(
+    session: Session,
+    *,
+    progress: Callable[[int], None] | None = None,
+    chunk: int = 20000,
+) -> VerifyReport:
+    """Recompute the chain, each entry's balance per currency, and every account balance.
+
+    Reads the chain in sequence order with keyset pagination (bounded memory); reports the
+    first entry whose stored content no longer matches its seal, or whose chain link breaks.
+    """
+    report = VerifyReport()
+    codes = dict(session.execute(select(Account.id, Account.code)).all())
+    prev = GENESIS_HASH
+    expected_seq = 0
+    last_seq = 0
+    sums: dict[int, int] = defaultdict(int)
+
+    def bad(entry_id: int, message: str) -> None:
+        if report.first_bad_entry is None:
+            report.first_bad_entry = entry_id
+        report.problems.append(message)
+
+    while True:
+        seals = session.execute(
+            select(Seal.seq, Seal.entry_id, Seal.prev_hash, Seal.hash)
+            .where(Seal.seq > last_seq)
+            .order_by(Seal.seq)
+            .limit(chunk)
+        ).all()
+        if not seals:
+            break
+        ids = [s.entry_id for s in seals]
+        entries = {r.id: r for r in session.execute(select(*_ENTRY_COLUMNS).where(Entry.id.in_(ids)))}
+        postings: dict[int, list[tuple[str, int, str]]] = defaultdict(list)
+        for entry_id, account_id, amount, currency in session.execute(
+            select(Posting.entry_id, Posting.account_id, Posting.amount, Posting.currency)
+            .where(Posting.entry_id.in_(ids))
+            .order_by(Posting.id)
+        ):
+            postings[entry_id].append((codes[account_id], amount, currency))
+            sums[account_id] += amount
+        for s in seals:
+            expected_seq += 1
+            report.entries += 1
+            row = entries.get(s.entry_id)
+            lines = postings.get(s.entry_id, [])
+            report.postings += len(lines)
+            if s.seq != expected_seq:
+                bad(s.entry_id, f"chain gap: seal {s.seq} found where {expected_seq} was expected")
+                expected_seq = s.seq
+            if s.prev_hash != prev:
+                bad(s.entry_id, f"entry {s.entry_id}: chain link broken at seal {s.seq}")
+            if row is None:
+                bad(s.entry_id, f"entry {s.entry_id}: sealed at {s.seq} but missing")
+            else:
+                digest = entry_hash(s.prev_hash, s.seq, _entry_fields(row), lines)
+                if digest != s.hash:
+                    bad(s.entry_id, f"entry {s.entry_id}: content does not match its seal {s.seq}")
+            per_currency: dict[str, int] = defaultdict(int)
+            for _, amount, currency in lines:
+                per_currency[currency] += amount
+            if len(lines) < 2 or any(per_currency.values()):
+                bad(s.entry_id, f"entry {s.entry_id}: postings do not balance")
+            prev = s.hash
+        last_seq = seals[-1].seq
+        if progress:
+            progress(len(seals))
+
+    report.unsealed = session.scalar(select(func.count()).select_from(Unsealed))
+    if report.unsealed:
+        # Unsealed entries are not covered by the chain yet; their postings still count
+        # towards balances, so add them before comparing.
+        for account_id, amount in session.execute(
+            select(Posting.account_id, func.sum(Posting.amount))
+            .join(Unsealed, Unsealed.entry_id == Posting.entry_id)
+            .group_by(Posting.account_id)
+        ):
+            sums[account_id] += amount
+    orphan = session.scalar(
+        select(func.count(Entry.id)).where(
+            ~Entry.id.in_(select(Seal.entry_id)), ~Entry.id.in_(select(Unsealed.entry_id))
+        )
+    )
+    if orphan:
+        report.problems.append(f"{orphan} entries are neither sealed nor queued for sealing")
+    for account_id, code, stored in session.execute(select(Account.id, Account.code, Account.balance)):
+        if sums.get(account_id, 0) != stored:
+            report.problems.append(
+                f"account {code}: stored balance {stored} but postings sum to {sums.get(account_id, 0)}"
+            )
+    return report
+
+
+def chain_head(session: Session) -> tuple[int, str, dt.datetime | None]:
+    head = session.execute(select(Seal.seq, Seal.hash, Seal.sealed_at).order_by(Seal.seq.desc()).limit(1)).first()
+    return (head.seq, head.hash, head.sealed_at) if head else (0, GENESIS_HASH, None)

@@ -1,0 +1,487 @@
+"""SQLAlchemy models of the fund: parties, accounts, entries, postings and the money records.
+
+Entries, postings and seals are insert-only: triggers in the migrations refuse UPDATE and
+DELETE on both SQLite and PostgreSQL, and the ORM refuses them too (see ``_immutable``).
+Account balances are the one mutable number, kept current in the same transaction as the
+postings and re-derived from the postings by ``placefund ledger verify``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from placefund.db import Base
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC timestamps on both databases (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+intpk = Annotated[int, mapped_column(Integer, primary_key=True)]
+# Entries and postings grow without bound: 64-bit ids on PostgreSQL (SQLite rowids are 64-bit).
+BigId = BigInteger().with_variant(Integer, "sqlite")
+bigpk = Annotated[int, mapped_column(BigId, primary_key=True)]
+# Minor units. BigInteger on PostgreSQL; SQLite integers are 64-bit anyway.
+minor = Annotated[int, mapped_column(BigInteger)]
+currency3 = Annotated[str, mapped_column(String(3))]
+created = Annotated[dt.datetime, mapped_column(UTCDateTime, default=utcnow)]
+
+ORG_KINDS = ("company", "business", "institution")
+ROLES = ("company_member", "business_member", "fund_manager", "admin")
+ACCOUNT_TYPES = ("asset", "liability", "net_assets", "income", "expense")
+
+
+# --- parties -------------------------------------------------------------------------------
+
+
+class Organisation(Base):
+    """A company (donor), a local business (grantee) or a fund institution (NDC, MOEA, county)."""
+
+    __tablename__ = "organisations"
+    __table_args__ = (CheckConstraint(f"kind IN {ORG_KINDS}", name="kind"),)
+
+    id: Mapped[intpk]
+    #: company, business or institution
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    #: 統一編號, the 8-digit Unified Business Number (companies and businesses)
+    ubn: Mapped[str | None] = mapped_column(String(8), unique=True)
+    #: For institutions: a short code such as NDC, MOEA or a county code; approvals compare it
+    institution_code: Mapped[str | None] = mapped_column(String(16))
+    county_code: Mapped[str | None] = mapped_column(String(5))
+    town_code: Mapped[str | None] = mapped_column(String(8))
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[created]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="role"),)
+
+    id: Mapped[intpk]
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[created]
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+    @property
+    def institution(self) -> str | None:
+        """The institution a fund manager answers to; approvals need two different ones."""
+        org = self.organisation
+        return (org.institution_code or f"org:{org.id}") if org else None
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in ("fund_manager", "admin")
+
+
+class Project(Base):
+    """A place-creation project run by a local business; the fund grants or invests in it."""
+
+    __tablename__ = "projects"
+
+    id: Mapped[intpk]
+    business_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    county_code: Mapped[str] = mapped_column(String(5))
+    town_code: Mapped[str] = mapped_column(String(8))
+    #: Priority-area type of the township where designated (agricultural, intermediate, indigenous)
+    priority_type: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[created]
+
+    business: Mapped[Organisation] = relationship()
+
+
+# --- the ledger proper ---------------------------------------------------------------------
+
+
+class Account(Base):
+    """A ledger account. ``balance`` is the signed sum of its postings (debits positive).
+
+    The hierarchy is the code itself (``assets:bank:main`` sits under ``assets:bank``), as in
+    beancount: reports roll balances up by code prefix, and only leaf accounts hold postings.
+    """
+
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        CheckConstraint(f"type IN {ACCOUNT_TYPES}", name="type"),
+        CheckConstraint("normal_sign IN (1, -1)", name="normal_sign"),
+        # The database refuses an overdraft even if a code path forgot to check.
+        CheckConstraint("allow_negative OR balance * normal_sign >= 0", name="no_overdraft"),
+    )
+
+    id: Mapped[intpk]
+    #: Hierarchical code, e.g. ``assets:bank:main`` or ``net_assets:restricted:county:10013``
+    code: Mapped[str] = mapped_column(String(160), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[currency3]
+    #: +1 for debit-normal accounts (asset, expense), -1 for credit-normal ones
+    normal_sign: Mapped[int] = mapped_column(SmallInteger)
+    allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    balance: Mapped[minor] = mapped_column(default=0)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[created]
+
+    @property
+    def natural_balance(self) -> int:
+        """The balance as an accountant reads it: positive for a normal asset or liability."""
+        return self.balance * self.normal_sign
+
+
+class Entry(Base):
+    """A journal entry. Insert-only; corrections are new entries that reverse it."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[bigpk]
+    #: What produced it: pledge, donation, payout, disbursement_reserve, refund, adjustment...
+    kind: Mapped[str] = mapped_column(String(40))
+    entry_date: Mapped[dt.date] = mapped_column(Date)
+    memo: Mapped[str] = mapped_column(Text, default="")
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    #: SHA-256 of the canonical request; the same key with another request is refused
+    request_hash: Mapped[str] = mapped_column(String(64))
+    #: Set on a reversing entry; unique, so an entry is reversed at most once
+    reverses_entry_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("ledger_entries.id"), unique=True
+    )
+    #: A refund, dispute or payment links to the entry it follows from
+    related_entry_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_entries.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: External ids as "key=value" lines (pi_..., ch_..., txn_..., bank line fingerprints)
+    source_refs: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[created]
+
+    postings: Mapped[list[Posting]] = relationship(
+        back_populates="entry", order_by="Posting.id", lazy="selectin"
+    )
+
+    @property
+    def refs(self) -> dict[str, str]:
+        return dict(line.split("=", 1) for line in self.source_refs.splitlines() if "=" in line)
+
+
+class Posting(Base):
+    __tablename__ = "ledger_postings"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="nonzero"),
+        Index("ix_ledger_postings_account_date", "account_id", "entry_date", "entry_id"),
+    )
+
+    id: Mapped[bigpk]
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    #: Signed minor units: debit positive, credit negative
+    amount: Mapped[minor]
+    currency: Mapped[currency3]
+    #: Copied from the entry so "balance as of a date" is one index range scan
+    entry_date: Mapped[dt.date] = mapped_column(Date)
+
+    entry: Mapped[Entry] = relationship(back_populates="postings")
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+class Seal(Base):
+    """A link of the SHA-256 hash chain: entry ``entry_id`` sealed at position ``seq``."""
+
+    __tablename__ = "ledger_seals"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[created]
+
+
+class Unsealed(Base):
+    """Queue of committed entries not yet sealed (filled by trigger, drained by the sealer)."""
+
+    __tablename__ = "ledger_unsealed"
+
+    entry_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("ledger_entries.id"), primary_key=True, autoincrement=False
+    )
+
+
+class Period(Base):
+    """A closed accounting period: no posting may be dated on or before ``end_date``."""
+
+    __tablename__ = "ledger_periods"
+
+    id: Mapped[intpk]
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date, unique=True)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[created]
+    #: The balance assertions that held at close, as "code=amount" lines
+    assertions: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- money records built on the ledger -----------------------------------------------------
+
+
+class Pledge(Base):
+    __tablename__ = "pledges"
+    __table_args__ = (CheckConstraint("amount > 0", name="positive"),)
+
+    id: Mapped[intpk]
+    company_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    amount: Mapped[minor]
+    currency: Mapped[currency3]
+    #: None (unrestricted) or a purpose such as ``county:10013``, ``project:4``
+    restriction: Mapped[str | None] = mapped_column(String(64))
+    public_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    pledged_on: Mapped[dt.date] = mapped_column(Date)
+    #: Unique bank virtual-account reference with check digit (虛擬帳號)
+    virtual_account: Mapped[str | None] = mapped_column(String(20), unique=True)
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    created_at: Mapped[created]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    company: Mapped[Organisation] = relationship()
+    instalments: Mapped[list[PledgeInstalment]] = relationship(
+        order_by="PledgeInstalment.seq", lazy="selectin"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class PledgeInstalment(Base):
+    __tablename__ = "pledge_instalments"
+    __table_args__ = (
+        UniqueConstraint("pledge_id", "seq", name="uq_pledge_instalments_pledge_seq"),
+        CheckConstraint("amount > 0", name="positive"),
+    )
+
+    id: Mapped[intpk]
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledges.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[minor]
+
+
+DONATION_CHANNELS = ("stripe", "bank_transfer", "other")
+
+
+class Donation(Base):
+    """Money received from a donor, with gross, fee and net in the settlement currency."""
+
+    __tablename__ = "donations"
+    __table_args__ = (
+        CheckConstraint(f"channel IN {DONATION_CHANNELS}", name="channel"),
+        CheckConstraint("gross_amount > 0", name="positive"),
+    )
+
+    id: Mapped[intpk]
+    company_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    pledge_id: Mapped[int | None] = mapped_column(ForeignKey("pledges.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    #: Charged amount and currency (what the donor gave)
+    gross_amount: Mapped[minor]
+    currency: Mapped[currency3]
+    #: What landed, in the settlement currency: gross, fee and net (gross - fee)
+    settlement_currency: Mapped[currency3]
+    settlement_gross: Mapped[minor]
+    fee_amount: Mapped[minor] = mapped_column(default=0)
+    net_amount: Mapped[minor]
+    restriction: Mapped[str | None] = mapped_column(String(64))
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    refunded_amount: Mapped[minor] = mapped_column(default=0)
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    created_at: Mapped[created]
+
+    @property
+    def exchange_rate(self) -> str | None:
+        from ledger.money import format_rate
+
+        if self.settlement_currency == self.currency:
+            return None
+        return format_rate(
+            self.settlement_gross, self.settlement_currency, self.gross_amount, self.currency
+        )
+
+
+class Payout(Base):
+    __tablename__ = "payouts"
+
+    id: Mapped[intpk]
+    amount: Mapped[minor]
+    currency: Mapped[currency3]
+    bank_account_code: Mapped[str] = mapped_column(String(160))
+    paid_on: Mapped[dt.date] = mapped_column(Date)
+    stripe_payout_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    created_at: Mapped[created]
+
+
+DISBURSEMENT_KINDS = ("grant", "investment")
+DISBURSEMENT_STATES = ("reserved", "paid", "voided")
+
+
+class Disbursement(Base):
+    """A grant or investment: reserved on proposal, paid after two-institution approval."""
+
+    __tablename__ = "disbursements"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {DISBURSEMENT_KINDS}", name="kind"),
+        CheckConstraint(f"status IN {DISBURSEMENT_STATES}", name="status"),
+        CheckConstraint("amount > 0", name="positive"),
+    )
+
+    id: Mapped[intpk]
+    kind: Mapped[str] = mapped_column(String(16))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    amount: Mapped[minor]
+    currency: Mapped[currency3]
+    #: The restricted purpose it draws on, or None for unrestricted money
+    funding: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="reserved")
+    proposed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    proposed_at: Mapped[created]
+    reserve_entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    pay_entry_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    void_entry_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    project: Mapped[Project] = relationship()
+    approvals: Mapped[list[DisbursementApproval]] = relationship(
+        order_by="DisbursementApproval.id", lazy="selectin"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class DisbursementApproval(Base):
+    __tablename__ = "disbursement_approvals"
+    __table_args__ = (
+        UniqueConstraint("disbursement_id", "user_id", name="uq_disbursement_approvals_user"),
+    )
+
+    id: Mapped[intpk]
+    disbursement_id: Mapped[int] = mapped_column(ForeignKey("disbursements.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: The approver's institution at the time of approval
+    institution: Mapped[str] = mapped_column(String(32))
+    approved_at: Mapped[created]
+
+
+class ReturnAgreement(Base):
+    """The share of a project's revenue that flows back to the fund, for a period, up to a cap."""
+
+    __tablename__ = "return_agreements"
+    __table_args__ = (
+        CheckConstraint("share_bp > 0 AND share_bp <= 10000", name="share"),
+        CheckConstraint("end_date >= start_date", name="period"),
+    )
+
+    id: Mapped[intpk]
+    business_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
+    disbursement_id: Mapped[int | None] = mapped_column(ForeignKey("disbursements.id"))
+    #: Share of revenue in basis points (500 = 5%)
+    share_bp: Mapped[int] = mapped_column(Integer)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    cap_amount: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[currency3]
+    created_at: Mapped[created]
+
+
+class RevenueReport(Base):
+    """Revenue a business reports for a period; the amount due follows from the agreement."""
+
+    __tablename__ = "revenue_reports"
+
+    id: Mapped[intpk]
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("return_agreements.id"), index=True)
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    revenue_amount: Mapped[minor]
+    due_amount: Mapped[minor]
+    entry_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    created_at: Mapped[created]
+
+
+class RevenueReturn(Base):
+    """Money a business returned to the fund against its agreement."""
+
+    __tablename__ = "revenue_returns"
+
+    id: Mapped[intpk]
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("return_agreements.id"), index=True)
+    amount: Mapped[minor]
+    currency: Mapped[currency3]
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    created_at: Mapped[created]
+
+
+# --- ORM guards: posted rows are never changed or removed ---------------------------------
+
+
+def _immutable(mapper, connection, target):
+    raise PermissionError(
+        f"{type(target).__name__} rows are immutable; post a reversing entry instead"
+    )
+
+
+for _cls in (Entry, Posting, Seal):
+    event.listen(_cls, "before_update", _immutable)
+    event.listen(_cls, "before_delete", _immutable)
+
+__all__ = [name for name in dir() if name[0].isupper()] + ["func", "utcnow"]

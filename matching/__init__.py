@@ -1,0 +1,1 @@
+"""Matching companies with local businesses (NetworkX)."""

@@ -1,0 +1,116 @@
+"""The ``placefund`` command line: database, demo data, server, ledger checks."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy import func, select
+
+from placefund.config import Settings
+
+
+def _database():
+    from placefund.app import Database
+
+    return Database(Settings.from_env().database_url)
+
+
+@click.group()
+def main() -> None:
+    """地方創生基金 placefund: the place-creation fund service."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the schema (SQLite by default, PostgreSQL when DATABASE_URL is set)."""
+    from placefund.migrate import upgrade
+
+    database = _database()
+    upgrade(database.engine, revision)
+    click.echo(f"Database at {database.engine.url.render_as_string(hide_password=True)} is up to date.")
+
+
+@main.command()
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has data.")
+def demo(if_empty: bool) -> None:
+    """Load realistic demo data into an empty database."""
+    from ledger.models import Organisation
+    from placefund.demo import load_demo
+    from placefund.migrate import is_migrated
+
+    database = _database()
+    if not is_migrated(database.engine):
+        raise click.ClickException("The database has no schema yet: run `placefund db upgrade` first.")
+    with database.session() as session:
+        if session.scalar(select(func.count(Organisation.id))):
+            if if_empty:
+                click.echo("The database already has data; demo data not loaded.")
+                return
+            raise click.ClickException("The database is not empty; demo data goes into an empty one.")
+    summary = load_demo(database, echo=click.echo)
+    click.echo(summary)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--threads", default=4, show_default=True, type=int, help="threads per worker")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the app with gunicorn (a production WSGI server)."""
+    from placefund.server import run
+
+    click.echo(f"Serving on http://{host}:{port} with {workers} workers")
+    run(host=host, port=port, workers=workers, threads=threads)
+
+
+@main.group()
+def ledger() -> None:
+    """The ledger's tamper evidence."""
+
+
+@ledger.command("seal")
+def ledger_seal() -> None:
+    """Seal committed entries that are not yet in the hash chain."""
+    from ledger.chain import seal_pending
+
+    database = _database()
+    with database.session() as session, session.begin():
+        count = seal_pending(session, wait=True)
+    click.echo(f"Sealed {count} entries.")
+
+
+@ledger.command("verify")
+@click.option("--no-seal", is_flag=True, help="Verify only what is sealed; do not seal pending entries first.")
+def ledger_verify(no_seal: bool) -> None:
+    """Recompute the hash chain and every balance from the postings; exit 1 on any mismatch."""
+    from ledger.chain import seal_pending, verify
+    from ledger.models import Seal, Unsealed
+
+    database = _database()
+    if not no_seal:
+        with database.session() as session, session.begin():
+            seal_pending(session, wait=True)
+    with database.session() as session:
+        total = session.scalar(select(func.count()).select_from(Seal))
+        pending = session.scalar(select(func.count()).select_from(Unsealed))
+        with click.progressbar(length=total, label="Verifying entries", file=sys.stderr) as bar:
+            report = verify(session, progress=bar.update)
+    click.echo(f"Checked {report.entries} entries and {report.postings} postings; {pending} unsealed.")
+    if not report.ok:
+        click.echo(f"LEDGER VERIFICATION FAILED: first bad entry {report.first_bad_entry}", err=True)
+        for problem in report.problems[:50]:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
+    click.echo("Ledger verified: hash chain intact, every entry balances, balances match postings.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

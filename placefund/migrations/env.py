@@ -1,0 +1,35 @@
+"""Alembic environment: the connection comes from placefund.cli (``placefund db upgrade``)."""
+
+from alembic import context
+
+import ledger.models  # noqa: F401  (registers the ledger tables on Base.metadata)
+from placefund.db import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        from placefund.db import make_engine
+
+        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+        with engine.connect() as connection:
+            _run(connection)
+        return
+    _run(connection)
+
+
+def _run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()
