@@ -20,6 +20,8 @@ def register(app: Flask) -> None:
             service="placefund",
             fund=app.config["SETTINGS"].fund_name,
             unrestricted=Money(position.unrestricted, position.currency).to_json(),
-            restricted={k: Money(v, position.currency).to_json() for k, v in position.restricted.items()},
+            restricted={
+                k: Money(v, position.currency).to_json() for k, v in position.restricted.items()
+            },
             health="/healthz",
         )

@@ -86,7 +86,9 @@ def statement(
     for row in session.execute(query):
         amount = row.amount * account.normal_sign
         running += amount
-        lines.append(StatementLine(row.entry_id, row.entry_date, row.kind, row.memo, amount, running))
+        lines.append(
+            StatementLine(row.entry_id, row.entry_date, row.kind, row.memo, amount, running)
+        )
     return Statement(account, start, end, opening, lines)
 
 
@@ -153,7 +155,9 @@ def fund_position(session: Session, currency: str = "TWD") -> FundPosition:
     for account in session.scalars(select(Account).where(Account.currency == currency)):
         if account.code.startswith("net_assets:restricted:"):
             if account.balance:
-                restricted[account.code.removeprefix("net_assets:restricted:")] = account.natural_balance
+                restricted[account.code.removeprefix("net_assets:restricted:")] = (
+                    account.natural_balance
+                )
         elif account.code == "net_assets:unrestricted" or account.type in ("income", "expense"):
             unrestricted += -account.balance
     return FundPosition(currency, unrestricted, dict(sorted(restricted.items())))

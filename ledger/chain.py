@@ -64,7 +64,9 @@ def seal_pending(session: Session, *, batch: int = 5000, wait: bool = False) -> 
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS_HASH)
     total = 0
     while True:
-        ids = session.scalars(select(Unsealed.entry_id).order_by(Unsealed.entry_id).limit(batch)).all()
+        ids = session.scalars(
+            select(Unsealed.entry_id).order_by(Unsealed.entry_id).limit(batch)
+        ).all()
         if not ids:
             return total
         postings = defaultdict(list)
@@ -75,13 +77,23 @@ def seal_pending(session: Session, *, batch: int = 5000, wait: bool = False) -> 
             .order_by(Posting.id)
         ):
             postings[p.entry_id].append((p.code, p.amount, p.currency))
-        rows = session.execute(select(*_ENTRY_COLUMNS).where(Entry.id.in_(ids)).order_by(Entry.id)).all()
+        rows = session.execute(
+            select(*_ENTRY_COLUMNS).where(Entry.id.in_(ids)).order_by(Entry.id)
+        ).all()
         seals = []
         now = utcnow()
         for row in rows:
             seq += 1
             digest = entry_hash(prev, seq, _entry_fields(row), postings[row.id])
-            seals.append({"seq": seq, "entry_id": row.id, "prev_hash": prev, "hash": digest, "sealed_at": now})
+            seals.append(
+                {
+                    "seq": seq,
+                    "entry_id": row.id,
+                    "prev_hash": prev,
+                    "hash": digest,
+                    "sealed_at": now,
+                }
+            )
             prev = digest
         session.execute(insert(Seal), seals)
         session.execute(delete(Unsealed).where(Unsealed.entry_id.in_(ids)))
@@ -134,7 +146,9 @@ def verify(
         if not seals:
             break
         ids = [s.entry_id for s in seals]
-        entries = {r.id: r for r in session.execute(select(*_ENTRY_COLUMNS).where(Entry.id.in_(ids)))}
+        entries = {
+            r.id: r for r in session.execute(select(*_ENTRY_COLUMNS).where(Entry.id.in_(ids)))
+        }
         postings: dict[int, list[tuple[str, int, str]]] = defaultdict(list)
         for entry_id, account_id, amount, currency in session.execute(
             select(Posting.entry_id, Posting.account_id, Posting.amount, Posting.currency)
@@ -187,14 +201,19 @@ def verify(
     )
     if orphan:
         report.problems.append(f"{orphan} entries are neither sealed nor queued for sealing")
-    for account_id, code, stored in session.execute(select(Account.id, Account.code, Account.balance)):
+    for account_id, code, stored in session.execute(
+        select(Account.id, Account.code, Account.balance)
+    ):
         if sums.get(account_id, 0) != stored:
             report.problems.append(
-                f"account {code}: stored balance {stored} but postings sum to {sums.get(account_id, 0)}"
+                f"account {code}: stored balance {stored} "
+                f"but postings sum to {sums.get(account_id, 0)}"
             )
     return report
 
 
 def chain_head(session: Session) -> tuple[int, str, dt.datetime | None]:
-    head = session.execute(select(Seal.seq, Seal.hash, Seal.sealed_at).order_by(Seal.seq.desc()).limit(1)).first()
+    head = session.execute(
+        select(Seal.seq, Seal.hash, Seal.sealed_at).order_by(Seal.seq.desc()).limit(1)
+    ).first()
     return (head.seq, head.hash, head.sealed_at) if head else (0, GENESIS_HASH, None)

@@ -42,21 +42,53 @@ class AccountSpec:
 # net assets may go negative between period closes because income and expense are not closed
 # into it; restricted buckets, bank, clearing and receivables may never go negative.
 _TEMPLATES: list[tuple[re.Pattern[str], str, str, bool]] = [
-    (re.compile(r"^assets:bank:(?P<name>[a-z0-9_]+)(:(?P<cur>[A-Z]{3}))?$"), "銀行存款 {name}", "asset", False),
-    (re.compile(r"^assets:stripe:clearing:(?P<cur>[A-Z]{3})$"), "Stripe 待清算 {cur}", "asset", False),
-    (re.compile(r"^assets:pledges_receivable:company:(?P<id>\d+)$"), "應收認捐款 企業 {id}", "asset", False),
-    (re.compile(r"^assets:returns_receivable:agreement:(?P<id>\d+)$"), "應收收益回流 協議 {id}", "asset", False),
+    (
+        re.compile(r"^assets:bank:(?P<name>[a-z0-9_]+)(:(?P<cur>[A-Z]{3}))?$"),
+        "銀行存款 {name}",
+        "asset",
+        False,
+    ),
+    (
+        re.compile(r"^assets:stripe:clearing:(?P<cur>[A-Z]{3})$"),
+        "Stripe 待清算 {cur}",
+        "asset",
+        False,
+    ),
+    (
+        re.compile(r"^assets:pledges_receivable:company:(?P<id>\d+)$"),
+        "應收認捐款 企業 {id}",
+        "asset",
+        False,
+    ),
+    (
+        re.compile(r"^assets:returns_receivable:agreement:(?P<id>\d+)$"),
+        "應收收益回流 協議 {id}",
+        "asset",
+        False,
+    ),
     (re.compile(r"^assets:investments:project:(?P<id>\d+)$"), "投資 計畫 {id}", "asset", False),
     (re.compile(r"^assets:disputes:(?P<cur>[A-Z]{3})$"), "爭議款項 {cur}", "asset", False),
-    (re.compile(r"^liabilities:disbursements_payable:project:(?P<id>\d+)$"), "應付撥款 計畫 {id}", "liability", False),
+    (
+        re.compile(r"^liabilities:disbursements_payable:project:(?P<id>\d+)$"),
+        "應付撥款 計畫 {id}",
+        "liability",
+        False,
+    ),
     (re.compile(r"^income:donations$"), "捐款收入", "income", True),
     (re.compile(r"^income:revenue_returns$"), "收益回流收入", "income", True),
     (re.compile(r"^expense:grants:project:(?P<id>\d+)$"), "補助支出 計畫 {id}", "expense", True),
-    (re.compile(r"^expense:fees:processor:(?P<cur>[A-Z]{3})$"), "金流手續費 {cur}", "expense", True),
+    (
+        re.compile(r"^expense:fees:processor:(?P<cur>[A-Z]{3})$"),
+        "金流手續費 {cur}",
+        "expense",
+        True,
+    ),
     (re.compile(r"^expense:adjustments$"), "調整支出", "expense", True),
     (re.compile(r"^net_assets:unrestricted$"), "非限定淨資產", "net_assets", True),
     (
-        re.compile(r"^net_assets:restricted:(?P<kind>county|township|priority|project):(?P<id>[a-z0-9_]+)$"),
+        re.compile(
+            r"^net_assets:restricted:(?P<kind>county|township|priority|project):(?P<id>[a-z0-9_]+)$"
+        ),
         "限定用途淨資產 {kind} {id}",
         "net_assets",
         False,
@@ -142,7 +174,9 @@ def restricted_account(restriction: str) -> str:
     return f"net_assets:restricted:{restriction}"
 
 
-def restriction_allows(restriction: str, *, project_id: int, county: str, town: str, priority: str | None) -> bool:
+def restriction_allows(
+    restriction: str, *, project_id: int, county: str, town: str, priority: str | None
+) -> bool:
     """May money restricted to ``restriction`` be spent on this project? The purpose must match."""
     kind, _, ident = restriction.partition(":")
     return {

@@ -195,7 +195,9 @@ class Entry(Base):
         BigId, ForeignKey("ledger_entries.id"), unique=True
     )
     #: A refund, dispute or payment links to the entry it follows from
-    related_entry_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_entries.id"), index=True)
+    related_entry_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("ledger_entries.id"), index=True
+    )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: External ids as "key=value" lines (pi_..., ch_..., txn_..., bank line fingerprints)
     source_refs: Mapped[str] = mapped_column(Text, default="")
@@ -388,11 +390,17 @@ class Disbursement(Base):
     status: Mapped[str] = mapped_column(String(16), default="reserved")
     proposed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     proposed_at: Mapped[created]
-    reserve_entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
-    pay_entry_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    reserve_entry_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("ledger_entries.id"), unique=True
+    )
+    pay_entry_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("ledger_entries.id"), unique=True
+    )
     paid_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    void_entry_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    void_entry_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("ledger_entries.id"), unique=True
+    )
     voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     void_reason: Mapped[str | None] = mapped_column(Text)
@@ -453,7 +461,9 @@ class RevenueReport(Base):
     period_end: Mapped[dt.date] = mapped_column(Date)
     revenue_amount: Mapped[minor]
     due_amount: Mapped[minor]
-    entry_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
+    entry_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("ledger_entries.id"), unique=True
+    )
     created_at: Mapped[created]
 
 

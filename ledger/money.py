@@ -157,7 +157,9 @@ def parse_amount(text: str, currency: str = DEFAULT_CURRENCY) -> int:
     return check_minor(-result if negative else result, positive=False)
 
 
-def format_money(amount: int, currency: str = DEFAULT_CURRENCY, *, decimals: bool | None = None) -> str:
+def format_money(
+    amount: int, currency: str = DEFAULT_CURRENCY, *, decimals: bool | None = None
+) -> str:
     """Format minor units the way Taiwanese readers expect: ``NT$1,000``, ``US$31.50``.
 
     TWD is shown without decimals when the amount is whole (it almost always is).

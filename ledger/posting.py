@@ -91,7 +91,9 @@ def check_key(key: object) -> str:
     return key
 
 
-def find_by_key(session: Session, key: str, operation: str, params: Mapping[str, object]) -> int | None:
+def find_by_key(
+    session: Session, key: str, operation: str, params: Mapping[str, object]
+) -> int | None:
     """The entry stored under ``key`` if it was made by the same request; None if unused.
 
     The same key with a different request is an error, never a silent second posting.
@@ -234,4 +236,3 @@ def lock_accounts(session: Session, codes: Iterable[str]) -> dict[str, Account]:
         .execution_options(populate_existing=True)
     ).all()
     return {row.code: row for row in rows}
-

@@ -62,7 +62,11 @@ def today() -> dt.date:
 
 
 def _get(session: Session, model, ident: int, what: str):
-    obj = session.get(model, ident) if isinstance(ident, int) and not isinstance(ident, bool) else None
+    obj = (
+        session.get(model, ident)
+        if isinstance(ident, int) and not isinstance(ident, bool)
+        else None
+    )
     if obj is None:
         raise NotFound(f"{what} {ident} does not exist.")
     return obj
@@ -136,7 +140,9 @@ def record_pledge(
     pledged_on = pledged_on or today()
     company = _get(session, Organisation, company_id, "Company")
     if company.kind != "company":
-        raise ValidationError("Only a company can pledge.", fields={"company_id": ["not a company"]})
+        raise ValidationError(
+            "Only a company can pledge.", fields={"company_id": ["not a company"]}
+        )
     if isinstance(instalments, int):
         schedule = split_instalments(amount, instalments, pledged_on, currency)
     else:
@@ -199,9 +205,9 @@ def record_pledge(
 def pledge_paid(session: Session, pledge_id: int) -> int:
     """Gross received against a pledge, net of refunds, in minor units."""
     return session.scalar(
-        select(
-            func.coalesce(func.sum(Donation.gross_amount - Donation.refunded_amount), 0)
-        ).where(Donation.pledge_id == pledge_id)
+        select(func.coalesce(func.sum(Donation.gross_amount - Donation.refunded_amount), 0)).where(
+            Donation.pledge_id == pledge_id
+        )
     )
 
 
@@ -239,7 +245,11 @@ def _settlement_legs(
     if settlement_currency != currency:
         legs += [
             Leg(chart.exchange_account(currency), sign * amount, currency),
-            Leg(chart.exchange_account(settlement_currency), -sign * settlement_amount, settlement_currency),
+            Leg(
+                chart.exchange_account(settlement_currency),
+                -sign * settlement_amount,
+                settlement_currency,
+            ),
         ]
     return legs
 
@@ -291,18 +301,29 @@ def record_donation(
         )
     fee = check_minor(fee, positive=False, field="fee")
     if not 0 <= fee < settlement_amount:
-        raise InvalidAmount("The fee must be at least zero and below the amount.", fields={"fee": ["out of range"]})
+        raise InvalidAmount(
+            "The fee must be at least zero and below the amount.", fields={"fee": ["out of range"]}
+        )
     received_on = received_on or today()
 
     pledge = None
     if pledge_id is not None:
         pledge = _get(session, Pledge, pledge_id, "Pledge")
         if company_id is not None and company_id != pledge.company_id:
-            raise ValidationError("The pledge belongs to another company.", fields={"pledge_id": ["not this company's"]})
+            raise ValidationError(
+                "The pledge belongs to another company.",
+                fields={"pledge_id": ["not this company's"]},
+            )
         if pledge.currency != currency:
-            raise ValidationError(f"The pledge is in {pledge.currency}.", fields={"currency": ["differs from the pledge"]})
+            raise ValidationError(
+                f"The pledge is in {pledge.currency}.",
+                fields={"currency": ["differs from the pledge"]},
+            )
         if restriction and chart.parse_restriction(restriction) != pledge.restriction:
-            raise ValidationError("A payment takes its pledge's restriction.", fields={"restriction": ["set on the pledge"]})
+            raise ValidationError(
+                "A payment takes its pledge's restriction.",
+                fields={"restriction": ["set on the pledge"]},
+            )
         company_id = pledge.company_id
         restriction = pledge.restriction
     else:
@@ -310,7 +331,9 @@ def record_donation(
         if company_id is not None:
             company = _get(session, Organisation, company_id, "Company")
             if company.kind != "company":
-                raise ValidationError("Donor must be a company.", fields={"company_id": ["not a company"]})
+                raise ValidationError(
+                    "Donor must be a company.", fields={"company_id": ["not a company"]}
+                )
 
     params = {
         "channel": channel,
@@ -417,12 +440,15 @@ def _donation_reversal_legs(
     return legs
 
 
-def _refund_amounts(donation: Donation, amount: object, settlement_amount: object | None) -> tuple[int, int]:
+def _refund_amounts(
+    donation: Donation, amount: object, settlement_amount: object | None
+) -> tuple[int, int]:
     amount = check_minor(amount)
     remaining = donation.gross_amount - donation.refunded_amount
     if amount > remaining:
         raise InvalidAmount(
-            f"Only {format_money(remaining, donation.currency)} of this donation can still be returned.",
+            f"Only {format_money(remaining, donation.currency)} of this donation "
+            "can still be returned.",
             fields={"amount": ["exceeds the amount not yet refunded"]},
         )
     if donation.settlement_currency == donation.currency:
@@ -498,7 +524,8 @@ def record_dispute(
     """
     if stage not in ("funds_withdrawn", "funds_reinstated"):
         raise ValidationError(
-            f"Unknown dispute stage {stage!r}.", fields={"stage": ["funds_withdrawn or funds_reinstated"]}
+            f"Unknown dispute stage {stage!r}.",
+            fields={"stage": ["funds_withdrawn or funds_reinstated"]},
         )
     donation = _get(session, Donation, donation_id, "Donation")
     session.refresh(donation, with_for_update=True)
@@ -524,15 +551,28 @@ def record_dispute(
     else:
         amount = check_minor(amount)
         if amount > donation.refunded_amount:
-            raise InvalidAmount("More reinstated than was withdrawn.", fields={"amount": ["too large"]})
-        settled = amount if settle_cur == cur else check_minor(
-            settlement_amount if settlement_amount is not None else -(-amount * donation.settlement_gross // donation.gross_amount),
-            field="settlement_amount",
+            raise InvalidAmount(
+                "More reinstated than was withdrawn.", fields={"amount": ["too large"]}
+            )
+        settled = (
+            amount
+            if settle_cur == cur
+            else check_minor(
+                settlement_amount
+                if settlement_amount is not None
+                else -(-amount * donation.settlement_gross // donation.gross_amount),
+                field="settlement_amount",
+            )
         )
         deposit = _deposit_account(donation.channel, settle_cur, None)
         legs = _settlement_legs(
-            deposit=deposit, currency=cur, amount=amount, settlement_currency=settle_cur,
-            settlement_amount=settled, fee=0, sign=1,
+            deposit=deposit,
+            currency=cur,
+            amount=amount,
+            settlement_currency=settle_cur,
+            settlement_amount=settled,
+            fee=0,
+            sign=1,
         )
         if donation.pledge_id is not None:
             legs.append(credit(chart.receivable_account(donation.company_id), amount, cur))
@@ -546,7 +586,10 @@ def record_dispute(
         delta = -amount
     if fee:
         deposit = _deposit_account(donation.channel, settle_cur, None)
-        legs += [debit(chart.fee_account(settle_cur), fee, settle_cur), credit(deposit, fee, settle_cur)]
+        legs += [
+            debit(chart.fee_account(settle_cur), fee, settle_cur),
+            credit(deposit, fee, settle_cur),
+        ]
     posted = post_entry(
         session,
         operation=f"dispute_{stage}",
@@ -604,7 +647,10 @@ def record_payout(
         operation="payout",
         key=key,
         params=params,
-        legs=[debit(bank_account, amount, currency), credit(chart.clearing_account(currency), amount, currency)],
+        legs=[
+            debit(bank_account, amount, currency),
+            credit(chart.clearing_account(currency), amount, currency),
+        ],
         entry_date=paid_on,
         memo=f"Stripe 撥款 {format_money(amount, currency)}",
         created_by=actor.id if actor else None,
@@ -659,7 +705,8 @@ def propose_disbursement(
     project = _get(session, Project, project_id, "Project")
     if project.business.verified_at is None:
         raise InvalidState(
-            f"{project.business.name} is not verified; only verified organisations receive disbursements."
+            f"{project.business.name} is not verified; "
+            "only verified organisations receive disbursements."
         )
     funding = chart.parse_restriction(funding)
     if funding and not chart.restriction_allows(
@@ -685,13 +732,18 @@ def propose_disbursement(
         "on": on.isoformat(),
         "actor": actor.id,
     }
-    target = f"expense:grants:project:{project_id}" if kind == "grant" else f"assets:investments:project:{project_id}"
+    target = (
+        f"expense:grants:project:{project_id}"
+        if kind == "grant"
+        else f"assets:investments:project:{project_id}"
+    )
     legs = [debit(target, amount, currency), credit(_payable(project_id), amount, currency)]
     if funding:
         legs += [
             debit(chart.restricted_account(funding), amount, currency),
             credit("net_assets:unrestricted", amount, currency),
         ]
+    label = "補助" if kind == "grant" else "投資"
     posted = post_entry(
         session,
         operation="disbursement_reserve",
@@ -699,7 +751,7 @@ def propose_disbursement(
         params=params,
         legs=legs,
         entry_date=on,
-        memo=f"{'補助' if kind == 'grant' else '投資'}保留 {project.name} {format_money(amount, currency)}",
+        memo=f"{label}保留 {project.name} {format_money(amount, currency)}",
         created_by=actor.id,
     )
     if not posted.fresh:
@@ -719,7 +771,9 @@ def propose_disbursement(
     session.add(disbursement)
     session.flush()
     session.add(
-        DisbursementApproval(disbursement_id=disbursement.id, user_id=actor.id, institution=actor.institution)
+        DisbursementApproval(
+            disbursement_id=disbursement.id, user_id=actor.id, institution=actor.institution
+        )
     )
     session.flush()
     session.refresh(disbursement)
@@ -741,7 +795,9 @@ def approve_disbursement(session: Session, *, disbursement_id: int, actor: User)
     require_manager(actor)
     d = _lock_disbursement(session, disbursement_id)
     if d.status != "reserved":
-        raise InvalidState(f"Disbursement {d.id} is {d.status}; only a reserved one can be approved.")
+        raise InvalidState(
+            f"Disbursement {d.id} is {d.status}; only a reserved one can be approved."
+        )
     if any(a.user_id == actor.id for a in d.approvals):
         raise InvalidState("You have already approved this disbursement.")
     if actor.institution in {a.institution for a in d.approvals}:
@@ -749,7 +805,9 @@ def approve_disbursement(session: Session, *, disbursement_id: int, actor: User)
             "Your institution has already approved this disbursement; "
             "the second approval must come from a manager of another institution."
         )
-    session.add(DisbursementApproval(disbursement_id=d.id, user_id=actor.id, institution=actor.institution))
+    session.add(
+        DisbursementApproval(disbursement_id=d.id, user_id=actor.id, institution=actor.institution)
+    )
     session.flush()
     session.refresh(d)
     return d
@@ -772,7 +830,11 @@ def pay_disbursement(
     """Pay an approved disbursement from the bank account (which may not go overdrawn)."""
     require_manager(actor)
     paid_on = paid_on or today()
-    params = {"disbursement_id": disbursement_id, "paid_on": paid_on.isoformat(), "bank_account": bank_account}
+    params = {
+        "disbursement_id": disbursement_id,
+        "paid_on": paid_on.isoformat(),
+        "bank_account": bank_account,
+    }
     if find_by_key(session, key, "disbursement_pay", params) is not None:
         return _get(session, Disbursement, disbursement_id, "Disbursement")
     d = _lock_disbursement(session, disbursement_id)
@@ -787,7 +849,10 @@ def pay_disbursement(
         operation="disbursement_pay",
         key=key,
         params=params,
-        legs=[debit(_payable(d.project_id), d.amount, d.currency), credit(bank_account, d.amount, d.currency)],
+        legs=[
+            debit(_payable(d.project_id), d.amount, d.currency),
+            credit(bank_account, d.amount, d.currency),
+        ],
         entry_date=paid_on,
         memo=f"撥款 {d.kind} {d.id} {format_money(d.amount, d.currency)}",
         related=d.reserve_entry_id,
@@ -802,7 +867,13 @@ def pay_disbursement(
 
 
 def void_disbursement(
-    session: Session, *, key: str, disbursement_id: int, actor: User, reason: str, on: dt.date | None = None
+    session: Session,
+    *,
+    key: str,
+    disbursement_id: int,
+    actor: User,
+    reason: str,
+    on: dt.date | None = None,
 ) -> Disbursement:
     """Cancel a reserved disbursement: its reservation is reversed and restricted money restored."""
     require_manager(actor)
@@ -813,7 +884,9 @@ def void_disbursement(
         return d
     if d.status != "reserved":
         raise InvalidState(f"Disbursement {d.id} is {d.status}; only a reserved one can be voided.")
-    entry = reverse_entry(session, key=key, entry_id=d.reserve_entry_id, actor=actor, reason=reason, on=on)
+    entry = reverse_entry(
+        session, key=key, entry_id=d.reserve_entry_id, actor=actor, reason=reason, on=on
+    )
     d.status = "voided"
     d.void_entry_id = entry.id
     d.voided_by_id = actor.id
@@ -843,11 +916,18 @@ def create_return_agreement(
     require_manager(actor)
     business = _get(session, Organisation, business_id, "Business")
     if business.kind != "business":
-        raise ValidationError("Return agreements are made with local businesses.", fields={"business_id": ["not a business"]})
+        raise ValidationError(
+            "Return agreements are made with local businesses.",
+            fields={"business_id": ["not a business"]},
+        )
     if isinstance(share_bp, bool) or not isinstance(share_bp, int) or not 0 < share_bp <= 10000:
-        raise ValidationError("The share is in basis points, 1 to 10000.", fields={"share_bp": ["1 to 10000"]})
+        raise ValidationError(
+            "The share is in basis points, 1 to 10000.", fields={"share_bp": ["1 to 10000"]}
+        )
     if end_date < start_date:
-        raise ValidationError("The agreement ends before it starts.", fields={"end_date": ["before start_date"]})
+        raise ValidationError(
+            "The agreement ends before it starts.", fields={"end_date": ["before start_date"]}
+        )
     if cap_amount is not None:
         cap_amount = _charge_amount(cap_amount, currency, "cap_amount")
     agreement = ReturnAgreement(
@@ -902,9 +982,14 @@ def report_revenue(
     revenue = check_minor(revenue, positive=False, field="revenue")
     if revenue < 0:
         raise InvalidAmount("Revenue cannot be negative.", fields={"revenue": ["negative"]})
-    if period_end < period_start or period_start < agreement.start_date or period_end > agreement.end_date:
+    if (
+        period_end < period_start
+        or period_start < agreement.start_date
+        or period_end > agreement.end_date
+    ):
         raise ValidationError(
-            f"The period must fall within the agreement ({agreement.start_date} to {agreement.end_date}).",
+            "The period must fall within the agreement "
+            f"({agreement.start_date} to {agreement.end_date}).",
             fields={"period_start": ["outside the agreement"]},
         )
     params = {
@@ -915,10 +1000,16 @@ def report_revenue(
     }
     existing = find_by_key(session, key, "revenue_report", params)
     if existing is not None:
-        return session.scalars(select(RevenueReport).where(RevenueReport.entry_id == existing)).one()
+        return session.scalars(
+            select(RevenueReport).where(RevenueReport.entry_id == existing)
+        ).one()
     receivable = _receivable_for(agreement_id)
     lock_accounts(session, [receivable])  # serialise reports on one agreement: the cap holds
-    cap_left = None if agreement.cap_amount is None else agreement.cap_amount - amount_due_total(session, agreement_id)
+    cap_left = (
+        None
+        if agreement.cap_amount is None
+        else agreement.cap_amount - amount_due_total(session, agreement_id)
+    )
     due = compute_due(revenue, agreement.share_bp, cap_left, agreement.currency)
     report = RevenueReport(
         agreement_id=agreement_id,
@@ -933,7 +1024,10 @@ def report_revenue(
             operation="revenue_report",
             key=key,
             params=params,
-            legs=[debit(receivable, due, agreement.currency), credit("income:revenue_returns", due, agreement.currency)],
+            legs=[
+                debit(receivable, due, agreement.currency),
+                credit("income:revenue_returns", due, agreement.currency),
+            ],
             entry_date=period_end,
             memo=f"收益回流應收 協議 {agreement_id} {format_money(due, agreement.currency)}",
             created_by=actor.id if actor else None,
@@ -988,7 +1082,9 @@ def record_revenue_return(
             fields={"amount": ["exceeds the amount due"]},
         ) from exc
     if not posted.fresh:
-        return session.scalars(select(RevenueReturn).where(RevenueReturn.entry_id == posted.entry_id)).one()
+        return session.scalars(
+            select(RevenueReturn).where(RevenueReturn.entry_id == posted.entry_id)
+        ).one()
     ret = RevenueReturn(
         agreement_id=agreement_id,
         amount=amount,

@@ -34,7 +34,9 @@ def db_upgrade(revision: str) -> None:
 
     database = _database()
     upgrade(database.engine, revision)
-    click.echo(f"Database at {database.engine.url.render_as_string(hide_password=True)} is up to date.")
+    click.echo(
+        f"Database at {database.engine.url.render_as_string(hide_password=True)} is up to date."
+    )
 
 
 @main.command()
@@ -47,13 +49,17 @@ def demo(if_empty: bool) -> None:
 
     database = _database()
     if not is_migrated(database.engine):
-        raise click.ClickException("The database has no schema yet: run `placefund db upgrade` first.")
+        raise click.ClickException(
+            "The database has no schema yet: run `placefund db upgrade` first."
+        )
     with database.session() as session:
         if session.scalar(select(func.count(Organisation.id))):
             if if_empty:
                 click.echo("The database already has data; demo data not loaded.")
                 return
-            raise click.ClickException("The database is not empty; demo data goes into an empty one.")
+            raise click.ClickException(
+                "The database is not empty; demo data goes into an empty one."
+            )
     summary = load_demo(database, echo=click.echo)
     click.echo(summary)
 
@@ -88,7 +94,9 @@ def ledger_seal() -> None:
 
 
 @ledger.command("verify")
-@click.option("--no-seal", is_flag=True, help="Verify only what is sealed; do not seal pending entries first.")
+@click.option(
+    "--no-seal", is_flag=True, help="Verify only what is sealed; do not seal pending entries first."
+)
 def ledger_verify(no_seal: bool) -> None:
     """Recompute the hash chain and every balance from the postings; exit 1 on any mismatch."""
     from ledger.chain import seal_pending, verify
@@ -103,9 +111,13 @@ def ledger_verify(no_seal: bool) -> None:
         pending = session.scalar(select(func.count()).select_from(Unsealed))
         with click.progressbar(length=total, label="Verifying entries", file=sys.stderr) as bar:
             report = verify(session, progress=bar.update)
-    click.echo(f"Checked {report.entries} entries and {report.postings} postings; {pending} unsealed.")
+    click.echo(
+        f"Checked {report.entries} entries and {report.postings} postings; {pending} unsealed."
+    )
     if not report.ok:
-        click.echo(f"LEDGER VERIFICATION FAILED: first bad entry {report.first_bad_entry}", err=True)
+        click.echo(
+            f"LEDGER VERIFICATION FAILED: first bad entry {report.first_bad_entry}", err=True
+        )
         for problem in report.problems[:50]:
             click.echo(f"  - {problem}", err=True)
         sys.exit(1)

@@ -31,14 +31,38 @@ COMPANIES = [
 
 BUSINESSES = [
     # name, English, UBN digits, town, project, priority type (illustrative)
-    ("壯圍漁塭再生工作室", "Zhuangwei Fish Pond Revival Studio", "9035127", "10002060",
-     "廢棄魚塭活化與水產品牌", "agricultural"),
-    ("竹山茶竹合作社", "Zhushan Tea and Bamboo Cooperative", "9128734", "10008040",
-     "茶竹小鎮青年回鄉計畫", "agricultural"),
-    ("三峽藍染工坊", "Sanxia Indigo Dye Workshop", "9241056", "65000090",
-     "三峽藍染品牌國際化", None),
-    ("東港漁村食堂", "Donggang Fishing Village Kitchen", "9356118", "10013030",
-     "漁村食堂與漁獲加工", "agricultural"),
+    (
+        "壯圍漁塭再生工作室",
+        "Zhuangwei Fish Pond Revival Studio",
+        "9035127",
+        "10002060",
+        "廢棄魚塭活化與水產品牌",
+        "agricultural",
+    ),
+    (
+        "竹山茶竹合作社",
+        "Zhushan Tea and Bamboo Cooperative",
+        "9128734",
+        "10008040",
+        "茶竹小鎮青年回鄉計畫",
+        "agricultural",
+    ),
+    (
+        "三峽藍染工坊",
+        "Sanxia Indigo Dye Workshop",
+        "9241056",
+        "65000090",
+        "三峽藍染品牌國際化",
+        None,
+    ),
+    (
+        "東港漁村食堂",
+        "Donggang Fishing Village Kitchen",
+        "9356118",
+        "10013030",
+        "漁村食堂與漁獲加工",
+        "agricultural",
+    ),
 ]
 
 
@@ -53,44 +77,97 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
     with database.session() as s, s.begin():
         institutions = []
         for name, name_en, code, county in INSTITUTIONS:
-            org = Organisation(kind="institution", name=name, name_en=name_en,
-                               institution_code=code, county_code=county, verified_at=now)
+            org = Organisation(
+                kind="institution",
+                name=name,
+                name_en=name_en,
+                institution_code=code,
+                county_code=county,
+                verified_at=now,
+            )
             s.add(org)
             institutions.append(org)
         companies = []
         for name, name_en, digits, town in COMPANIES:
-            org = Organisation(kind="company", name=name, name_en=name_en, ubn=complete_ubn(digits),
-                               county_code=towns[town].county_code, town_code=town, verified_at=now)
+            org = Organisation(
+                kind="company",
+                name=name,
+                name_en=name_en,
+                ubn=complete_ubn(digits),
+                county_code=towns[town].county_code,
+                town_code=town,
+                verified_at=now,
+            )
             s.add(org)
             companies.append(org)
         businesses, projects = [], []
         for name, name_en, digits, town, project, priority in BUSINESSES:
-            org = Organisation(kind="business", name=name, name_en=name_en, ubn=complete_ubn(digits),
-                               county_code=towns[town].county_code, town_code=town, verified_at=now)
+            org = Organisation(
+                kind="business",
+                name=name,
+                name_en=name_en,
+                ubn=complete_ubn(digits),
+                county_code=towns[town].county_code,
+                town_code=town,
+                verified_at=now,
+            )
             s.add(org)
             businesses.append(org)
             s.flush()
-            p = Project(business_id=org.id, name=project, county_code=towns[town].county_code,
-                        town_code=town, priority_type=priority)
+            p = Project(
+                business_id=org.id,
+                name=project,
+                county_code=towns[town].county_code,
+                town_code=town,
+                priority_type=priority,
+            )
             s.add(p)
             projects.append(p)
         s.flush()
 
-        ndc = User(email="lin.manager@ndc.example.tw", name="林怡君", role="fund_manager",
-                   organisation_id=institutions[0].id)
-        moea = User(email="chen.manager@moea.example.tw", name="陳建宏", role="fund_manager",
-                    organisation_id=institutions[1].id)
-        yilan = User(email="wu.manager@yilan.example.tw", name="吳佩珊", role="fund_manager",
-                     organisation_id=institutions[2].id)
-        admin = User(email="admin@placefund.example.tw", name="系統管理員", role="admin",
-                     organisation_id=institutions[0].id)
+        ndc = User(
+            email="lin.manager@ndc.example.tw",
+            name="林怡君",
+            role="fund_manager",
+            organisation_id=institutions[0].id,
+        )
+        moea = User(
+            email="chen.manager@moea.example.tw",
+            name="陳建宏",
+            role="fund_manager",
+            organisation_id=institutions[1].id,
+        )
+        yilan = User(
+            email="wu.manager@yilan.example.tw",
+            name="吳佩珊",
+            role="fund_manager",
+            organisation_id=institutions[2].id,
+        )
+        admin = User(
+            email="admin@placefund.example.tw",
+            name="系統管理員",
+            role="admin",
+            organisation_id=institutions[0].id,
+        )
         people = [ndc, moea, yilan, admin]
         for i, company in enumerate(companies):
-            people.append(User(email=f"finance{i + 1}@company{i + 1}.example.tw", name=f"{company.name} 財務",
-                               role="company_member", organisation_id=company.id))
+            people.append(
+                User(
+                    email=f"finance{i + 1}@company{i + 1}.example.tw",
+                    name=f"{company.name} 財務",
+                    role="company_member",
+                    organisation_id=company.id,
+                )
+            )
         for i, business in enumerate(businesses):
-            people.append(User(email=f"owner{i + 1}@business{i + 1}.example.tw", name=f"{business.name} 負責人",
-                               role="business_member", organisation_id=business.id))
+            people.append(
+                User(
+                    email=f"owner{i + 1}@business{i + 1}.example.tw",
+                    name=f"{business.name} 負責人",
+                    role="business_member",
+                    organisation_id=business.id,
+                )
+            )
         s.add_all(people)
         s.flush()
 
@@ -99,68 +176,169 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
 
         # Pledges: one unrestricted public pledge in 12 monthly instalments, one restricted
         # to Yilan County (the company's home county), one to the priority type.
-        p1 = services.record_pledge(s, key="demo:pledge:1", company_id=shanhai.id, amount=120_000_000,
-                                    instalments=12, public_name=True, pledged_on=_on(150), actor=ndc)
-        p2 = services.record_pledge(s, key="demo:pledge:2", company_id=nanfang.id, amount=50_000_000,
-                                    instalments=2, restriction="county:10002", pledged_on=_on(120),
-                                    actor=ndc)
-        services.record_pledge(s, key="demo:pledge:3", company_id=zhuguang.id, amount=30_000_000,
-                               restriction="priority:agricultural", public_name=True,
-                               pledged_on=_on(40), actor=moea)
+        p1 = services.record_pledge(
+            s,
+            key="demo:pledge:1",
+            company_id=shanhai.id,
+            amount=120_000_000,
+            instalments=12,
+            public_name=True,
+            pledged_on=_on(150),
+            actor=ndc,
+        )
+        p2 = services.record_pledge(
+            s,
+            key="demo:pledge:2",
+            company_id=nanfang.id,
+            amount=50_000_000,
+            instalments=2,
+            restriction="county:10002",
+            pledged_on=_on(120),
+            actor=ndc,
+        )
+        services.record_pledge(
+            s,
+            key="demo:pledge:3",
+            company_id=zhuguang.id,
+            amount=30_000_000,
+            restriction="priority:agricultural",
+            public_name=True,
+            pledged_on=_on(40),
+            actor=moea,
+        )
 
         # Card instalments through Stripe (fee 2.9% + NT$10), one settled in USD.
         for n in range(3):
             services.record_donation(
-                s, key=f"demo:card:{n}", channel="stripe", amount=10_000_000, fee=291_000,
-                pledge_id=p1.id, received_on=_on(145 - 30 * n),
-                refs={"payment_intent": f"pi_demo{n:04d}", "charge": f"ch_demo{n:04d}",
-                      "balance_transaction": f"txn_demo{n:04d}"},
+                s,
+                key=f"demo:card:{n}",
+                channel="stripe",
+                amount=10_000_000,
+                fee=291_000,
+                pledge_id=p1.id,
+                received_on=_on(145 - 30 * n),
+                refs={
+                    "payment_intent": f"pi_demo{n:04d}",
+                    "charge": f"ch_demo{n:04d}",
+                    "balance_transaction": f"txn_demo{n:04d}",
+                },
             )
         services.record_donation(
-            s, key="demo:card:usd", channel="stripe", amount=10_000_000, fee=9_400,
-            settlement_currency="USD", settlement_amount=312_500, pledge_id=p1.id,
+            s,
+            key="demo:card:usd",
+            channel="stripe",
+            amount=10_000_000,
+            fee=9_400,
+            settlement_currency="USD",
+            settlement_amount=312_500,
+            pledge_id=p1.id,
             received_on=_on(55),
-            refs={"payment_intent": "pi_demousd", "charge": "ch_demousd", "balance_transaction": "txn_demousd"},
+            refs={
+                "payment_intent": "pi_demousd",
+                "charge": "ch_demousd",
+                "balance_transaction": "txn_demousd",
+            },
         )
         # Bank transfer against the restricted pledge.
-        services.record_donation(s, key="demo:bank:1", channel="bank_transfer", amount=25_000_000,
-                                 pledge_id=p2.id, received_on=_on(110),
-                                 refs={"bank_line": "demo-statement-1:3"})
+        services.record_donation(
+            s,
+            key="demo:bank:1",
+            channel="bank_transfer",
+            amount=25_000_000,
+            pledge_id=p2.id,
+            received_on=_on(110),
+            refs={"bank_line": "demo-statement-1:3"},
+        )
         # A direct donation restricted to Zhushan township, by bank transfer.
-        services.record_donation(s, key="demo:bank:2", channel="bank_transfer", amount=8_000_000,
-                                 company_id=zhuguang.id, restriction="township:10008040",
-                                 received_on=_on(90), refs={"bank_line": "demo-statement-1:7"})
+        services.record_donation(
+            s,
+            key="demo:bank:2",
+            channel="bank_transfer",
+            amount=8_000_000,
+            company_id=zhuguang.id,
+            restriction="township:10008040",
+            received_on=_on(90),
+            refs={"bank_line": "demo-statement-1:7"},
+        )
         # Stripe pays the TWD balance out to the bank.
-        services.record_payout(s, key="demo:payout:1", amount=29_127_000, paid_on=_on(60),
-                               stripe_payout_id="po_demo0001")
+        services.record_payout(
+            s,
+            key="demo:payout:1",
+            amount=29_127_000,
+            paid_on=_on(60),
+            stripe_payout_id="po_demo0001",
+        )
 
         # A grant to Zhushan from its restricted money, jointly approved, then paid.
         grant = services.propose_disbursement(
-            s, key="demo:grant:1", actor=ndc, kind="grant", project_id=zhushan.id, amount=6_000_000,
-            funding="township:10008040", purpose="茶園步道與竹編工坊設備", on=_on(80))
+            s,
+            key="demo:grant:1",
+            actor=ndc,
+            kind="grant",
+            project_id=zhushan.id,
+            amount=6_000_000,
+            funding="township:10008040",
+            purpose="茶園步道與竹編工坊設備",
+            on=_on(80),
+        )
         services.approve_disbursement(s, disbursement_id=grant.id, actor=moea)
-        services.pay_disbursement(s, key="demo:grant:1:pay", disbursement_id=grant.id, actor=moea,
-                                  paid_on=_on(75))
+        services.pay_disbursement(
+            s, key="demo:grant:1:pay", disbursement_id=grant.id, actor=moea, paid_on=_on(75)
+        )
         # A grant for the Yilan fish ponds from the Yilan-restricted money, awaiting approval.
         services.propose_disbursement(
-            s, key="demo:grant:2", actor=yilan, kind="grant", project_id=zhuangwei.id,
-            amount=12_000_000, funding="county:10002", purpose="魚塭清淤與生態養殖", on=_on(20))
+            s,
+            key="demo:grant:2",
+            actor=yilan,
+            kind="grant",
+            project_id=zhuangwei.id,
+            amount=12_000_000,
+            funding="county:10002",
+            purpose="魚塭清淤與生態養殖",
+            on=_on(20),
+        )
         # An investment in Donggang, returned from revenue.
         inv = services.propose_disbursement(
-            s, key="demo:investment:1", actor=moea, kind="investment", project_id=donggang.id,
-            amount=15_000_000, purpose="漁獲加工廠設備", on=_on(70))
+            s,
+            key="demo:investment:1",
+            actor=moea,
+            kind="investment",
+            project_id=donggang.id,
+            amount=15_000_000,
+            purpose="漁獲加工廠設備",
+            on=_on(70),
+        )
         services.approve_disbursement(s, disbursement_id=inv.id, actor=ndc)
-        services.pay_disbursement(s, key="demo:investment:1:pay", disbursement_id=inv.id, actor=ndc,
-                                  paid_on=_on(65))
+        services.pay_disbursement(
+            s, key="demo:investment:1:pay", disbursement_id=inv.id, actor=ndc, paid_on=_on(65)
+        )
         agreement = services.create_return_agreement(
-            s, actor=ndc, business_id=donggang.business_id, project_id=donggang.id,
-            disbursement_id=inv.id, share_bp=500, start_date=_on(65), end_date=_on(65) + dt.timedelta(days=5 * 365),
-            cap_amount=20_000_000)
-        services.report_revenue(s, key="demo:revenue:1", agreement_id=agreement.id,
-                                period_start=_on(65), period_end=_on(35), revenue=86_000_000)
-        services.record_revenue_return(s, key="demo:return:1", agreement_id=agreement.id,
-                                       amount=4_300_000, received_on=_on(30),
-                                       refs={"bank_line": "demo-statement-2:4"})
+            s,
+            actor=ndc,
+            business_id=donggang.business_id,
+            project_id=donggang.id,
+            disbursement_id=inv.id,
+            share_bp=500,
+            start_date=_on(65),
+            end_date=_on(65) + dt.timedelta(days=5 * 365),
+            cap_amount=20_000_000,
+        )
+        services.report_revenue(
+            s,
+            key="demo:revenue:1",
+            agreement_id=agreement.id,
+            period_start=_on(65),
+            period_end=_on(35),
+            revenue=86_000_000,
+        )
+        services.record_revenue_return(
+            s,
+            key="demo:return:1",
+            agreement_id=agreement.id,
+            amount=4_300_000,
+            received_on=_on(30),
+            refs={"bank_line": "demo-statement-2:4"},
+        )
         _ = sanxia  # the Sanxia workshop is registered and waiting for partners
     with database.session() as s, s.begin():
         sealed = seal_pending(s, wait=True)

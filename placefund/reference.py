@@ -52,7 +52,9 @@ def townships() -> dict[str, Township]:
 @cache
 def counties() -> dict[str, tuple[str, str, str]]:
     """County code to (name, English name, region)."""
-    return {t.county_code: (t.county_name, t.county_name_en, t.region) for t in townships().values()}
+    return {
+        t.county_code: (t.county_name, t.county_name_en, t.region) for t in townships().values()
+    }
 
 
 @cache
