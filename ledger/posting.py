@@ -13,8 +13,10 @@ statements matters and is the whole concurrency story:
 3. Insert the postings. On PostgreSQL a deferred constraint trigger re-checks at commit that
    the entry balances per currency; on both databases triggers refuse UPDATE and DELETE.
 
-The caller owns the transaction (commit or roll back at the request boundary); an error
-raised here leaves it to roll back, so nothing is ever half-posted.
+The caller owns the transaction (commit or roll back at the request boundary). An error
+raised after the entry row was written marks the session: committing it is then refused
+until it is rolled back, so a caller that catches the error cannot half-post an entry (on
+PostgreSQL the deferred balance trigger would refuse that commit too).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, insert, literal, or_, select, update
+from sqlalchemy import event, exists, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,6 +49,32 @@ class Posted:
 
     entry_id: int
     fresh: bool
+
+
+_FAILED = "placefund.ledger_failed"
+
+
+class HalfPostedError(RuntimeError):
+    """Commit refused: a ledger posting failed part-way in this transaction."""
+
+
+@event.listens_for(Session, "before_commit")
+def _refuse_half_posted(session: Session) -> None:
+    failure = session.info.get(_FAILED)
+    if failure:
+        raise HalfPostedError(
+            f"A ledger posting failed in this transaction ({failure}); roll it back."
+        )
+
+
+@event.listens_for(Session, "after_rollback")
+def _clear_failure(session: Session) -> None:
+    session.info.pop(_FAILED, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _clear_failure_soft(session: Session, _previous) -> None:
+    session.info.pop(_FAILED, None)
 
 
 def _insert(session: Session, table):
@@ -153,7 +181,11 @@ def post_entry(
             raise IdempotencyConflict(f"Idempotency key {key!r} is in use.")
         return Posted(existing, fresh=False)
 
-    account_ids = {leg.account: _apply(session, leg, entry_date) for leg in legs}
+    try:
+        account_ids = {leg.account: _apply(session, leg, entry_date) for leg in legs}
+    except Exception as exc:
+        session.info[_FAILED] = f"{type(exc).__name__}: {exc}"
+        raise
     session.execute(
         insert(Posting),
         [

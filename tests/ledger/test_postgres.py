@@ -1,0 +1,281 @@
+"""PostgreSQL: the guarantees that only a real concurrent database can prove.
+
+Many writers at once: no lost update, no overdraft, no duplicate under racing idempotent
+retries, restricted buckets never below zero; the database itself refuses unbalanced
+entries and changes to posted rows.
+"""
+
+import contextlib
+import datetime as dt
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from ledger import services as svc
+from ledger.books import balance, fund_position, trial_balance
+from ledger.chain import seal_pending, verify
+from ledger.errors import InsufficientFunds, LedgerError
+from ledger.models import Donation, Entry
+from tests import factories as f
+
+pytestmark = pytest.mark.postgres
+WRITERS = 8
+
+
+@pytest.fixture
+def world(pg):
+    with pg.session() as s, s.begin():
+        w = {
+            "company": f.organisation(s, "company"),
+            "project": f.project(s, town_code="10008040", county_code="10008"),
+            "ndc": f.manager(s, "NDC"),
+            "moea": f.manager(s, "MOEA"),
+        }
+        ids = {k: v.id for k, v in w.items()}
+    return ids
+
+
+def run_parallel(fn, jobs, workers=WRITERS):
+    barrier = threading.Barrier(min(workers, len(jobs)))
+
+    def start(job):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)
+        return fn(job)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(start, jobs))
+
+
+def _users(s, ids):
+    from ledger.models import User
+
+    return s.get(User, ids["ndc"]), s.get(User, ids["moea"])
+
+
+def test_many_writers_lose_no_update(pg, world):
+    def donate(n):
+        with pg.session() as s, s.begin():
+            svc.record_donation(
+                s,
+                key=f"d{n}",
+                channel="bank_transfer",
+                amount=10_000,
+                company_id=world["company"],
+                restriction="county:10008",
+            )
+
+    run_parallel(donate, range(400))
+    with pg.session() as s:
+        assert balance(s, "assets:bank:main") == 400 * 10_000
+        assert fund_position(s).restricted == {"county:10008": 400 * 10_000}
+        assert trial_balance(s).balanced
+    with pg.session() as s, s.begin():
+        seal_pending(s, wait=True)
+    with pg.session() as s:
+        assert verify(s).ok
+
+
+def test_racing_idempotent_retries_post_once(pg, world):
+    def retry(_):
+        with pg.session() as s, s.begin():
+            return svc.record_donation(
+                s,
+                key="same-key",
+                channel="bank_transfer",
+                amount=50_000,
+                company_id=world["company"],
+            ).id
+
+    ids = run_parallel(retry, range(WRITERS * 4))
+    assert len(set(ids)) == 1
+    with pg.session() as s:
+        assert s.scalar(select(func.count(Entry.id))) == 1
+        assert s.scalar(select(func.count(Donation.id))) == 1
+        assert balance(s, "assets:bank:main") == 50_000
+
+
+def test_concurrent_payments_never_overdraw_the_bank(pg, world):
+    with pg.session() as s, s.begin():
+        ndc, moea = _users(s, world)
+        svc.record_donation(
+            s, key="fund", channel="bank_transfer", amount=1_000_000, company_id=world["company"]
+        )
+        ids = []
+        for n in range(12):
+            d = svc.propose_disbursement(
+                s, key=f"g{n}", actor=ndc, kind="grant", project_id=world["project"], amount=300_000
+            )
+            svc.approve_disbursement(s, disbursement_id=d.id, actor=moea)
+            ids.append(d.id)
+
+    def pay(did):
+        try:
+            with pg.session() as s, s.begin():
+                _, moea = _users(s, world)
+                svc.pay_disbursement(s, key=f"pay{did}", disbursement_id=did, actor=moea)
+            return "paid"
+        except InsufficientFunds:
+            return "refused"
+
+    outcome = Counter(run_parallel(pay, ids))
+    assert outcome == {"paid": 3, "refused": 9}
+    with pg.session() as s:
+        assert balance(s, "assets:bank:main") == 100_000
+        assert trial_balance(s).balanced
+
+
+def test_restricted_bucket_never_goes_below_zero(pg, world):
+    with pg.session() as s, s.begin():
+        svc.record_donation(
+            s,
+            key="fund",
+            channel="bank_transfer",
+            amount=1_000_000,
+            company_id=world["company"],
+            restriction="township:10008040",
+        )
+
+    def propose(n):
+        try:
+            with pg.session() as s, s.begin():
+                ndc, _ = _users(s, world)
+                svc.propose_disbursement(
+                    s,
+                    key=f"g{n}",
+                    actor=ndc,
+                    kind="grant",
+                    project_id=world["project"],
+                    amount=300_000,
+                    funding="township:10008040",
+                )
+            return "reserved"
+        except InsufficientFunds:
+            return "refused"
+
+    outcome = Counter(run_parallel(propose, range(16)))
+    assert outcome == {"reserved": 3, "refused": 13}
+    with pg.session() as s:
+        assert fund_position(s).restricted == {"township:10008040": 100_000}
+
+
+def test_mixed_concurrent_traffic_keeps_every_invariant(pg, world):
+    """Donations, payouts and refunds interleaved: balances equal postings, nothing negative."""
+    with pg.session() as s, s.begin():
+        for n in range(20):
+            svc.record_donation(
+                s,
+                key=f"seed{n}",
+                channel="stripe",
+                amount=100_000,
+                fee=2_900,
+                company_id=world["company"],
+            )
+
+    def work(n):
+        try:
+            with pg.session() as s, s.begin():
+                if n % 3 == 0:
+                    svc.record_payout(s, key=f"po{n}", amount=200_000)
+                elif n % 3 == 1:
+                    donation = s.scalars(select(Donation).order_by(Donation.id)).all()[n % 20]
+                    svc.record_refund(s, key=f"re{n}", donation_id=donation.id, amount=50_000)
+                else:
+                    svc.record_donation(
+                        s,
+                        key=f"d{n}",
+                        channel="stripe",
+                        amount=100_000,
+                        fee=2_900,
+                        company_id=world["company"],
+                    )
+        except LedgerError:
+            return "refused"
+        return "ok"
+
+    outcome = Counter(run_parallel(work, range(120)))
+    assert outcome["ok"] >= 40 and outcome["refused"] >= 1  # payouts outrun the clearing balance
+    with pg.session() as s, s.begin():
+        seal_pending(s, wait=True)
+    with pg.session() as s:
+        report = verify(s)
+        assert report.ok, report.problems
+        assert balance(s, "assets:stripe:clearing:TWD") >= 0
+        assert trial_balance(s).balanced
+
+
+def test_database_refuses_unbalanced_entries_and_changes(pg, world):
+    with pg.session() as s, s.begin():
+        svc.record_donation(
+            s,
+            key="d",
+            channel="bank_transfer",
+            amount=100_000,
+            company_id=world["company"],
+            received_on=dt.date(2026, 11, 1),
+        )
+    with pg.engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="immutable"):
+            conn.execute(text("UPDATE ledger_postings SET amount = amount + 1"))
+        conn.rollback()
+        with pytest.raises(DBAPIError, match="immutable"):
+            conn.execute(text("DELETE FROM ledger_entries"))
+        conn.rollback()
+        with pytest.raises(DBAPIError, match="immutable"):
+            conn.execute(text("TRUNCATE ledger_postings CASCADE"))
+        conn.rollback()
+    with pg.engine.connect() as conn:
+        account = conn.scalar(
+            text("SELECT id FROM ledger_accounts WHERE code = 'assets:bank:main'")
+        )
+        entry = conn.scalar(
+            text(
+                "INSERT INTO ledger_entries (kind, entry_date, memo, idempotency_key, request_hash,"
+                " source_refs, created_at) VALUES ('x', '2026-11-02', '', 'raw', 'h', '', now())"
+                " RETURNING id"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ledger_postings (entry_id, account_id, amount, currency,"
+                " entry_date) VALUES (:e, :a, 500, 'TWD', '2026-11-02'),"
+                " (:e, :a, -400, 'TWD', '2026-11-02')"
+            ),
+            {"e": entry, "a": account},
+        )
+        with pytest.raises(DBAPIError, match="does not balance"):
+            conn.commit()
+
+
+def test_tampering_on_postgres_is_named(pg, world):
+    with pg.session() as s, s.begin():
+        for n in range(3):
+            svc.record_donation(
+                s, key=f"d{n}", channel="bank_transfer", amount=100_000, company_id=world["company"]
+            )
+    with pg.session() as s, s.begin():
+        seal_pending(s, wait=True)
+    with pg.session() as s:
+        target = s.scalars(select(Donation.entry_id).order_by(Donation.id)).all()[1]
+    with pg.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE ledger_postings DISABLE TRIGGER ledger_postings_immutable"))
+        conn.execute(
+            text(f"UPDATE ledger_postings SET amount = amount * 10 WHERE entry_id = {target}")
+        )
+        conn.execute(text("ALTER TABLE ledger_postings ENABLE TRIGGER ledger_postings_immutable"))
+    with pg.session() as s:
+        report = verify(s)
+    assert report.first_bad_entry == target
+
+
+def test_demo_loads_and_verifies_on_postgres(pg):
+    from placefund.demo import load_demo
+
+    load_demo(pg, echo=lambda _msg: None)
+    with pg.session() as s:
+        assert verify(s).ok
+        assert trial_balance(s).balanced
