@@ -297,7 +297,9 @@ def _post_pipelined(
         row = cur.fetchone()
         # Only a newly opened account gets past _apply without raising.
         account_id = (
-            row[0] if row is not None else _apply(session, raw, leg, entry_date, retry=False)
+            row[0]
+            if row is not None
+            else _apply(session, raw, leg, entry_date, retry=False, seen=posted_to)
         )
         if account_id not in posted_to:
             # The account was opened after the postings statement looked for it (by this
@@ -305,7 +307,14 @@ def _post_pipelined(
             _insert_postings(raw, entry_id, entry_date, [leg], [account_id])
 
 
-def _apply(session: Session, raw: _Raw, leg: Leg, entry_date: dt.date, retry: bool = True) -> int:
+def _apply(
+    session: Session,
+    raw: _Raw,
+    leg: Leg,
+    entry_date: dt.date,
+    retry: bool = True,
+    seen: frozenset[int] | set[int] = frozenset(),
+) -> int:
     """Move one account's balance, refusing what the account or the period does not allow."""
     if retry:
         row = raw.one(
@@ -334,10 +343,14 @@ def _apply(session: Session, raw: _Raw, leg: Leg, entry_date: dt.date, retry: bo
             fields={"currency": [f"{account.code} is in {account.currency}"]},
         )
     session.refresh(account)
-    if not retry and (
-        account.allow_negative or (account.balance + leg.amount) * account.normal_sign >= 0
+    if (
+        not retry
+        and account.id not in seen
+        and (account.allow_negative or (account.balance + leg.amount) * account.normal_sign >= 0)
     ):
-        # Opened by another transaction that committed after our update looked for it.
+        # Opened by another transaction that committed after our statements looked for it
+        # (a refused update on an account we could already see is never retried: later
+        # accounts are locked by now, and taking this one could deadlock).
         return _apply(session, raw, leg, entry_date)
     available = account.natural_balance
     raise InsufficientFunds(
