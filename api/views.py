@@ -1,27 +1,126 @@
-"""HTTP views. The full resource API arrives with issue #3; this is the read-only core."""
+"""The REST API under /api/v1: the flask-smorest ``Api``, its blueprints and HTTP rules.
+
+OpenAPI 3 at /api/v1/openapi.json, Swagger UI at /api/docs. Errors are problem documents
+(api/errors.py); authentication and roles are in api/auth.py.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+import http
 
-from ledger.books import fund_position
+from flask import Flask, jsonify, request
+from flask_smorest import Api as SmorestApi
+from flask_smorest.utils import prepare_response
+from werkzeug.routing import IntegerConverter
+
+from api import disbursements, donations, ledger_views, organisations, pledges, projects, returns
+from api.errors import PROBLEM_MEDIA_TYPE, ApiError, ProblemSchema, register_error_handlers
+
+API_PREFIX = "/api/v1"
+MAX_ID = 2**63 - 1
 
 
-def register(app: Flask) -> None:
+class IdConverter(IntegerConverter):
+    """``<int:id>`` limited to positive 64-bit values: a larger id is a 404, not an overflow."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+class Api(SmorestApi):
+    """flask-smorest with problem documents as its error responses, documented as such."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self):
+        register_error_handlers(self._app)
+
+    def _register_responses(self):
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Any other error: a problem document", "schema": ProblemSchema}
+        prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+
+DESCRIPTION = """\
+The place-creation (地方創生) fund: pledges, donations, disbursements, revenue returns
+and the books.
+
+* Authenticate with `Authorization: Bearer <token>`; tokens are created with
+  `POST /api/v1/tokens` (or `placefund token create`) and shown once.
+* Amounts are integer minor units with a currency (Stripe's convention): NT$1,000 is
+  `{"amount": 100000, "currency": "TWD"}`; responses add a `display` string.
+* Every money-moving POST needs an `Idempotency-Key` header. A retry with the same key and
+  body returns the original result; the same key with a different body is a 409.
+* Updates need the version you read (`If-Match: <ETag>` or a `version` field): a stale
+  update is refused with 412 or 409.
+* Lists are newest first with cursor pagination: pass `next_cursor` back as `cursor`.
+* Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code`.
+* Company and business members see only their own organisation's data; anything else
+  answers 404, exactly like something that does not exist.
+"""
+
+
+def register(app: Flask) -> Api:
+    app.url_map.converters["int"] = IdConverter
+    app.config.update(
+        API_TITLE="placefund API",
+        API_VERSION="1.0.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="v1/openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        API_SPEC_OPTIONS={
+            "info": {"description": DESCRIPTION},
+            "servers": [{"url": "/"}],
+        },
+    )
+    api = Api(app)
+    api.register_converter(
+        IdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    )
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "pf_... API token"}
+    )
+    for module in (organisations, projects, pledges, donations, disbursements, returns):
+        api.register_blueprint(module.blp)
+    api.register_blueprint(ledger_views.blp)
+
+    @app.before_request
+    def _json_only():
+        """A body that is not JSON is refused (415) before any view reads it."""
+        if not request.path.startswith(API_PREFIX):
+            return
+        if request.method in ("POST", "PUT", "PATCH") and (
+            request.content_length or request.headers.get("Transfer-Encoding")
+        ):
+            mimetype = request.mimetype or ""
+            if not (mimetype == "application/json" or mimetype.endswith("+json")):
+                raise ApiError(
+                    415,
+                    "Send the request body as JSON (Content-Type: application/json).",
+                    code="unsupported_media_type",
+                )
+
     @app.get("/")
     def index():
         """What this service is and where its parts live."""
-        from placefund.app import db_session
-
-        position = fund_position(db_session())
-        from ledger.money import Money
-
         return jsonify(
             service="placefund",
             fund=app.config["SETTINGS"].fund_name,
-            unrestricted=Money(position.unrestricted, position.currency).to_json(),
-            restricted={
-                k: Money(v, position.currency).to_json() for k, v in position.restricted.items()
-            },
+            api=f"{API_PREFIX}/",
+            openapi=f"{API_PREFIX}/openapi.json",
+            docs="/api/docs",
+            public_summary=f"{API_PREFIX}/public/summary",
             health="/healthz",
         )
+
+    return api

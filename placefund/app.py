@@ -1,13 +1,42 @@
-"""Flask application factory."""
+"""Flask application factory: the database, the API, and the HTTP rules every response follows."""
 
 from __future__ import annotations
 
-from flask import Flask, g, jsonify
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, g, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from placefund.config import Settings
 from placefund.db import make_engine, make_session_factory
+
+access_log = logging.getLogger("placefund.access")
+
+#: Request bodies above this are refused with 413 before they are read
+MAX_CONTENT_LENGTH = 64 * 1024
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+#: Swagger UI loads its script and styles from the CDN
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
+    "https://cdn.jsdelivr.net; connect-src 'self'; frame-ancestors 'none'"
+)
 
 
 class Database:
@@ -26,8 +55,42 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app = Flask("placefund", instance_relative_config=False)
     app.config["SETTINGS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
+    app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
+    app.json.ensure_ascii = False  # Traditional Chinese stays readable in responses
+    app.json.sort_keys = False
     db = database or Database(settings.database_url)
     app.extensions["placefund.db"] = db
+
+    @app.before_request
+    def _start():
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def _finish(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        docs = request.path.startswith("/api/docs")
+        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
+        if "Authorization" in request.headers:
+            response.headers.setdefault("Cache-Control", "no-store")
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        user = g.get("user")
+        # Never the query string, headers or body: tokens and personal data stay out of logs.
+        access_log.info(
+            "request",
+            extra={
+                "request_id": g.get("request_id"),
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.get("started", 0)) * 1000, 2),
+                "user_id": user.id if user is not None else None,
+                "remote": request.remote_addr,
+            },
+        )
+        return response
 
     @app.teardown_appcontext
     def _close_session(_exc):

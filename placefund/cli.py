@@ -69,12 +69,55 @@ def demo(if_empty: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
 @click.option("--threads", default=4, show_default=True, type=int, help="threads per worker")
-def serve(host: str, port: int, workers: int, threads: int) -> None:
+@click.option(
+    "--access-log/--no-access-log", default=True, show_default=True, help="JSON access lines"
+)
+def serve(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
     """Serve the app with gunicorn (a production WSGI server)."""
     from placefund.server import run
 
     click.echo(f"Serving on http://{host}:{port} with {workers} workers")
-    run(host=host, port=port, workers=workers, threads=threads)
+    run(host=host, port=port, workers=workers, threads=threads, access_log=access_log)
+
+
+@main.group()
+def token() -> None:
+    """API tokens (shown once; only their SHA-256 is stored)."""
+
+
+@token.command("create")
+@click.option("--email", required=True, help="The user the token is for")
+@click.option("--name", default="cli", show_default=True, help="What the token is for")
+def token_create(email: str, name: str) -> None:
+    """Issue an API token for a user and print it (it cannot be shown again)."""
+    from api.auth import issue_token
+    from ledger.models import User
+
+    database = _database()
+    with database.session() as session, session.begin():
+        user = session.scalars(select(User).where(User.email == email.lower())).one_or_none()
+        if user is None:
+            raise click.ClickException(f"No user with email {email}.")
+        row, plain = issue_token(session, user, name=name)
+    click.echo(f"Token {row.id} ({row.prefix}...) for {email}:")
+    click.echo(plain)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    """Revoke an API token by id."""
+    from api.models import ApiToken
+    from ledger.models import utcnow
+
+    database = _database()
+    with database.session() as session, session.begin():
+        row = session.get(ApiToken, token_id)
+        if row is None:
+            raise click.ClickException(f"No token {token_id}.")
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+    click.echo(f"Token {token_id} revoked.")
 
 
 @main.group()

@@ -343,6 +343,9 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
     with database.session() as s, s.begin():
         sealed = seal_pending(s, wait=True)
     echo(f"Sealed {sealed} demo entries into the hash chain.")
+    from api.demo_tokens import issue_demo_tokens
+
+    issue_demo_tokens(database, echo=echo)
     return (
         f"Demo data loaded: {len(COMPANIES)} companies, {len(BUSINESSES)} local businesses, "
         f"{len(INSTITUTIONS)} fund institutions, 3 pledges, 7 donations, 3 disbursements, "

@@ -1,8 +1,57 @@
-"""gunicorn, embedded: ``placefund serve`` runs the app in a production WSGI server."""
+"""gunicorn, embedded: ``placefund serve`` runs the app in a production WSGI server.
+
+Logs are JSON lines on stderr: one access line per request (request id, method, path,
+status, duration, user id) from the app, and gunicorn's own messages. Headers, query strings
+and bodies are never logged, so tokens and secrets cannot leak into logs.
+"""
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
+import json
+import logging
+
 from gunicorn.app.base import BaseApplication
+
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and the record's extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                line[key] = value
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+LOGCONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": JsonFormatter}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
+    },
+}
 
 
 class _Server(BaseApplication):
@@ -20,7 +69,18 @@ class _Server(BaseApplication):
         return create_app()
 
 
-def run(*, host: str, port: int, workers: int = 2, threads: int = 4) -> None:
+def run(
+    *,
+    host: str,
+    port: int,
+    workers: int = 2,
+    threads: int = 4,
+    access_log: bool = True,
+    log_level: str = "info",
+) -> None:
+    config = copy.deepcopy(LOGCONFIG)
+    if not access_log:
+        config["loggers"]["placefund.access"] = {"level": "WARNING"}
     _Server(
         {
             "bind": f"{host}:{port}",
@@ -28,6 +88,14 @@ def run(*, host: str, port: int, workers: int = 2, threads: int = 4) -> None:
             "threads": threads,
             "worker_class": "gthread",
             "accesslog": None,
+            "logconfig_dict": config,
+            "loglevel": log_level,
             "timeout": 60,
+            "keepalive": 5,
+            # Request line and header limits; the body limit is the app's MAX_CONTENT_LENGTH.
+            "limit_request_line": 4094,
+            "limit_request_fields": 100,
+            "limit_request_field_size": 8190,
+            "forwarded_allow_ips": "127.0.0.1",
         }
     ).run()

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import api.models  # noqa: F401  (registers the API tables: tokens)
 import ledger.models  # noqa: F401  (registers the ledger tables on Base.metadata)
 from placefund.db import Base
 

@@ -1,0 +1,155 @@
+"""Bearer tokens and who may call what.
+
+``Authorization: Bearer pf_...``. Tokens are looked up by their SHA-256; the plain token
+exists only in the response that created it. ``requires(*roles)`` both enforces and
+documents the roles of an endpoint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from functools import wraps
+
+from flask import g, request
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from api.errors import ApiError, documented_errors
+from api.models import ApiToken
+from ledger.models import ROLES, User, utcnow
+from placefund.app import db_session
+
+TOKEN_PREFIX = "pf_"
+#: last_used_at is written at most this often per token (a write per request would serialise
+#: every request of a busy client on one row)
+TOUCH_INTERVAL = dt.timedelta(seconds=60)
+
+MANAGERS = ("fund_manager", "admin")
+MEMBERS = ("company_member", "business_member")
+ANYONE = ROLES
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="placefund"'}
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh secret: ``pf_`` and 43 URL-safe characters (32 random bytes)."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def issue_token(
+    session: Session, user: User, *, name: str, created_by: User | None = None
+) -> tuple[ApiToken, str]:
+    """Store a new token for ``user``; return the row and the plain token (shown once)."""
+    token = new_token()
+    row = ApiToken(
+        user_id=user.id,
+        name=name,
+        prefix=token[:9],
+        token_hash=hash_token(token),
+        created_by_id=(created_by or user).id,
+    )
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def _unauthorized(detail: str) -> ApiError:
+    return ApiError(401, detail, code="unauthorized", headers=_CHALLENGE)
+
+
+def authenticate() -> User:
+    """The user behind the request's bearer token, or a 401 problem."""
+    if "user" in g:
+        return g.user
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise _unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        raise _unauthorized("The Authorization header must be 'Bearer <token>'.")
+    digest = hash_token(token)
+    session = db_session()
+    row = session.execute(
+        select(ApiToken.id, ApiToken.token_hash, ApiToken.last_used_at, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+    ).one_or_none()
+    # compare_digest: belt and braces; the index lookup already matched on the hash
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        raise _unauthorized("The token is not valid or has been revoked.")
+    user = row.User
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > TOUCH_INTERVAL:
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        session.commit()
+    g.user = user
+    g.token_id = row.id
+    return user
+
+
+def requires(*roles: str):
+    """Only these roles may call the view; documents the roles and the bearer scheme.
+
+    Authentication runs before the request body is parsed, so an anonymous caller learns
+    nothing about the request format or the objects behind it.
+    """
+    roles = roles or ANYONE
+    unknown = set(roles) - set(ROLES)
+    if unknown:  # pragma: no cover - a programming error
+        raise ValueError(f"unknown roles {unknown}")
+
+    def decorator(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            user = authenticate()
+            if user.role not in roles:
+                raise ApiError(
+                    403,
+                    f"Your role ({user.role}) may not do this; it needs one of: "
+                    + ", ".join(roles)
+                    + ".",
+                    code="forbidden",
+                )
+            return func(*args, **kwargs)
+
+        wrapper._apidoc = dict(getattr(wrapper, "_apidoc", {}))
+        manual = dict(wrapper._apidoc.get("manual_doc", {}))
+        manual["security"] = [{"bearerAuth": []}]
+        manual["x-required-roles"] = list(roles)
+        role_note = f"**Roles:** {', '.join(roles)}."
+        body = (func.__doc__ or "").strip().partition("\n")[2].strip()
+        body = manual.get("description") or " ".join(line.strip() for line in body.splitlines())
+        manual["description"] = f"{body}\n\n{role_note}" if body else role_note
+        responses = dict(manual.get("responses", {}))
+        responses.update(documented_errors(401, 403))
+        manual["responses"] = responses
+        wrapper._apidoc["manual_doc"] = manual
+        return wrapper
+
+    return decorator
+
+
+def public(func):
+    """No authentication: documented with an empty security requirement."""
+    func._apidoc = dict(getattr(func, "_apidoc", {}))
+    manual = dict(func._apidoc.get("manual_doc", {}))
+    manual["security"] = []
+    manual["x-required-roles"] = []
+    func._apidoc["manual_doc"] = manual
+    return func
+
+
+def current_user() -> User:
+    return g.user
+
+
+def is_manager(user: User) -> bool:
+    return user.role in MANAGERS

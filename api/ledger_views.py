@@ -1,0 +1,280 @@
+"""The books, for fund managers: accounts, balances, entries, statements, trial balance, periods.
+
+Also a company's own donor statement and the public fund summary.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app
+
+from api import schemas
+from api.auth import MANAGERS, public, requires
+from api.common import (
+    Blueprint,
+    atomic,
+    decode_cursor,
+    errors,
+    get_or_404,
+    is_manager,
+    page_out,
+    user,
+)
+from api.errors import ApiError
+from api.schemas import money
+from ledger import books, queries
+from ledger.errors import NotFound
+from ledger.models import Entry, Organisation
+from ledger.services import today
+from placefund.app import db_session
+
+blp = Blueprint(
+    "ledger", __name__, url_prefix="/api/v1", description="The fund's books (fund managers)."
+)
+
+
+@blp.route("/ledger/accounts", methods=["GET"])
+@requires(*MANAGERS)
+@errors(400, 422)
+@blp.arguments(schemas.AccountArgs, location="query")
+@blp.response(200, schemas.page_schema(schemas.AccountSchema, "AccountPage"))
+def list_accounts(args):
+    """Accounts of the chart with their current balances"""
+    return page_out(
+        queries.list_accounts(
+            db_session(),
+            prefix=args["prefix"],
+            type_=args["type"],
+            limit=args["limit"],
+            after=decode_cursor(args["cursor"]),
+        )
+    )
+
+
+@blp.route("/ledger/accounts/<string:code>/balance", methods=["GET"])
+@requires(*MANAGERS)
+@errors(404, 422)
+@blp.arguments(schemas.BalanceArgs, location="query")
+@blp.response(200, schemas.BalanceSchema)
+def account_balance(args, code):
+    """An account's natural balance, now or as of the end of a date"""
+    session = db_session()
+    account = books.get_account(session, code)
+    amount = books.balance(session, code, args["as_of"])
+    return {"code": code, "as_of": args["as_of"], "balance": money(amount, account.currency)}
+
+
+@blp.route("/ledger/accounts/<string:code>/statement", methods=["GET"])
+@requires(*MANAGERS)
+@errors(404, 422)
+@blp.arguments(schemas.StatementArgs, location="query")
+@blp.response(200, schemas.StatementSchema)
+def account_statement(args, code):
+    """An account's postings between two dates, with opening, running and closing balances"""
+    if args["start"] and args["end"] and args["end"] < args["start"]:
+        raise ApiError(422, "The period ends before it starts.", fields={"to": ["before from"]})
+    st = books.statement(db_session(), code, args["start"], args["end"])
+    cur = st.account.currency
+    return {
+        "account": st.account,
+        "start": st.start,
+        "end": st.end,
+        "opening": money(st.opening, cur),
+        "closing": money(st.closing, cur),
+        "lines": [
+            {
+                "entry_id": ln.entry_id,
+                "entry_date": ln.entry_date,
+                "kind": ln.kind,
+                "memo": ln.memo,
+                "amount": money(ln.amount, cur),
+                "running": money(ln.running, cur),
+            }
+            for ln in st.lines
+        ],
+    }
+
+
+@blp.route("/ledger/entries", methods=["GET"])
+@requires(*MANAGERS)
+@errors(400, 422)
+@blp.arguments(schemas.EntryArgs, location="query")
+@blp.response(200, schemas.page_schema(schemas.EntrySchema, "EntryPage"))
+def list_entries(args):
+    """Journal entries with their postings, newest first"""
+    return page_out(
+        queries.list_entries(
+            db_session(),
+            kind=args["kind"],
+            account=args["account"],
+            start=args["start"],
+            end=args["end"],
+            limit=args["limit"],
+            after=decode_cursor(args["cursor"]),
+        )
+    )
+
+
+@blp.route("/ledger/entries/<int:entry_id>", methods=["GET"])
+@requires(*MANAGERS)
+@errors(404)
+@blp.response(200, schemas.EntrySchema)
+def get_entry(entry_id):
+    """One journal entry with its postings"""
+    return get_or_404(db_session(), Entry, entry_id, "Entry")
+
+
+@blp.route("/ledger/trial-balance", methods=["GET"])
+@requires(*MANAGERS)
+@errors(422)
+@blp.arguments(schemas.BalanceArgs, location="query")
+@blp.response(200, schemas.TrialBalanceSchema)
+def trial_balance(args):
+    """Every account's debit or credit balance; debits equal credits in each currency"""
+    tb = books.trial_balance(db_session(), args["as_of"])
+    return {
+        "as_of": tb.as_of,
+        "balanced": tb.balanced,
+        "rows": [
+            {
+                "code": code,
+                "name": name,
+                "type": type_,
+                "debit": money(dr, cur),
+                "credit": money(cr, cur),
+            }
+            for code, name, type_, cur, dr, cr in tb.rows
+        ],
+        "totals": [
+            {"currency": cur, "debit": money(d, cur), "credit": money(c, cur)}
+            for cur, (d, c) in tb.totals.items()
+        ],
+    }
+
+
+@blp.route("/ledger/position", methods=["GET"])
+@requires(*MANAGERS)
+@blp.response(200, schemas.PositionSchema)
+def position():
+    """What the fund holds for spending: unrestricted and per restricted purpose (TWD)"""
+    pos = books.fund_position(db_session())
+    return {
+        "currency": pos.currency,
+        "total": money(pos.total, pos.currency),
+        "unrestricted": money(pos.unrestricted, pos.currency),
+        "restricted": {k: money(v, pos.currency) for k, v in pos.restricted.items()},
+    }
+
+
+@blp.route("/ledger/periods", methods=["GET"])
+@requires(*MANAGERS)
+@blp.response(200, schemas.PeriodSchema(many=True))
+def list_periods():
+    """Closed accounting periods"""
+    return queries.list_periods(db_session())
+
+
+@blp.route("/ledger/periods", methods=["POST"])
+@requires(*MANAGERS)
+@errors(404, 409, 413, 415, 422)
+@blp.arguments(schemas.PeriodIn)
+@blp.response(201, schemas.PeriodSchema)
+def close_period(data):
+    """Close the books through a date, after checking balance assertions
+
+    Nothing may be posted on or before a closed date afterwards.
+    """
+    with atomic() as session:
+        return books.close_period(
+            session, actor=user(), end_date=data["end_date"], assertions=data["assertions"]
+        )
+
+
+# --- a company's own statement -----------------------------------------------------------------
+
+
+@blp.route("/statements/donor", methods=["GET"])
+@requires("company_member", *MANAGERS)
+@errors(404, 422)
+@blp.arguments(schemas.DonorStatementArgs, location="query")
+@blp.response(200, schemas.DonorStatementSchema)
+def donor_statement(args):
+    """A company's donations in a calendar year, for its tax filing and ESG report
+
+    Companies get their own; managers name the company with company_id.
+    """
+    me = user()
+    session = db_session()
+    if is_manager(me):
+        if args["company_id"] is None:
+            raise ApiError(422, "Name the company.", fields={"company_id": ["required"]})
+        company = get_or_404(session, Organisation, args["company_id"], "Company")
+    else:
+        if args["company_id"] not in (None, me.organisation_id):
+            raise NotFound(f"Company {args['company_id']} does not exist.")
+        company = me.organisation
+    if company.kind != "company":
+        raise NotFound(f"Company {company.id} does not exist.")
+    year = args["year"] or today().year
+    st = queries.donor_statement(session, company, dt.date(year, 1, 1), dt.date(year, 12, 31))
+
+    def amounts(by_currency):
+        return [money(v, cur) for cur, v in sorted(by_currency.items())]
+
+    net = {cur: st.received[cur] - st.refunded.get(cur, 0) for cur in st.received}
+    return {
+        "company": company,
+        "start": st.start,
+        "end": st.end,
+        "donations": st.donations,
+        "received": amounts(st.received),
+        "refunded": amounts(st.refunded),
+        "net": amounts(net),
+        "pledged": amounts(st.pledged),
+    }
+
+
+# --- public ----------------------------------------------------------------------------------
+
+
+@blp.route("/public/summary", methods=["GET"])
+@public
+@blp.response(200, schemas.PublicSummarySchema)
+def public_summary():
+    """The fund in public: money in and out, balance, by county and priority-area type
+
+    Donor names appear only where the donor opted in. No authentication.
+    """
+    s = queries.public_summary(db_session())
+    cur = s.currency
+
+    def area(a):
+        return {
+            "code": a.key,
+            "name": a.name,
+            "restricted_in": money(a.restricted_in, cur),
+            "paid_out": money(a.paid_out, cur),
+            "committed": money(a.committed, cur),
+        }
+
+    return {
+        "fund": current_app.config["SETTINGS"].fund_name,
+        "currency": cur,
+        "total_in": money(s.total_in, cur),
+        "donations_in": money(s.donations_in, cur),
+        "revenue_returned": money(s.revenue_returned, cur),
+        "pledged": money(s.pledged, cur),
+        "total_out": money(s.paid_out, cur),
+        "committed": money(s.committed, cur),
+        "balance": money(s.balance, cur),
+        "unrestricted": money(s.unrestricted, cur),
+        "restricted": money(s.restricted, cur),
+        "donors": s.donors,
+        "by_county": [area(a) for a in s.by_county],
+        "by_priority_type": [area(a) for a in s.by_priority_type],
+        "public_donors": [
+            {"name": n, "name_en": en, "pledged": money(a, cur)} for n, en, a in s.public_donors
+        ],
+        "note": "Priority-area designations are data imported by fund managers.",
+    }

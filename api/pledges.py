@@ -1,0 +1,150 @@
+"""Pledges: a company promises a donation, optionally restricted, paid in instalments."""
+
+from __future__ import annotations
+
+from api import schemas
+from api.auth import MANAGERS, requires
+from api.common import (
+    EMPTY_PAGE,
+    Blueprint,
+    With,
+    atomic,
+    check_precondition,
+    decode_cursor,
+    errors,
+    etag_for,
+    idempotency_key,
+    is_manager,
+    money_moving,
+    own_scope,
+    page_out,
+    precondition,
+    user,
+    visible,
+)
+from api.errors import ApiError
+from ledger import queries, services
+from ledger.errors import NotFound
+from ledger.models import Pledge
+from placefund.app import db_session
+
+blp = Blueprint("pledges", __name__, url_prefix="/api/v1", description="Donation pledges.")
+
+
+def pledge_view(pledge: Pledge, paid: int) -> With:
+    return With(
+        pledge,
+        paid=paid,
+        outstanding=pledge.amount - paid,
+        status="paid" if paid >= pledge.amount else "open",
+    )
+
+
+def _pledge(session, pledge_id: int) -> Pledge:
+    pledge = session.get(Pledge, pledge_id)
+    visible(user(), pledge.company_id if pledge else None, "Pledge", pledge_id)
+    if pledge is None:
+        raise NotFound(f"Pledge {pledge_id} does not exist.")
+    return pledge
+
+
+@blp.route("/pledges", methods=["POST"])
+@requires("company_member", *MANAGERS)
+@errors(400, 404, 409, 413, 415, 422)
+@money_moving
+@blp.arguments(schemas.PledgeIn)
+@blp.response(201, schemas.PledgeSchema)
+def create_pledge(data):
+    """Pledge a donation: a company for itself (a manager may record one for a company)"""
+    me = user()
+    if is_manager(me):
+        if data["company_id"] is None:
+            raise ApiError(422, "Say which company pledges.", fields={"company_id": ["required"]})
+        company_id = data["company_id"]
+    else:
+        if data["company_id"] not in (None, me.organisation_id):
+            raise ApiError(
+                422,
+                "A company pledges only for itself.",
+                fields={"company_id": ["must be your own organisation"]},
+            )
+        if me.organisation.verified_at is None:
+            raise ApiError(
+                403,
+                "Your organisation is not verified yet; a fund manager verifies it first.",
+                code="organisation_not_verified",
+            )
+        company_id = me.organisation_id
+    key = idempotency_key(me)
+    with atomic() as session:
+        pledge = services.record_pledge(
+            session,
+            key=key,
+            company_id=company_id,
+            amount=data["amount"],
+            currency=data["currency"],
+            instalments=data["instalments"],
+            restriction=data["restriction"],
+            public_name=data["public_name"],
+            pledged_on=data["pledged_on"],
+            actor=me,
+        )
+        paid = services.pledge_paid(session, pledge.id)
+    return pledge_view(pledge, paid), 201, {"ETag": etag_for("pledge", pledge)}
+
+
+@blp.route("/pledges", methods=["GET"])
+@requires("company_member", *MANAGERS)
+@errors(400, 422)
+@blp.arguments(schemas.PledgeArgs, location="query")
+@blp.response(200, schemas.page_schema(schemas.PledgeSchema, "PledgePage"))
+def list_pledges(args):
+    """List pledges with their payment status (a company sees its own)"""
+    ok, company_id = own_scope(user(), args["company_id"])
+    if not ok:
+        return EMPTY_PAGE
+    result = queries.list_pledges(
+        db_session(),
+        company_id=company_id,
+        status=args["status"],
+        start=args["start"],
+        end=args["end"],
+        limit=args["limit"],
+        after=decode_cursor(args["cursor"]),
+    )
+    return {
+        "items": [pledge_view(p, paid) for p, paid in result.items],
+        "next_cursor": page_out(result)["next_cursor"],
+    }
+
+
+@blp.route("/pledges/<int:pledge_id>", methods=["GET"])
+@requires("company_member", *MANAGERS)
+@errors(404)
+@blp.response(200, schemas.PledgeSchema, headers={"ETag": {"schema": {"type": "string"}}})
+def get_pledge(pledge_id):
+    """Read a pledge with its instalments and what has been paid"""
+    session = db_session()
+    pledge = _pledge(session, pledge_id)
+    paid = services.pledge_paid(session, pledge.id)
+    return pledge_view(pledge, paid), 200, {"ETag": etag_for("pledge", pledge)}
+
+
+@blp.route("/pledges/<int:pledge_id>", methods=["PATCH"])
+@requires("company_member", *MANAGERS)
+@errors(404, 413, 415, 422)
+@precondition
+@blp.arguments(schemas.PledgePatch)
+@blp.response(200, schemas.PledgeSchema)
+def update_pledge(data, pledge_id):
+    """Change whether the company's name may be shown publicly for this pledge
+
+    Send If-Match with the ETag you read, or the version field.
+    """
+    with atomic() as session:
+        pledge = _pledge(session, pledge_id)
+        check_precondition("pledge", pledge, data.get("version"))
+        pledge.public_name = data["public_name"]
+        session.flush()
+        paid = services.pledge_paid(session, pledge.id)
+    return pledge_view(pledge, paid), 200, {"ETag": etag_for("pledge", pledge)}

@@ -1,0 +1,100 @@
+"""Projects of local businesses: what the fund grants to or invests in."""
+
+from __future__ import annotations
+
+from api import operations, schemas
+from api.auth import MANAGERS, requires
+from api.common import (
+    EMPTY_PAGE,
+    Blueprint,
+    atomic,
+    decode_cursor,
+    errors,
+    get_or_404,
+    is_manager,
+    own_scope,
+    page_out,
+    user,
+    visible,
+)
+from api.errors import ApiError
+from ledger import queries
+from ledger.models import Organisation, Project
+from placefund.app import db_session
+
+blp = Blueprint("projects", __name__, url_prefix="/api/v1", description="Place-creation projects.")
+
+
+@blp.route("/projects", methods=["GET"])
+@requires("business_member", *MANAGERS)
+@errors(400, 422)
+@blp.arguments(schemas.ProjectArgs, location="query")
+@blp.response(200, schemas.page_schema(schemas.ProjectSchema, "ProjectPage"))
+def list_projects(args):
+    """List projects (a business sees its own)"""
+    ok, business_id = own_scope(user(), args["business_id"])
+    if not ok:
+        return EMPTY_PAGE
+    return page_out(
+        queries.list_projects(
+            db_session(),
+            business_id=business_id,
+            county_code=args["county_code"],
+            limit=args["limit"],
+            after=decode_cursor(args["cursor"]),
+        )
+    )
+
+
+@blp.route("/projects/<int:project_id>", methods=["GET"])
+@requires("business_member", *MANAGERS)
+@errors(404)
+@blp.response(200, schemas.ProjectSchema)
+def get_project(project_id):
+    """Read a project"""
+    project = db_session().get(Project, project_id)
+    visible(user(), project.business_id if project else None, "Project", project_id)
+    return get_or_404(db_session(), Project, project_id, "Project")
+
+
+@blp.route("/projects", methods=["POST"])
+@requires("business_member", *MANAGERS)
+@errors(404, 413, 415, 422)
+@blp.arguments(schemas.ProjectIn)
+@blp.response(201, schemas.ProjectSchema)
+def create_project(data):
+    """Create a project: a business for itself, a manager for any business
+
+    Only managers set the priority-area type (it decides which restricted money may fund it).
+    """
+    me = user()
+    with atomic() as session:
+        if is_manager(me):
+            if data["business_id"] is None:
+                raise ApiError(
+                    422,
+                    "Say which business the project is for.",
+                    fields={"business_id": ["required"]},
+                )
+            business = get_or_404(session, Organisation, data["business_id"], "Business")
+        else:
+            if data["business_id"] not in (None, me.organisation_id):
+                raise ApiError(
+                    422,
+                    "A business creates projects only for itself.",
+                    fields={"business_id": ["must be your own organisation"]},
+                )
+            if data["priority_type"] is not None:
+                raise ApiError(
+                    422,
+                    "The priority-area type is set by fund managers.",
+                    fields={"priority_type": ["set by fund managers"]},
+                )
+            business = me.organisation
+        return operations.create_project(
+            session,
+            business=business,
+            name=data["name"],
+            town_code=data["town_code"],
+            priority_type=data["priority_type"],
+        )

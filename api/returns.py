@@ -1,0 +1,177 @@
+"""Return agreements, revenue reports and revenue returns (收益回流)."""
+
+from __future__ import annotations
+
+from api import operations, schemas
+from api.auth import MANAGERS, requires
+from api.common import (
+    EMPTY_PAGE,
+    Blueprint,
+    With,
+    atomic,
+    decode_cursor,
+    errors,
+    idempotency_key,
+    money_moving,
+    own_scope,
+    page_out,
+    user,
+    visible,
+)
+from ledger import queries, services
+from ledger.errors import NotFound
+from ledger.models import ReturnAgreement
+from placefund.app import db_session
+
+blp = Blueprint(
+    "returns",
+    __name__,
+    url_prefix="/api/v1",
+    description="Return agreements: a share of revenue flows back to the fund.",
+)
+
+
+def agreement_view(session, agreement: ReturnAgreement) -> With:
+    totals = queries.agreement_totals(session, agreement.id)
+    return With(agreement, due=totals.due, returned=totals.returned, outstanding=totals.outstanding)
+
+
+def _agreement(session, agreement_id: int) -> ReturnAgreement:
+    agreement = session.get(ReturnAgreement, agreement_id)
+    visible(user(), agreement.business_id if agreement else None, "Agreement", agreement_id)
+    if agreement is None:
+        raise NotFound(f"Return agreement {agreement_id} does not exist.")
+    return agreement
+
+
+@blp.route("/return-agreements", methods=["POST"])
+@requires(*MANAGERS)
+@errors(404, 409, 413, 415, 422)
+@blp.arguments(schemas.AgreementIn)
+@blp.response(201, schemas.AgreementSchema)
+def create_agreement(data):
+    """Agree the share of revenue (basis points), period and cap a business returns"""
+    with atomic() as session:
+        operations.check_agreement_links(
+            session,
+            business_id=data["business_id"],
+            project_id=data["project_id"],
+            disbursement_id=data["disbursement_id"],
+        )
+        agreement = services.create_return_agreement(session, actor=user(), **data)
+        return agreement_view(session, agreement)
+
+
+@blp.route("/return-agreements", methods=["GET"])
+@requires("business_member", *MANAGERS)
+@errors(400, 422)
+@blp.arguments(schemas.AgreementArgs, location="query")
+@blp.response(200, schemas.page_schema(schemas.AgreementSchema, "AgreementPage"))
+def list_agreements(args):
+    """List return agreements with what is due and returned (a business sees its own)"""
+    ok, business_id = own_scope(user(), args["business_id"])
+    if not ok:
+        return EMPTY_PAGE
+    session = db_session()
+    result = queries.list_agreements(
+        session, business_id=business_id, limit=args["limit"], after=decode_cursor(args["cursor"])
+    )
+    return {
+        "items": [agreement_view(session, a) for a in result.items],
+        "next_cursor": page_out(result)["next_cursor"],
+    }
+
+
+@blp.route("/return-agreements/<int:agreement_id>", methods=["GET"])
+@requires("business_member", *MANAGERS)
+@errors(404)
+@blp.response(200, schemas.AgreementSchema)
+def get_agreement(agreement_id):
+    """Read an agreement: what its revenue reports made due, what came back, what is left"""
+    session = db_session()
+    return agreement_view(session, _agreement(session, agreement_id))
+
+
+@blp.route("/return-agreements/<int:agreement_id>/revenue-reports", methods=["POST"])
+@requires("business_member", *MANAGERS)
+@errors(400, 404, 409, 413, 415, 422)
+@money_moving
+@blp.arguments(schemas.RevenueReportIn)
+@blp.response(201, schemas.RevenueReportSchema)
+def report_revenue(data, agreement_id):
+    """Report revenue for a period; the amount due follows from the agreement (and its cap)"""
+    me = user()
+    key = idempotency_key(me)
+    with atomic() as session:
+        _agreement(session, agreement_id)
+        report = services.report_revenue(
+            session,
+            key=key,
+            agreement_id=agreement_id,
+            period_start=data["period_start"],
+            period_end=data["period_end"],
+            revenue=data["revenue"],
+            actor=me,
+        )
+    return With(report, currency=report_currency(agreement_id))
+
+
+def report_currency(agreement_id: int) -> str:
+    return db_session().get(ReturnAgreement, agreement_id).currency
+
+
+@blp.route("/return-agreements/<int:agreement_id>/revenue-reports", methods=["GET"])
+@requires("business_member", *MANAGERS)
+@errors(400, 404, 422)
+@blp.arguments(schemas.PageArgs, location="query")
+@blp.response(200, schemas.page_schema(schemas.RevenueReportSchema, "RevenueReportPage"))
+def list_reports(args, agreement_id):
+    """The revenue reports on an agreement"""
+    session = db_session()
+    agreement = _agreement(session, agreement_id)
+    result = queries.list_revenue_reports(
+        session, agreement_id, limit=args["limit"], after=decode_cursor(args["cursor"])
+    )
+    return {
+        "items": [With(r, currency=agreement.currency) for r in result.items],
+        "next_cursor": page_out(result)["next_cursor"],
+    }
+
+
+@blp.route("/return-agreements/<int:agreement_id>/returns", methods=["POST"])
+@requires(*MANAGERS)
+@errors(400, 404, 409, 413, 415, 422)
+@money_moving
+@blp.arguments(schemas.RevenueReturnIn)
+@blp.response(201, schemas.RevenueReturnSchema)
+def record_return(data, agreement_id):
+    """Record money a business returned against its agreement (no more than is due)"""
+    me = user()
+    key = idempotency_key(me)
+    refs = {"bank_line": data["bank_reference"]} if data["bank_reference"] else None
+    with atomic() as session:
+        return services.record_revenue_return(
+            session,
+            key=key,
+            agreement_id=agreement_id,
+            amount=data["amount"],
+            received_on=data["received_on"],
+            refs=refs,
+            actor=me,
+        )
+
+
+@blp.route("/return-agreements/<int:agreement_id>/returns", methods=["GET"])
+@requires("business_member", *MANAGERS)
+@errors(400, 404, 422)
+@blp.arguments(schemas.PageArgs, location="query")
+@blp.response(200, schemas.page_schema(schemas.RevenueReturnSchema, "RevenueReturnPage"))
+def list_returns(args, agreement_id):
+    """The returns recorded against an agreement"""
+    session = db_session()
+    _agreement(session, agreement_id)
+    return page_out(
+        queries.list_revenue_returns(
+            session, agreement_id, limit=args["limit"], after=decode_cursor(args["cursor"])
+        )
+    )

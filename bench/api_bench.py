@@ -1,0 +1,233 @@
+"""API benchmark on PostgreSQL: bank-transfer donations recorded per second through HTTP.
+
+    python bench/api_bench.py [--seconds 10] [--clients 8] [--workers 4] [--threads 4]
+
+gunicorn (``placefund serve``) in front of a private PostgreSQL schema; N client threads
+with keep-alive connections POST /api/v1/donations as a fund manager, each request with its
+own Idempotency-Key. Prints requests per second with p50 and p99 latency, next to the
+ledger benchmark's service figure (``post_entry`` on the same hot pair of accounts, from
+bench/ledger_bench.py) and ``record_donation`` called directly, both measured in this run
+with as many writer processes as there are clients. Asserts nothing.
+
+DSN: BENCH_DATABASE_URL, else TEST_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.ledger_bench import (  # noqa: E402
+    engine_for,
+    pct,
+    run_writers,
+    sa_url,
+    service_writer,
+)
+from ledger import services  # noqa: E402
+from placefund.db import make_engine, make_session_factory  # noqa: E402
+from placefund.migrate import upgrade  # noqa: E402
+
+
+def donation_writer(schema, _shape, writer, seconds, start_at, out):
+    """record_donation through the ledger service, as the API view calls it (no HTTP)."""
+    engine = engine_for(schema, pool_size=1, max_overflow=0)
+    sessions = make_session_factory(engine)
+    while time.time() < start_at:
+        time.sleep(0.001)
+    deadline, n, latencies = start_at + seconds, 0, []
+    while time.time() < deadline:
+        t0 = time.perf_counter()
+        with sessions() as s, s.begin():
+            services.record_donation(
+                s, key=f"svc:{writer}:{n}", channel="bank_transfer", amount=100_000
+            )
+        latencies.append(time.perf_counter() - t0)
+        n += 1
+    out.put((n, latencies))
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed(schema: str) -> str:
+    """A manager and a company; returns the manager's API token."""
+    from api.auth import issue_token
+    from ledger.models import Organisation, User
+    from ledger.ubn import complete_ubn
+
+    engine = engine_for(schema)
+    upgrade(engine)
+    with make_session_factory(engine)() as s, s.begin():
+        ndc = Organisation(kind="institution", name="國發會", institution_code="NDC")
+        company = Organisation(kind="company", name="壓測公司", ubn=complete_ubn("2459061"))
+        s.add_all([ndc, company])
+        s.flush()
+        manager = User(
+            email="bench@ndc.example.tw", name="壓測", role="fund_manager", organisation_id=ndc.id
+        )
+        s.add(manager)
+        s.flush()
+        _row, token = issue_token(s, manager, name="bench")
+    engine.dispose()
+    return token
+
+
+def client_loop(port, token, run_id, client, deadline, latencies, errors, start_at):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    body = json.dumps({"amount": 100_000, "bank_reference": "bench"}).encode()
+    n = 0
+    while time.time() < start_at:
+        time.sleep(0.001)
+    while time.time() < deadline:
+        headers["Idempotency-Key"] = f"{run_id}-{client}-{n}"
+        t0 = time.perf_counter()
+        try:
+            conn.request("POST", "/api/v1/donations", body=body, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            ok = response.status == 201
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            ok = False
+        elapsed = time.perf_counter() - t0
+        if ok:
+            latencies.append(elapsed)
+        else:
+            errors.append(elapsed)
+        n += 1
+    conn.close()
+
+
+def http_run(port, token, clients, seconds, run_id):
+    latencies: list[float] = []
+    errors: list[float] = []
+    start_at = time.time() + 0.5
+    deadline = start_at + seconds
+    threads = [
+        threading.Thread(
+            target=client_loop,
+            args=(port, token, run_id, c, deadline, latencies, errors, start_at),
+        )
+        for c in range(clients)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(latencies) / seconds, sorted(latencies), len(errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+
+    schema = f"apibench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(sa_url())
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    server = None
+    try:
+        token = seed(schema)
+        port = free_port()
+        env = dict(os.environ)
+        env["DATABASE_URL"] = f"{sa_url()}?options={quote(f'-csearch_path={schema}')}"
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "placefund"),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--threads",
+                str(args.threads),
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(200):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the server did not start")
+
+        http_run(port, token, args.clients, 2.0, "warmup")
+        rate, lat, errors = http_run(port, token, args.clients, args.seconds, "run")
+        server.terminate()
+        server.wait(timeout=30)
+        server = None
+
+        svc_rate, svc_lat, _ = run_writers(
+            donation_writer, schema, "hot", args.clients, args.seconds
+        )
+        ledger_rate, ledger_lat, _ = run_writers(
+            service_writer, schema, "hot", args.clients, args.seconds
+        )
+
+        print(
+            f"API benchmark: PostgreSQL, gunicorn {args.workers} workers x {args.threads} "
+            f"threads, {args.clients} concurrent clients, {args.seconds:.0f} s, "
+            f"{os.cpu_count()} cores"
+        )
+        print()
+        print(f"{'path':<44}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+        rows = [
+            ("HTTP POST /api/v1/donations (bank transfer)", rate, lat),
+            ("record_donation service, 8 processes", svc_rate, svc_lat),
+            ("ledger_bench post_entry (hot), 8 processes", ledger_rate, ledger_lat),
+        ]
+        for name, r, ls in rows:
+            print(f"{name:<44}{r:>9,.0f}{pct(ls, 0.5):>9.2f}{pct(ls, 0.99):>9.2f}")
+        print()
+        print(f"HTTP errors (non-201 or connection): {errors}")
+        print(
+            f"HTTP / record_donation service: {rate / svc_rate:.2f}; "
+            f"HTTP / ledger post_entry: {rate / ledger_rate:.2f}"
+        )
+        print("Target: >= 1,000 donations/s with p99 < 50 ms")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
