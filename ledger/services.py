@@ -72,6 +72,11 @@ def _get(session: Session, model, ident: int, what: str):
     return obj
 
 
+def _iso(value: dt.date | None) -> str | None:
+    """A date as it enters an idempotency fingerprint: as given, None when defaulted."""
+    return value.isoformat() if value is not None else None
+
+
 def require_manager(actor: User | None) -> User:
     """Only fund managers (and admins) move the fund's money or change its books."""
     if actor is None or not actor.is_manager:
@@ -100,7 +105,8 @@ def split_instalments(
         raise ValidationError(
             "Instalments must be between 1 and 120.", fields={"instalments": ["1 to 120"]}
         )
-    step = 10 ** (2 if currency != "JPY" else 0) if currency == "TWD" else 1
+    # TWD instalments are whole dollars (100 minor units); other currencies whole minor units.
+    step = 100 if currency == "TWD" else 1
     units = amount // step
     if units < count:
         raise InvalidAmount("Each instalment must be at least one whole unit.")
@@ -137,7 +143,7 @@ def record_pledge(
     currency = check_currency(currency)
     amount = _charge_amount(amount, currency)
     restriction = chart.parse_restriction(restriction)
-    pledged_on = pledged_on or today()
+    given_pledged_on, pledged_on = pledged_on, pledged_on or today()
     company = _get(session, Organisation, company_id, "Company")
     if company.kind != "company":
         raise ValidationError(
@@ -156,10 +162,14 @@ def record_pledge(
         "company_id": company_id,
         "amount": amount,
         "currency": currency,
-        "schedule": [(d.isoformat(), a) for d, a in schedule],
+        # The request as given (a count or explicit dates), not the schedule derived from
+        # today's date: a retry after midnight must still match the original request.
+        "instalments": instalments
+        if isinstance(instalments, int)
+        else [(d.isoformat(), a) for d, a in schedule],
         "restriction": restriction,
         "public_name": bool(public_name),
-        "pledged_on": pledged_on.isoformat(),
+        "pledged_on": _iso(given_pledged_on),
     }
     legs = [
         debit(chart.receivable_account(company_id), amount, currency),
@@ -304,7 +314,7 @@ def record_donation(
         raise InvalidAmount(
             "The fee must be at least zero and below the amount.", fields={"fee": ["out of range"]}
         )
-    received_on = received_on or today()
+    given_received_on, received_on = received_on, received_on or today()
 
     pledge = None
     if pledge_id is not None:
@@ -345,7 +355,7 @@ def record_donation(
         "company_id": company_id,
         "pledge_id": pledge_id,
         "restriction": restriction,
-        "received_on": received_on.isoformat(),
+        "received_on": _iso(given_received_on),
         "deposit_account": deposit_account,
         "refs": refs or {},
     }
@@ -473,12 +483,12 @@ def record_refund(
     """Return (part of) a donation to the donor: a reversal entry linked to the original."""
     donation = _get(session, Donation, donation_id, "Donation")
     session.refresh(donation, with_for_update=True)
-    refunded_on = refunded_on or today()
+    given_refunded_on, refunded_on = refunded_on, refunded_on or today()
     params = {
         "donation_id": donation_id,
         "amount": amount,
         "settlement_amount": settlement_amount,
-        "refunded_on": refunded_on.isoformat(),
+        "refunded_on": _iso(given_refunded_on),
         "refs": refs or {},
     }
     existing = find_by_key(session, key, "refund", params)
@@ -529,14 +539,14 @@ def record_dispute(
         )
     donation = _get(session, Donation, donation_id, "Donation")
     session.refresh(donation, with_for_update=True)
-    on = on or today()
+    given_on, on = on, on or today()
     params = {
         "donation_id": donation_id,
         "stage": stage,
         "amount": amount,
         "fee": fee,
         "settlement_amount": settlement_amount,
-        "on": on.isoformat(),
+        "on": _iso(given_on),
         "refs": refs or {},
     }
     existing = find_by_key(session, key, f"dispute_{stage}", params)
@@ -631,14 +641,14 @@ def record_payout(
             "Stripe pays TWD out in whole dollars (multiples of 100 minor units).",
             fields={"amount": ["must be a multiple of 100"]},
         )
-    paid_on = paid_on or today()
+    given_paid_on, paid_on = paid_on, paid_on or today()
     refs = dict(refs or {})
     if stripe_payout_id:
         refs["payout"] = stripe_payout_id
     params = {
         "amount": amount,
         "currency": currency,
-        "paid_on": paid_on.isoformat(),
+        "paid_on": _iso(given_paid_on),
         "bank_account": bank_account,
         "refs": refs,
     }
@@ -721,7 +731,7 @@ def propose_disbursement(
             f"({project.name}, {project.town_code}).",
             fields={"funding": ["purpose does not match the project"]},
         )
-    on = on or today()
+    given_on, on = on, on or today()
     params = {
         "kind": kind,
         "project_id": project_id,
@@ -729,7 +739,7 @@ def propose_disbursement(
         "currency": currency,
         "funding": funding,
         "purpose": purpose,
-        "on": on.isoformat(),
+        "on": _iso(given_on),
         "actor": actor.id,
     }
     target = (
@@ -829,10 +839,10 @@ def pay_disbursement(
 ) -> Disbursement:
     """Pay an approved disbursement from the bank account (which may not go overdrawn)."""
     require_manager(actor)
-    paid_on = paid_on or today()
+    given_paid_on, paid_on = paid_on, paid_on or today()
     params = {
         "disbursement_id": disbursement_id,
-        "paid_on": paid_on.isoformat(),
+        "paid_on": _iso(given_paid_on),
         "bank_account": bank_account,
     }
     if find_by_key(session, key, "disbursement_pay", params) is not None:
@@ -930,6 +940,22 @@ def create_return_agreement(
         )
     if cap_amount is not None:
         cap_amount = _charge_amount(cap_amount, currency, "cap_amount")
+    if project_id is not None:
+        project = _get(session, Project, project_id, "Project")
+        if project.business_id != business_id:
+            raise ValidationError(
+                f"Project {project_id} belongs to another business.",
+                fields={"project_id": ["not this business's project"]},
+            )
+    if disbursement_id is not None:
+        disbursement = _get(session, Disbursement, disbursement_id, "Disbursement")
+        if disbursement.project.business_id != business_id or (
+            project_id is not None and disbursement.project_id != project_id
+        ):
+            raise ValidationError(
+                f"Disbursement {disbursement_id} was not made to this business's project.",
+                fields={"disbursement_id": ["not for this business or project"]},
+            )
     agreement = ReturnAgreement(
         business_id=business_id,
         project_id=project_id,
@@ -1052,11 +1078,11 @@ def record_revenue_return(
     """Money a business returns against its agreement; it cannot exceed what is due."""
     agreement = _get(session, ReturnAgreement, agreement_id, "Return agreement")
     amount = _charge_amount(amount, agreement.currency)
-    received_on = received_on or today()
+    given_received_on, received_on = received_on, received_on or today()
     params = {
         "agreement_id": agreement_id,
         "amount": amount,
-        "received_on": received_on.isoformat(),
+        "received_on": _iso(given_received_on),
         "deposit_account": deposit_account,
         "refs": refs or {},
     }
@@ -1114,8 +1140,8 @@ def reverse_entry(
     original = _get(session, Entry, entry_id, "Entry")
     if original.reverses_entry_id is not None:
         raise InvalidState("A reversing entry cannot itself be reversed; post a new entry instead.")
-    on = on or today()
-    params = {"entry_id": entry_id, "reason": reason, "on": on.isoformat()}
+    given_on, on = on, on or today()
+    params = {"entry_id": entry_id, "reason": reason, "on": _iso(given_on)}
     existing = find_by_key(session, key, "reversal", params)
     if existing is not None:
         return session.get(Entry, existing)
@@ -1160,11 +1186,11 @@ def record_adjustment(
     require_manager(actor)
     if not reason or not reason.strip():
         raise ValidationError("An adjustment needs a reason.", fields={"reason": ["required"]})
-    on = on or today()
+    given_on, on = on, on or today()
     params = {
         "lines": [(ln.account, ln.amount, ln.currency) for ln in lines],
         "reason": reason,
-        "on": on.isoformat(),
+        "on": _iso(given_on),
     }
     posted = post_entry(
         session,

@@ -635,3 +635,39 @@ def test_a_caller_that_swallows_a_failed_posting_cannot_commit_half_of_it(sessio
     with f.tx(session):
         _fund(session, world)
     assert entries(session) == 1
+
+
+def test_return_agreement_must_concern_the_business_own_project(session, world):
+    with f.tx(session):
+        other = f.project(session)
+    with pytest.raises(ValidationError, match="another business"), f.tx(session):
+        svc.create_return_agreement(
+            session,
+            actor=world.ndc,
+            business_id=world.business.id,
+            project_id=other.id,
+            share_bp=500,
+            start_date=D,
+            end_date=D,
+        )
+
+
+def test_retry_after_midnight_without_a_date_returns_the_original(session, world, monkeypatch):
+    with f.tx(session):
+        first = svc.record_donation(
+            session,
+            key="late",
+            channel="bank_transfer",
+            amount=100_000,
+            company_id=world.company.id,
+        )
+    monkeypatch.setattr(svc, "today", lambda: first.received_on + dt.timedelta(days=1))
+    with f.tx(session):
+        again = svc.record_donation(
+            session,
+            key="late",
+            channel="bank_transfer",
+            amount=100_000,
+            company_id=world.company.id,
+        )
+    assert again.id == first.id
