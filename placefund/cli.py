@@ -126,14 +126,26 @@ def ledger() -> None:
 
 
 @ledger.command("seal")
-def ledger_seal() -> None:
+@click.option("--follow", is_flag=True, help="Keep sealing new entries until stopped.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between rounds.")
+def ledger_seal(follow: bool, interval: float) -> None:
     """Seal committed entries that are not yet in the hash chain."""
+    import time
+
     from ledger.chain import seal_pending
 
     database = _database()
-    with database.session() as session, session.begin():
-        count = seal_pending(session, wait=True)
-    click.echo(f"Sealed {count} entries.")
+    while True:
+        with database.session() as session, session.begin():
+            # With --follow several servers may run a sealer; the advisory lock lets one
+            # seal while the others skip the round.
+            count = seal_pending(session, wait=not follow)
+        if not follow:
+            click.echo(f"Sealed {count} entries.")
+            return
+        if count:
+            click.echo(f"Sealed {count} entries.", err=True)
+        time.sleep(interval)
 
 
 @ledger.command("verify")

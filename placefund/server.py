@@ -11,6 +11,8 @@ import copy
 import datetime as dt
 import json
 import logging
+import subprocess
+import sys
 
 from gunicorn.app.base import BaseApplication
 
@@ -52,6 +54,28 @@ LOGCONFIG = {
         "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
     },
 }
+
+
+def _start_sealer(arbiter) -> None:
+    """Seal new entries into the hash chain from a companion process, as long as we serve.
+
+    A separate process (not a thread in the arbiter) so forked workers never inherit its
+    database connections. Several servers sharing one PostgreSQL each run one; the sealer's
+    advisory lock lets one work at a time.
+    """
+    arbiter.sealer = subprocess.Popen(
+        [sys.executable, "-m", "placefund.cli", "ledger", "seal", "--follow"]
+    )
+
+
+def _stop_sealer(arbiter) -> None:
+    sealer = getattr(arbiter, "sealer", None)
+    if sealer is not None and sealer.poll() is None:
+        sealer.terminate()
+        try:
+            sealer.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            sealer.kill()
 
 
 class _Server(BaseApplication):
@@ -97,5 +121,7 @@ def run(
             "limit_request_fields": 100,
             "limit_request_field_size": 8190,
             "forwarded_allow_ips": "127.0.0.1",
+            "when_ready": _start_sealer,
+            "on_exit": _stop_sealer,
         }
     ).run()
