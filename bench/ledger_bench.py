@@ -134,10 +134,14 @@ def raw_writer(schema, shape, writer, seconds, start_at, out):
                 " VALUES (%s, %s, -100, 'TWD', %s)",
                 (entry_id, ids[credit_code], DAY),
             )
-            cur.execute("UPDATE ledger_accounts SET balance = balance + %s WHERE id = %s",
-                        (100 if a == ids[debit_code] else -100, a))
-            cur.execute("UPDATE ledger_accounts SET balance = balance + %s WHERE id = %s",
-                        (100 if b == ids[debit_code] else -100, b))
+            cur.execute(
+                "UPDATE ledger_accounts SET balance = balance + %s WHERE id = %s",
+                (100 if a == ids[debit_code] else -100, a),
+            )
+            cur.execute(
+                "UPDATE ledger_accounts SET balance = balance + %s WHERE id = %s",
+                (100 if b == ids[debit_code] else -100, b),
+            )
         conn.commit()
         latencies.append(time.perf_counter() - t0)
         n += 1
@@ -216,7 +220,8 @@ def bulk_load(schema: str, postings: int) -> float:
         for code in accounts:
             cur.execute(
                 "INSERT INTO ledger_accounts (code, name, type, currency, normal_sign,"
-                " allow_negative, balance, created_at) VALUES (%s, %s, %s, 'TWD', 1, true, 0, now())"
+                " allow_negative, balance, created_at)"
+                " VALUES (%s, %s, %s, 'TWD', 1, true, 0, now())"
                 " ON CONFLICT (code) DO NOTHING",
                 (code, code, "asset" if code.startswith("assets") else "expense"),
             )
@@ -247,16 +252,27 @@ def bulk_load(schema: str, postings: int) -> float:
                 pbuf.write(f"{posting_id}\t{entry_id}\t{ids[code]}\t{amt}\tTWD\t{date}\n")
                 balances[ids[code]] += amt
             fields = {
-                "id": entry_id, "kind": "bulk", "date": date.isoformat(), "memo": "", "key": key,
-                "reverses": None, "related": None, "refs": "",
+                "id": entry_id,
+                "kind": "bulk",
+                "date": date.isoformat(),
+                "memo": "",
+                "key": key,
+                "reverses": None,
+                "related": None,
+                "refs": "",
             }
-            digest = entry_hash(prev, seq, fields,
-                                [(debit_code, amount, "TWD"), (credit_code, -amount, "TWD")])
+            digest = entry_hash(
+                prev, seq, fields, [(debit_code, amount, "TWD"), (credit_code, -amount, "TWD")]
+            )
             sbuf.write(f"{seq}\t{entry_id}\t{prev}\t{digest}\t2026-11-26 00:00:00+00\n")
             prev = digest
         for table, cols, buf in (
-            ("ledger_entries", "(id, kind, entry_date, memo, idempotency_key, request_hash,"
-             " source_refs, created_at)", ebuf),
+            (
+                "ledger_entries",
+                "(id, kind, entry_date, memo, idempotency_key, request_hash,"
+                " source_refs, created_at)",
+                ebuf,
+            ),
             ("ledger_postings", "(id, entry_id, account_id, amount, currency, entry_date)", pbuf),
             ("ledger_seals", "(seq, entry_id, prev_hash, hash, sealed_at)", sbuf),
         ):
@@ -266,12 +282,17 @@ def bulk_load(schema: str, postings: int) -> float:
                     copy.write(chunk)
         for account_id, delta in balances.items():
             if delta:
-                cur.execute("UPDATE ledger_accounts SET balance = balance + %s WHERE id = %s",
-                            (delta, account_id))
-        cur.execute("SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), %s)",
-                    (base_id + entries,))
-        cur.execute("SELECT setval(pg_get_serial_sequence('ledger_postings', 'id'), %s)",
-                    (posting_id,))
+                cur.execute(
+                    "UPDATE ledger_accounts SET balance = balance + %s WHERE id = %s",
+                    (delta, account_id),
+                )
+        cur.execute(
+            "SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), %s)",
+            (base_id + entries,),
+        )
+        cur.execute(
+            "SELECT setval(pg_get_serial_sequence('ledger_postings', 'id'), %s)", (posting_id,)
+        )
     conn.commit()
     with conn.cursor() as cur:
         cur.execute("ANALYZE")
@@ -328,8 +349,10 @@ def main() -> None:
             conn.execute(text("UPDATE ledger_accounts SET allow_negative = true"))
         engine.dispose()
 
-        print(f"PostgreSQL ledger benchmark, {args.writers} writer processes, "
-              f"{args.seconds:.0f} s per run, {os.cpu_count()} cores")
+        print(
+            f"PostgreSQL ledger benchmark, {args.writers} writer processes, "
+            f"{args.seconds:.0f} s per run, {os.cpu_count()} cores"
+        )
         print()
         print(f"{'shape':<7}{'writer':<10}{'entries/s':>11}{'p50 ms':>9}{'p99 ms':>9}")
         figures = {}
@@ -337,12 +360,18 @@ def main() -> None:
             for name, target in (("raw", raw_writer), ("service", service_writer)):
                 seal_backlog(schema)  # the sealer then only keeps up with this run
                 rate, lat, sealed = run_writers(
-                    target, schema, shape, args.writers, args.seconds,
+                    target,
+                    schema,
+                    shape,
+                    args.writers,
+                    args.seconds,
                     with_sealer=(name == "service"),
                 )
                 figures[(shape, name)] = rate
-                print(f"{shape:<7}{name:<10}{rate:>11,.0f}{pct(lat, .5):>9.2f}{pct(lat, .99):>9.2f}"
-                      + (f"   (sealer sealed {sealed:,} entries alongside)" if sealed else ""))
+                print(
+                    f"{shape:<7}{name:<10}{rate:>11,.0f}{pct(lat, 0.5):>9.2f}{pct(lat, 0.99):>9.2f}"
+                    + (f"   (sealer sealed {sealed:,} entries alongside)" if sealed else "")
+                )
             ratio = figures[(shape, "service")] / figures[(shape, "raw")]
             print(f"{shape:<7}{'ratio':<10}{ratio:>11.2f}   (target >= 0.60)")
         engine = engine_for(schema)
@@ -356,24 +385,36 @@ def main() -> None:
             return
         print()
         load = bulk_load(schema, args.postings)
-        print(f"bulk-loaded {args.postings:,} postings ({args.postings // 2:,} sealed entries) "
-              f"with COPY in {load:.1f} s")
+        print(
+            f"bulk-loaded {args.postings:,} postings ({args.postings // 2:,} sealed entries) "
+            f"with COPY in {load:.1f} s"
+        )
         now, as_of = read_latency(schema)
-        print(f"balance read (stored, O(1)):  p50 {pct(now, .5):.3f} ms  p99 {pct(now, .99):.3f} ms"
-              "   (target p50 < 2 ms)")
-        print(f"balance as of a date (index): p50 {pct(as_of, .5):.3f} ms  "
-              f"p99 {pct(as_of, .99):.3f} ms")
+        print(
+            f"balance read (stored, O(1)):  p50 {pct(now, 0.5):.3f} ms  p99 {pct(now, 0.99):.3f} ms"
+            "   (target p50 < 2 ms)"
+        )
+        print(
+            f"balance as of a date (index): p50 {pct(as_of, 0.5):.3f} ms  "
+            f"p99 {pct(as_of, 0.99):.3f} ms"
+        )
         env = dict(os.environ)
         env["DATABASE_URL"] = sa_url() + f"?options=-csearch_path%3D{schema}"
         t0 = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "placefund.cli", "ledger", "verify", "--no-seal"],
-            env=env, capture_output=True, text=True, cwd=ROOT, check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
         )
         took = time.perf_counter() - t0
         last = proc.stdout.strip().splitlines()
-        print(f"placefund ledger verify: {took:.1f} s, exit {proc.returncode} "
-              f"(target < 60 s): {last[0] if last else proc.stderr[-300:]}")
+        print(
+            f"placefund ledger verify: {took:.1f} s, exit {proc.returncode} "
+            f"(target < 60 s): {last[0] if last else proc.stderr[-300:]}"
+        )
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
