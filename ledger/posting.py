@@ -22,7 +22,7 @@ PostgreSQL the deferred balance trigger would refuse that commit too).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import event, func, select
@@ -205,8 +205,14 @@ def post_entry(
     reverses: int | None = None,
     related: int | None = None,
     refs: Mapping[str, str] | None = None,
+    before_apply: Callable[[int], object] | None = None,
 ) -> Posted:
-    """Post one balanced entry under an idempotency key. See the module docstring."""
+    """Post one balanced entry under an idempotency key. See the module docstring.
+
+    ``before_apply(entry_id)`` runs once the key is claimed and before any balance moves:
+    services insert their own record there (a donation, a payout) so that busy balance rows
+    stay locked only for the balance updates and the commit, not for that insert too.
+    """
     check_key(key)
     legs = normalise_legs(legs)
     digest = request_hash(operation, params)
@@ -234,6 +240,8 @@ def post_entry(
         return Posted(existing, fresh=False)
     entry_id = row[0]
     try:
+        if before_apply is not None:
+            before_apply(entry_id)
         if raw.sqlite:
             account_ids = [_apply(session, raw, leg, entry_date) for leg in legs]
             _insert_postings(raw, entry_id, entry_date, legs, account_ids)

@@ -8,6 +8,7 @@ caller commits or rolls back (one transaction per request or command).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ledger import chart
+from ledger import chart, virtual_accounts
 from ledger.core import Leg, credit, debit
 from ledger.errors import (
     AlreadyReversed,
@@ -54,6 +55,11 @@ from ledger.money import (
 from ledger.posting import find_by_key, lock_accounts, post_entry
 
 BANK = "assets:bank:main"
+
+
+def va_scheme() -> virtual_accounts.VirtualAccountScheme:
+    """The fund's virtual-account scheme: the bank's prefix from PLACEFUND_VA_PREFIX."""
+    return virtual_accounts.VirtualAccountScheme(os.environ.get("PLACEFUND_VA_PREFIX", "95123"))
 
 
 def today() -> dt.date:
@@ -203,6 +209,8 @@ def record_pledge(
     )
     session.add(pledge)
     session.flush()
+    # The id is known only now; the reference is derived from it, so it is stable and unique.
+    pledge.virtual_account = virtual_accounts.generate(pledge.id, va_scheme())
     session.add_all(
         PledgeInstalment(pledge_id=pledge.id, seq=i + 1, due_date=due, amount=a)
         for i, (due, a) in enumerate(schedule)
@@ -385,6 +393,27 @@ def record_donation(
                 debit("net_assets:unrestricted", amount, currency),
                 credit(chart.restricted_account(restriction), amount, currency),
             ]
+    created: list[Donation] = []
+
+    def insert_donation(entry_id: int) -> None:
+        donation = Donation(
+            company_id=company_id,
+            pledge_id=pledge_id,
+            channel=channel,
+            gross_amount=amount,
+            currency=currency,
+            settlement_currency=settlement_currency,
+            settlement_gross=settlement_amount,
+            fee_amount=fee,
+            net_amount=settlement_amount - fee,
+            restriction=restriction,
+            received_on=received_on,
+            entry_id=entry_id,
+        )
+        session.add(donation)
+        session.flush()
+        created.append(donation)
+
     posted = post_entry(
         session,
         operation="donation",
@@ -395,26 +424,11 @@ def record_donation(
         memo=f"捐款 {channel} {format_money(amount, currency)}",
         created_by=actor.id if actor else None,
         refs=refs,
+        before_apply=insert_donation,
     )
     if not posted.fresh:
         return session.scalars(select(Donation).where(Donation.entry_id == posted.entry_id)).one()
-    donation = Donation(
-        company_id=company_id,
-        pledge_id=pledge_id,
-        channel=channel,
-        gross_amount=amount,
-        currency=currency,
-        settlement_currency=settlement_currency,
-        settlement_gross=settlement_amount,
-        fee_amount=fee,
-        net_amount=settlement_amount - fee,
-        restriction=restriction,
-        received_on=received_on,
-        entry_id=posted.entry_id,
-    )
-    session.add(donation)
-    session.flush()
-    return donation
+    return created[0]
 
 
 def _donation_reversal_legs(
