@@ -240,6 +240,20 @@ def _deposit_account(channel: str, currency: str, deposit_account: str | None) -
     return BANK if currency == "TWD" else f"assets:bank:main:{currency}"
 
 
+def _gift_legs(pledger_id: int | None, restriction: str | None, amount: int, cur: str) -> list[Leg]:
+    """Where received money is credited: a pledging company's receivable (its restriction was
+    applied when it pledged), or donation income moved into its restricted bucket if any."""
+    if pledger_id is not None:
+        return [credit(chart.receivable_account(pledger_id), amount, cur)]
+    legs = [credit("income:donations", amount, cur)]
+    if restriction:
+        legs += [
+            debit("net_assets:unrestricted", amount, cur),
+            credit(chart.restricted_account(restriction), amount, cur),
+        ]
+    return legs
+
+
 def _settlement_legs(
     *,
     deposit: str,
@@ -385,14 +399,7 @@ def record_donation(
                 f"({format_money(outstanding, currency)}).",
                 fields={"amount": ["exceeds the amount outstanding"]},
             )
-        legs.append(credit(chart.receivable_account(pledge.company_id), amount, currency))
-    else:
-        legs.append(credit("income:donations", amount, currency))
-        if restriction:
-            legs += [
-                debit("net_assets:unrestricted", amount, currency),
-                credit(chart.restricted_account(restriction), amount, currency),
-            ]
+    legs += _gift_legs(pledge.company_id if pledge else None, restriction, amount, currency)
     created: list[Donation] = []
 
     def insert_donation(entry_id: int) -> None:
@@ -598,15 +605,8 @@ def record_dispute(
             fee=0,
             sign=1,
         )
-        if donation.pledge_id is not None:
-            legs.append(credit(chart.receivable_account(donation.company_id), amount, cur))
-        else:
-            legs.append(credit("income:donations", amount, cur))
-            if donation.restriction:
-                legs += [
-                    debit("net_assets:unrestricted", amount, cur),
-                    credit(chart.restricted_account(donation.restriction), amount, cur),
-                ]
+        pledger = donation.company_id if donation.pledge_id is not None else None
+        legs += _gift_legs(pledger, donation.restriction, amount, cur)
         delta = -amount
     if fee:
         deposit = _deposit_account(donation.channel, settle_cur, None)
