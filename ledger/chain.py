@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, exists, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from ledger.core import GENESIS_HASH, entry_hash
@@ -24,9 +24,9 @@ from ledger.models import Account, Entry, Posting, Seal, Unsealed, utcnow
 SEAL_LOCK = 0x504C4644  # "PLFD"
 
 
-def _entry_fields(row) -> dict[str, object]:
+def _entry_fields(row, entry_id: int | None = None) -> dict[str, object]:
     return {
-        "id": row.id,
+        "id": row.id if entry_id is None else entry_id,
         "kind": row.kind,
         "date": row.entry_date.isoformat(),
         "memo": row.memo,
@@ -137,22 +137,23 @@ def verify(
         report.problems.append(message)
 
     while True:
+        # Keyset pagination over the chain; entries and postings come by join on the same
+        # seq range, so the database never sees a long IN list.
         seals = session.execute(
-            select(Seal.seq, Seal.entry_id, Seal.prev_hash, Seal.hash)
+            select(Seal.seq, Seal.entry_id, Seal.prev_hash, Seal.hash, *_ENTRY_COLUMNS[1:])
+            .join(Entry, Entry.id == Seal.entry_id, isouter=True)
             .where(Seal.seq > last_seq)
             .order_by(Seal.seq)
             .limit(chunk)
         ).all()
         if not seals:
             break
-        ids = [s.entry_id for s in seals]
-        entries = {
-            r.id: r for r in session.execute(select(*_ENTRY_COLUMNS).where(Entry.id.in_(ids)))
-        }
+        top = seals[-1].seq
         postings: dict[int, list[tuple[str, int, str]]] = defaultdict(list)
         for entry_id, account_id, amount, currency in session.execute(
             select(Posting.entry_id, Posting.account_id, Posting.amount, Posting.currency)
-            .where(Posting.entry_id.in_(ids))
+            .join(Seal, Seal.entry_id == Posting.entry_id)
+            .where(Seal.seq > last_seq, Seal.seq <= top)
             .order_by(Posting.id)
         ):
             postings[entry_id].append((codes[account_id], amount, currency))
@@ -160,7 +161,6 @@ def verify(
         for s in seals:
             expected_seq += 1
             report.entries += 1
-            row = entries.get(s.entry_id)
             lines = postings.get(s.entry_id, [])
             report.postings += len(lines)
             if s.seq != expected_seq:
@@ -168,10 +168,11 @@ def verify(
                 expected_seq = s.seq
             if s.prev_hash != prev:
                 bad(s.entry_id, f"entry {s.entry_id}: chain link broken at seal {s.seq}")
-            if row is None:
+            if s.kind is None:
                 bad(s.entry_id, f"entry {s.entry_id}: sealed at {s.seq} but missing")
             else:
-                digest = entry_hash(s.prev_hash, s.seq, _entry_fields(row), lines)
+                fields = _entry_fields(s, entry_id=s.entry_id)
+                digest = entry_hash(s.prev_hash, s.seq, fields, lines)
                 if digest != s.hash:
                     bad(s.entry_id, f"entry {s.entry_id}: content does not match its seal {s.seq}")
             per_currency: dict[str, int] = defaultdict(int)
@@ -180,7 +181,7 @@ def verify(
             if len(lines) < 2 or any(per_currency.values()):
                 bad(s.entry_id, f"entry {s.entry_id}: postings do not balance")
             prev = s.hash
-        last_seq = seals[-1].seq
+        last_seq = top
         if progress:
             progress(len(seals))
 
@@ -194,9 +195,12 @@ def verify(
             .group_by(Posting.account_id)
         ):
             sums[account_id] += amount
+    # NOT EXISTS (an anti-join), never NOT IN: NOT IN over a large subquery degrades to a
+    # nested loop on PostgreSQL once the subquery no longer fits in work_mem.
     orphan = session.scalar(
         select(func.count(Entry.id)).where(
-            ~Entry.id.in_(select(Seal.entry_id)), ~Entry.id.in_(select(Unsealed.entry_id))
+            ~exists().where(Seal.entry_id == Entry.id),
+            ~exists().where(Unsealed.entry_id == Entry.id),
         )
     )
     if orphan:

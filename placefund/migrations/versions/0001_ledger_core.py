@@ -239,6 +239,7 @@ def upgrade() -> None:
             "ix_ledger_postings_account_date",
             ["account_id", "entry_date", "entry_id"],
             unique=False,
+            postgresql_include=["amount"],
         )
         batch_op.create_index(batch_op.f("ix_ledger_postings_entry_id"), ["entry_id"], unique=False)
 
