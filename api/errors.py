@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from ledger.errors import LedgerError
+from matching.errors import MatchingError
 
 log = logging.getLogger("placefund.api")
 
@@ -171,8 +172,12 @@ def handle_api_error(error: ApiError):
     )
 
 
-def handle_ledger_error(error: LedgerError):
-    return problem(error.status, error.code, error.detail, fields=error.fields)
+def handle_ledger_error(error: LedgerError | MatchingError):
+    """Domain errors (ledger and matcher) carry their own status, code and detail."""
+    fields = getattr(error, "fields", None) or {
+        str(where): [message] for where, message in getattr(error, "problems", [])
+    }
+    return problem(error.status, error.code, error.detail, fields=fields)
 
 
 def handle_stale(_error: StaleDataError):
@@ -207,6 +212,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(LedgerError, handle_ledger_error)
+    app.register_error_handler(MatchingError, handle_ledger_error)
     app.register_error_handler(StaleDataError, handle_stale)
     app.register_error_handler(IntegrityError, handle_integrity)
     app.register_error_handler(DBAPIError, handle_database)

@@ -13,7 +13,16 @@ from flask_smorest import Api as SmorestApi
 from flask_smorest.utils import prepare_response
 from werkzeug.routing import IntegerConverter
 
-from api import disbursements, donations, ledger_views, organisations, pledges, projects, returns
+from api import (
+    disbursements,
+    donations,
+    ledger_views,
+    matching,
+    organisations,
+    pledges,
+    projects,
+    returns,
+)
 from api.errors import PROBLEM_MEDIA_TYPE, ApiError, ProblemSchema, register_error_handlers
 
 API_PREFIX = "/api/v1"
@@ -93,6 +102,7 @@ def register(app: Flask) -> Api:
     for module in (organisations, projects, pledges, donations, disbursements, returns):
         api.register_blueprint(module.blp)
     api.register_blueprint(ledger_views.blp)
+    api.register_blueprint(matching.blp)
 
     @app.before_request
     def _json_only():

@@ -181,3 +181,57 @@ def ledger_verify(no_seal: bool) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+from matching.cli import _StageBars, match  # noqa: E402  (the pure `match solve` lives there)
+
+main.add_command(match)
+
+
+@match.command("run")
+@click.option(
+    "--params",
+    "params_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON file with run parameters (k, weights, min_priority_share...).",
+)
+@click.option("--publish", is_flag=True, help="Publish the proposals at once (scheduled runs).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def match_run(params_file: str | None, publish: bool, quiet: bool) -> None:
+    """Run the matcher over the database: every active offer and request of verified
+    organisations; proposals wait for review unless --publish. Suitable for cron."""
+    import json
+    from pathlib import Path
+
+    from ledger.errors import LedgerError
+    from matching import services as matching_services
+    from matching.errors import MatchingError
+
+    params = json.loads(Path(params_file).read_text(encoding="utf-8")) if params_file else {}
+    database = _database()
+    bars = _StageBars(enabled=not quiet)
+    try:
+        with database.session() as session, session.begin():
+            run = matching_services.start_run(session, actor=None, params=params, progress=bars)
+            if publish:
+                system = _system_manager(session)
+                matching_services.publish_run(session, actor=system, run_id=run.id)
+    except (LedgerError, MatchingError) as exc:
+        raise click.ClickException(exc.detail) from exc
+    finally:
+        bars.close()
+    state = "published" if publish else "waiting for review"
+    click.echo(
+        f"Match run {run.id}: {len(run.proposals)} proposals ({run.solver_status}, "
+        f"total score {run.total_score}, bound {run.bound}); {state}."
+    )
+
+
+def _system_manager(session):
+    """The admin account that publishes scheduled runs (the first admin user)."""
+    from ledger.models import User
+
+    admin = session.scalars(select(User).where(User.role == "admin").order_by(User.id)).first()
+    if admin is None:
+        raise click.ClickException("No admin user exists to publish the run; review it instead.")
+    return admin

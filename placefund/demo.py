@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from sqlalchemy import select
+
 from ledger import services
 from ledger.chain import seal_pending
 from ledger.models import Organisation, Project, User, utcnow
@@ -341,6 +343,9 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
         )
         _ = sanxia  # the Sanxia workshop is registered and waiting for partners
     with database.session() as s, s.begin():
+        proposals = load_matching_demo(s)
+    echo(f"Match run published with {proposals} proposals.")
+    with database.session() as s, s.begin():
         sealed = seal_pending(s, wait=True)
     echo(f"Sealed {sealed} demo entries into the hash chain.")
     from api.demo_tokens import issue_demo_tokens
@@ -351,3 +356,99 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
         f"{len(INSTITUTIONS)} fund institutions, 3 pledges, 7 donations, 3 disbursements, "
         "1 return agreement. Priority-area designations in the demo are illustrative."
     )
+
+
+#: Illustrative priority-area designations (not the official list of 134 townships).
+DEMO_DESIGNATIONS = """# Illustrative designations for the demo only, not the official list.
+town_code,type
+10002060,agricultural
+10008040,agricultural
+10013030,agricultural
+09020010,intermediate
+"""
+
+
+def load_matching_demo(s) -> int:
+    """Offers from the companies, requests from the businesses, a published match run.
+
+    The first proposal is accepted by both sides, so the demo shows a partnership too.
+    Returns the number of proposals in the run.
+    """
+    from matching import services as matching
+
+    users = {u.email: u for u in s.scalars(select(User))}
+    manager = users["lin.manager@ndc.example.tw"]
+    orgs = {o.name: o for o in s.scalars(select(Organisation))}
+    matching.import_designations(s, actor=manager, text=DEMO_DESIGNATIONS)
+    offers = [
+        (
+            "山海資通股份有限公司",
+            ["product_development", "sponsorship"],
+            50_000_000,
+            ["J", "C"],
+            ["north", "10002"],
+            "10002",
+            ["brand", "innovation"],
+            ["SDG8", "SDG11"],
+            2,
+        ),
+        (
+            "南方食品股份有限公司",
+            ["product_development", "investment"],
+            80_000_000,
+            ["08", "A"],
+            ["south", "central"],
+            "67000",
+            ["relationship"],
+            ["SDG2", "SDG12"],
+            2,
+        ),
+        (
+            "竹光建設股份有限公司",
+            ["investment", "sponsorship"],
+            30_000_000,
+            ["F", "A"],
+            ["central"],
+            "66000",
+            ["tax", "brand"],
+            ["SDG11"],
+            1,
+        ),
+    ]
+    for name, kinds, budget, industries, regions, home, motives, goals, capacity in offers:
+        org = orgs[name]
+        member = next(u for u in users.values() if u.organisation_id == org.id)
+        matching.save_offer(
+            s, actor=member, company_id=org.id, kinds=kinds, budget=budget,
+            industries=industries, regions=regions, home_county=home, motives=motives,
+            goals=goals, capacity=capacity,
+        )  # fmt: skip
+    requests = [
+        (
+            "壯圍漁塭再生工作室",
+            "product_development",
+            12_000_000,
+            "0322",
+            "10002060",
+            ["水產", "生態養殖", "SDG14"],
+        ),
+        ("竹山茶竹合作社", "sponsorship", 6_000_000, "0111", "10008040", ["茶", "竹", "SDG11"]),
+        ("三峽藍染工坊", "product_development", 8_000_000, "C", "65000090", ["藍染", "SDG12"]),
+        ("東港漁村食堂", "investment", 20_000_000, "I", "10013030", ["漁村", "SDG8"]),
+    ]
+    for name, kind, amount, industry, town, tags in requests:
+        org = orgs[name]
+        member = next(u for u in users.values() if u.organisation_id == org.id)
+        matching.save_request(
+            s, actor=member, business_id=org.id, kind=kind, amount=amount, industry=industry,
+            town_code=town, tags=tags, description=f"{name}尋求{kind}夥伴",
+        )  # fmt: skip
+    run = matching.start_run(s, actor=manager, params={"k": 10})
+    matching.publish_run(s, actor=manager, run_id=run.id)
+    if run.proposals:
+        first = run.proposals[0]
+        for org_id in (first.offer.company_id, first.request.business_id):
+            member = next(u for u in users.values() if u.organisation_id == org_id)
+            matching.respond(s, actor=member, proposal_id=first.id, decision="accept",
+                             reason="示範：雙方同意合作")  # fmt: skip
+    return len(run.proposals)

@@ -128,6 +128,7 @@ def build_world(session) -> tuple[dict[str, str], dict[str, int]]:
         "agreement_x": agreement_x.id,
         "agreement_y": agreement_y.id,
         "entry": donation_a.entry_id,
+        "missing": 999_999,  # an id no object has
         **{f"user_{name}": u.id for name, u in users.items()},
     }
     return tokens, ids

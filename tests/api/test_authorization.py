@@ -187,6 +187,42 @@ ENDPOINTS = [
 ]
 
 
+OFFER = {"kinds": ["sponsorship"], "budget": 100_000, "capacity": 1}
+REQUEST = {"kind": "sponsorship", "amount": 100_000, "industry": "A", "town_code": "10008040"}
+MEMBERS = ("company_member", "business_member")
+ENDPOINTS += [
+    Endpoint("POST", "/api/v1/match/offers", ("company_member", *M), (201, 422), body=OFFER),
+    Endpoint("GET", "/api/v1/match/offers", ("company_member", *M), (200,)),
+    Endpoint("PUT", "/api/v1/match/offers/{missing}", ("company_member", *M), (404,), body=OFFER),
+    Endpoint("POST", "/api/v1/match/requests", ("business_member", *M), (201, 422), body=REQUEST),
+    Endpoint("GET", "/api/v1/match/requests", ("business_member", *M), (200,)),
+    Endpoint("PUT", "/api/v1/match/requests/{missing}", ("business_member", *M), (404,), body=REQUEST),
+    Endpoint(
+        "POST", "/api/v1/match/related-parties", ANY, (201, 422), body={"other_id": "{company_b}"}
+    ),
+    Endpoint(
+        "PUT",
+        "/api/v1/match/designations",
+        M,
+        (200,),
+        body={"csv": "town_code,type\n10008040,agricultural\n"},
+    ),
+    Endpoint("POST", "/api/v1/match/runs", M, (201,), body={}),
+    Endpoint("GET", "/api/v1/match/runs/{missing}", M, (404,)),
+    Endpoint("POST", "/api/v1/match/runs/{missing}/publish", M, (404,)),
+    Endpoint("GET", "/api/v1/match/proposals", ANY, (200,)),
+    Endpoint("GET", "/api/v1/match/proposals/{missing}", ANY, (404,)),
+    Endpoint(
+        "POST",
+        "/api/v1/match/proposals/{missing}/response",
+        MEMBERS,
+        (404,),
+        body={"decision": "accept"},
+    ),
+    Endpoint("GET", "/api/v1/partnerships", ANY, (200,)),
+]
+
+
 def expected(ep: Endpoint, actor: str | None) -> tuple[int, ...]:
     if not ep.roles:
         return ep.ok

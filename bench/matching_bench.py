@@ -1,0 +1,272 @@
+"""Matcher benchmark: prints figures, asserts nothing.
+
+    python bench/matching_bench.py                  # both sizes, with and without budgets
+    python bench/matching_bench.py --sizes small    # 2,000 companies x 10,000 businesses only
+    python bench/matching_bench.py --sizes tiny     # 200 x 1,000, a few seconds
+
+Each (size, budget mode) runs in a fresh process so that its peak memory (ru_maxrss) is its
+own; the peak is read after the solve and before any reference run. Instances come from
+``matching.synthetic.generate`` (seeded; real township and DGBAS codes; illustrative
+priority designations).
+
+References solved in the same run:
+- without budgets: NetworkX ``network_simplex`` on the min-cost-flow form (exact, slow: about
+  a minute at 2,000 x 10,000; used up to ``--networkx-max-edges``), otherwise HiGHS' interior
+  point method on the same LP (exact because the LP is totally unimodular; a different
+  algorithm than the solver's dual simplex);
+- with budgets: the LP relaxation bound (always reported), and HiGHS branch and bound on the
+  full integer program with a time limit (``--mip-seconds``) when the instance is small
+  enough, reported with its own best solution and bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import math
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SIZES = {
+    "tiny": (200, 1_000),
+    "small": (2_000, 10_000),
+    "large": (10_000, 50_000),
+}
+
+
+def _mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _note(message: str) -> None:
+    # Phase notes on stderr, so a long run shows where it is.
+    print(f"  [{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def run_case(n_off: int, n_req: int, budgets: bool, seed: int, k: int, opts: dict) -> dict:
+    """One measurement in a fresh process."""
+    import numpy as np
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    from matching import solver
+    from matching.models import Params
+    from matching.synthetic import generate
+
+    out: dict = {"size": f"{n_off:,} x {n_req:,}", "budgets": budgets}
+    out["load_before"] = os.getloadavg()[0]
+    _note(f"{out['size']}, budgets {'on' if budgets else 'off'}: generating")
+    t = time.perf_counter()
+    inst = generate(n_off, n_req, seed)
+    inst = replace(inst, params=Params(k=k, enforce_budgets=budgets))
+    out["generate_s"] = time.perf_counter() - t
+    base = _mib()
+
+    _note("scoring, pruning, building the graph")
+    t, c = time.perf_counter(), time.process_time()
+    prepared = solver.prepare(inst)
+    out["graph_s"] = time.perf_counter() - t
+    out["graph_cpu_s"] = time.process_time() - c
+    out["score_s"] = prepared.stats["score_seconds"]
+    out["edges"] = prepared.graph.number_of_edges()
+    _note("solving")
+    t, c = time.perf_counter(), time.process_time()
+    solution = solver.optimise(prepared)
+    out["solve_s"] = time.perf_counter() - t
+    out["solve_cpu_s"] = time.process_time() - c
+    out["total"] = solution.total
+    out["bound"] = solution.bound
+    out["lp_bound"] = solution.lp_bound
+    out["status"] = solution.status
+    out["components"] = solution.components
+    out["matched"] = int(solution.selected.sum())
+    out["peak_mib"] = _mib()
+    out["base_mib"] = base
+    if opts["explain"]:
+        _note("explaining")
+        t = time.perf_counter()
+        solver.assemble(prepared, solution)
+        out["explain_s"] = time.perf_counter() - t
+
+    # Reference, after the peak memory was read.
+    _note("reference")
+    t = time.perf_counter()
+    if not budgets and out["edges"] <= opts["networkx_max_edges"]:
+        out["reference"] = "networkx network_simplex"
+        out["reference_total"] = solver.reference_total(prepared)
+    elif not budgets:
+        # The LP is totally unimodular, so an interior-point solve (another algorithm than
+        # our dual simplex, with crossover to a vertex) gives the exact integer optimum.
+        out["reference"] = "HiGHS interior point on the LP (integral: TU)"
+        out["reference_total"] = _ipm(prepared, np)
+    elif out["edges"] <= opts["mip_max_edges"]:
+        out["reference"] = f"HiGHS branch and bound, {opts['mip_seconds']:.0f} s limit"
+        value, dual = _mip(
+            prepared, budgets, opts["mip_seconds"], np, milp, LinearConstraint, Bounds
+        )
+        out["reference_total"] = value
+        out["reference_bound"] = dual
+    else:
+        out["reference"] = None
+    out["reference_s"] = time.perf_counter() - t
+    return out
+
+
+def _ipm(prepared, np) -> int:
+    """The no-budget b-matching LP solved by interior point, checked to be integral."""
+    import scipy.sparse as sp
+    from scipy.optimize import linprog
+
+    p = prepared
+    n = len(p.edge_score)
+    cols = np.arange(n)
+    n_off, n_req = len(p.offer_capacity), len(p.request_capacity)
+    A = sp.vstack(
+        [
+            sp.csr_matrix((np.ones(n), (p.edge_offer, cols)), shape=(n_off, n)),
+            sp.csr_matrix((np.ones(n), (p.edge_request, cols)), shape=(n_req, n)),
+        ],
+        format="csr",
+    )
+    b = np.concatenate([p.offer_capacity, p.request_capacity]).astype(float)
+    res = linprog(-p.edge_score.astype(float), A_ub=A, b_ub=b, bounds=(0, 1), method="highs-ipm")
+    assert np.all((res.x < 1e-6) | (res.x > 1 - 1e-6)), "interior-point vertex not integral"
+    return int(p.edge_score[res.x > 0.5].sum())
+
+
+def _mip(prepared, budgets, seconds, np, milp, LinearConstraint, Bounds):
+    """The whole problem as one integer program for HiGHS (capacity and budget rows)."""
+    import scipy.sparse as sp
+
+    p = prepared
+    n = len(p.edge_score)
+    cols = np.arange(n)
+    n_off, n_req = len(p.offer_capacity), len(p.request_capacity)
+    rows = [
+        sp.csr_matrix((np.ones(n), (p.edge_offer, cols)), shape=(n_off, n)),
+        sp.csr_matrix((np.ones(n), (p.edge_request, cols)), shape=(n_req, n)),
+    ]
+    rhs = [p.offer_capacity, p.request_capacity]
+    if budgets:
+        amounts = p.request_amount[p.edge_request].astype(float)
+        rows.append(sp.csr_matrix((amounts, (p.edge_offer, cols)), shape=(n_off, n)))
+        rhs.append(np.where(p.has_budget, p.offer_budget, np.iinfo(np.int64).max // 4))
+    options = {"presolve": True}
+    if seconds:
+        options["time_limit"] = seconds
+    res = milp(
+        -p.edge_score.astype(float),
+        constraints=LinearConstraint(
+            sp.vstack(rows, format="csr"), -np.inf, np.concatenate(rhs).astype(float)
+        ),
+        integrality=np.ones(n),
+        bounds=Bounds(0, 1),
+        options=options,
+    )
+    value = None if res.x is None else round(-res.fun)
+    dual = getattr(res, "mip_dual_bound", None)
+    return value, (None if dual is None or not math.isfinite(dual) else math.floor(-dual + 1e-6))
+
+
+def _pct(num: float, den: float) -> str:
+    return f"{100 * num / den:.3f}%" if den else "n/a"
+
+
+def report(r: dict) -> None:
+    mode = "with budgets" if r["budgets"] else "without budgets"
+    print(f"\n== {r['size']} (companies x businesses), {mode} ==")
+    print(
+        f"  candidate edges (top k per business): {r['edges']:,}; components: "
+        f"{r['components']}; matched pairs: {r['matched']:,}"
+    )
+    print(
+        f"  graph build: {r['graph_s']:.2f} s wall, {r['graph_cpu_s']:.2f} s CPU (scoring "
+        f"{r['score_s']:.2f} s wall; the rest pruning and the NetworkX graph)"
+    )
+    print(
+        f"  solve:       {r['solve_s']:.2f} s wall, {r['solve_cpu_s']:.2f} s CPU  [{r['status']}]"
+    )
+    if "explain_s" in r:
+        print(f"  explain:     {r['explain_s']:.2f} s (breakdowns and alternatives)")
+    print(f"  total score: {r['total']:,}")
+    print(
+        f"  LP bound:    {r['lp_bound']:,}  gap to LP bound: "
+        f"{_pct(r['lp_bound'] - r['total'], r['lp_bound'])}"
+    )
+    if r["bound"] != r["lp_bound"]:
+        print(f"  best bound:  {r['bound']:,}  gap: {_pct(r['bound'] - r['total'], r['bound'])}")
+    if r["reference"]:
+        ref = r["reference_total"]
+        line = f"  reference:   {r['reference']}: "
+        if ref is None:
+            line += "no solution within its limit"
+        else:
+            line += f"{ref:,} (gap of ours to it: {_pct(ref - r['total'], ref)})"
+        if r.get("reference_bound") is not None:
+            line += f", its bound {r['reference_bound']:,}"
+        print(line + f"  [{r['reference_s']:.1f} s]")
+    else:
+        print("  reference:   skipped at this size (see --mip-max-edges)")
+    print(
+        f"  peak memory: {r['peak_mib']:,.0f} MiB (after generating the instance: "
+        f"{r['base_mib']:,.0f} MiB)"
+    )
+    print(
+        f"  machine load average at start: {r['load_before']:.1f} on {os.cpu_count()} cores "
+        "(wall times stretch when others share the machine)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes",
+        default="small,large",
+        help="comma-separated: tiny, small, large (default small,large)",
+    )
+    parser.add_argument("--budgets", choices=("both", "off", "on"), default="both")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument(
+        "--networkx-max-edges",
+        type=int,
+        default=250_000,
+        help="largest instance for the NetworkX reference (slow)",
+    )
+    parser.add_argument(
+        "--mip-max-edges",
+        type=int,
+        default=250_000,
+        help="largest budget instance for the branch-and-bound reference",
+    )
+    parser.add_argument("--mip-seconds", type=float, default=120.0)
+    parser.add_argument("--no-explain", action="store_true", help="skip timing the explanations")
+    args = parser.parse_args()
+    opts = {
+        "networkx_max_edges": args.networkx_max_edges,
+        "mip_max_edges": args.mip_max_edges,
+        "mip_seconds": args.mip_seconds,
+        "explain": not args.no_explain,
+    }
+    modes = {"both": (False, True), "off": (False,), "on": (True,)}[args.budgets]
+    ctx = multiprocessing.get_context("spawn")
+    print(f"matching benchmark: seed {args.seed}, k {args.k}, {multiprocessing.cpu_count()} cores")
+    for name in args.sizes.split(","):
+        n_off, n_req = SIZES[name.strip()]
+        for budgets in modes:
+            with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+                result = pool.submit(
+                    run_case, n_off, n_req, budgets, args.seed, args.k, opts
+                ).result()
+            report(result)
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

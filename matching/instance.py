@@ -1,0 +1,645 @@
+"""The JSON formats of the matcher: instance in, result out (documented in docs/matching.md).
+
+``load_instance`` validates everything before anything is solved and reports every problem
+with its path (``offers[3].budget``), so bad input never reaches the solver.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from matching import areas, industry
+from matching.errors import InvalidInstance
+from matching.models import (
+    ANYWHERE,
+    COMPONENTS,
+    KINDS,
+    MOTIVES,
+    PRIORITY_TYPES,
+    Alternative,
+    Breakdown,
+    Exclusions,
+    Instance,
+    Offer,
+    Pair,
+    Params,
+    RelatedParty,
+    Request,
+    Result,
+    Weights,
+)
+from matching.priority import apply_designations
+from matching.scoring import conflict_pairs
+from placefund.reference import counties, townships
+
+INSTANCE_FORMAT = "placefund.match.instance/1"
+RESULT_FORMAT = "placefund.match.result/1"
+#: Currencies whose amounts must be whole units (DOMAIN.md: whole-dollar TWD only).
+WHOLE_UNIT_CURRENCIES = {"TWD": 100}
+
+
+class _Checker:
+    """Collects problems instead of stopping at the first, like beancount's validators."""
+
+    def __init__(self):
+        self.problems: list[tuple[str, str]] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append((path, message))
+
+    def obj(self, value: Any, path: str) -> dict:
+        if not isinstance(value, dict):
+            self.fail(path, f"must be an object, got {_kind(value)}")
+            return {}
+        return value
+
+    def unknown_keys(self, value: dict, allowed: set[str], path: str) -> None:
+        # Unknown keys are errors: a misspelt "capacty" would otherwise be silently ignored.
+        for key in sorted(set(value) - allowed):
+            self.fail(f"{path}.{key}", "unknown field")
+
+    def string(self, value: Any, path: str, *, required: bool = True) -> str | None:
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.fail(path, f"must be a non-empty string, got {_kind(value)}")
+            return None
+        return value
+
+    def integer(self, value: Any, path: str, *, minimum: int = 0) -> int | None:
+        # bool is an int in Python; JSON true is not a number.
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(path, f"must be an integer, got {_kind(value)}")
+            return None
+        if value < minimum:
+            self.fail(path, f"must be at least {minimum}, got {value}")
+            return None
+        return value
+
+    def money(self, value: Any, path: str, currency: str) -> int | None:
+        if isinstance(value, float):
+            self.fail(path, f"must be an integer amount in minor units, got {value!r}")
+            return None
+        amount = self.integer(value, path)
+        step = WHOLE_UNIT_CURRENCIES.get(currency)
+        if amount is not None and step and amount % step:
+            self.fail(
+                path,
+                f"{currency} amounts must be whole dollars (a multiple of {step} minor units), "
+                f"got {amount}",
+            )
+            return None
+        return amount
+
+    def strings(self, value: Any, path: str) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(path, f"must be a list of strings, got {_kind(value)}")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            s = self.string(item, f"{path}[{i}]")
+            if s is not None:
+                out.append(s)
+        return out
+
+    def choices(self, value: Any, path: str, allowed: tuple[str, ...]) -> list[str]:
+        out = []
+        for i, item in enumerate(self.strings(value, path)):
+            if item in allowed:
+                out.append(item)
+            else:
+                self.fail(f"{path}[{i}]", f"unknown value {item!r}; expected {', '.join(allowed)}")
+        return out
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
+        type(value), "a list" if isinstance(value, list) else "an object"
+    ) + ("" if isinstance(value, dict | list) else f" ({value!r})")
+
+
+def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Instance:
+    """Build an ``Instance`` from decoded JSON, validating every field. ``designations``
+    (from a designation CSV) override the requests' priority types. Raises
+    ``InvalidInstance`` listing every problem found."""
+    c = _Checker()
+    top = c.obj(data, "$")
+    c.unknown_keys(
+        top,
+        {
+            "format",
+            "currency",
+            "params",
+            "offers",
+            "requests",
+            "related_parties",
+            "declined",
+            "fixed",
+            "designations",
+        },
+        "$",
+    )
+    fmt = top.get("format", INSTANCE_FORMAT)
+    if fmt != INSTANCE_FORMAT:
+        c.fail("format", f"must be {INSTANCE_FORMAT!r}, got {fmt!r}")
+    currency = top.get("currency", "TWD")
+    if not (isinstance(currency, str) and len(currency) == 3 and currency.isupper()):
+        c.fail("currency", f"must be an ISO 4217 code such as 'TWD', got {currency!r}")
+        currency = "TWD"
+    params = _params(c, top.get("params", {}))
+    offers = [_offer(c, o, f"offers[{i}]", currency) for i, o in enumerate(_list(c, top, "offers"))]
+    requests = [
+        _request(c, r, f"requests[{i}]", currency) for i, r in enumerate(_list(c, top, "requests"))
+    ]
+    offers = [o for o in offers if o is not None]
+    requests = [r for r in requests if r is not None]
+    _unique(c, [o.id for o in offers], "offers")
+    _unique(c, [r.id for r in requests], "requests")
+    offer_ids = {o.id for o in offers}
+    request_ids = {r.id for r in requests}
+    for i, o in enumerate(offers):
+        for j, rid in enumerate(sorted(o.exclusions.requests)):
+            if rid not in request_ids:
+                c.fail(f"offers[{i}].exclusions.requests[{j}]", f"unknown request {rid!r}")
+    # Related parties must name a known party: a typo would silently let a conflict through.
+    identities = offer_ids | request_ids
+    identities |= {o.organisation for o in offers if o.organisation}
+    identities |= {r.organisation for r in requests if r.organisation}
+    related = []
+    for i, raw in enumerate(_list(c, top, "related_parties", required=False)):
+        path = f"related_parties[{i}]"
+        item = c.obj(raw, path)
+        c.unknown_keys(item, {"a", "b", "declared_by", "note"}, path)
+        a, b = c.string(item.get("a"), f"{path}.a"), c.string(item.get("b"), f"{path}.b")
+        for side, value in (("a", a), ("b", b)):
+            if value is not None and value not in identities:
+                c.fail(f"{path}.{side}", f"{value!r} is no offer, request or organisation")
+        note = item.get("note", "")
+        if not isinstance(note, str):
+            c.fail(f"{path}.note", "must be a string")
+            note = ""
+        declared = c.string(item.get("declared_by"), f"{path}.declared_by", required=False)
+        if a and b:
+            related.append(RelatedParty(a, b, declared, note))
+    declined = _pairs(c, top, "declined", offer_ids, request_ids)
+    fixed = _pairs(c, top, "fixed", offer_ids, request_ids)
+    for i, pair in enumerate(fixed):
+        if pair in set(declined):
+            c.fail(f"fixed[{i}]", f"{pair.offer}–{pair.request} is also declined")
+    if "designations" in top:
+        table = {}
+        for i, raw in enumerate(_list(c, top, "designations")):
+            path = f"designations[{i}]"
+            item = c.obj(raw, path)
+            c.unknown_keys(item, {"town_code", "type"}, path)
+            code = c.string(item.get("town_code"), f"{path}.town_code")
+            kind = c.string(item.get("type"), f"{path}.type")
+            if code is not None and code not in townships():
+                c.fail(f"{path}.town_code", f"unknown town code {code!r}")
+            elif kind is not None and kind not in PRIORITY_TYPES:
+                c.fail(f"{path}.type", f"unknown type {kind!r}")
+            elif code in table:
+                c.fail(f"{path}.town_code", f"town code {code} is designated twice")
+            elif code and kind:
+                table[code] = kind
+        designations = {**table, **(designations or {})}
+    if c.problems:
+        raise InvalidInstance(c.problems)
+    if designations is not None:
+        requests = list(apply_designations(tuple(requests), designations))
+    instance = Instance(
+        offers=tuple(offers),
+        requests=tuple(requests),
+        related=tuple(related),
+        declined=tuple(declined),
+        fixed=tuple(fixed),
+        params=params,
+        currency=currency,
+    )
+    conflicts = conflict_pairs(instance)
+    problems = [
+        (f"fixed[{i}]", f"{p.offer}–{p.request} is a declared conflict of interest")
+        for i, p in enumerate(fixed)
+        if (p.offer, p.request) in conflicts
+    ]
+    if problems:
+        raise InvalidInstance(problems)
+    return instance
+
+
+def load_instance(path: str | Path, designations: dict[str, str] | None = None) -> Instance:
+    """Read and validate an instance JSON file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InvalidInstance(
+            [("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+        ) from None
+    except UnicodeDecodeError:
+        raise InvalidInstance([("$", "not UTF-8 text")]) from None
+    return parse_instance(data, designations)
+
+
+def _list(c: _Checker, top: dict, key: str, *, required: bool = True) -> list:
+    value = top.get(key)
+    if value is None:
+        if required:
+            c.fail(key, "is required (a list)")
+        return []
+    if not isinstance(value, list):
+        c.fail(key, f"must be a list, got {_kind(value)}")
+        return []
+    return value
+
+
+def _unique(c: _Checker, ids: list[str], path: str) -> None:
+    seen: dict[str, int] = {}
+    for i, value in enumerate(ids):
+        if value in seen:
+            c.fail(f"{path}[{i}].id", f"duplicate id {value!r} (first at {path}[{seen[value]}])")
+        seen.setdefault(value, i)
+
+
+def _pairs(c: _Checker, top: dict, key: str, offer_ids: set, request_ids: set) -> list[Pair]:
+    out: list[Pair] = []
+    seen = set()
+    for i, raw in enumerate(_list(c, top, key, required=False)):
+        path = f"{key}[{i}]"
+        item = c.obj(raw, path)
+        c.unknown_keys(item, {"offer", "request"}, path)
+        o = c.string(item.get("offer"), f"{path}.offer")
+        r = c.string(item.get("request"), f"{path}.request")
+        if o is not None and o not in offer_ids:
+            c.fail(f"{path}.offer", f"unknown offer {o!r}")
+        elif r is not None and r not in request_ids:
+            c.fail(f"{path}.request", f"unknown request {r!r}")
+        elif o and r:
+            if (o, r) in seen:
+                c.fail(path, f"{o}–{r} is listed twice")
+            seen.add((o, r))
+            out.append(Pair(o, r))
+    return out
+
+
+def _params(c: _Checker, raw: Any) -> Params:
+    item = c.obj(raw, "params")
+    c.unknown_keys(
+        item,
+        {
+            "k",
+            "min_score",
+            "weights",
+            "priority_weights",
+            "enforce_budgets",
+            "min_priority_share",
+            "time_limit",
+            "mip_gap",
+        },
+        "params",
+    )
+    defaults = Params()
+    kw: dict[str, Any] = {}
+    if "k" in item:
+        kw["k"] = c.integer(item["k"], "params.k", minimum=1) or defaults.k
+    if "min_score" in item:
+        kw["min_score"] = c.integer(item["min_score"], "params.min_score") or 0
+    if "weights" in item:
+        w = c.obj(item["weights"], "params.weights")
+        names = set(Weights.__dataclass_fields__)
+        c.unknown_keys(w, names, "params.weights")
+        values = {}
+        for name in sorted(names & set(w)):
+            minimum = 1 if name == "overlap_full_at" else 0
+            value = c.integer(w[name], f"params.weights.{name}", minimum=minimum)
+            if value is not None:
+                values[name] = value
+        kw["weights"] = Weights(**values)
+    if "priority_weights" in item:
+        pw = c.obj(item["priority_weights"], "params.priority_weights")
+        c.unknown_keys(pw, set(PRIORITY_TYPES), "params.priority_weights")
+        weights = dict(defaults.priority_weights)
+        for name in PRIORITY_TYPES:
+            if name in pw:
+                value = c.integer(pw[name], f"params.priority_weights.{name}")
+                if value is not None:
+                    weights[name] = value
+        kw["priority_weights"] = weights
+    if "enforce_budgets" in item:
+        if isinstance(item["enforce_budgets"], bool):
+            kw["enforce_budgets"] = item["enforce_budgets"]
+        else:
+            c.fail("params.enforce_budgets", "must be true or false")
+    for key in ("min_priority_share", "mip_gap"):
+        if key in item and item[key] is not None:
+            kw[key] = _fraction(c, item[key], f"params.{key}")
+    if "time_limit" in item:
+        value = item["time_limit"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            c.fail("params.time_limit", f"must be a positive number of seconds, got {value!r}")
+        else:
+            kw["time_limit"] = float(value)
+    return Params(**kw)
+
+
+def _fraction(c: _Checker, value: Any, path: str) -> Fraction:
+    """A share from 0 to 1, given as a string ("0.3", "30%", "1/3") or an integer percent
+    is not accepted: "30" would be ambiguous. Strings keep it exact (no float rounding)."""
+    text = value.strip() if isinstance(value, str) else None
+    try:
+        if text is None:
+            raise ValueError
+        share = Fraction(text[:-1]) / 100 if text.endswith("%") else Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        c.fail(path, f'must be a string such as "0.3", "30%" or "1/3", got {value!r}')
+        return Fraction(0)
+    if not 0 <= share <= 1:
+        c.fail(path, f"must be between 0 and 1, got {value!r}")
+        return Fraction(0)
+    return share
+
+
+def _offer(c: _Checker, raw: Any, path: str, currency: str) -> Offer | None:
+    item = c.obj(raw, path)
+    if not item:
+        return None
+    c.unknown_keys(
+        item,
+        {
+            "id",
+            "name",
+            "organisation",
+            "kinds",
+            "budget",
+            "industries",
+            "regions",
+            "home_county",
+            "motives",
+            "goals",
+            "capacity",
+            "exclusions",
+        },
+        path,
+    )
+    oid = c.string(item.get("id"), f"{path}.id")
+    kinds = c.choices(item.get("kinds"), f"{path}.kinds", KINDS)
+    if "kinds" not in item or (isinstance(item.get("kinds"), list) and not item["kinds"]):
+        c.fail(f"{path}.kinds", "must list at least one partnership kind")
+    budget = item.get("budget")
+    if budget is not None:
+        budget = c.money(budget, f"{path}.budget", currency)
+    codes = c.strings(item.get("industries"), f"{path}.industries")
+    for i, code in enumerate(codes):
+        if not industry.is_code(code):
+            c.fail(f"{path}.industries[{i}]", f"unknown DGBAS industry code {code!r}")
+    regions = c.strings(item.get("regions"), f"{path}.regions")
+    for i, area in enumerate(regions):
+        if area != ANYWHERE and not areas.is_area(area):
+            c.fail(
+                f"{path}.regions[{i}]",
+                f"{area!r} is not a region name, county code, township code or 'anywhere'",
+            )
+    home = c.string(item.get("home_county"), f"{path}.home_county", required=False)
+    if home is not None and home not in counties():
+        c.fail(f"{path}.home_county", f"unknown county code {home!r}")
+    motives = c.choices(item.get("motives"), f"{path}.motives", MOTIVES)
+    goals = c.strings(item.get("goals"), f"{path}.goals")
+    capacity = c.integer(item.get("capacity", 1), f"{path}.capacity", minimum=1)
+    ex = c.obj(item.get("exclusions", {}), f"{path}.exclusions")
+    c.unknown_keys(ex, {"requests", "industries", "areas"}, f"{path}.exclusions")
+    ex_requests = c.strings(ex.get("requests"), f"{path}.exclusions.requests")
+    ex_codes = c.strings(ex.get("industries"), f"{path}.exclusions.industries")
+    for i, code in enumerate(ex_codes):
+        if not industry.is_code(code):
+            c.fail(f"{path}.exclusions.industries[{i}]", f"unknown DGBAS industry code {code!r}")
+    ex_areas = c.strings(ex.get("areas"), f"{path}.exclusions.areas")
+    for i, area in enumerate(ex_areas):
+        if not areas.is_area(area):
+            c.fail(f"{path}.exclusions.areas[{i}]", f"unknown area {area!r}")
+    name = item.get("name", "")
+    org = c.string(item.get("organisation"), f"{path}.organisation", required=False)
+    if oid is None or capacity is None or (budget is None and item.get("budget") is not None):
+        return None
+    return Offer(
+        id=oid,
+        kinds=frozenset(kinds),
+        budget=budget,
+        industries=tuple(dict.fromkeys(codes)),
+        regions=tuple(dict.fromkeys(regions)),
+        home_county=home,
+        motives=frozenset(motives),
+        goals=frozenset(goals),
+        capacity=capacity,
+        exclusions=Exclusions(frozenset(ex_requests), tuple(ex_codes), tuple(ex_areas)),
+        name=name if isinstance(name, str) else "",
+        organisation=org,
+    )
+
+
+def _request(c: _Checker, raw: Any, path: str, currency: str) -> Request | None:
+    item = c.obj(raw, path)
+    if not item:
+        return None
+    c.unknown_keys(
+        item,
+        {
+            "id",
+            "name",
+            "organisation",
+            "kind",
+            "amount",
+            "industry",
+            "town_code",
+            "priority_type",
+            "tags",
+            "description",
+            "capacity",
+        },
+        path,
+    )
+    rid = c.string(item.get("id"), f"{path}.id")
+    kind = c.string(item.get("kind"), f"{path}.kind")
+    if kind is not None and kind not in KINDS:
+        c.fail(f"{path}.kind", f"unknown kind {kind!r}; expected {', '.join(KINDS)}")
+        kind = None
+    amount = c.money(item.get("amount"), f"{path}.amount", currency)
+    code = c.string(item.get("industry"), f"{path}.industry")
+    if code is not None and not industry.is_code(code):
+        c.fail(f"{path}.industry", f"unknown DGBAS industry code {code!r}")
+        code = None
+    town = c.string(item.get("town_code"), f"{path}.town_code")
+    if town is not None and town not in townships():
+        c.fail(f"{path}.town_code", f"unknown township code {town!r}")
+        town = None
+    ptype = c.string(item.get("priority_type"), f"{path}.priority_type", required=False)
+    if ptype is not None and ptype not in PRIORITY_TYPES:
+        c.fail(f"{path}.priority_type", f"unknown type {ptype!r}; expected {PRIORITY_TYPES}")
+    tags = c.strings(item.get("tags"), f"{path}.tags")
+    description = item.get("description", "")
+    if not isinstance(description, str):
+        c.fail(f"{path}.description", "must be a string")
+    capacity = c.integer(item.get("capacity", 1), f"{path}.capacity", minimum=1)
+    org = c.string(item.get("organisation"), f"{path}.organisation", required=False)
+    name = item.get("name", "")
+    if None in (rid, kind, amount, code, town, capacity):
+        return None
+    return Request(
+        id=rid,
+        kind=kind,
+        amount=amount,
+        industry=code,
+        town_code=town,
+        priority_type=ptype,
+        tags=frozenset(tags),
+        description=description if isinstance(description, str) else "",
+        capacity=capacity,
+        name=name if isinstance(name, str) else "",
+        organisation=org,
+    )
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def instance_to_json(instance: Instance) -> dict:
+    """The JSON form of an instance (what ``parse_instance`` reads)."""
+    p = instance.params
+
+    def offer(o: Offer) -> dict:
+        return {
+            "id": o.id,
+            "name": o.name,
+            "organisation": o.organisation,
+            "kinds": sorted(o.kinds),
+            "budget": o.budget,
+            "industries": list(o.industries),
+            "regions": list(o.regions),
+            "home_county": o.home_county,
+            "motives": sorted(o.motives),
+            "goals": sorted(o.goals),
+            "capacity": o.capacity,
+            "exclusions": {
+                "requests": sorted(o.exclusions.requests),
+                "industries": list(o.exclusions.industries),
+                "areas": list(o.exclusions.areas),
+            },
+        }
+
+    def request(r: Request) -> dict:
+        return {
+            "id": r.id,
+            "name": r.name,
+            "organisation": r.organisation,
+            "kind": r.kind,
+            "amount": r.amount,
+            "industry": r.industry,
+            "town_code": r.town_code,
+            "priority_type": r.priority_type,
+            "tags": sorted(r.tags),
+            "description": r.description,
+            "capacity": r.capacity,
+        }
+
+    params: dict[str, Any] = {
+        "k": p.k,
+        "min_score": p.min_score,
+        "weights": dict(vars(p.weights)),
+        "priority_weights": dict(p.priority_weights),
+        "enforce_budgets": p.enforce_budgets,
+        "time_limit": p.time_limit,
+        "mip_gap": str(p.mip_gap),
+    }
+    if p.min_priority_share:
+        params["min_priority_share"] = str(p.min_priority_share)
+    return {
+        "format": INSTANCE_FORMAT,
+        "currency": instance.currency,
+        "params": params,
+        "offers": [offer(o) for o in instance.offers],
+        "requests": [request(r) for r in instance.requests],
+        "related_parties": [
+            {"a": r.a, "b": r.b, "declared_by": r.declared_by, "note": r.note}
+            for r in instance.related
+        ],
+        "declined": [{"offer": d.offer, "request": d.request} for d in instance.declined],
+        "fixed": [{"offer": f.offer, "request": f.request} for f in instance.fixed],
+    }
+
+
+def breakdown_to_json(b: Breakdown) -> dict:
+    """A pair's components with bilingual reasons."""
+    out = {
+        "score": b.total,
+        "eligible": b.eligible,
+        "components": [
+            {
+                "name": comp.name,
+                "points": comp.points,
+                "max": comp.max_points,
+                "reason": {"zh": comp.reason.zh, "en": comp.reason.en},
+            }
+            for comp in b.components
+        ],
+    }
+    if b.blocker:
+        out["blocker"] = {"zh": b.blocker.zh, "en": b.blocker.en}
+    return out
+
+
+def _alternative(a: Alternative | None) -> dict | None:
+    if a is None:
+        return None
+    return {
+        "offer": a.offer,
+        "request": a.request,
+        "score": a.score,
+        "reason": {"zh": a.reason.zh, "en": a.reason.en},
+    }
+
+
+def result_to_json(result: Result, instance: Instance) -> dict:
+    """The JSON form of a result: summary, assignment with explanations, every candidate."""
+    return {
+        "format": RESULT_FORMAT,
+        "currency": instance.currency,
+        "summary": {
+            "status": result.status,
+            "total_score": result.total_score,
+            "bound": result.bound,
+            "proposals": len(result.proposals),
+            "fixed": sum(p.fixed for p in result.proposals),
+            "candidates": len(result.candidates),
+            "components": result.components,
+            "unmatched_requests": len(result.unmatched_requests),
+        },
+        "assignment": [
+            {
+                "offer": p.offer,
+                "request": p.request,
+                "fixed": p.fixed,
+                **breakdown_to_json(p.breakdown),
+                "alternative_offer": _alternative(p.alternative_offer),
+                "alternative_request": _alternative(p.alternative_request),
+            }
+            for p in result.proposals
+        ],
+        "unmatched_requests": list(result.unmatched_requests),
+        "candidate_components": list(COMPONENTS),
+        "candidates": [
+            {
+                "offer": cand.offer,
+                "request": cand.request,
+                "score": cand.score,
+                "points": list(cand.points),
+                "selected": cand.selected,
+                "fixed": cand.fixed,
+            }
+            for cand in result.candidates
+        ],
+    }

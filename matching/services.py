@@ -1,0 +1,430 @@
+"""The matching workflow over the database: offers, requests, related parties, designations,
+runs, proposals and partnerships. The solving itself is the pure core (``matching.solver``).
+
+A run builds the instance from what is active and verified, solves it, and stores every
+proposal with its explanation; managers review it and publish; each side then accepts or
+declines with a reason. Both acceptances make a partnership; a decline is never proposed
+again; a new run keeps accepted pairs fixed. Services flush only; the caller commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ledger.errors import InvalidState, NotFound, PermissionDenied, ValidationError
+from ledger.models import Organisation, User, utcnow
+from ledger.services import require_manager
+from matching import instance as instance_json
+from matching.errors import InvalidInstance
+from matching.priority import parse_designations
+from matching.records import (
+    KINDS,
+    JsonList,
+    MatchOffer,
+    MatchProposal,
+    MatchRequest,
+    MatchRun,
+    Partnership,
+    PriorityDesignation,
+    RelatedParty,
+)
+from matching.solver import solve
+
+OFFER_FIELDS = (
+    "kinds", "budget", "industries", "regions", "home_county", "motives", "goals",
+    "capacity", "exclude_industries", "exclude_areas", "active",
+)  # fmt: skip
+REQUEST_FIELDS = ("kind", "amount", "industry", "town_code", "tags", "description", "capacity",
+                  "active")  # fmt: skip
+_LISTS = {"kinds", "industries", "regions", "motives", "goals", "exclude_industries",
+          "exclude_areas", "tags"}  # fmt: skip
+
+
+def _org_key(org_id: int) -> str:
+    return f"org:{org_id}"
+
+
+def _offer_key(offer_id: int) -> str:
+    return f"o{offer_id}"
+
+
+def _request_key(request_id: int) -> str:
+    return f"r{request_id}"
+
+
+def _own(actor: User, org_id: int, what: str, ident: int) -> None:
+    """Members act only for their own organisation; to an outsider it does not exist."""
+    if actor.is_manager:
+        return
+    if actor.organisation_id != org_id:
+        raise NotFound(f"{what} {ident} does not exist.")
+
+
+def _validate(data: dict, fields: Iterable[str]) -> dict:
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValidationError(
+            f"Unknown fields: {', '.join(sorted(unknown))}.",
+            fields={name: ["unknown field"] for name in sorted(unknown)},
+        )
+    return {k: JsonList.dump(v) if k in _LISTS else v for k, v in data.items()}
+
+
+def _check_with_core(offers: list[MatchOffer], requests: list[MatchRequest]) -> None:
+    """Validate offers and requests with the core's own instance checks (codes, kinds...)."""
+    try:
+        instance_json.parse_instance(_instance_dict(offers, requests, [], [], [], {}))
+    except InvalidInstance as exc:
+        fields: dict[str, list[str]] = {}
+        for path, message in exc.problems:
+            fields.setdefault(path.split(".", 2)[-1] if "." in path else path, []).append(message)
+        raise ValidationError(exc.detail, fields=fields) from exc
+
+
+def save_offer(
+    session: Session, *, actor: User, company_id: int, offer_id: int | None = None, **data
+) -> MatchOffer:
+    """Create or update a company's offer (a member for its own company, or a manager)."""
+    company = session.get(Organisation, company_id)
+    if company is None or company.kind != "company":
+        raise NotFound(f"Company {company_id} does not exist.")
+    _own(actor, company_id, "Company", company_id)
+    values = _validate(data, OFFER_FIELDS)
+    if offer_id is None:
+        offer = MatchOffer(company_id=company_id, **values)
+        session.add(offer)
+    else:
+        offer = session.get(MatchOffer, offer_id)
+        if offer is None or offer.company_id != company_id:
+            raise NotFound(f"Offer {offer_id} does not exist.")
+        for key, value in values.items():
+            setattr(offer, key, value)
+    _check_with_core([offer], [])
+    session.flush()
+    return offer
+
+
+def save_request(
+    session: Session, *, actor: User, business_id: int, request_id: int | None = None, **data
+) -> MatchRequest:
+    """Create or update a local business's request for a partner."""
+    business = session.get(Organisation, business_id)
+    if business is None or business.kind != "business":
+        raise NotFound(f"Business {business_id} does not exist.")
+    _own(actor, business_id, "Business", business_id)
+    values = _validate(data, REQUEST_FIELDS)
+    if request_id is None:
+        request = MatchRequest(business_id=business_id, **values)
+        session.add(request)
+    else:
+        request = session.get(MatchRequest, request_id)
+        if request is None or request.business_id != business_id:
+            raise NotFound(f"Request {request_id} does not exist.")
+        for key, value in values.items():
+            setattr(request, key, value)
+    if request.kind not in KINDS:
+        raise ValidationError(f"Unknown kind {request.kind!r}.", fields={"kind": list(KINDS)})
+    _check_with_core([], [request])
+    session.flush()
+    return request
+
+
+def declare_related(
+    session: Session, *, actor: User, other_id: int, note: str = "", org_id: int | None = None
+) -> RelatedParty:
+    """Declare two organisations related (a subsidiary, a supplier, a family business...)."""
+    org_id = actor.organisation_id if org_id is None else org_id
+    _own(actor, org_id, "Organisation", org_id)
+    if org_id == other_id or session.get(Organisation, other_id) is None:
+        raise ValidationError(
+            "Name another existing organisation.", fields={"other_id": ["invalid"]}
+        )
+    a, b = sorted((org_id, other_id))
+    existing = session.scalars(
+        select(RelatedParty).where(RelatedParty.org_a_id == a, RelatedParty.org_b_id == b)
+    ).one_or_none()
+    if existing is not None:
+        return existing
+    related = RelatedParty(org_a_id=a, org_b_id=b, declared_by_id=actor.id, note=note)
+    session.add(related)
+    session.flush()
+    return related
+
+
+def import_designations(session: Session, *, actor: User, text: str) -> int:
+    """Replace the priority-area designations with a CSV (town code, type). Bad lines are
+    reported with their line numbers and nothing changes."""
+    require_manager(actor)
+    designations = parse_designations(text)
+    for row in session.scalars(select(PriorityDesignation)):
+        session.delete(row)
+    session.flush()
+    session.add_all(
+        PriorityDesignation(town_code=code, priority_type=kind, imported_by_id=actor.id)
+        for code, kind in sorted(designations.items())
+    )
+    session.flush()
+    return len(designations)
+
+
+def designations(session: Session) -> dict[str, str]:
+    return dict(
+        session.execute(
+            select(PriorityDesignation.town_code, PriorityDesignation.priority_type)
+        ).all()
+    )
+
+
+def _instance_dict(offers, requests, related, declined, fixed, params) -> dict:
+    return {
+        "currency": "TWD",
+        "params": params,
+        "offers": [
+            {
+                "id": _offer_key(o.id or 0),
+                "name": o.company.name if o.company else "",
+                "organisation": _org_key(o.company_id),
+                "kinds": JsonList.load(o.kinds),
+                "budget": o.budget,
+                "industries": JsonList.load(o.industries),
+                "regions": JsonList.load(o.regions),
+                "home_county": o.home_county,
+                "motives": JsonList.load(o.motives),
+                "goals": JsonList.load(o.goals),
+                "capacity": o.capacity or 1,
+                "exclusions": {
+                    "industries": JsonList.load(o.exclude_industries),
+                    "areas": JsonList.load(o.exclude_areas),
+                },
+            }
+            for o in offers
+        ],
+        "requests": [
+            {
+                "id": _request_key(r.id or 0),
+                "name": r.business.name if r.business else "",
+                "organisation": _org_key(r.business_id),
+                "kind": r.kind,
+                "amount": r.amount,
+                "industry": r.industry,
+                "town_code": r.town_code,
+                "tags": JsonList.load(r.tags),
+                "description": r.description or "",
+                "capacity": r.capacity or 1,
+            }
+            for r in requests
+        ],
+        "related_parties": related,
+        "declined": declined,
+        "fixed": fixed,
+    }
+
+
+def build_instance(session: Session, params: dict) -> dict:
+    """The run's input in the documented ``match solve`` format, from the database.
+
+    Only active offers and requests of verified organisations take part. Declined pairs are
+    excluded for good; accepted pairs are fixed.
+    """
+    offers = session.scalars(
+        select(MatchOffer)
+        .join(Organisation, Organisation.id == MatchOffer.company_id)
+        .where(MatchOffer.active, Organisation.verified_at.is_not(None))
+        .order_by(MatchOffer.id)
+    ).all()
+    requests = session.scalars(
+        select(MatchRequest)
+        .join(Organisation, Organisation.id == MatchRequest.business_id)
+        .where(MatchRequest.active, Organisation.verified_at.is_not(None))
+        .order_by(MatchRequest.id)
+    ).all()
+    offer_ids = {o.id for o in offers}
+    request_ids = {r.id for r in requests}
+    related = [
+        {"a": _org_key(rp.org_a_id), "b": _org_key(rp.org_b_id), "note": rp.note}
+        for rp in session.scalars(select(RelatedParty).order_by(RelatedParty.id))
+    ]
+    declined, fixed = [], []
+    for p in session.scalars(
+        select(MatchProposal)
+        .where(MatchProposal.status.in_(("declined", "accepted")))
+        .order_by(MatchProposal.id)
+    ):
+        if p.offer_id in offer_ids and p.request_id in request_ids:
+            pair = {"offer": _offer_key(p.offer_id), "request": _request_key(p.request_id)}
+            (declined if p.status == "declined" else fixed).append(pair)
+    data = _instance_dict(offers, requests, related, declined, fixed, params)
+    # De-duplicate: the same pair may have been accepted or declined in several runs.
+    data["declined"] = [dict(t) for t in sorted({tuple(d.items()) for d in declined})]
+    data["fixed"] = [dict(t) for t in sorted({tuple(f.items()) for f in fixed})]
+    return data
+
+
+def start_run(
+    session: Session,
+    *,
+    actor: User | None,
+    params: dict | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> MatchRun:
+    """Solve over everything active and store the run and its proposals for review.
+
+    ``actor`` is None only for the scheduled CLI run. Invalid parameters or an infeasible
+    minimum priority share raise a clear error and store nothing.
+    """
+    if actor is not None:
+        require_manager(actor)
+    params = dict(params or {})
+    data = build_instance(session, params)
+    try:
+        instance = instance_json.parse_instance(data, designations(session))
+    except InvalidInstance as exc:
+        raise ValidationError(exc.detail, fields={p: [m] for p, m in exc.problems}) from exc
+    result = solve(instance, progress=progress)
+    audit = instance_json.result_to_json(result, instance)
+    run = MatchRun(
+        started_by_id=actor.id if actor else None,
+        params=json.dumps(params, ensure_ascii=False, sort_keys=True),
+        instance=json.dumps(instance_json.instance_to_json(instance), ensure_ascii=False),
+        solver_status=result.status,
+        total_score=result.total_score,
+        bound=result.bound,
+        candidates=len(result.candidates),
+    )
+    session.add(run)
+    session.flush()
+    for proposal in audit["assignment"]:
+        offer_id, request_id = int(proposal["offer"][1:]), int(proposal["request"][1:])
+        session.add(
+            MatchProposal(
+                run_id=run.id,
+                offer_id=offer_id,
+                request_id=request_id,
+                score=proposal["score"],
+                fixed=proposal["fixed"],
+                explanation=json.dumps(proposal, ensure_ascii=False),
+                status="accepted" if proposal["fixed"] else "proposed",
+            )
+        )
+    session.flush()
+    session.refresh(run)
+    return run
+
+
+def publish_run(session: Session, *, actor: User, run_id: int) -> MatchRun:
+    """Managers publish a reviewed run: its proposals become visible to both sides.
+
+    Proposals of earlier runs that nobody has answered yet are superseded.
+    """
+    require_manager(actor)
+    run = session.get(MatchRun, run_id)
+    if run is None:
+        raise NotFound(f"Match run {run_id} does not exist.")
+    if run.status == "published":
+        return run
+    for old in session.scalars(
+        select(MatchProposal).where(
+            MatchProposal.run_id != run_id,
+            MatchProposal.status.in_(("proposed", "published")),
+        )
+    ):
+        old.status = "superseded"
+    for proposal in run.proposals:
+        if proposal.status == "proposed":
+            proposal.status = "published"
+    run.status = "published"
+    run.published_at = utcnow()
+    run.published_by_id = actor.id
+    session.flush()
+    return run
+
+
+def visible_proposals(session: Session, actor: User, *, run_id: int | None = None):
+    """Proposals a user may see: managers all; members their organisation's published ones."""
+    query = select(MatchProposal).order_by(MatchProposal.id)
+    if run_id is not None:
+        query = query.where(MatchProposal.run_id == run_id)
+    if not actor.is_manager:
+        query = (
+            query.join(MatchOffer, MatchOffer.id == MatchProposal.offer_id)
+            .join(MatchRequest, MatchRequest.id == MatchProposal.request_id)
+            .where(
+                MatchProposal.status.in_(("published", "accepted", "declined")),
+                or_(
+                    MatchOffer.company_id == actor.organisation_id,
+                    MatchRequest.business_id == actor.organisation_id,
+                ),
+            )
+        )
+    return session.scalars(query).all()
+
+
+def get_proposal(session: Session, actor: User, proposal_id: int) -> MatchProposal:
+    proposal = session.get(MatchProposal, proposal_id)
+    if proposal is None or (
+        not actor.is_manager
+        and (
+            proposal.status in ("proposed", "superseded")
+            or actor.organisation_id
+            not in (proposal.offer.company_id, proposal.request.business_id)
+        )
+    ):
+        raise NotFound(f"Proposal {proposal_id} does not exist.")
+    return proposal
+
+
+def respond(
+    session: Session, *, actor: User, proposal_id: int, decision: str, reason: str = ""
+) -> MatchProposal:
+    """The company or the business accepts or declines a published proposal, with a reason.
+
+    When both have accepted, the pair becomes a partnership. A decline by either side ends
+    it, and the pair is never proposed again.
+    """
+    if decision not in ("accept", "decline"):
+        raise ValidationError("Decide accept or decline.", fields={"decision": ["accept|decline"]})
+    if decision == "decline" and not reason.strip():
+        raise ValidationError("Say why you decline.", fields={"reason": ["required to decline"]})
+    proposal = get_proposal(session, actor, proposal_id)
+    if actor.is_manager:
+        raise PermissionDenied("Only the company or the business answers a proposal.")
+    if proposal.status != "published":
+        raise InvalidState(f"This proposal is {proposal.status}; it can no longer be answered.")
+    side = "company" if actor.organisation_id == proposal.offer.company_id else "business"
+    answer = "accepted" if decision == "accept" else "declined"
+    setattr(proposal, f"{side}_response", answer)
+    setattr(proposal, f"{side}_reason", reason)
+    if answer == "declined":
+        proposal.status = "declined"
+        proposal.decided_at = utcnow()
+    elif proposal.company_response == "accepted" and proposal.business_response == "accepted":
+        proposal.status = "accepted"
+        proposal.decided_at = utcnow()
+        session.add(
+            Partnership(
+                proposal_id=proposal.id,
+                offer_id=proposal.offer_id,
+                request_id=proposal.request_id,
+                company_id=proposal.offer.company_id,
+                business_id=proposal.request.business_id,
+                kind=proposal.request.kind,
+            )
+        )
+    session.flush()
+    return proposal
+
+
+def partnerships(session: Session, actor: User):
+    query = select(Partnership).order_by(Partnership.id)
+    if not actor.is_manager:
+        query = query.where(
+            or_(
+                Partnership.company_id == actor.organisation_id,
+                Partnership.business_id == actor.organisation_id,
+            )
+        )
+    return session.scalars(query).all()

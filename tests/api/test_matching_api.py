@@ -1,0 +1,49 @@
+"""The matching workflow over HTTP: offer, request, run, publish, answer, partnership."""
+
+from tests.api.conftest import World
+
+
+def test_matching_workflow_over_http(world: World):
+    offer = world.call(
+        "company_a",
+        "POST",
+        "/api/v1/match/offers",
+        json={"kinds": ["sponsorship"], "budget": 500_000, "regions": ["central"]},
+    )
+    assert offer.status_code == 201, offer.get_json()
+    request = world.call(
+        "business_x",
+        "POST",
+        "/api/v1/match/requests",
+        json={"kind": "sponsorship", "amount": 200_000, "industry": "A", "town_code": "10008040"},
+    )
+    assert request.status_code == 201, request.get_json()
+    bad = world.call(
+        "business_x",
+        "POST",
+        "/api/v1/match/requests",
+        json={"kind": "sponsorship", "amount": 1, "industry": "A", "town_code": "99999999"},
+    )
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+
+    run = world.call("ndc", "POST", "/api/v1/match/runs", json={"params": {"k": 5}})
+    assert run.status_code == 201, run.get_json()
+    run = run.get_json()
+    assert run["status"] == "reviewing" and len(run["proposals"]) == 1
+    proposal = run["proposals"][0]
+    assert proposal["explanation"]["components"]
+    assert world.call("company_a", "GET", "/api/v1/match/proposals").get_json() == []
+
+    assert world.call("ndc", "POST", f"/api/v1/match/runs/{run['id']}/publish").status_code == 200
+    mine = world.call("company_a", "GET", "/api/v1/match/proposals").get_json()
+    assert [p["id"] for p in mine] == [proposal["id"]]
+    assert world.call("company_b", "GET", "/api/v1/match/proposals").get_json() == []
+    path = f"/api/v1/match/proposals/{proposal['id']}"
+    assert world.call("company_b", "GET", path).status_code == 404
+
+    for actor in ("company_a", "business_x"):
+        answer = world.call(actor, "POST", f"{path}/response", json={"decision": "accept"})
+        assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["status"] == "accepted"
+    assert len(world.call("business_x", "GET", "/api/v1/partnerships").get_json()) == 1
+    assert world.call("business_y", "GET", "/api/v1/partnerships").get_json() == []

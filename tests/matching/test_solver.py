@@ -1,0 +1,285 @@
+import itertools
+import random
+from dataclasses import replace
+from fractions import Fraction
+
+import hypothesis.strategies as st
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from matching import solver
+from matching.errors import Infeasible
+from matching.models import Pair, Params
+from matching.scoring import conflict_pairs
+from matching.synthetic import generate
+from tests.matching.conftest import DONGGANG, ZHUSHAN, instance, offer, request
+
+
+def brute_force(prepared, share=None):
+    """Best total over every subset of candidate edges meeting every constraint."""
+    p = prepared
+    n = len(p.edge_score)
+    assert n <= 16
+    best = 0
+    fixed_p = sum(bool(p.request_priority[r]) for _, r in p.fixed)
+    for mask in range(1 << n):
+        chosen = [e for e in range(n) if mask >> e & 1]
+        if _feasible(p, chosen, share, fixed_p, len(p.fixed) - fixed_p):
+            best = max(best, sum(int(p.edge_score[e]) for e in chosen))
+    return best
+
+
+def _feasible(p, chosen, share, fixed_p, fixed_n):
+    o = np.bincount(p.edge_offer[chosen], minlength=len(p.offer_capacity))
+    r = np.bincount(p.edge_request[chosen], minlength=len(p.request_capacity))
+    if (o > p.offer_capacity).any() or (r > p.request_capacity).any():
+        return False
+    spend = np.bincount(
+        p.edge_offer[chosen],
+        weights=p.request_amount[p.edge_request[chosen]],
+        minlength=len(p.offer_capacity),
+    )
+    if (p.has_budget & (spend > p.offer_budget)).any():
+        return False
+    if share:
+        prio = fixed_p + sum(bool(p.request_priority[p.edge_request[e]]) for e in chosen)
+        total = fixed_p + fixed_n + len(chosen)
+        if prio < share * total:
+            return False
+    return True
+
+
+def small_instance(seed, budgets=True, share=None):
+    rng = random.Random(seed)
+    inst = generate(rng.randint(2, 4), rng.randint(2, 6), seed)
+    # Tight budgets and capacities so that they bind, and few candidates to keep 2^n small.
+    offers = tuple(
+        replace(o, capacity=rng.randint(1, 2), budget=rng.choice([None, 20_000_000, 60_000_000]))
+        for o in inst.offers
+    )
+    requests = tuple(
+        replace(
+            r,
+            amount=rng.choice([5_000_000, 10_000_000, 30_000_000]),
+            priority_type=rng.choice([None, "agricultural"]),
+        )
+        for r in inst.requests
+    )
+    params = Params(k=3, enforce_budgets=budgets, min_priority_share=share)
+    return replace(inst, offers=offers, requests=requests, params=params)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_total_matches_brute_force(seed):
+    share = Fraction(1, 2) if seed % 4 == 3 else None
+    inst = small_instance(seed, budgets=seed % 2 == 0, share=share)
+    prepared = solver.prepare(inst)
+    if len(prepared.edge_score) > 16:
+        pytest.skip("too many edges for brute force")
+    solution = solver.optimise(prepared)
+    assert solution.total == brute_force(prepared, share)
+    assert solution.status == "optimal"
+    assert solution.bound == solution.total
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_total_matches_networkx_network_simplex(seed):
+    inst = generate(40, 200, seed, params=Params(k=10, enforce_budgets=False))
+    prepared = solver.prepare(inst)
+    solution = solver.optimise(prepared)
+    assert solution.total == solver.reference_total(prepared)
+    assert solution.status == "optimal"
+
+
+def _check_constraints(inst, result):
+    offers = {o.id: o for o in inst.offers}
+    requests = {r.id: r for r in inst.requests}
+    per_offer, per_request, spend = {}, {}, {}
+    for p in result.proposals:
+        per_offer[p.offer] = per_offer.get(p.offer, 0) + 1
+        per_request[p.request] = per_request.get(p.request, 0) + 1
+        spend[p.offer] = spend.get(p.offer, 0) + requests[p.request].amount
+    for oid, count in per_offer.items():
+        assert count <= offers[oid].capacity
+        if inst.params.enforce_budgets and offers[oid].budget is not None:
+            assert spend[oid] <= offers[oid].budget
+    for rid, count in per_request.items():
+        assert count <= requests[rid].capacity
+    pairs = {(p.offer, p.request) for p in result.proposals}
+    assert len(pairs) == len(result.proposals)
+    assert not pairs & conflict_pairs(inst)
+    assert not pairs & {(d.offer, d.request) for d in inst.declined}
+    assert {(f.offer, f.request) for f in inst.fixed} <= pairs
+    share = inst.params.min_priority_share
+    if share and result.proposals:
+        prio = sum(requests[p.request].priority_type is not None for p in result.proposals)
+        assert prio >= share * len(result.proposals)
+    for p in result.proposals:
+        if not p.fixed:
+            assert p.breakdown.eligible
+    assert result.total_score == sum(p.score for p in result.proposals)
+    assert result.total_score <= result.bound
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 100_000),
+    n_off=st.integers(1, 15),
+    n_req=st.integers(1, 40),
+    budgets=st.booleans(),
+    share=st.sampled_from([None, Fraction(1, 4), Fraction(1, 2)]),
+    n_fixed=st.integers(0, 3),
+)
+def test_constraints_are_never_violated(seed, n_off, n_req, budgets, share, n_fixed):
+    inst = generate(n_off, n_req, seed, related_share=Fraction(1, 5), declined_share=Fraction(1, 5))
+    inst = replace(inst, params=Params(k=5, enforce_budgets=budgets, min_priority_share=share))
+    # Fixed pairs: eligible pairs that fit, accepted earlier.
+    rng = random.Random(seed)
+    conflicts = conflict_pairs(inst) | {(d.offer, d.request) for d in inst.declined}
+    fixed = []
+    for o, r in rng.sample(
+        list(itertools.product(inst.offers, inst.requests)), min(n_fixed, n_off * n_req)
+    ):
+        if (o.id, r.id) not in conflicts and o.budget >= 2 * r.amount * o.capacity:
+            fixed.append(Pair(o.id, r.id))
+    counts_o = {}
+    counts_r = {}
+    kept = []
+    for f in fixed:
+        if counts_o.get(f.offer, 0) < 1 and counts_r.get(f.request, 0) < 1:
+            kept.append(f)
+            counts_o[f.offer] = counts_r[f.request] = 1
+    inst = replace(inst, fixed=tuple(kept))
+    try:
+        result = solver.solve(inst)
+    except Infeasible as exc:
+        assert exc.constraint == "min_priority_share"
+        return
+    _check_constraints(inst, result)
+
+
+def test_deterministic_and_independent_of_input_order():
+    inst = generate(30, 120, 7)
+    first = solver.solve(inst)
+    shuffled = list(inst.offers), list(inst.requests)
+    random.Random(1).shuffle(shuffled[0])
+    random.Random(2).shuffle(shuffled[1])
+    second = solver.solve(replace(inst, offers=tuple(shuffled[0]), requests=tuple(shuffled[1])))
+    assert first == second
+
+
+def test_components_are_solved_separately():
+    # Two companies, each only eligible for its own region's requests.
+    inst = instance(
+        [
+            offer("north", regions=("north",), exclusions=_ex(("central", "south"))),
+            offer("south", regions=("south",), exclusions=_ex(("central", "north"))),
+        ],
+        [request("r1", town_code=DONGGANG), request("r2", town_code="10002030")],
+    )
+    result = solver.solve(inst)
+    assert result.components == 2
+    assert {(p.offer, p.request) for p in result.proposals} == {("north", "r2"), ("south", "r1")}
+
+
+def _ex(areas):
+    from matching.models import Exclusions
+
+    return Exclusions(areas=areas)
+
+
+def test_fixed_pairs_consume_capacity_and_budget():
+    inst = instance(
+        [offer(capacity=1, budget=20_000_000), offer("o2", regions=("south",))],
+        [request("r1"), request("r2")],
+        fixed=(Pair("o1", "r1"),),
+    )
+    result = solver.solve(inst)
+    pairs = {(p.offer, p.request): p for p in result.proposals}
+    assert set(pairs) == {("o1", "r1"), ("o2", "r2")}
+    assert pairs[("o1", "r1")].fixed
+
+
+def test_fixed_pairs_beyond_capacity_or_budget_are_infeasible():
+    inst = instance(
+        [offer(capacity=1)],
+        [request("r1"), request("r2")],
+        fixed=(Pair("o1", "r1"), Pair("o1", "r2")),
+    )
+    with pytest.raises(Infeasible) as info:
+        solver.solve(inst)
+    assert info.value.constraint == "capacity"
+    assert info.value.subject == "o1"
+    inst = instance(
+        [offer(budget=15_000_000)],
+        [request("r1"), request("r2")],
+        fixed=(Pair("o1", "r1"), Pair("o1", "r2")),
+    )
+    with pytest.raises(Infeasible, match="more than its budget NT\\$150,000") as info:
+        solver.solve(inst)
+    assert info.value.constraint == "budget"
+
+
+def test_minimum_priority_share_changes_the_choice_or_is_infeasible():
+    offers = [offer(capacity=1)]
+    requests = [
+        request("r1", industry="0895"),
+        request("r2", industry="0811", priority_type="agricultural"),
+    ]
+    plain = solver.solve(instance(offers, requests, params=Params(priority_weights={})))
+    assert [p.request for p in plain.proposals] == ["r1"]
+    shared = solver.solve(
+        instance(
+            offers, requests, params=Params(priority_weights={}, min_priority_share=Fraction(1, 2))
+        )
+    )
+    assert [p.request for p in shared.proposals] == ["r2"]
+    # A fixed non-priority pair of another company needs a priority match that cannot exist.
+    inst = instance(
+        [offer(capacity=1), offer("o2", capacity=1)],
+        [request("r1"), request("r3")],
+        fixed=(Pair("o2", "r3"),),
+        params=Params(min_priority_share=Fraction(1, 2)),
+    )
+    with pytest.raises(Infeasible, match="min_priority_share 50% cannot be met") as info:
+        solver.solve(inst)
+    assert info.value.constraint == "min_priority_share"
+
+
+def test_every_proposal_explains_the_best_alternative_that_lost():
+    # Two companies, one request: the stronger company wins; the loser is the alternative.
+    inst = instance(
+        [offer("strong", industries=("0895",)), offer("weak", industries=("A",))],
+        [request("r1", town_code=ZHUSHAN)],
+    )
+    (p,) = solver.solve(inst).proposals
+    assert p.offer == "strong"
+    assert p.alternative_offer.offer == "weak"
+    assert p.alternative_offer.reason.en.startswith("lower score")
+    # A company with one slot and two requests: the other request is its alternative.
+    inst = instance(
+        [offer(capacity=1)],
+        [request("r1"), request("r2", industry="0811")],
+    )
+    (p,) = solver.solve(inst).proposals
+    assert p.request == "r1"
+    assert p.alternative_request.request == "r2"
+    assert p.alternative_request.reason.zh.startswith("分數較低")
+
+
+def test_declined_pairs_are_never_proposed_again():
+    inst = instance([offer()], [request()], declined=(Pair("o1", "r1"),))
+    result = solver.solve(inst)
+    assert result.proposals == ()
+    assert result.unmatched_requests == ("r1",)
+
+
+def test_no_budgets_means_only_pairwise_eligibility():
+    inst = instance(
+        [offer(budget=10_000_000, capacity=2)],
+        [request("r1"), request("r2")],
+        params=Params(enforce_budgets=False),
+    )
+    assert len(solver.solve(inst).proposals) == 2
+    assert len(solver.solve(replace(inst, params=Params())).proposals) == 1
