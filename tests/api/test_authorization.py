@@ -196,7 +196,9 @@ ENDPOINTS += [
     Endpoint("PUT", "/api/v1/match/offers/{missing}", ("company_member", *M), (404,), body=OFFER),
     Endpoint("POST", "/api/v1/match/requests", ("business_member", *M), (201, 422), body=REQUEST),
     Endpoint("GET", "/api/v1/match/requests", ("business_member", *M), (200,)),
-    Endpoint("PUT", "/api/v1/match/requests/{missing}", ("business_member", *M), (404,), body=REQUEST),
+    Endpoint(
+        "PUT", "/api/v1/match/requests/{missing}", ("business_member", *M), (404,), body=REQUEST
+    ),
     Endpoint(
         "POST", "/api/v1/match/related-parties", ANY, (201, 422), body={"other_id": "{company_b}"}
     ),
