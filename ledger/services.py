@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -210,7 +210,13 @@ def record_pledge(
     session.add(pledge)
     session.flush()
     # The id is known only now; the reference is derived from it, so it is stable and unique.
-    pledge.virtual_account = virtual_accounts.generate(pledge.id, va_scheme())
+    # A plain UPDATE: filling in a derived column is not a new version of the pledge.
+    session.execute(
+        update(Pledge)
+        .where(Pledge.id == pledge.id)
+        .values(virtual_account=virtual_accounts.generate(pledge.id, va_scheme()))
+        .execution_options(synchronize_session=False)
+    )
     session.add_all(
         PledgeInstalment(pledge_id=pledge.id, seq=i + 1, due_date=due, amount=a)
         for i, (due, a) in enumerate(schedule)
