@@ -29,7 +29,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ledger.chart import spec_for
+from ledger.chart import FIXED_ACCOUNTS, spec_for
 from ledger.core import Leg, normalise_legs, request_hash
 from ledger.errors import (
     AccountClosed,
@@ -283,7 +283,31 @@ def _post_pipelined(
     values = []
     for leg in legs:
         values += [leg.account, leg.amount, leg.currency]
+    # Accounts used for the first time are opened first, in code order and before any
+    # balance row is locked: two transactions opening the same new account then wait on
+    # each other only while neither holds a balance lock, so they cannot deadlock.
+    new_specs = [spec_for(leg.account) for leg in legs if leg.account not in FIXED_ACCOUNTS]
     with conn.pipeline():
+        if new_specs:
+            conn.cursor().execute(
+                "INSERT INTO ledger_accounts (code, name, type, currency, normal_sign,"
+                " allow_negative, balance, created_at) VALUES "
+                + ", ".join(["(%s, %s, %s, %s, %s, %s, 0, %s)"] * len(new_specs))
+                + " ON CONFLICT (code) DO NOTHING",
+                [
+                    v
+                    for spec in new_specs
+                    for v in (
+                        spec.code,
+                        spec.name,
+                        spec.type,
+                        spec.currency,
+                        spec.normal_sign,
+                        spec.allow_negative,
+                        utcnow(),
+                    )
+                ],
+            )
         inserted = conn.cursor()
         inserted.execute(
             "INSERT INTO ledger_postings (entry_id, account_id, amount, currency, entry_date)"
