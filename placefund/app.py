@@ -110,7 +110,16 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     from api.views import register as register_api
 
-    register_api(app)
+    api = register_api(app)
+    # Payments and reconciliation (issue 4): API blueprints, the raw-body Stripe webhook
+    # (outside /api/v1, so no JSON parsing touches it) and the donation page.
+    from admin import donate
+    from api import payments, reconciliation, webhooks
+
+    api.register_blueprint(payments.blp)
+    api.register_blueprint(reconciliation.blp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(donate.bp)
     return app
 
 

@@ -179,6 +179,185 @@ def ledger_verify(no_seal: bool) -> None:
     click.echo("Ledger verified: hash chain intact, every entry balances, balances match postings.")
 
 
+# --- payments and reconciliation (issue 4) ---------------------------------------------------
+
+
+@main.group()
+def stripe() -> None:
+    """Stripe: catch up with events the webhooks missed."""
+
+
+@stripe.command("sync")
+@click.option(
+    "--since", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (Taiwan time)"
+)
+def stripe_sync(since) -> None:
+    """Read events and balance transactions since a date and apply whatever is missing."""
+    from ledger.errors import LedgerError
+    from ledger.payments import sync
+    from ledger.stripe_gateway import StripeGateway
+
+    database = _database()
+    try:
+        report = sync(database.session, StripeGateway.from_env(), since.date())
+    except LedgerError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(
+        f"Events: {report.events_seen} seen, {report.events_applied} applied, "
+        f"{report.events_ignored} ignored, {report.duplicates} already stored, "
+        f"{report.needs_attention} need attention. Balance transactions: "
+        f"{report.transactions_seen} seen, {report.objects_applied} objects applied."
+    )
+    for problem in report.problems[:50]:
+        click.echo(f"  - {problem}", err=True)
+    if report.problems:
+        sys.exit(1)
+
+
+@main.group()
+def reconcile() -> None:
+    """Reconcile the ledger with Stripe and with the bank statement."""
+
+
+def _print_run(run) -> None:
+    import json
+
+    click.echo(f"Run {run.id} ({run.kind}{', dry run' if run.dry_run else ''}):")
+    for key, value in json.loads(run.summary).items():
+        click.echo(f"  {key}: {value}")
+    click.echo("OK" if run.ok else "DIFFERENCES FOUND (see the run's results)")
+
+
+@reconcile.command("stripe")
+@click.option("--payout", help="A Stripe payout id (po_...): its balance transactions")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day")
+@click.option("--dry-run", is_flag=True, help="Store the findings; mark no line matched")
+def reconcile_stripe(payout, start, end, dry_run) -> None:
+    """Import Stripe balance transactions and match them to the ledger; check payouts."""
+    import datetime as dt
+
+    from ledger import reconciliation
+    from ledger.stripe_gateway import StripeGateway
+
+    if not payout and not start:
+        raise click.UsageError("Give --payout or --from.")
+    start_d = start.date() if start else None
+    end_d = end.date() if end else None
+
+    def ts(day):
+        return int(dt.datetime.combine(day, dt.time(), reconciliation.TAIWAN).timestamp())
+
+    gateway = StripeGateway.from_env()
+    transactions = gateway.list_balance_transactions(
+        payout=payout,
+        created_gte=ts(start_d) if start_d else None,
+        created_lt=ts(end_d + dt.timedelta(days=1)) if end_d else None,
+    )
+    from ledger.errors import LedgerError
+
+    fetched = []
+    try:
+        with click.progressbar(transactions, label="Reading from Stripe", file=sys.stderr) as bar:
+            fetched.extend(bar)
+    except LedgerError as exc:
+        raise click.ClickException(exc.detail) from exc
+    database = _database()
+    with database.session() as session, session.begin():
+        report = reconciliation.import_stripe_transactions(
+            session,
+            fetched,
+            name=f"payout={payout}" if payout else f"{start_d}..{end_d}",
+            payout=payout,
+        )
+        click.echo(f"Imported {report.lines_new} new of {report.lines_read} transactions.")
+        run = reconciliation.run_stripe(
+            session,
+            import_id=None if (payout or start_d) else report.import_id,
+            payout=payout,
+            start=start_d,
+            end=end_d,
+            dry_run=dry_run,
+        )
+        _print_run(run)
+
+
+@reconcile.command("bank")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--mapping", default="tw_bank", show_default=True, help="tw_bank or generic")
+@click.option(
+    "--mapping-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help='JSON column mapping, e.g. {"date": "日期", "deposit": "存入", ...}',
+)
+@click.option("--encoding", help="utf-8 or big5 (default: detected)")
+@click.option("--account", default="assets:bank:main", show_default=True)
+@click.option("--skip-bad-lines", is_flag=True, help="Import the good lines despite errors")
+@click.option("--dry-run", is_flag=True, help="Store the findings; change nothing else")
+@click.option("--date-tolerance", default=3, show_default=True, type=int, help="Days")
+@click.option("--amount-tolerance", default=0, show_default=True, type=int, help="Minor units")
+def reconcile_bank(
+    file,
+    mapping,
+    mapping_file,
+    encoding,
+    account,
+    skip_bad_lines,
+    dry_run,
+    date_tolerance,
+    amount_tolerance,
+) -> None:
+    """Import a bank statement CSV and match its lines to the ledger."""
+    import json
+    from pathlib import Path
+
+    from ledger import reconciliation
+    from ledger.bankfile import StatementHasErrors
+    from ledger.reconcile import ReconcileConfig
+
+    spec = json.loads(Path(mapping_file).read_text()) if mapping_file else mapping
+    data = Path(file).read_bytes()
+    database = _database()
+    with database.session() as session:
+        try:
+            with session.begin():
+                with click.progressbar(
+                    length=max(data.count(b"\n"), 1), label="Importing", file=sys.stderr
+                ) as bar:
+                    report = reconciliation.import_bank_statement(
+                        session,
+                        data,
+                        mapping=reconciliation.mapping_from(spec),
+                        encoding=encoding,
+                        account=account,
+                        name=Path(file).name,
+                        skip_bad_lines=skip_bad_lines,
+                        progress=bar.update,
+                    )
+                click.echo(
+                    f"Imported {report.lines_new} new lines of {report.lines_read} "
+                    f"({report.duplicates} already imported, {len(report.errors)} skipped)."
+                )
+                run = reconciliation.run_bank(
+                    session,
+                    import_id=report.import_id,
+                    config=ReconcileConfig(
+                        date_tolerance_days=date_tolerance, amount_tolerance=amount_tolerance
+                    ),
+                    dry_run=dry_run,
+                )
+                _print_run(run)
+        except StatementHasErrors as exc:
+            click.echo(
+                "Nothing imported: malformed lines (use --skip-bad-lines to import the rest):",
+                err=True,
+            )
+            for messages in exc.fields.values():
+                for message in messages:
+                    click.echo(f"  {message}", err=True)
+            sys.exit(2)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 

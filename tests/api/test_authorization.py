@@ -184,8 +184,47 @@ ENDPOINTS = [
         "company_a",
     ),
     Endpoint("GET", "/api/v1/public/summary", PUBLIC, (200,)),
+    # Payments and reconciliation (issue 4). Stripe is not configured in these tests: 503.
+    Endpoint(
+        "POST",
+        "/api/v1/pledges/{pledge_a}/card-payments",
+        ("company_member",),
+        (503,),
+        "company_a",
+        {},
+        key=True,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/pledges/{pledge_a}/card-payments",
+        ("company_member", *M),
+        (200,),
+        "company_a",
+    ),
+    Endpoint("GET", "/api/v1/stripe/events", M, (200,)),
+    Endpoint(
+        "POST",
+        "/api/v1/reconciliation/bank-statements",
+        M,
+        (201,),
+        body={
+            "content": "ZGF0ZSxhbW91bnQKMjAyNi0xMS0wMiwiMSwwMDAiCg==",
+            "mapping": "generic",
+        },
+    ),
+    Endpoint("POST", "/api/v1/reconciliation/stripe-imports", M, (503,), body={"payout": "po_1"}),
+    Endpoint("POST", "/api/v1/reconciliation/runs", M, (201,), body={"kind": "bank"}),
+    Endpoint("GET", "/api/v1/reconciliation/runs", M, (200,)),
+    Endpoint("GET", "/api/v1/reconciliation/runs/{entry}", M, (200, 404)),
+    Endpoint("GET", "/api/v1/reconciliation/lines", M, (200,)),
+    Endpoint("POST", "/api/v1/reconciliation/lines/{entry}/confirm", M, (404,), body={}),
+    Endpoint(
+        "POST", "/api/v1/reconciliation/lines/{entry}/unmatch", M, (404,), body={"reason": "x"}
+    ),
+    Endpoint(
+        "POST", "/api/v1/reconciliation/lines/{entry}/ignore", M, (404,), body={"reason": "x"}
+    ),
 ]
-
 
 OFFER = {"kinds": ["sponsorship"], "budget": 100_000, "capacity": 1}
 REQUEST = {"kind": "sponsorship", "amount": 100_000, "industry": "A", "town_code": "10008040"}
@@ -319,7 +358,7 @@ def test_business_sees_only_disbursements_to_its_own_projects(world):
 
 def test_missing_and_forbidden_objects_look_the_same(world):
     forbidden = world.call("company_b", "GET", "/api/v1/pledges/{pledge_a}")
-    missing = world.call("company_b", "GET", "/api/v1/pledges/999999")
+    missing = world.call("company_b", "GET", "/api/v1/pledges/{missing}")
     assert forbidden.status_code == missing.status_code == 404
     assert forbidden.json["code"] == missing.json["code"] == "not_found"
     assert set(forbidden.json) == set(missing.json)

@@ -17,6 +17,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from placefund.app import Database, create_app
 from placefund.config import Settings
 from tests.api.conftest import build_world
+from tests.localstripe_server import offline_gateway
 
 # The spec does not depend on data, so it is read at collection time from an app whose
 # database is swapped for a migrated, populated one before any example runs.
@@ -47,6 +48,8 @@ def tokens(tmp_path_factory, sqlite_template):
         tokens, _ids = build_world(s)
     previous = app.extensions["placefund.db"]
     app.extensions["placefund.db"] = database
+    # Card payments and Stripe imports answer from an offline fake, not a 503 (no keys here).
+    app.extensions["placefund.stripe"] = offline_gateway()
     yield tokens
     app.extensions["placefund.db"] = previous
     database.engine.dispose()

@@ -1,0 +1,402 @@
+"""Reconciliation for fund managers: import statements, run the rules, decide line by line."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+
+import marshmallow as ma
+from marshmallow import fields, validate
+from sqlalchemy import select
+
+from api import schemas
+from api.auth import MANAGERS, requires
+from api.common import Blueprint, atomic, decode_cursor, errors, page_out, user
+from api.errors import ApiError
+from api.webhooks import gateway
+from ledger import queries, reconciliation
+from ledger.errors import NotFound
+from ledger.payment_models import (
+    LINE_SOURCES,
+    LINE_STATES,
+    RUN_KINDS,
+    ReconciliationRun,
+    StatementImport,
+    StatementLine,
+)
+from ledger.reconcile import ReconcileConfig
+from placefund.app import db_session
+
+blp = Blueprint(
+    "reconciliation",
+    __name__,
+    url_prefix="/api/v1/reconciliation",
+    description="Reconcile the ledger with Stripe and the bank statement.",
+)
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+class BankStatementImportIn(schemas.Strict):
+    content = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=60_000),
+        metadata={"description": "The CSV file, base64-encoded (UTF-8 or Big5)"},
+    )
+    filename = fields.String(load_default="statement.csv", validate=validate.Length(1, 255))
+    mapping = fields.Raw(
+        load_default="tw_bank",
+        metadata={
+            "description": "tw_bank, generic, or an object naming columns by header text, "
+            'e.g. {"date": "日期", "deposit": "存入", "withdrawal": "支出", "balance": "餘額"}'
+        },
+    )
+    encoding = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(("utf-8", "utf-8-sig", "big5", "cp950")),
+        metadata={"description": "Default: detected"},
+    )
+    account = fields.String(load_default="assets:bank:main", validate=validate.Length(1, 160))
+    skip_bad_lines = schemas.StrictBoolean(
+        load_default=False,
+        metadata={"description": "Import the good lines even though some are malformed"},
+    )
+
+
+class StripeStatementImportIn(schemas.Strict):
+    payout = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(r"^po_[A-Za-z0-9_]{1,200}$")
+    )
+    start = fields.Date(load_default=None, allow_none=True, data_key="from")
+    end = fields.Date(load_default=None, allow_none=True, data_key="to")
+
+
+class StatementImportSchema(ma.Schema):
+    id = fields.Integer()
+    source = fields.String()
+    name = fields.String()
+    account = fields.String()
+    mapping = fields.String()
+    encoding = fields.String()
+    lines_read = fields.Integer()
+    lines_new = fields.Integer()
+    lines_skipped_bad = fields.Integer()
+    first_date = fields.Date(allow_none=True)
+    last_date = fields.Date(allow_none=True)
+    opening_balance = fields.Integer(allow_none=True)
+    closing_balance = fields.Integer(allow_none=True)
+    currency = fields.String()
+    created_at = fields.DateTime()
+
+
+class ReconciliationRunIn(schemas.Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(RUN_KINDS))
+    import_id = schemas.Id(load_default=None, allow_none=True)
+    payout = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(r"^po_[A-Za-z0-9_]{1,200}$")
+    )
+    start = fields.Date(load_default=None, allow_none=True, data_key="from")
+    end = fields.Date(load_default=None, allow_none=True, data_key="to")
+    dry_run = schemas.StrictBoolean(load_default=False)
+    date_tolerance_days = fields.Integer(
+        strict=True, load_default=3, validate=validate.Range(0, 31)
+    )
+    amount_tolerance = fields.Integer(
+        strict=True,
+        load_default=0,
+        validate=validate.Range(0, 100_000),
+        metadata={"description": "Minor units (bank fees deducted in transit)"},
+    )
+
+
+class ReconciliationResultSchema(ma.Schema):
+    id = fields.Integer()
+    outcome = fields.String()
+    line_id = fields.Integer(allow_none=True)
+    rule = fields.String(allow_none=True)
+    targets = fields.String()
+    confidence = fields.Float(allow_none=True)
+    difference = fields.Integer(allow_none=True)
+    detail = fields.String()
+    detail_zh = fields.String()
+
+
+class ReconciliationRunSchema(ma.Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    import_id = fields.Integer(allow_none=True)
+    dry_run = fields.Boolean()
+    ok = fields.Boolean()
+    params = fields.Method("_params")
+    summary = fields.Method("_summary")
+    stated_closing = fields.Integer(allow_none=True)
+    ledger_closing = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+    def _params(self, obj):
+        return json.loads(obj.params or "{}")
+
+    def _summary(self, obj):
+        return json.loads(obj.summary or "{}")
+
+
+class ReconciliationRunDetailSchema(ReconciliationRunSchema):
+    results = fields.List(fields.Nested(ReconciliationResultSchema))
+
+
+class ReconciliationRunArgs(schemas.PageArgs):
+    kind = fields.String(load_default=None, validate=validate.OneOf(RUN_KINDS))
+
+
+class ReconciliationResultArgs(ma.Schema):
+    outcome = fields.String(load_default=None, validate=validate.Length(1, 32))
+
+
+class ReconciliationLineSchema(ma.Schema):
+    id = fields.Integer()
+    import_id = fields.Integer()
+    source = fields.String()
+    line_no = fields.Integer()
+    date = fields.Date()
+    amount = fields.Integer()
+    currency = fields.String()
+    memo = fields.String()
+    counterparty = fields.String()
+    balance = fields.Integer(allow_none=True)
+    virtual_accounts = fields.String()
+    external_id = fields.String(allow_none=True)
+    type = fields.String(allow_none=True)
+    fee = fields.Integer(allow_none=True)
+    net = fields.Integer(allow_none=True)
+    payout = fields.String(allow_none=True)
+    status = fields.String()
+    matched_to = fields.String()
+    match_rule = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+
+
+class ReconciliationLineArgs(schemas.PageArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(LINE_STATES))
+    source = fields.String(load_default=None, validate=validate.OneOf(LINE_SOURCES))
+    import_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**63 - 1))
+
+
+class StatementLineConfirmIn(schemas.Strict):
+    targets = fields.List(
+        fields.String(validate=validate.Regexp(r"^[a-z_]{1,20}:[0-9]{1,18}$")),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(1, 20),
+        metadata={
+            "description": 'What the line matches, e.g. ["donation:12"]; default: '
+            "the proposed match"
+        },
+    )
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 1000))
+
+
+class StatementLineReasonIn(schemas.Strict):
+    reason = fields.String(required=True, validate=validate.Length(1, 1000))
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+@blp.route("/bank-statements", methods=["POST"])
+@requires(*MANAGERS)
+@errors(400, 409, 413, 415, 422)
+@blp.arguments(BankStatementImportIn)
+@blp.response(201, StatementImportSchema)
+def import_bank_statement(data):
+    """Import a bank statement CSV (base64); malformed lines import nothing unless skipped
+
+    Lines are stored once each by fingerprint, so importing a file (or an overlapping one)
+    again adds nothing. Errors list each bad line by its number.
+    """
+    try:
+        raw = base64.b64decode(data["content"], validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(422, "content is not base64.", fields={"content": ["not base64"]}) from None
+    with atomic() as session:
+        report = reconciliation.import_bank_statement(
+            session,
+            raw,
+            mapping=data["mapping"],
+            encoding=data["encoding"],
+            account=data["account"],
+            name=data["filename"],
+            skip_bad_lines=data["skip_bad_lines"],
+            actor=user(),
+        )
+        return session.get(StatementImport, report.import_id), 201
+
+
+@blp.route("/stripe-imports", methods=["POST"])
+@requires(*MANAGERS)
+@errors(400, 413, 415, 422, 502, 503)
+@blp.arguments(StripeStatementImportIn, required=False)
+@blp.response(201, StatementImportSchema)
+def import_stripe(data):
+    """Import Stripe balance transactions for a payout or a date range (all pages)"""
+    if not data["payout"] and not data["start"]:
+        raise ApiError(422, "Name a payout or a start date.", fields={"payout": ["or from"]})
+    transactions = list(_stripe_transactions(data["payout"], data["start"], data["end"]))
+    name = f"payout={data['payout']}" if data["payout"] else f"{data['start']}..{data['end']}"
+    with atomic() as session:
+        report = reconciliation.import_stripe_transactions(
+            session, transactions, name=name, payout=data["payout"], actor=user()
+        )
+        return session.get(StatementImport, report.import_id), 201
+
+
+def _stripe_transactions(payout, start, end):
+    def ts(day):
+        return int(dt.datetime.combine(day, dt.time(), reconciliation.TAIWAN).timestamp())
+
+    return gateway().list_balance_transactions(
+        payout=payout,
+        created_gte=ts(start) if start else None,
+        created_lt=ts(end + dt.timedelta(days=1)) if end else None,
+    )
+
+
+@blp.route("/runs", methods=["POST"])
+@requires(*MANAGERS)
+@errors(400, 404, 409, 413, 415, 422)
+@blp.arguments(ReconciliationRunIn)
+@blp.response(201, ReconciliationRunSchema)
+def create_run(data):
+    """Run the matching rules (bank or Stripe); a dry run stores the run and changes nothing"""
+    with atomic() as session:
+        if data["kind"] == "bank":
+            run = reconciliation.run_bank(
+                session,
+                import_id=data["import_id"],
+                config=ReconcileConfig(
+                    date_tolerance_days=data["date_tolerance_days"],
+                    amount_tolerance=data["amount_tolerance"],
+                ),
+                dry_run=data["dry_run"],
+                actor=user(),
+            )
+        else:
+            run = reconciliation.run_stripe(
+                session,
+                import_id=data["import_id"],
+                payout=data["payout"],
+                start=data["start"],
+                end=data["end"],
+                dry_run=data["dry_run"],
+                actor=user(),
+            )
+        return run, 201
+
+
+@blp.route("/runs", methods=["GET"])
+@requires(*MANAGERS)
+@errors(400, 422)
+@blp.arguments(ReconciliationRunArgs, location="query")
+@blp.response(200, schemas.page_schema(ReconciliationRunSchema, "ReconciliationRunPage"))
+def list_runs(args):
+    """Reconciliation runs, newest first"""
+    stmt = select(ReconciliationRun)
+    if args["kind"]:
+        stmt = stmt.where(ReconciliationRun.kind == args["kind"])
+    return page_out(
+        queries.page(
+            db_session(),
+            stmt,
+            ReconciliationRun.id,
+            limit=args["limit"],
+            after=decode_cursor(args["cursor"]),
+        )
+    )
+
+
+class _RunView:
+    def __init__(self, run, results):
+        self._run = run
+        self.results = results
+
+    def __getattr__(self, name):
+        return getattr(self._run, name)
+
+
+@blp.route("/runs/<int:run_id>", methods=["GET"])
+@requires(*MANAGERS)
+@errors(400, 404, 422)
+@blp.arguments(ReconciliationResultArgs, location="query")
+@blp.response(200, ReconciliationRunDetailSchema)
+def get_run(args, run_id):
+    """A run with its findings (filter by outcome: matched, suggested, missing_in_ledger...)"""
+    session = db_session()
+    run = session.get(ReconciliationRun, run_id)
+    if run is None:
+        raise NotFound(f"Reconciliation run {run_id} does not exist.")
+    return _RunView(run, reconciliation.results_of(session, run_id, args["outcome"]))
+
+
+@blp.route("/lines", methods=["GET"])
+@requires(*MANAGERS)
+@errors(400, 422)
+@blp.arguments(ReconciliationLineArgs, location="query")
+@blp.response(200, schemas.page_schema(ReconciliationLineSchema, "StatementLinePage"))
+def list_lines(args):
+    """Imported statement lines (bank and Stripe) with their match status"""
+    stmt = select(StatementLine)
+    for name in ("status", "source", "import_id"):
+        if args[name] is not None:
+            stmt = stmt.where(getattr(StatementLine, name) == args[name])
+    return page_out(
+        queries.page(
+            db_session(),
+            stmt,
+            StatementLine.id,
+            limit=args["limit"],
+            after=decode_cursor(args["cursor"]),
+        )
+    )
+
+
+@blp.route("/lines/<int:line_id>/confirm", methods=["POST"])
+@requires(*MANAGERS)
+@errors(400, 404, 409, 413, 415, 422)
+@blp.arguments(StatementLineConfirmIn, required=False)
+@blp.response(200, ReconciliationLineSchema)
+def confirm_line(data, line_id):
+    """Confirm a line's match (the proposed one, or the items you name)"""
+    with atomic() as session:
+        return reconciliation.confirm_line(
+            session, line_id=line_id, targets=data["targets"], reason=data["reason"], actor=user()
+        )
+
+
+@blp.route("/lines/<int:line_id>/unmatch", methods=["POST"])
+@requires(*MANAGERS)
+@errors(400, 404, 413, 415, 422)
+@blp.arguments(StatementLineReasonIn)
+@blp.response(200, ReconciliationLineSchema)
+def unmatch_line(data, line_id):
+    """Undo a line's match or ignore, with a reason"""
+    with atomic() as session:
+        return reconciliation.unmatch_line(
+            session, line_id=line_id, reason=data["reason"], actor=user()
+        )
+
+
+@blp.route("/lines/<int:line_id>/ignore", methods=["POST"])
+@requires(*MANAGERS)
+@errors(400, 404, 409, 413, 415, 422)
+@blp.arguments(StatementLineReasonIn)
+@blp.response(200, ReconciliationLineSchema)
+def ignore_line(data, line_id):
+    """Set a line aside (bank fee, internal transfer), with a reason"""
+    with atomic() as session:
+        return reconciliation.ignore_line(
+            session, line_id=line_id, reason=data["reason"], actor=user()
+        )

@@ -1,0 +1,210 @@
+"""Models of card payments, Stripe webhook events, statement imports and reconciliation runs.
+
+The money itself lives in the ledger (``ledger.models``); these rows say where it came from
+and how it was checked. Stripe events are stored once under their unique id, in the same
+transaction as their effect, so a replayed delivery changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledger.models import BigId, UTCDateTime, utcnow
+from placefund.db import Base
+
+#: PaymentIntent states as we track them, with how far along each is. A webhook or a
+#: re-fetch never moves a payment to a lower rank (out-of-order deliveries are harmless).
+PAYMENT_RANK = {
+    "creating": 0,
+    "requires_payment_method": 1,
+    "requires_confirmation": 2,
+    "requires_action": 3,
+    "failed": 4,
+    "processing": 5,
+    "requires_capture": 6,
+    "succeeded": 10,
+    "canceled": 10,
+}
+PAYMENT_STATES = tuple(PAYMENT_RANK)
+EVENT_STATES = ("applied", "ignored", "needs_attention")
+LINE_STATES = ("unmatched", "matched", "confirmed", "ignored")
+LINE_SOURCES = ("bank", "stripe")
+RUN_KINDS = ("bank", "stripe")
+
+
+class CardPayment(Base):
+    """One attempt to pay (part of) a pledge by card: our row for one Stripe PaymentIntent."""
+
+    __tablename__ = "card_payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="positive"),
+        CheckConstraint(f"status IN {PAYMENT_STATES}", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledges.id"), index=True)
+    company_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(32), default="creating")
+    #: The caller's Idempotency-Key, namespaced per organisation (one attempt per key)
+    request_key: Mapped[str] = mapped_column(String(255), unique=True)
+    #: Our own idempotency key for the Stripe create call (stable across retries)
+    stripe_idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    charge_id: Mapped[str | None] = mapped_column(String(255))
+    balance_transaction_id: Mapped[str | None] = mapped_column(String(255))
+    donation_id: Mapped[int | None] = mapped_column(ForeignKey("donations.id"), unique=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StripeEvent(Base):
+    """A Stripe event we received (webhook or sync), stored once with what we did about it."""
+
+    __tablename__ = "stripe_events"
+    __table_args__ = (CheckConstraint(f"status IN {EVENT_STATES}", name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: Stripe's ``evt_...``: unique, the guard against duplicate and replayed deliveries
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    object_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: Stripe's ``created`` (seconds since the epoch)
+    stripe_created: Mapped[int] = mapped_column(BigInteger)
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20))
+    #: What happened: the ledger entry posted, or why nothing was done
+    detail: Mapped[str] = mapped_column(Text, default="")
+    entry_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_entries.id"))
+    #: webhook or sync
+    via: Mapped[str] = mapped_column(String(16), default="webhook")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatementImport(Base):
+    """One imported statement: a bank CSV file, or Stripe balance transactions."""
+
+    __tablename__ = "statement_imports"
+    __table_args__ = (CheckConstraint(f"source IN {LINE_SOURCES}", name="source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    #: File name, or the Stripe selection (``payout=po_...`` or a date range)
+    name: Mapped[str] = mapped_column(String(255))
+    #: The fund's bank account the statement is for (part of every line's fingerprint)
+    account: Mapped[str] = mapped_column(String(160), default="")
+    mapping: Mapped[str] = mapped_column(String(64), default="")
+    encoding: Mapped[str] = mapped_column(String(32), default="")
+    file_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    lines_read: Mapped[int] = mapped_column(Integer, default=0)
+    lines_new: Mapped[int] = mapped_column(Integer, default=0)
+    lines_skipped_bad: Mapped[int] = mapped_column(Integer, default=0)
+    first_date: Mapped[dt.date | None] = mapped_column(Date)
+    last_date: Mapped[dt.date | None] = mapped_column(Date)
+    opening_balance: Mapped[int | None] = mapped_column(BigInteger)
+    closing_balance: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="TWD")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatementLine(Base):
+    """A bank line or a Stripe balance transaction, stored once (unique fingerprint)."""
+
+    __tablename__ = "statement_lines"
+    __table_args__ = (
+        CheckConstraint(f"status IN {LINE_STATES}", name="status"),
+        CheckConstraint(f"source IN {LINE_SOURCES}", name="source"),
+        Index("ix_statement_lines_source_date", "source", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("statement_imports.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    #: SHA-256 of the bank line, or ``stripe:txn_...``: re-imports never duplicate a line
+    fingerprint: Mapped[str] = mapped_column(String(80), unique=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    date: Mapped[dt.date] = mapped_column(Date)
+    #: Signed minor units (money in positive); Stripe: the transaction's amount
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    memo: Mapped[str] = mapped_column(Text, default="")
+    counterparty: Mapped[str] = mapped_column(Text, default="")
+    balance: Mapped[int | None] = mapped_column(BigInteger)
+    #: Bank: the virtual accounts seen on the line (space separated)
+    virtual_accounts: Mapped[str] = mapped_column(String(200), default="")
+    #: Stripe: txn id, type, fee, net, source object, payout
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    type: Mapped[str | None] = mapped_column(String(40))
+    fee: Mapped[int | None] = mapped_column(BigInteger)
+    net: Mapped[int | None] = mapped_column(BigInteger)
+    source_object: Mapped[str | None] = mapped_column(String(255))
+    payout: Mapped[str | None] = mapped_column(String(255), index=True)
+    payment_intent: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="unmatched")
+    #: What the line is matched to, as ``kind:id`` items separated by spaces
+    matched_to: Mapped[str] = mapped_column(Text, default="")
+    match_rule: Mapped[str | None] = mapped_column(String(32))
+    #: Why a person confirmed, unmatched or ignored it
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReconciliationRun(Base):
+    """One reconciliation: which lines against the ledger, with what settings and outcome."""
+
+    __tablename__ = "reconciliation_runs"
+    __table_args__ = (CheckConstraint(f"kind IN {RUN_KINDS}", name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("statement_imports.id"))
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Settings as JSON (tolerances, payout, date range)
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    #: Counts per outcome as JSON
+    summary: Mapped[str] = mapped_column(Text, default="{}")
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Closing balance check (bank): stated by the statement and held by the ledger
+    stated_closing: Mapped[int | None] = mapped_column(BigInteger)
+    ledger_closing: Mapped[int | None] = mapped_column(BigInteger)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReconciliationResult(Base):
+    """One finding of a run: a match, a suggestion, something missing, or a difference."""
+
+    __tablename__ = "reconciliation_results"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id"), index=True)
+    #: matched, suggested, unmatched_line, unmatched_item, missing_in_ledger,
+    #: missing_in_stripe, amount_mismatch, fee_mismatch, payout_ok, payout_mismatch
+    outcome: Mapped[str] = mapped_column(String(32))
+    line_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("statement_lines.id"))
+    rule: Mapped[str | None] = mapped_column(String(32))
+    #: The ledger side, as ``kind:id`` items separated by spaces
+    targets: Mapped[str] = mapped_column(Text, default="")
+    confidence: Mapped[float | None] = mapped_column(Float)
+    difference: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    detail_zh: Mapped[str] = mapped_column(Text, default="")

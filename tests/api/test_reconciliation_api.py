@@ -1,0 +1,159 @@
+"""Reconciliation through the API: Stripe imports and runs, bank statements, decisions."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from api.auth import issue_token
+from ledger import payments
+from tests import factories
+from tests.api.test_webhooks import IN_ORDER, stripe_world, stripe_world_pg  # noqa: F401
+
+BANK = Path(__file__).parent.parent / "fixtures" / "bank"
+
+
+def _manager(world):
+    with world.database.session() as s, s.begin():
+        manager = factories.manager(s, "NDC")
+        return {"Authorization": f"Bearer {issue_token(s, manager, name='t')[1]}"}
+
+
+def test_stripe_reconciliation_for_a_payout_and_a_date_range(stripe_world):  # noqa: F811
+    stripe_world.deliver_all(IN_ORDER)
+    client, auth = stripe_world.client, _manager(stripe_world)
+    payout_txns = {"txn_3QxFx1", "txn_3QxFx2", "txn_3QxFx3", "txn_3QxFx4"}
+    gw = stripe_world.gateway
+    listed = gw.list_balance_transactions
+
+    def for_payout(*, payout=None, created_gte=None, created_lt=None):
+        items = listed(created_gte=created_gte, created_lt=created_lt)
+        return [t for t in items if payout is None or t["id"] in payout_txns]
+
+    gw.list_balance_transactions = for_payout
+    imported = client.post(
+        "/api/v1/reconciliation/stripe-imports", json={"payout": "po_1QxFxPayout"}, headers=auth
+    )
+    assert imported.status_code == 201, imported.json
+    assert imported.json["lines_new"] == 4
+    again = client.post(
+        "/api/v1/reconciliation/stripe-imports", json={"payout": "po_1QxFxPayout"}, headers=auth
+    )
+    assert again.json["lines_new"] == 0  # fingerprints: never twice
+
+    run = client.post(
+        "/api/v1/reconciliation/runs",
+        json={"kind": "stripe", "payout": "po_1QxFxPayout"},
+        headers=auth,
+    )
+    assert run.status_code == 201, run.json
+    assert run.json["summary"] == {
+        "transactions": 4,
+        "matched": 4,
+        "missing_in_ledger": 0,
+        "missing_in_stripe": 0,
+        "amount_mismatch": 0,
+        "fee_mismatch": 0,
+        "payouts_ok": 1,
+        "payouts_mismatch": 0,
+    }
+    assert run.json["ok"] is True
+    detail = client.get(
+        f"/api/v1/reconciliation/runs/{run.json['id']}?outcome=payout_ok", headers=auth
+    ).json
+    assert detail["results"][0]["targets"] == "payout:po_1QxFxPayout"
+
+    # Everything Stripe has, by date: the dispute and the failed refund's transactions too
+    full = client.post(
+        "/api/v1/reconciliation/stripe-imports", json={"from": "2026-11-01"}, headers=auth
+    )
+    assert full.json["lines_new"] == 4
+    everything = client.post(
+        "/api/v1/reconciliation/runs",
+        json={"kind": "stripe", "from": "2026-11-01", "to": "2026-12-31", "dry_run": True},
+        headers=auth,
+    ).json
+    summary = everything["summary"]
+    assert summary == {**summary, "transactions": 8, "matched": 8, "missing_in_stripe": 0}
+    assert summary["missing_in_ledger"] == 0
+    assert summary["fee_mismatch"] == summary["amount_mismatch"] == 0
+
+
+def test_stripe_mismatches_are_reported(stripe_world):  # noqa: F811
+    stripe_world.deliver_all(IN_ORDER[:3])
+    gw = stripe_world.gateway
+    gw.objects["txn_3QxFx1"]["fee"] = 125  # Stripe says another fee than we booked
+    gw.objects["txn_3QxFx1"]["net"] = 3025
+    gw.objects["txn_3QxFx2"]["amount"] = 6400
+    gw.objects["txn_unknown"] = {
+        **gw.objects["txn_3QxFx1"],
+        "id": "txn_unknown",
+        "source": "ch_unknown",
+    }
+    client, auth = stripe_world.client, _manager(stripe_world)
+    client.post(
+        "/api/v1/reconciliation/stripe-imports",
+        json={"from": "2026-11-20", "to": "2026-11-20"},
+        headers=auth,
+    )
+    run = client.post(
+        "/api/v1/reconciliation/runs",
+        json={"kind": "stripe", "from": "2026-11-20", "to": "2026-11-20"},
+        headers=auth,
+    ).json
+    s = run["summary"]
+    assert (s["fee_mismatch"], s["amount_mismatch"], s["missing_in_ledger"]) == (1, 1, 1)
+    assert run["ok"] is False
+    lines = client.get("/api/v1/reconciliation/lines?source=stripe", headers=auth).json
+    assert {ln["status"] for ln in lines["items"]} == {"matched", "unmatched"}
+
+
+def test_bank_statement_import_reports_bad_lines_and_decisions_need_reasons(world):
+    data = base64.b64encode((BANK / "tw_bank_malformed_big5.csv").read_bytes()).decode()
+    refused = world.call(
+        "ndc", "POST", "/api/v1/reconciliation/bank-statements", json={"content": data}
+    )
+    assert refused.status_code == 422
+    assert "line 3" in refused.json["errors"]
+    assert world.call("ndc", "GET", "/api/v1/reconciliation/lines").json["items"] == []
+    imported = world.call(
+        "ndc",
+        "POST",
+        "/api/v1/reconciliation/bank-statements",
+        json={"content": data, "skip_bad_lines": True, "encoding": "big5"},
+    )
+    assert imported.status_code == 201
+    assert (imported.json["lines_new"], imported.json["lines_skipped_bad"]) == (2, 7)
+    run = world.call(
+        "ndc",
+        "POST",
+        "/api/v1/reconciliation/runs",
+        json={"kind": "bank", "import_id": imported.json["id"], "dry_run": True},
+    )
+    assert run.status_code == 201 and run.json["dry_run"] is True
+    line = world.call("ndc", "GET", "/api/v1/reconciliation/lines").json["items"][0]
+    path = f"/api/v1/reconciliation/lines/{line['id']}"
+    assert world.call("ndc", "POST", path + "/ignore", json={}).status_code == 422
+    ignored = world.call("ndc", "POST", path + "/ignore", json={"reason": "利息"})
+    assert ignored.json["status"] == "ignored" and ignored.json["reason"] == "利息"
+    assert world.call("ndc", "POST", path + "/confirm", json={}).status_code == 409
+    back = world.call("moea", "POST", path + "/unmatch", json={"reason": "重新核對"})
+    assert back.json["status"] == "unmatched"
+    runs = world.call("ndc", "GET", "/api/v1/reconciliation/runs?kind=bank").json["items"]
+    assert len(runs) == 1
+
+
+def test_sync_report_counts(stripe_world):  # noqa: F811
+    report = payments.sync(
+        stripe_world.database.session, stripe_world.gateway, dt.date(2026, 11, 1)
+    )
+    assert report.events_seen == len(IN_ORDER)
+    assert report.needs_attention == 0, report.problems
+
+
+@pytest.mark.postgres
+def test_stripe_reconciliation_on_postgresql(stripe_world_pg):  # noqa: F811
+    test_stripe_reconciliation_for_a_payout_and_a_date_range(stripe_world_pg)

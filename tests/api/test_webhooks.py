@@ -1,0 +1,335 @@
+"""Stripe webhooks with signed, real-shaped fixtures: fees, USD settlement, refunds, disputes,
+payouts; bad signatures, duplicates, replays and out-of-order deliveries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from api.auth import issue_token
+from ledger import books, payments, services
+from ledger.models import Donation, Entry
+from ledger.payment_models import CardPayment, StripeEvent
+from tests import factories
+from tests.localstripe_server import FixtureGateway, load_scenario, sign
+
+PIS = {"pi_3QxFx1": 100000, "pi_3QxFx2": 200000, "pi_3QxFx5": 300000, "pi_3QxFx7": 100000}
+
+
+class StripeWorld:
+    def __init__(self, database, client, gateway, events, ids, token):
+        self.database = database
+        self.client = client
+        self.gateway = gateway
+        self.events = {e["id"]: e for e in events}
+        self.ids = ids
+        self.token = token
+
+    def deliver(self, event_id, *, timestamp=None, secret=None, body=None):
+        payload = body if body is not None else json.dumps(self.events[event_id]).encode()
+        kwargs = {"timestamp": timestamp}
+        if secret:
+            kwargs["secret"] = secret
+        return self.client.post(
+            "/webhooks/stripe",
+            data=payload,
+            headers={"Stripe-Signature": sign(payload, **kwargs)},
+            content_type="application/json",
+        )
+
+    def refund_status(self, status):
+        self.gateway.objects["re_3QxFx6"]["status"] = status
+
+    def deliver_all(self, order):
+        out = {}
+        for eid in order:
+            if eid == "evt_1QxFx10":
+                self.refund_status("pending")
+            if eid == "evt_1QxFx11":
+                self.refund_status("failed")
+            response = self.deliver(eid)
+            assert response.status_code == 200, response.get_json()
+            out[eid] = response.get_json()["status"]
+        return out
+
+    def state(self):
+        with self.database.session() as s:
+            keys = set(s.scalars(select(Entry.idempotency_key)))
+
+            def bal(code):
+                try:
+                    return books.balance(s, code)
+                except Exception:
+                    return 0
+
+            return {
+                "keys": {k for k in keys if k.startswith("stripe:")},
+                "clearing_usd": bal("assets:stripe:clearing:USD"),
+                "bank_usd": bal("assets:bank:main:USD"),
+                "fees_usd": bal("expense:fees:processor:USD"),
+                "refunded": dict(
+                    s.execute(
+                        select(CardPayment.payment_intent_id, Donation.refunded_amount).join(
+                            Donation, Donation.id == CardPayment.donation_id
+                        )
+                    ).all()
+                ),
+                "balanced": books.trial_balance(s).balanced,
+            }
+
+
+@pytest.fixture
+def stripe_world(database, app, client):
+    return build_stripe_world(database, app, client)
+
+
+@pytest.fixture
+def stripe_world_pg(pg):
+    from placefund.app import create_app
+    from placefund.config import Settings
+
+    app = create_app(Settings(database_url=str(pg.engine.url), secret_key="t"), database=pg)
+    app.config["TESTING"] = True
+    return build_stripe_world(pg, app, app.test_client())
+
+
+def build_stripe_world(database, app, client):
+    scenario = load_scenario()
+    gateway = FixtureGateway(scenario["objects"], scenario["events"])
+    app.extensions["placefund.stripe"] = gateway
+    day = dt.date(2026, 11, 19)
+    with database.session() as s, s.begin():
+        company = factories.organisation(s, "company")
+        member = factories.user(s, "company_member", company)
+        pledge = services.record_pledge(
+            s,
+            key="t:pledge",
+            company_id=company.id,
+            amount=700000,
+            instalments=[(day + dt.timedelta(days=30 * i), a) for i, a in enumerate(PIS.values())],
+            pledged_on=day - dt.timedelta(days=1),
+        )
+        for n, (pi, amount) in enumerate(PIS.items(), start=1):
+            cp = payments.start_card_payment(
+                s, pledge_id=pledge.id, request_key=f"t:{n}", amount=amount
+            )
+            payments.attach_payment_intent(s, cp.id, {"id": pi, "status": "requires_confirmation"})
+        token = issue_token(s, member, name="t")[1]
+        ids = {"pledge": pledge.id, "company": company.id}
+    return StripeWorld(database, client, gateway, scenario["events"], ids, token)
+
+
+IN_ORDER = [f"evt_1QxFx{n:02d}" for n in range(1, 15)]
+FINAL = {"clearing_usd": 7647, "bank_usd": 5966, "fees_usd": 121 + 213 + 303 + 1500}
+
+
+def _count(database, model):
+    with database.session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def test_bad_or_missing_signature_is_refused_and_nothing_is_stored(stripe_world):
+    assert stripe_world.deliver("evt_1QxFx01", secret="whsec_wrong").status_code == 400
+    payload = json.dumps(stripe_world.events["evt_1QxFx01"]).encode()
+    missing = stripe_world.client.post("/webhooks/stripe", data=payload)
+    assert missing.status_code == 400
+    assert missing.mimetype == "application/problem+json"
+    # A body changed after signing (amount doubled) fails verification
+    tampered = payload.replace(b'"amount": 100000', b'"amount": 200000')
+    header = sign(payload)
+    response = stripe_world.client.post(
+        "/webhooks/stripe", data=tampered, headers={"Stripe-Signature": header}
+    )
+    assert response.status_code == 400
+    assert _count(stripe_world.database, StripeEvent) == 0
+    assert _count(stripe_world.database, Donation) == 0
+
+
+def test_a_replayed_delivery_outside_the_tolerance_is_refused(stripe_world):
+    old = int(time.time()) - 301
+    assert stripe_world.deliver("evt_1QxFx01", timestamp=old).status_code == 400
+    assert stripe_world.deliver("evt_1QxFx01").status_code == 200
+
+
+def test_the_whole_scenario_in_order_posts_fees_fx_refunds_disputes_and_payouts(stripe_world):
+    statuses = stripe_world.deliver_all(IN_ORDER)
+    assert statuses["evt_1QxFx14"] == "ignored"  # customer.created: not acted on, stored
+    assert statuses["evt_1QxFx13"] == "ignored"  # a payout that failed before being paid
+    assert statuses["evt_1QxFx07"] == "ignored"  # withdrawal already posted on dispute.created
+    assert statuses["evt_1QxFx11"] == "applied"  # the failed refund is reversed
+    state = stripe_world.state()
+    assert {k: state[k] for k in FINAL} == FINAL
+    assert state["balanced"]
+    assert state["refunded"] == {"pi_3QxFx1": 100000, "pi_3QxFx2": 0, "pi_3QxFx5": 0}
+    assert state["keys"] == {
+        "stripe:pi:pi_3QxFx1",
+        "stripe:pi:pi_3QxFx2",
+        "stripe:pi:pi_3QxFx5",
+        "stripe:refund:re_3QxFx3",
+        "stripe:payout:po_1QxFxPayout",
+        "stripe:dispute:dp_1QxFxDisp:funds_withdrawn",
+        "stripe:dispute:dp_1QxFxDisp:funds_reinstated",
+        "stripe:refund:re_3QxFx6",
+        "stripe:refund_failed:re_3QxFx6",
+    }
+    with stripe_world.database.session() as s:
+        donation = s.scalars(
+            select(Donation)
+            .join(CardPayment, CardPayment.donation_id == Donation.id)
+            .where(CardPayment.payment_intent_id == "pi_3QxFx1")
+        ).one()
+        assert (donation.gross_amount, donation.currency) == (100000, "TWD")
+        assert (donation.settlement_gross, donation.fee_amount, donation.net_amount) == (
+            3150,
+            121,
+            3029,
+        )
+        assert donation.settlement_currency == "USD"
+        assert donation.exchange_rate is not None
+        refs = s.get(Entry, donation.entry_id).refs
+        assert refs == {
+            "payment_intent": "pi_3QxFx1",
+            "charge": "ch_3QxFx1",
+            "balance_transaction": "txn_3QxFx1",
+        }
+        declined = s.scalars(
+            select(CardPayment).where(CardPayment.payment_intent_id == "pi_3QxFx7")
+        ).one()
+        assert declined.status == "failed" and "insufficient" in declined.last_error
+        # Each currency balances on its own through the exchange accounts
+        assert books.balance(s, "net_assets:exchange:USD") != 0
+    # The company sees its card payments with their Stripe ids, and the donations
+    auth = {"Authorization": f"Bearer {stripe_world.token}"}
+    listed = stripe_world.client.get(
+        f"/api/v1/pledges/{stripe_world.ids['pledge']}/card-payments", headers=auth
+    ).json["items"]
+    paid = {p["payment_intent"]: p for p in listed if p["status"] == "succeeded"}
+    assert paid["pi_3QxFx1"]["charge"] == "ch_3QxFx1"
+    assert paid["pi_3QxFx1"]["balance_transaction"] == "txn_3QxFx1"
+    donations = stripe_world.client.get("/api/v1/donations?channel=stripe", headers=auth).json
+    assert len(donations["items"]) == 3
+    assert {d["id"] for d in donations["items"]} == {p["donation_id"] for p in paid.values()}
+
+
+def test_duplicate_deliveries_answer_at_once_and_change_nothing(stripe_world):
+    stripe_world.deliver_all(IN_ORDER)
+    before = stripe_world.state()
+    entries = _count(stripe_world.database, Entry)
+    for eid in IN_ORDER:
+        response = stripe_world.deliver(eid)
+        assert response.status_code == 200
+        assert response.get_json()["status"] == "duplicate"
+    assert stripe_world.state() == before
+    assert _count(stripe_world.database, Entry) == entries
+    assert _count(stripe_world.database, StripeEvent) == len(IN_ORDER)
+
+
+def test_out_of_order_delivery_reaches_the_same_books(stripe_world):
+    order = [
+        "evt_1QxFx12",
+        "evt_1QxFx05",
+        "evt_1QxFx02",
+        "evt_1QxFx09",  # dispute closed (won) before its withdrawal and reinstatement
+        "evt_1QxFx08",
+        "evt_1QxFx07",
+        "evt_1QxFx06",
+        "evt_1QxFx01",
+        "evt_1QxFx03",
+        "evt_1QxFx04",
+        "evt_1QxFx13",
+        "evt_1QxFx14",
+    ]
+    statuses = stripe_world.deliver_all(order)
+    assert statuses["evt_1QxFx09"] == "applied"
+    assert statuses["evt_1QxFx08"] == statuses["evt_1QxFx07"] == statuses["evt_1QxFx06"]
+    assert statuses["evt_1QxFx06"] == "ignored"
+    # The refund that failed is seen failed on first sight: never posted, nothing to reverse
+    stripe_world.refund_status("failed")
+    assert stripe_world.deliver("evt_1QxFx11").get_json()["status"] == "ignored"
+    assert stripe_world.deliver("evt_1QxFx10").get_json()["status"] == "ignored"
+    state = stripe_world.state()
+    assert {k: state[k] for k in FINAL} == FINAL
+    assert state["balanced"]
+
+
+def test_a_late_payment_failed_never_undoes_a_success(stripe_world):
+    # Stripe's late payment_failed for a PaymentIntent that has since succeeded
+    stripe_world.events["evt_late"] = {
+        **stripe_world.events["evt_1QxFx12"],
+        "id": "evt_late",
+        "data": {"object": {**stripe_world.events["evt_1QxFx01"]["data"]["object"]}},
+    }
+    stripe_world.deliver("evt_1QxFx01")
+    assert stripe_world.deliver("evt_late").get_json()["status"] == "ignored"
+    with stripe_world.database.session() as s:
+        cp = s.scalars(
+            select(CardPayment).where(CardPayment.payment_intent_id == "pi_3QxFx1")
+        ).one()
+        assert cp.status == "succeeded"
+        assert payments._advance(cp, "requires_payment_method") is False
+
+
+def test_an_event_that_cannot_apply_yet_is_kept_and_retried(stripe_world):
+    # The payout arrives before the charges it settles: the clearing account cannot go
+    # negative, so it waits (stored as needs_attention) and applies on redelivery or sync.
+    response = stripe_world.deliver("evt_1QxFx04")
+    assert response.get_json()["status"] == "needs_attention"
+    stripe_world.deliver_all(["evt_1QxFx01", "evt_1QxFx02", "evt_1QxFx03"])
+    assert stripe_world.deliver("evt_1QxFx04").get_json()["status"] == "applied"
+    assert stripe_world.state()["bank_usd"] == 5966
+
+
+def test_redirect_and_webhook_record_the_payment_once(stripe_world):
+    page = stripe_world.client.get("/donate/complete?payment_intent=pi_3QxFx1&lang=en")
+    assert page.status_code == 200
+    assert b'data-status="succeeded"' in page.data
+    assert stripe_world.deliver("evt_1QxFx01").get_json()["status"] == "ignored"
+    page = stripe_world.client.get("/donate/complete?payment_intent=pi_3QxFx1")
+    assert "付款成功".encode() in page.data
+    assert _count(stripe_world.database, Donation) == 1
+    assert stripe_world.client.get("/donate/complete?payment_intent=pi_unknown").status_code == 404
+
+
+def test_stripe_down_answers_503_and_stores_nothing(stripe_world):
+    stripe_world.gateway.down = True
+    response = stripe_world.deliver("evt_1QxFx01")
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "stripe_unavailable"
+    assert _count(stripe_world.database, StripeEvent) == 0
+    stripe_world.gateway.down = False
+    assert stripe_world.deliver("evt_1QxFx01").get_json()["status"] == "applied"
+
+
+def test_sync_applies_what_the_webhooks_missed_idempotently(stripe_world):
+    stripe_world.deliver_all(["evt_1QxFx01", "evt_1QxFx02"])  # only two webhooks arrived
+    stripe_world.refund_status("failed")
+    sessions = stripe_world.database.session
+    report = payments.sync(sessions, stripe_world.gateway, dt.date(2026, 11, 1))
+    assert report.duplicates == 2
+    assert report.needs_attention == 0, report.problems
+    state = stripe_world.state()
+    assert {k: state[k] for k in FINAL} == FINAL
+    again = payments.sync(sessions, stripe_world.gateway, dt.date(2026, 11, 1))
+    assert again.duplicates == len(IN_ORDER) and again.objects_applied == 0
+    assert stripe_world.state() == state
+
+
+@pytest.mark.postgres
+def test_scenario_and_concurrent_duplicates_on_postgresql(stripe_world_pg):
+    from concurrent.futures import ThreadPoolExecutor
+
+    world = stripe_world_pg
+    world.deliver_all(IN_ORDER[:3])
+    # The same event delivered four times at once: one applies, the others are duplicates
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _i: world.deliver("evt_1QxFx04"), range(4)))
+    statuses = sorted(a.get_json()["status"] for a in answers)
+    assert statuses == ["applied", "duplicate", "duplicate", "duplicate"]
+    world.deliver_all(IN_ORDER[4:])
+    state = world.state()
+    assert {k: state[k] for k in FINAL} == FINAL
+    assert state["balanced"]

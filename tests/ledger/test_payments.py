@@ -1,0 +1,137 @@
+"""Payment services without HTTP: retries and backoff, forward-only status, instalments."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import stripe
+
+from ledger import payments, services
+from ledger.errors import IdempotencyConflict, InvalidAmount, InvalidState
+from ledger.payment_models import CardPayment
+from ledger.stripe_gateway import (
+    StripeRefused,
+    StripeSettings,
+    StripeUnavailable,
+    make_client,
+    with_retries,
+)
+from tests import factories
+from tests.factories import tx
+
+
+def test_transient_stripe_errors_are_retried_with_backoff_then_reported(caplog):
+    sleeps: list[float] = []
+    calls = iter([stripe.APIConnectionError("timeout"), stripe.RateLimitError("slow down"), "ok"])
+
+    def call():
+        value = next(calls)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    assert with_retries(call, what="test", attempts=4, backoff=0.1, sleep=sleeps.append) == "ok"
+    assert len(sleeps) == 2 and sleeps[1] > sleeps[0] * 0.9  # grows (with jitter)
+
+    def down():
+        raise stripe.APIError("server error", http_status=502)
+
+    with pytest.raises(StripeUnavailable):
+        with_retries(down, what="retrieve pi_x", attempts=3, backoff=0, sleep=sleeps.append)
+    assert "failed after 3 attempts" in caplog.text
+
+
+def test_client_errors_are_not_retried():
+    attempts = []
+
+    def refused():
+        attempts.append(1)
+        raise stripe.InvalidRequestError("No such payment_intent", "id", http_status=404)
+
+    with pytest.raises(StripeRefused):
+        with_retries(refused, what="retrieve", attempts=4, backoff=0, sleep=lambda _s: None)
+    assert len(attempts) == 1
+
+
+def test_settings_and_client_from_environment():
+    settings = StripeSettings.from_env(
+        {
+            "STRIPE_SECRET_KEY": "sk_test_1",
+            "STRIPE_PUBLISHABLE_KEY": "pk_test_1",
+            "STRIPE_WEBHOOK_SECRET": "whsec_1",
+            "STRIPE_API_BASE": "http://127.0.0.1:9/",
+            "STRIPE_JS_URL": "http://127.0.0.1:9/js.stripe.com/v3/",
+        }
+    )
+    assert settings.api_base == "http://127.0.0.1:9/" and settings.js_url.endswith("/v3/")
+    assert isinstance(make_client(settings), stripe.StripeClient)
+    assert StripeSettings.from_env({}).js_url == "https://js.stripe.com/v3/"
+
+
+def test_card_payment_amounts_follow_the_instalments(session):
+    with tx(session):
+        company = factories.organisation(session, "company")
+        pledge = services.record_pledge(
+            session,
+            key="p",
+            company_id=company.id,
+            amount=300_000,
+            instalments=3,
+            pledged_on=dt.date(2026, 11, 1),
+        )
+        first = payments.start_card_payment(session, pledge_id=pledge.id, request_key="k1")
+        assert (first.amount, first.status) == (100_000, "creating")
+        assert payments.start_card_payment(session, pledge_id=pledge.id, request_key="k1") is first
+        with pytest.raises(IdempotencyConflict):
+            payments.start_card_payment(
+                session, pledge_id=pledge.id, request_key="k1", amount=200_000
+            )
+        with pytest.raises(InvalidAmount):
+            payments.start_card_payment(
+                session, pledge_id=pledge.id, request_key="k2", amount=100_001
+            )
+        params = payments.payment_intent_params(first)
+        assert params["amount"] == 100_000 and params["currency"] == "twd"
+        assert params["metadata"] == {
+            "pledge_id": str(pledge.id),
+            "company_id": str(company.id),
+            "card_payment_id": str(first.id),
+        }
+        services.record_donation(
+            session, key="bank", channel="bank_transfer", amount=150_000, pledge_id=pledge.id
+        )
+        # Half of the second instalment is paid: the next card payment is the other half
+        second = payments.start_card_payment(session, pledge_id=pledge.id, request_key="k3")
+        assert second.amount == 50_000
+        services.record_donation(
+            session, key="bank2", channel="bank_transfer", amount=150_000, pledge_id=pledge.id
+        )
+        with pytest.raises(InvalidState):
+            payments.start_card_payment(session, pledge_id=pledge.id, request_key="k4")
+    assert pledge.virtual_account == services.virtual_accounts.generate(
+        pledge.id, services.va_scheme()
+    )
+
+
+@pytest.mark.parametrize(
+    ("seen", "expected"),
+    [
+        (["requires_payment_method", "requires_action", "succeeded"], "succeeded"),
+        (["succeeded", "processing", "failed", "canceled"], "succeeded"),
+        (["failed", "processing", "succeeded"], "succeeded"),
+        (["processing", "requires_action"], "processing"),
+        (["canceled", "succeeded"], "canceled"),
+    ],
+)
+def test_status_only_moves_forward(seen, expected):
+    payment = CardPayment(status="creating")
+    for status in seen:
+        payments._advance(payment, status)
+    assert payment.status == expected
+
+
+def test_taiwan_dates():
+    assert payments.tw_date(1795143600) == dt.date(2026, 11, 20)
+    assert payments.tw_date(1795104000 - 1) == dt.date(2026, 11, 19)  # 23:59:59 in Taipei
+    assert payments.tw_date(1795104000) == dt.date(2026, 11, 20)  # midnight in Taipei
