@@ -371,6 +371,13 @@ class DonationSchema(ma.Schema):
     restriction = fields.String(allow_none=True)
     received_on = fields.Date()
     entry_id = fields.Integer()
+    stripe = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        attribute="stripe_ids",
+        allow_none=True,
+        metadata={"description": "payment_intent, charge and balance_transaction ids (card)"},
+    )
     created_at = fields.DateTime()
 
 

@@ -348,6 +348,20 @@ class Donation(Base):
     entry_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_entries.id"), unique=True)
     created_at: Mapped[created]
 
+    #: The entry carries the external ids (pi_, ch_, txn_ or the bank line)
+    entry: Mapped[Entry] = relationship(lazy="selectin", viewonly=True)
+
+    #: Stripe ids shown to donors and managers, in the order Stripe creates them
+    STRIPE_REFS = ("payment_intent", "charge", "balance_transaction")
+
+    @property
+    def stripe_ids(self) -> dict[str, str] | None:
+        """The payment's Stripe ids (pi_, ch_, txn_), or None for a bank transfer."""
+        if self.channel != "stripe":
+            return None
+        refs = self.entry.refs
+        return {k: refs[k] for k in self.STRIPE_REFS if k in refs}
+
     @property
     def exchange_rate(self) -> str | None:
         from ledger.money import format_rate

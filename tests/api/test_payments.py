@@ -121,6 +121,8 @@ def test_card_payment_end_to_end_against_localstripe(live, database):
     donations = requests.get(f"{base}/api/v1/donations", headers=auth, timeout=10).json()
     assert [d["amount"]["amount"] for d in donations["items"]] == [100000]
     assert donations["items"][0]["channel"] == "stripe"
+    stripe_ids = donations["items"][0]["stripe"]
+    assert stripe_ids["payment_intent"] == pi and stripe_ids["charge"] == cp.charge_id
     listed = requests.get(url, headers=auth, timeout=10).json()["items"]
     assert listed[0]["payment_intent"] == pi and listed[0]["donation_id"]
 
