@@ -1,1 +1,69 @@
-"""The fund managers' web console and the company and business pages (server-rendered)."""
+"""The fund managers' web console and the company and business pages (server-rendered).
+
+``register(app)`` adds the console (/console), the public transparency page (/transparency),
+translations (Flask-Babel: Traditional Chinese by default, English on request) and CSRF
+protection for every form outside the token-authenticated API and the Stripe webhook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, request, session
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = {"zh_Hant_TW": "中文", "en": "English"}
+DEFAULT_LOCALE = "zh_Hant_TW"
+#: Paths where a form's CSRF token makes no sense: bearer-token API calls and signed webhooks
+CSRF_EXEMPT_PREFIXES = ("/api/", "/webhooks/")
+
+csrf = CSRFProtect()
+
+
+def current_locale() -> str:
+    lang = session.get("lang")
+    return lang if lang in LANGUAGES else DEFAULT_LOCALE
+
+
+def register(app: Flask) -> None:
+    if not app.config.get("SECRET_KEY"):
+        # Sessions and CSRF tokens need a key; without SECRET_KEY they last until a restart.
+        log.warning("SECRET_KEY is not set: console sessions end when the server restarts")
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # Behind HTTPS set SESSION_COOKIE_SECURE=1 so the session cookie never travels in clear
+    app.config.setdefault("SESSION_COOKIE_SECURE", os.environ.get("SESSION_COOKIE_SECURE") == "1")
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", dt.timedelta(hours=8))
+    # CSRF is checked below for every unsafe request except the exempt prefixes, so a new
+    # blueprint is protected without having to opt in.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+    Babel(
+        app,
+        locale_selector=current_locale,
+        default_locale=DEFAULT_LOCALE,
+        default_timezone="Asia/Taipei",
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
+
+    @app.before_request
+    def _csrf_protect():
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            return
+        if request.path.startswith(CSRF_EXEMPT_PREFIXES):
+            return
+        csrf.protect()
+
+    from admin import filters, public, views
+
+    filters.register(app)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(public.bp)

@@ -109,6 +109,12 @@ class User(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[created]
+    #: Console sign-in failures since the last success; reaching the limit locks the account
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Sign-in is refused until this time (set after repeated failures)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: When the password was last set; sessions signed in before it are signed out
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 

@@ -120,6 +120,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     api.register_blueprint(reconciliation.blp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(donate.bp)
+
+    # The web console (issue 6): sign-in, pages, translations and CSRF for every form.
+    from admin import register as register_console
+
+    register_console(app)
     return app
 
 

@@ -18,6 +18,9 @@ from ledger.models import Organisation, Project, User, utcnow
 from ledger.ubn import complete_ubn
 from placefund.reference import townships
 
+#: Every demo user signs in to the console (/console/) with this password. Demo data only.
+DEMO_PASSWORD = "placefund-demo"
+
 INSTITUTIONS = [
     ("國家發展委員會", "National Development Council", "NDC", None),
     ("經濟部", "Ministry of Economic Affairs", "MOEA", None),
@@ -170,6 +173,11 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
                     organisation_id=business.id,
                 )
             )
+        from admin.accounts import hash_password
+
+        demo_hash = hash_password(DEMO_PASSWORD)
+        for person in people:
+            person.password_hash = demo_hash
         s.add_all(people)
         s.flush()
 
@@ -350,7 +358,10 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
     echo(f"Sealed {sealed} demo entries into the hash chain.")
     from api.demo_tokens import issue_demo_tokens
 
-    issue_demo_tokens(database, echo=echo)
+    tokens = issue_demo_tokens(database, echo=echo)
+    echo(f"Console sign-in at /console/ (password for every demo user: {DEMO_PASSWORD}):")
+    for t in tokens:
+        echo(f"  {t['role']:<16} {t['email']:<34} {DEMO_PASSWORD}")
     return (
         f"Demo data loaded: {len(COMPANIES)} companies, {len(BUSINESSES)} local businesses, "
         f"{len(INSTITUTIONS)} fund institutions, 3 pledges, 7 donations, 3 disbursements, "

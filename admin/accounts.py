@@ -1,0 +1,175 @@
+"""Console sign-in: argon2 password hashes, lockout after repeated failures, manager resets.
+
+Like ledger services these only flush; the view's transaction commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from admin.models import PasswordReset
+from ledger.errors import NotFound, PermissionDenied, ValidationError
+from ledger.models import User, utcnow
+
+#: Failures in a row that lock an account, and for how long
+MAX_FAILURES = 5
+LOCK_FOR = dt.timedelta(minutes=15)
+RESET_VALID_FOR = dt.timedelta(hours=24)
+MIN_PASSWORD_LENGTH = 10
+
+#: argon2id with the library's defaults (RFC 9106 low-memory profile). Tests swap in a
+#: cheaper hasher; the parameters travel inside each hash, so verification needs no setting.
+hasher = PasswordHasher()
+#: Verified against for unknown emails, so a wrong email takes as long as a wrong password
+_DUMMY_HASH = None
+
+
+def hash_password(password: str) -> str:
+    return hasher.hash(password)
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
+
+
+class SignInRefused(Exception):
+    """Wrong email or password, or the account is locked (``locked_until`` then says until when)."""
+
+    def __init__(self, locked_until: dt.datetime | None = None):
+        super().__init__("sign-in refused")
+        self.locked_until = locked_until
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalars(
+        select(User).where(func.lower(User.email) == email.strip().lower())
+    ).one_or_none()
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    """The user with this email and password, or ``SignInRefused``.
+
+    Each failure is counted; the ``MAX_FAILURES``-th locks the account for ``LOCK_FOR``.
+    A locked account refuses even the right password until the lock ends or a manager
+    resets it. Success clears the count and upgrades an outdated hash.
+    """
+    user = find_user(session, email)
+    now = utcnow()
+    if user is None or not user.password_hash:
+        # Same work as a wrong password, so response times do not reveal which emails exist
+        with contextlib.suppress(VerificationError):
+            hasher.verify(_dummy_hash(), password)
+        raise SignInRefused()
+    if user.locked_until is not None and user.locked_until > now:
+        raise SignInRefused(user.locked_until)
+    try:
+        hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        # Counted in SQL (UPDATE ... SET n = n + 1): parallel guesses cannot lose a count
+        user.failed_logins = User.failed_logins + 1
+        session.flush()
+        session.refresh(user, ["failed_logins"])
+        if user.failed_logins >= MAX_FAILURES:
+            user.locked_until = now + LOCK_FOR
+            user.failed_logins = 0
+            session.flush()
+            raise SignInRefused(user.locked_until) from None
+        session.flush()
+        raise SignInRefused() from None
+    user.failed_logins = 0
+    user.locked_until = None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> User:
+    """Store a new password (hashed); unlocks the account and ends its other sessions."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"The password needs at least {MIN_PASSWORD_LENGTH} characters.",
+            fields={"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]},
+        )
+    user.password_hash = hasher.hash(password)
+    user.password_changed_at = utcnow()
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    return user
+
+
+def may_reset(actor: User, target: User) -> bool:
+    """An admin resets anyone; a fund manager resets company and business members only.
+
+    A manager who could reset another manager's password could sign in as them and give
+    the second approval of a disbursement alone, defeating joint management.
+    """
+    if actor.role == "admin":
+        return True
+    return actor.role == "fund_manager" and target.role in ("company_member", "business_member")
+
+
+def issue_reset(session: Session, *, actor: User, target: User) -> tuple[PasswordReset, str]:
+    """A manager issues a one-time reset link for ``target``; returns the row and the secret.
+
+    Earlier unused links of the user stop working; the account is unlocked.
+    """
+    if not may_reset(actor, target):
+        raise PermissionDenied("You may not reset this user's password.")
+    now = utcnow()
+    for old in session.scalars(
+        select(PasswordReset).where(
+            PasswordReset.user_id == target.id, PasswordReset.used_at.is_(None)
+        )
+    ):
+        old.used_at = now
+    secret = secrets.token_urlsafe(32)
+    row = PasswordReset(
+        user_id=target.id,
+        token_hash=hashlib.sha256(secret.encode()).hexdigest(),
+        created_by_id=actor.id,
+        expires_at=now + RESET_VALID_FOR,
+    )
+    target.failed_logins = 0
+    target.locked_until = None
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def find_reset(session: Session, secret: str) -> PasswordReset:
+    """The unused, unexpired reset link for ``secret``, or ``NotFound``."""
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    row = session.scalars(
+        select(PasswordReset).where(PasswordReset.token_hash == digest)
+    ).one_or_none()
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        raise NotFound("This reset link is not valid or has expired.")
+    return row
+
+
+def use_reset(session: Session, secret: str, password: str) -> User:
+    """Set a new password through a reset link; the link stops working."""
+    row = find_reset(session, secret)
+    user = set_password(session, row.user, password)
+    row.used_at = utcnow()
+    session.flush()
+    return user
+
+
+def session_stamp(user: User) -> str:
+    """Changes whenever the password does: a session carrying an old stamp is signed out."""
+    basis = f"{user.id}:{user.password_hash or ''}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:16]

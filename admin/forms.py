@@ -1,0 +1,97 @@
+"""Console forms (Flask-WTF): every form carries a CSRF token; labels are translated."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+
+_KEY = Regexp(r"^[A-Za-z0-9-]{8,64}$")
+
+
+def new_key() -> str:
+    """A fresh idempotency key for a money-moving form: a double submit posts once."""
+    return uuid.uuid4().hex
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class MoneyForm(FlaskForm):
+    """A money-moving form: the idempotency key travels with it."""
+
+    key = HiddenField(validators=[DataRequired(), _KEY], default=new_key)
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+
+
+class LanguageForm(FlaskForm):
+    lang = HiddenField(validators=[DataRequired()])
+    next = HiddenField()
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("New password"), validators=[DataRequired(), Length(min=10, max=1024)]
+    )
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+class ProposeForm(MoneyForm):
+    project_id = SelectField(_l("Project"), coerce=int, validators=[DataRequired()])
+    kind = SelectField(
+        _l("Kind"),
+        choices=[SelectChoice("grant", _l("Grant")), SelectChoice("investment", _l("Investment"))],
+        validators=[DataRequired()],
+    )
+    amount = StringField(_l("Amount (NT$)"), validators=[DataRequired(), Length(max=30)])
+    funding = SelectField(_l("Funding"), validators=[Optional()])
+    purpose = TextAreaField(_l("Purpose"), validators=[DataRequired(), Length(max=2000)])
+
+
+class PayForm(MoneyForm):
+    paid_on = DateField(_l("Paid on"), validators=[Optional()])
+
+
+class VoidForm(MoneyForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+
+
+class ClosePeriodForm(FlaskForm):
+    end_date = DateField(_l("Close the books through"), validators=[DataRequired()])
+    assertions = TextAreaField(
+        _l("Balance assertions (one per line: account code = amount)"),
+        validators=[Optional(), Length(max=10000)],
+    )
+    confirm = BooleanField(_l("I have reconciled the period"), validators=[DataRequired()])
+
+
+class RevenueForm(MoneyForm):
+    period_start = DateField(_l("Period from"), validators=[DataRequired()])
+    period_end = DateField(_l("Period to"), validators=[DataRequired()])
+    revenue = StringField(_l("Revenue (NT$)"), validators=[DataRequired(), Length(max=30)])
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices."""
+    return [SelectChoice(value, label) for value, label in pairs]

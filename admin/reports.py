@@ -1,0 +1,168 @@
+"""Read-side figures for the managers' dashboard that the API does not offer.
+
+The fund balance, the public summary and listings come from ``ledger.books`` and
+``ledger.queries``; this module adds the monthly flows, giving by the donor's home county,
+pledges still outstanding and what return agreements have left due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ledger import queries
+from ledger.models import (
+    Disbursement,
+    Donation,
+    Entry,
+    Organisation,
+    Pledge,
+    ReturnAgreement,
+    RevenueReturn,
+)
+from placefund.reference import counties
+
+
+@dataclass(frozen=True)
+class MonthFlow:
+    month: str  # "2026-11"
+    inflow: int
+    outflow: int
+
+
+def _month_starts(end: dt.date, months: int) -> list[dt.date]:
+    first = end.replace(day=1)
+    out = []
+    for i in range(months - 1, -1, -1):
+        y, m = divmod(first.year * 12 + first.month - 1 - i, 12)
+        out.append(dt.date(y, m + 1, 1))
+    return out
+
+
+def monthly_flows(
+    session: Session, *, end: dt.date, months: int = 12, currency: str = "TWD"
+) -> list[MonthFlow]:
+    """Money in (donations net of refunds, revenue returned) and out (disbursements paid).
+
+    Grouped by day in SQL (at most a year of rows), then by month here, so the query is the
+    same on SQLite and PostgreSQL.
+    """
+    starts = _month_starts(end, months)
+    start = starts[0]
+    inflow: dict[str, int] = defaultdict(int)
+    outflow: dict[str, int] = defaultdict(int)
+    for day, amount in session.execute(
+        select(Donation.received_on, func.sum(Donation.gross_amount - Donation.refunded_amount))
+        .where(
+            Donation.currency == currency,
+            Donation.received_on >= start,
+            Donation.received_on <= end,
+        )
+        .group_by(Donation.received_on)
+    ):
+        inflow[day.strftime("%Y-%m")] += int(amount)
+    for day, amount in session.execute(
+        select(RevenueReturn.received_on, func.sum(RevenueReturn.amount))
+        .where(
+            RevenueReturn.currency == currency,
+            RevenueReturn.received_on >= start,
+            RevenueReturn.received_on <= end,
+        )
+        .group_by(RevenueReturn.received_on)
+    ):
+        inflow[day.strftime("%Y-%m")] += int(amount)
+    for day, amount in session.execute(
+        select(Entry.entry_date, func.sum(Disbursement.amount))
+        .join(Entry, Entry.id == Disbursement.pay_entry_id)
+        .where(
+            Disbursement.currency == currency,
+            Entry.entry_date >= start,
+            Entry.entry_date <= end,
+        )
+        .group_by(Entry.entry_date)
+    ):
+        outflow[day.strftime("%Y-%m")] += int(amount)
+    labels = [s.strftime("%Y-%m") for s in starts]
+    return [MonthFlow(m, inflow.get(m, 0), outflow.get(m, 0)) for m in labels]
+
+
+@dataclass(frozen=True)
+class CountyGiving:
+    county_code: str
+    county_name: str
+    donors: int
+    amount: int
+
+
+def donations_by_donor_county(session: Session, currency: str = "TWD") -> list[CountyGiving]:
+    """Donations (net of refunds) by the donor company's home county, largest first."""
+    names = counties()
+    rows = session.execute(
+        select(
+            Organisation.county_code,
+            func.count(func.distinct(Organisation.id)),
+            func.sum(Donation.gross_amount - Donation.refunded_amount),
+        )
+        .join(Organisation, Organisation.id == Donation.company_id)
+        .where(Donation.currency == currency)
+        .group_by(Organisation.county_code)
+    ).all()
+    out = [
+        CountyGiving(code or "", names.get(code, (code or "—",))[0], donors, int(amount))
+        for code, donors, amount in rows
+    ]
+    return sorted(out, key=lambda c: (-c.amount, c.county_code))
+
+
+@dataclass(frozen=True)
+class PledgeDue:
+    pledge: Pledge
+    paid: int
+
+    @property
+    def outstanding(self) -> int:
+        return self.pledge.amount - self.paid
+
+
+def pledges_outstanding(
+    session: Session, *, company_id: int | None = None, limit: int = 100
+) -> tuple[list[PledgeDue], dict[str, int]]:
+    """Open pledges with what is paid and still due, and the total due per currency."""
+    page = queries.list_pledges(session, company_id=company_id, status="open", limit=limit)
+    rows = [PledgeDue(p, int(paid)) for p, paid in page.items]
+    totals: dict[str, int] = defaultdict(int)
+    for r in rows:
+        totals[r.pledge.currency] += r.outstanding
+    return rows, dict(totals)
+
+
+def pledge_status(session: Session, *, company_id: int, limit: int = 100) -> list[PledgeDue]:
+    """Every pledge of a company with what has been paid on it."""
+    page = queries.list_pledges(session, company_id=company_id, limit=limit)
+    return [PledgeDue(p, int(paid)) for p, paid in page.items]
+
+
+@dataclass(frozen=True)
+class AgreementDue:
+    agreement: ReturnAgreement
+    business_name: str
+    totals: queries.AgreementTotals
+
+
+def agreements_due(
+    session: Session, *, business_id: int | None = None, only_outstanding: bool = False
+) -> list[AgreementDue]:
+    """Return agreements with what revenue reports made due, what came back, what is left."""
+    names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
+    page = queries.list_agreements(session, business_id=business_id, limit=200)
+    out = []
+    for a in page.items:
+        totals = queries.agreement_totals(session, a.id)
+        if only_outstanding and totals.outstanding <= 0:
+            continue
+        out.append(AgreementDue(a, names.get(a.business_id, ""), totals))
+    return out

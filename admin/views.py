@@ -1,0 +1,768 @@
+"""Console pages under /console: sign-in, dashboard, ledger, disbursements, organisations,
+receipts, and the company and business pages.
+
+Handlers run in a fixed order: parse the form, check access (the API's rules: members see
+only their own organisation, anything else is a 404), call one ledger service or query,
+render. Money is never computed here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as web_session
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from admin import accounts, charts, forms, reports
+from admin.filters import TAIPEI
+from admin.receipts import receipt_number, receipt_pdf, statement_pdf
+from api.auth import MANAGERS
+from api.common import atomic, is_manager, visible
+from ledger import books, chain, queries, services
+from ledger.errors import LedgerError, NotFound
+from ledger.models import Disbursement, Donation, Entry, Organisation, User
+from ledger.money import parse_amount
+from placefund.app import db_session
+
+bp = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/console",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+#: Styles and images from the app only; no scripts are needed at all
+CONSOLE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+PAGE = 50
+
+
+# --- the signed-in user ----------------------------------------------------------------------
+
+
+@bp.before_app_request
+def _load_user():
+    """The console user from the signed session; a changed password ends old sessions."""
+    g.console_user = None
+    uid = web_session.get("uid")
+    if uid is None or request.path.startswith(("/api/", "/webhooks/")):
+        return
+    user = db_session().get(User, uid)
+    if user is None or web_session.get("stamp") != accounts.session_stamp(user):
+        web_session.pop("uid", None)
+        web_session.pop("stamp", None)
+        return
+    g.console_user = user
+    g.user = user  # the access log records who asked
+
+
+@bp.after_request
+def _headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
+    if not request.path.startswith("/console/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.app_context_processor
+def _context():
+    return {
+        "lang": str(get_locale()),
+        "me": g.get("console_user"),
+        "fund_name": current_app.config["SETTINGS"].fund_name,
+        "language_form": forms.LanguageForm(formdata=None),
+        "action_form": forms.ActionForm(formdata=None),
+        # The card donation pages are another module's; link to them once they exist
+        "has_donate": "/donate" in {r.rule.rstrip("/") for r in current_app.url_map.iter_rules()},
+    }
+
+
+def me() -> User:
+    return g.console_user
+
+
+def signed_in(*roles: str):
+    """The page needs a signed-in user, with one of ``roles`` when given (else a 403 page)."""
+
+    def decorator(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            user = g.get("console_user")
+            if user is None:
+                return redirect(url_for("console.sign_in", next=request.full_path.rstrip("?")))
+            if roles and user.role not in roles:
+                abort(403)
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only a local path: never another host (open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def home_for(user: User) -> str:
+    if is_manager(user):
+        return url_for("console.dashboard")
+    if user.role == "company_member":
+        return url_for("console.my_company")
+    return url_for("console.my_business")
+
+
+def ledger_key(form: forms.MoneyForm) -> str:
+    """The form's idempotency key, namespaced like the API's by the user's organisation."""
+    return f"console:{me().organisation_id}:{form.key.data}"
+
+
+def form_error(form, error: LedgerError) -> None:
+    """A domain error shown next to the fields it names, and on top of the form."""
+    for name, messages in (error.fields or {}).items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*list(field.errors or []), *messages]
+    flash(error.detail, "error")
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    if isinstance(error, CSRFError):
+        message = _("The form expired or was not sent from this site. Please try again.")
+    elif error.code == 403:
+        message = _("Your role may not open this page.")
+    elif error.code == 404:
+        message = _("This page does not exist.")
+    else:
+        message = error.description
+    return render_template("console/error.html", code=error.code, message=message), error.code
+
+
+@bp.errorhandler(LedgerError)
+def _ledger_error(error: LedgerError):
+    db_session().rollback()
+    code = 404 if isinstance(error, NotFound) else error.status
+    message = _("This page does not exist.") if code == 404 else error.detail
+    return render_template("console/error.html", code=code, message=message), code
+
+
+# --- signing in and out ----------------------------------------------------------------------
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    form = forms.SignInForm()
+    target = safe_next(request.values.get("next"), "")
+    if form.validate_on_submit():
+        s = db_session()
+        try:
+            user = accounts.authenticate(s, form.email.data, form.password.data)
+        except accounts.SignInRefused as refused:
+            s.commit()  # the failure count is kept
+            if refused.locked_until is not None:
+                when = refused.locked_until.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M")
+                form.password.errors = [
+                    _(
+                        "Too many failed attempts: this account is locked until %(when)s. "
+                        "A fund manager can reset the password.",
+                        when=when,
+                    )
+                ]
+            else:
+                form.password.errors = [_("The email or the password is wrong.")]
+            return render_template("console/sign_in.html", form=form, next=target), 401
+        s.commit()
+        lang = web_session.get("lang")
+        web_session.clear()  # a fresh session: no fixation across sign-in
+        if lang:
+            web_session["lang"] = lang
+        web_session.permanent = True
+        web_session["uid"] = user.id
+        web_session["stamp"] = accounts.session_stamp(user)
+        return redirect(target or home_for(user))
+    status = 400 if form.errors else 200
+    return render_template("console/sign_in.html", form=form, next=target), status
+
+
+@bp.post("/sign-out")
+def sign_out():
+    lang = web_session.get("lang")
+    web_session.clear()
+    if lang:
+        web_session["lang"] = lang
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("console.sign_in"))
+
+
+@bp.route("/reset/<secret>", methods=["GET", "POST"])
+def reset_password(secret: str):
+    """A user sets a new password through the one-time link a manager gave them."""
+    if len(secret) > 100:
+        abort(404)
+    row = accounts.find_reset(db_session(), secret)
+    form = forms.NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            with atomic() as s:
+                accounts.use_reset(s, secret, form.password.data)
+        except LedgerError as error:
+            form_error(form, error)
+        else:
+            web_session.pop("uid", None)
+            flash(_("Your password is set. Please sign in."), "info")
+            return redirect(url_for("console.sign_in"))
+    return render_template("console/reset.html", form=form, user=row.user)
+
+
+@bp.get("/")
+@signed_in()
+def index():
+    return redirect(home_for(me()))
+
+
+# --- manager dashboard ---------------------------------------------------------------------------
+
+
+@bp.get("/dashboard")
+@signed_in(*MANAGERS)
+def dashboard():
+    s = db_session()
+    position = books.fund_position(s, "TWD")
+    flows = reports.monthly_flows(s, end=services.today())
+    chart = charts.flow_chart(flows, in_label=_("Inflows"), out_label=_("Outflows"))
+    summary = queries.public_summary(s)
+    pledges, pledge_totals = reports.pledges_outstanding(s)
+    agreements = reports.agreements_due(s)
+    pending = queries.list_disbursements(s, status="reserved", limit=PAGE).items
+    return render_template(
+        "console/dashboard.html",
+        position=position,
+        flows=flows,
+        chart=chart,
+        summary=summary,
+        by_donor_county=reports.donations_by_donor_county(s),
+        pledges=pledges,
+        pledge_totals=pledge_totals,
+        agreements=agreements,
+        pending=pending,
+    )
+
+
+# --- ledger ----------------------------------------------------------------------------------
+
+
+def _date_arg(name: str) -> dt.date | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        flash(_("Dates are written like 2026-11-26."), "error")
+        return None
+
+
+def _after_arg() -> int | None:
+    raw = request.args.get("after", "")
+    return int(raw) if raw.isdigit() and len(raw) < 18 else None
+
+
+@bp.get("/ledger/accounts")
+@signed_in(*MANAGERS)
+def accounts_list():
+    prefix = request.args.get("prefix", "").strip()[:160] or None
+    result = queries.list_accounts(db_session(), prefix=prefix, limit=200, after=_after_arg())
+    items = sorted(result.items, key=lambda a: a.code)
+    return render_template(
+        "console/accounts.html", accounts=items, prefix=prefix or "", next_after=result.next_after
+    )
+
+
+@bp.get("/ledger/accounts/<path:code>")
+@signed_in(*MANAGERS)
+def account_statement(code: str):
+    start, end = _date_arg("from"), _date_arg("to")
+    st = books.statement(db_session(), code, start, end)
+    return render_template("console/statement.html", st=st)
+
+
+@bp.get("/ledger/entries")
+@signed_in(*MANAGERS)
+def entries():
+    kind = request.args.get("kind", "").strip()[:40] or None
+    result = queries.list_entries(db_session(), kind=kind, limit=PAGE, after=_after_arg())
+    return render_template(
+        "console/entries.html", entries=result.items, kind=kind or "", next_after=result.next_after
+    )
+
+
+@bp.get("/ledger/entries/<int:entry_id>")
+@signed_in(*MANAGERS)
+def entry(entry_id: int):
+    e = db_session().get(Entry, entry_id)
+    if e is None:
+        abort(404)
+    return render_template("console/entry.html", entry=e)
+
+
+@bp.get("/ledger/trial-balance")
+@signed_in(*MANAGERS)
+def trial_balance():
+    tb = books.trial_balance(db_session(), _date_arg("as_of"))
+    return render_template("console/trial_balance.html", tb=tb)
+
+
+@bp.route("/ledger/chain", methods=["GET", "POST"])
+@signed_in(*MANAGERS)
+def chain_page():
+    report = None
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action == "seal":
+            with atomic() as s:
+                sealed = chain.seal_pending(s)
+            flash(_("%(n)s entries sealed into the chain.", n=sealed), "info")
+            return redirect(url_for("console.chain_page"))
+        report = chain.verify(db_session())
+    seq, head, sealed_at = chain.chain_head(db_session())
+    return render_template(
+        "console/chain.html", report=report, seq=seq, head=head, sealed_at=sealed_at
+    )
+
+
+_ASSERTION = re.compile(r"^\s*([a-z0-9_:A-Z]+)\s*=\s*(.+?)\s*$")
+
+
+@bp.route("/ledger/periods", methods=["GET", "POST"])
+@signed_in(*MANAGERS)
+def periods():
+    form = forms.ClosePeriodForm()
+    if form.validate_on_submit():
+        try:
+            assertions = {}
+            for n, line in enumerate((form.assertions.data or "").splitlines(), 1):
+                if not line.strip():
+                    continue
+                match = _ASSERTION.match(line)
+                if not match:
+                    raise LedgerError(
+                        _("Line %(n)s is not 'account code = amount'.", n=n),
+                        fields={"assertions": [_("line %(n)s", n=n)]},
+                    )
+                account = books.get_account(db_session(), match[1])
+                assertions[match[1]] = parse_amount(match[2], account.currency)
+            with atomic() as s:
+                period = books.close_period(
+                    s, actor=me(), end_date=form.end_date.data, assertions=assertions
+                )
+            flash(_("The books are closed through %(d)s.", d=period.end_date.isoformat()), "info")
+            return redirect(url_for("console.periods"))
+        except LedgerError as error:
+            db_session().rollback()
+            form_error(form, error)
+    users = _user_names()
+    return render_template(
+        "console/periods.html", form=form, periods=queries.list_periods(db_session()), users=users
+    )
+
+
+# --- disbursements ---------------------------------------------------------------------------
+
+
+def _user_names() -> dict[int, User]:
+    return {u.id: u for u in db_session().scalars(select(User))}
+
+
+def _funding_choices(s) -> list[tuple[str, str]]:
+    from admin.filters import purpose
+
+    position = books.fund_position(s, "TWD")
+    choices = [("", purpose(None))]
+    choices += [(code, purpose(code)) for code in position.restricted]
+    return choices
+
+
+@bp.get("/disbursements")
+@signed_in(*MANAGERS)
+def disbursements():
+    status = request.args.get("status") or None
+    if status not in (None, "reserved", "paid", "voided"):
+        status = None
+    result = queries.list_disbursements(db_session(), status=status, limit=PAGE, after=_after_arg())
+    return render_template(
+        "console/disbursements.html",
+        items=result.items,
+        status=status or "",
+        next_after=result.next_after,
+        users=_user_names(),
+    )
+
+
+@bp.route("/disbursements/new", methods=["GET", "POST"])
+@signed_in(*MANAGERS)
+def propose():
+    s = db_session()
+    form = forms.ProposeForm()
+    projects = queries.list_projects(s, limit=500).items
+    form.project_id.choices = forms.choices(
+        (p.id, f"{p.name} ({p.business.name})") for p in projects
+    )
+    form.funding.choices = forms.choices(_funding_choices(s))
+    if form.validate_on_submit():
+        try:
+            amount = parse_amount(form.amount.data, "TWD")
+            with atomic() as tx:
+                d = services.propose_disbursement(
+                    tx,
+                    key=ledger_key(form),
+                    actor=me(),
+                    kind=form.kind.data,
+                    project_id=form.project_id.data,
+                    amount=amount,
+                    funding=form.funding.data or None,
+                    purpose=form.purpose.data.strip(),
+                )
+        except LedgerError as error:
+            form_error(form, error)
+        else:
+            flash(_("Disbursement %(id)s proposed; it needs a second approval.", id=d.id), "info")
+            return redirect(url_for("console.disbursement", disbursement_id=d.id))
+    return render_template("console/propose.html", form=form)
+
+
+def _disbursement(disbursement_id: int) -> Disbursement:
+    d = db_session().get(Disbursement, disbursement_id)
+    if d is None:
+        abort(404)
+    return d
+
+
+@bp.get("/disbursements/<int:disbursement_id>")
+@signed_in(*MANAGERS)
+def disbursement(disbursement_id: int):
+    d = _disbursement(disbursement_id)
+    return _disbursement_page(d, forms.PayForm(formdata=None), forms.VoidForm(formdata=None))
+
+
+def _disbursement_page(d, pay_form, void_form, status: int = 200):
+    user = me()
+    institutions = {a.institution for a in d.approvals}
+    may_approve = (
+        d.status == "reserved"
+        and user.institution not in institutions
+        and all(a.user_id != user.id for a in d.approvals)
+    )
+    return (
+        render_template(
+            "console/disbursement.html",
+            d=d,
+            users=_user_names(),
+            approved=services.approved(d),
+            may_approve=may_approve,
+            pay_form=pay_form,
+            void_form=void_form,
+        ),
+        status,
+    )
+
+
+@bp.post("/disbursements/<int:disbursement_id>/approve")
+@signed_in(*MANAGERS)
+def approve(disbursement_id: int):
+    _disbursement(disbursement_id)
+    try:
+        with atomic() as s:
+            services.approve_disbursement(s, disbursement_id=disbursement_id, actor=me())
+    except LedgerError as error:
+        flash(error.detail, "error")
+    else:
+        flash(_("Approved."), "info")
+    return redirect(url_for("console.disbursement", disbursement_id=disbursement_id))
+
+
+@bp.post("/disbursements/<int:disbursement_id>/pay")
+@signed_in(*MANAGERS)
+def pay(disbursement_id: int):
+    d = _disbursement(disbursement_id)
+    form = forms.PayForm()
+    if form.validate_on_submit():
+        try:
+            with atomic() as s:
+                services.pay_disbursement(
+                    s,
+                    key=ledger_key(form),
+                    disbursement_id=disbursement_id,
+                    actor=me(),
+                    paid_on=form.paid_on.data,
+                )
+        except LedgerError as error:
+            form_error(form, error)
+        else:
+            flash(_("Paid."), "info")
+            return redirect(url_for("console.disbursement", disbursement_id=disbursement_id))
+    return _disbursement_page(d, form, forms.VoidForm(formdata=None), 422)
+
+
+@bp.post("/disbursements/<int:disbursement_id>/void")
+@signed_in(*MANAGERS)
+def void(disbursement_id: int):
+    d = _disbursement(disbursement_id)
+    form = forms.VoidForm()
+    if form.validate_on_submit():
+        try:
+            with atomic() as s:
+                services.void_disbursement(
+                    s,
+                    key=ledger_key(form),
+                    disbursement_id=disbursement_id,
+                    actor=me(),
+                    reason=form.reason.data.strip(),
+                )
+        except LedgerError as error:
+            form_error(form, error)
+        else:
+            flash(_("Voided; the reservation is reversed."), "info")
+            return redirect(url_for("console.disbursement", disbursement_id=disbursement_id))
+    return _disbursement_page(d, forms.PayForm(formdata=None), form, 422)
+
+
+# --- organisations and users -------------------------------------------------------------------
+
+
+@bp.get("/organisations")
+@signed_in(*MANAGERS)
+def organisations():
+    kind = request.args.get("kind") or None
+    if kind not in (None, "company", "business", "institution"):
+        kind = None
+    verified = {"yes": True, "no": False}.get(request.args.get("verified", ""))
+    result = queries.list_organisations(
+        db_session(), kind=kind, verified=verified, limit=PAGE, after=_after_arg()
+    )
+    return render_template(
+        "console/organisations.html",
+        items=result.items,
+        kind=kind or "",
+        verified=request.args.get("verified", ""),
+        next_after=result.next_after,
+    )
+
+
+@bp.get("/organisations/<int:org_id>")
+@signed_in(*MANAGERS)
+def organisation(org_id: int):
+    org = db_session().get(Organisation, org_id)
+    if org is None:
+        abort(404)
+    if org.kind == "company":
+        return _company_page(org)
+    if org.kind == "business":
+        return _business_page(org)
+    members = db_session().scalars(select(User).where(User.organisation_id == org.id)).all()
+    return render_template("console/institution.html", org=org, members=members)
+
+
+@bp.post("/organisations/<int:org_id>/verify")
+@signed_in(*MANAGERS)
+def verify(org_id: int):
+    from api.operations import verify_organisation
+
+    try:
+        with atomic() as s:
+            org = s.get(Organisation, org_id)
+            if org is None:
+                abort(404)
+            verify_organisation(s, org, me())
+    except LedgerError as error:
+        flash(error.detail, "error")
+    else:
+        flash(_("Verified."), "info")
+    return redirect(url_for("console.organisation", org_id=org_id))
+
+
+@bp.get("/users")
+@signed_in(*MANAGERS)
+def users():
+    items = db_session().scalars(select(User).order_by(User.organisation_id, User.id)).all()
+    return render_template(
+        "console/users.html", items=items, may_reset=accounts.may_reset, now=dt.datetime.now(dt.UTC)
+    )
+
+
+@bp.post("/users/<int:user_id>/reset")
+@signed_in(*MANAGERS)
+def reset_user(user_id: int):
+    target = db_session().get(User, user_id)
+    if target is None:
+        abort(404)
+    try:
+        with atomic() as s:
+            row, secret = accounts.issue_reset(s, actor=me(), target=target)
+    except LedgerError as error:
+        flash(error.detail, "error")
+        return redirect(url_for("console.users"))
+    link = url_for("console.reset_password", secret=secret, _external=True)
+    return render_template("console/reset_issued.html", target=target, link=link, row=row)
+
+
+# --- company pages -------------------------------------------------------------------------------
+
+
+def _company_page(org: Organisation):
+    s = db_session()
+    donations = queries.list_donations(s, company_id=org.id, limit=200).items
+    years = sorted({d.received_on.year for d in donations}, reverse=True)
+    return render_template(
+        "console/company.html",
+        org=org,
+        pledges=reports.pledge_status(s, company_id=org.id),
+        donations=donations,
+        receipt_number=receipt_number,
+        years=years,
+    )
+
+
+@bp.get("/company")
+@signed_in("company_member")
+def my_company():
+    return _company_page(me().organisation)
+
+
+@bp.get("/donations/<int:donation_id>/receipt.pdf")
+@signed_in("company_member", *MANAGERS)
+def receipt(donation_id: int):
+    s = db_session()
+    donation = s.get(Donation, donation_id)
+    visible(me(), donation.company_id if donation else None, "Donation", donation_id)
+    if donation is None:
+        abort(404)
+    company = s.get(Organisation, donation.company_id) if donation.company_id else None
+    pdf = receipt_pdf(
+        donation=donation,
+        company=company,
+        fund_name=current_app.config["SETTINGS"].fund_name,
+        issued_on=services.today(),
+    )
+    return _pdf_response(pdf, f"{receipt_number(donation)}.pdf")
+
+
+@bp.get("/organisations/<int:org_id>/statement-<int:year>.pdf")
+@signed_in("company_member", *MANAGERS)
+def yearly_statement(org_id: int, year: int):
+    s = db_session()
+    org = s.get(Organisation, org_id)
+    visible(me(), org.id if org else None, "Organisation", org_id)
+    if org is None or org.kind != "company" or not 2000 <= year <= 2200:
+        abort(404)
+    st = queries.donor_statement(s, org, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    pdf = statement_pdf(
+        statement=st,
+        fund_name=current_app.config["SETTINGS"].fund_name,
+        issued_on=services.today(),
+    )
+    return _pdf_response(pdf, f"statement-{org.ubn or org.id}-{year}.pdf")
+
+
+def _pdf_response(pdf: bytes, filename: str):
+    response = make_response(pdf)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- business pages ------------------------------------------------------------------------------
+
+
+def _business_page(org: Organisation, revenue_form=None, form_agreement: int | None = None):
+    s = db_session()
+    agreements = reports.agreements_due(s, business_id=org.id)
+    revenue = {
+        a.agreement.id: queries.list_revenue_reports(s, a.agreement.id, limit=100).items
+        for a in agreements
+    }
+    returns = {
+        a.agreement.id: queries.list_revenue_returns(s, a.agreement.id, limit=100).items
+        for a in agreements
+    }
+    forms_by_agreement = {
+        a.agreement.id: (
+            revenue_form
+            if revenue_form is not None and form_agreement == a.agreement.id
+            else forms.RevenueForm(formdata=None)
+        )
+        for a in agreements
+    }
+    return render_template(
+        "console/business.html",
+        org=org,
+        projects=queries.list_projects(s, business_id=org.id, limit=100).items,
+        disbursements=queries.list_disbursements(s, business_id=org.id, limit=100).items,
+        agreements=agreements,
+        revenue=revenue,
+        returns=returns,
+        revenue_forms=forms_by_agreement,
+        may_report=me().role == "business_member",
+    )
+
+
+@bp.get("/business")
+@signed_in("business_member")
+def my_business():
+    return _business_page(me().organisation)
+
+
+@bp.post("/agreements/<int:agreement_id>/revenue")
+@signed_in("business_member")
+def report_revenue(agreement_id: int):
+    owner = queries.organisation_of_agreement(db_session(), agreement_id)
+    visible(me(), owner, "Return agreement", agreement_id)  # another's is a 404, like none
+    form = forms.RevenueForm()
+    if form.validate_on_submit():
+        try:
+            revenue = parse_amount(form.revenue.data, "TWD")
+            with atomic() as tx:
+                services.report_revenue(
+                    tx,
+                    key=ledger_key(form),
+                    agreement_id=agreement_id,
+                    period_start=form.period_start.data,
+                    period_end=form.period_end.data,
+                    revenue=revenue,
+                    actor=me(),
+                )
+        except LedgerError as error:
+            if "revenue" not in error.fields and "amount" in error.fields:
+                error.fields["revenue"] = error.fields.pop("amount")
+            form_error(form, error)
+        else:
+            flash(_("Revenue reported."), "info")
+            return redirect(url_for("console.my_business"))
+    return _business_page(me().organisation, form, agreement_id), 422

@@ -1,0 +1,222 @@
+"""The console in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
+
+One server per module (werkzeug on 127.0.0.1:0 in a thread) over its own database; each test
+opens fresh browser contexts, so tests do not share sessions. Screenshots of the main pages
+go to test-artifacts/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from werkzeug.serving import make_server
+
+from placefund.app import Database, create_app
+from placefund.config import Settings
+from tests.admin.conftest import PASSWORD, build_console_world
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="browser tests need Debian's Chromium: apt-get install -y chromium fonts-noto-cjk",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def served(sqlite_template, tmp_path_factory):
+    """The app on a free local port, over a database holding the console world."""
+    path = tmp_path_factory.mktemp("browser") / "placefund.db"
+    shutil.copy(sqlite_template, path)
+    database = Database(f"sqlite:///{path}")
+    ids, emails, _tokens = build_console_world(database)
+    app = create_app(
+        Settings(database_url=f"sqlite:///{path}", secret_key="browser-test"), database=database
+    )
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", ids, emails
+    server.shutdown()
+    thread.join(timeout=5)
+    server.server_close()
+    database.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def base_url(served):
+    return served[0]
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def signed_in(browser, base_url, email, **context_args):
+    context = browser.new_context(base_url=base_url, locale="zh-TW", **context_args)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto("/console/sign-in")
+    page.get_by_label("電子郵件").fill(email)
+    page.get_by_label("密碼").fill(PASSWORD)
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_load_state()
+    return context, page
+
+
+def test_sign_in_and_the_dashboard_chart(browser, served):
+    base_url, _ids, emails = served
+    context = browser.new_context(base_url=base_url)
+    page = context.new_page()
+    page.goto("/console/sign-in")
+    shot(page, "01-sign-in")
+    page.get_by_label("電子郵件").fill(emails["ndc"])
+    page.get_by_label("密碼").fill("wrong password")
+    page.get_by_role("button", name="登入").click()
+    assert page.locator("#password-error").inner_text() == "電子郵件或密碼錯誤。"
+    shot(page, "02-sign-in-error")
+    page.get_by_label("密碼").fill(PASSWORD)
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url("**/console/dashboard")
+    assert page.locator("h1").inner_text() == "總覽"
+    assert page.locator("#flows-chart rect").count() == 24
+    assert page.locator("#flows-chart").bounding_box()["width"] > 300
+    assert page.locator("#fund-total").inner_text().startswith("NT$")
+    shot(page, "03-dashboard")
+    context.close()
+
+
+def test_the_dashboard_fits_a_phone(browser, served):
+    base_url, _ids, emails = served
+    context, page = signed_in(
+        browser, base_url, emails["moea"], viewport={"width": 390, "height": 844}
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    shot(page, "04-dashboard-phone")
+    context.close()
+
+
+def test_two_managers_propose_approve_and_pay(browser, served):
+    base_url, _ids, emails = served
+    ndc_context, ndc = signed_in(browser, base_url, emails["ndc"])
+    ndc.goto("/console/disbursements/new")
+    ndc.get_by_label("計畫").select_option(index=0)
+    ndc.get_by_label("類別").select_option("grant")
+    ndc.get_by_label("金額（新臺幣）").fill("1,200")
+    ndc.get_by_label("用途").fill("茶園步道")
+    shot(ndc, "05-propose")
+    ndc.get_by_role("button", name="提出").click()
+    ndc.wait_for_url("**/console/disbursements/*")
+    url = ndc.url
+    assert "NT$1,200" in ndc.locator("#amount").inner_text()
+    assert ndc.get_by_role("button", name="核准").count() == 0  # own institution approved
+    assert ndc.get_by_role("button", name="撥款").count() == 0  # one approval is not enough
+    shot(ndc, "06-disbursement-proposed")
+
+    moea_context, moea = signed_in(browser, base_url, emails["moea"])
+    moea.goto(url)
+    moea.get_by_role("button", name="核准").click()
+    moea.wait_for_load_state()
+    assert moea.locator("#steps .approval").count() == 2
+    moea.get_by_role("button", name="撥款").click()
+    moea.wait_for_load_state()
+    assert moea.locator("#status").inner_text() == "已撥款"
+    steps = moea.locator("#steps").inner_text()
+    assert "於" in steps and "撥款" in steps
+    shot(moea, "07-disbursement-paid")
+    ndc.goto("/console/disbursements")
+    shot(ndc, "08-disbursements")
+    ndc_context.close()
+    moea_context.close()
+
+
+def test_a_company_downloads_a_receipt_pdf(browser, served, tmp_path):
+    base_url, _ids, emails = served
+    context = browser.new_context(base_url=base_url, accept_downloads=True)
+    page = context.new_page()
+    page.goto("/console/sign-in")
+    page.get_by_label("電子郵件").fill(emails["company_a"])
+    page.get_by_label("密碼").fill(PASSWORD)
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url("**/console/company")
+    shot(page, "09-company")
+    with page.expect_download() as info:
+        page.locator("a.receipt").first.click()
+    download = info.value
+    assert download.suggested_filename.startswith("PF-")
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(target.read_bytes())).pages)
+    assert "新臺幣伍仟元整" in text
+    assert "甲公司" in text
+    context.close()
+
+
+def test_switching_language(browser, served):
+    base_url, _ids, emails = served
+    context, page = signed_in(browser, base_url, emails["ndc"])
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Dashboard"
+    assert page.locator("html").get_attribute("lang") == "en"
+    shot(page, "10-dashboard-english")
+    page.get_by_role("button", name="中文").click()
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "總覽"
+    context.close()
+
+
+def test_screenshots_of_the_main_pages(browser, served):
+    base_url, ids, emails = served
+    context, page = signed_in(browser, base_url, emails["admin"])
+    pages = {
+        "11-accounts": "/console/ledger/accounts",
+        "12-statement": "/console/ledger/accounts/assets:bank:main",
+        "13-entries": "/console/ledger/entries",
+        "14-trial-balance": "/console/ledger/trial-balance",
+        "15-chain": "/console/ledger/chain",
+        "16-periods": "/console/ledger/periods",
+        "17-organisations": "/console/organisations",
+        "18-users": "/console/users",
+        "19-business-as-manager": f"/console/organisations/{ids['business_x']}",
+    }
+    for name, url in pages.items():
+        response = page.goto(url)
+        assert response.status == 200, url
+        shot(page, name)
+    page.goto("/console/ledger/chain")
+    page.get_by_role("button", name="立即驗證").click()
+    page.wait_for_load_state()
+    assert "雜湊鏈完整" in page.locator("#verify-report").inner_text()
+    shot(page, "20-chain-verified")
+    context.close()
+
+    business_context, business = signed_in(browser, base_url, emails["business_x"])
+    assert business.locator("h1").inner_text() == "丙工作室"
+    shot(business, "21-business")
+    business_context.close()
+
+    public = browser.new_context(base_url=base_url).new_page()
+    public.goto("/transparency")
+    shot(public, "22-transparency")
+    public.context.close()

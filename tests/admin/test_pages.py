@@ -1,0 +1,172 @@
+"""Manager pages: the dashboard, the two-manager disbursement flow, the books, periods."""
+
+from __future__ import annotations
+
+from ledger.models import Disbursement, Period
+from tests.admin.conftest import post_form
+
+
+def test_dashboard_shows_balances_chart_and_lists(console):
+    page = console.client("ndc").get("/console/dashboard")
+    assert page.status_code == 200
+    # net assets: NT$30,000 pledged (income when pledged) less the NT$3,000 grant reserved
+    # (the NT$4,000 investment stays an asset), as books.fund_position computes it
+    assert 'id="fund-total">NT$27,000<' in page.text
+    assert '<svg id="flows-chart"' in page.text
+    assert page.text.count('class="bar-in"') == 12
+    assert "甲公司" in page.text  # pledge A is outstanding
+    assert "丙工作室" in page.text  # its return agreement
+    assert "<script" not in page.text
+
+
+def test_two_managers_of_different_institutions_propose_approve_and_pay(console):
+    ndc, moea = console.client("ndc"), console.client("moea")
+    proposed = post_form(
+        ndc,
+        "/console/disbursements/new",
+        "/console/disbursements/new",
+        {
+            "project_id": str(console.ids["project_x"]),
+            "kind": "grant",
+            "amount": "NT$1,500",
+            "funding": "",
+            "purpose": "竹編工坊設備",
+        },
+    )
+    assert proposed.status_code == 302, proposed.text
+    url = proposed.headers["Location"]
+    d_id = int(url.rsplit("/", 1)[1])
+    page = ndc.get(url)
+    assert "NT$1,500" in page.text
+    assert "Approve" not in page.text and "核准</button>" not in page.text  # own institution
+    # The proposer cannot pay alone.
+    refused = post_form(ndc, url, f"{url}/approve")
+    assert refused.status_code == 302
+    assert "already approved" in ndc.get(url).text
+
+    approved = post_form(moea, url, f"{url}/approve")
+    assert approved.status_code == 302
+    paid = post_form(moea, url, f"{url}/pay", {"paid_on": ""})
+    assert paid.status_code == 302
+    page = moea.get(url)
+    assert 'class="status paid"' in page.text
+    assert page.text.count('class="approval"') == 2
+    with console.database.session() as s:
+        d = s.get(Disbursement, d_id)
+        assert d.status == "paid"
+        assert d.paid_by_id == console.ids["user_moea"]
+
+
+def test_proposal_errors_are_shown_next_to_the_fields(console):
+    ndc = console.client("ndc")
+    response = post_form(
+        ndc,
+        "/console/disbursements/new",
+        "/console/disbursements/new",
+        {
+            "project_id": str(console.ids["project_x"]),
+            "kind": "grant",
+            "amount": "12.5",
+            "purpose": "零頭",
+        },
+    )
+    assert response.status_code == 200
+    assert 'id="amount-error"' in response.text
+    assert 'class="flash error"' in response.text
+
+
+def test_void_needs_a_reason_and_reverses_the_reservation(console):
+    ndc = console.client("ndc")
+    url = f"/console/disbursements/{console.ids['disbursement_y']}"
+    missing = post_form(ndc, url, f"{url}/void", {"reason": ""})
+    assert missing.status_code == 422
+    assert 'id="reason-error"' in missing.text
+    voided = post_form(ndc, url, f"{url}/void", {"reason": "計畫取消"})
+    assert voided.status_code == 302
+    page = ndc.get(url)
+    assert 'class="status voided"' in page.text
+    assert "計畫取消" in page.text
+
+
+def test_ledger_pages_show_running_balance_postings_and_refs(console):
+    ndc = console.client("ndc")
+    statement = ndc.get("/console/ledger/accounts/assets:bank:main")
+    assert "NT$5,000" in statement.text and "NT$25,000" in statement.text  # running balance
+    entries = ndc.get("/console/ledger/entries")
+    assert "assets:bank:main" in entries.text
+    tb = ndc.get("/console/ledger/trial-balance")
+    assert "借貸平衡" in tb.text
+    assert ndc.get("/console/ledger/accounts/no:such:account").status_code == 404
+
+
+def test_chain_seal_and_verify(console):
+    ndc = console.client("ndc")
+    sealed = post_form(ndc, "/console/ledger/chain", "/console/ledger/chain", {"action": "seal"})
+    assert sealed.status_code == 302
+    report = post_form(ndc, "/console/ledger/chain", "/console/ledger/chain", {"action": "verify"})
+    assert report.status_code == 200
+    assert "雜湊鏈完整" in report.text
+
+
+def test_period_close_checks_assertions_first(console):
+    ndc = console.client("ndc")
+    failing = post_form(
+        ndc,
+        "/console/ledger/periods",
+        "/console/ledger/periods",
+        {"end_date": "2020-12-31", "assertions": "assets:bank:main = NT$1", "confirm": "y"},
+    )
+    assert failing.status_code == 200
+    assert 'id="assertions-error"' in failing.text
+    closed = post_form(
+        ndc,
+        "/console/ledger/periods",
+        "/console/ledger/periods",
+        {"end_date": "2020-12-31", "assertions": "assets:bank:main = NT$0", "confirm": "y"},
+    )
+    assert closed.status_code == 302
+    with console.database.session() as s:
+        assert s.query(Period).count() == 1
+
+
+def test_verify_an_organisation(console):
+    from ledger.models import Organisation
+
+    with console.database.session() as s, s.begin():
+        org = Organisation(kind="business", name="新社區工作室", ubn="12345675")
+        s.add(org)
+    ndc = console.client("ndc")
+    response = post_form(
+        ndc, "/console/organisations?verified=no", f"/console/organisations/{org.id}/verify"
+    )
+    assert response.status_code == 302
+    with console.database.session() as s:
+        assert s.get(Organisation, org.id).verified_at is not None
+
+
+def test_transparency_is_public_and_names_only_opted_in_donors(console):
+    page = console.app.test_client().get("/transparency")
+    assert page.status_code == 200
+    assert "乙公司" in page.text  # pledged with public_name
+    assert "甲公司" not in page.text
+
+
+def test_a_double_submitted_proposal_reserves_once(console):
+    from tests.admin.conftest import csrf_token, form_key
+
+    ndc = console.client("ndc")
+    page = ndc.get("/console/disbursements/new")
+    data = {
+        "csrf_token": csrf_token(page.text),
+        "key": form_key(page.text),
+        "project_id": str(console.ids["project_y"]),
+        "kind": "investment",
+        "amount": "2,000",
+        "purpose": "冷凍設備",
+    }
+    first = ndc.post("/console/disbursements/new", data=data)
+    second = ndc.post("/console/disbursements/new", data=data)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"] == second.headers["Location"]
+    with console.database.session() as s:
+        assert s.query(Disbursement).count() == 3  # the world's two and this one
