@@ -250,7 +250,17 @@ def post_entry(
     except Exception as exc:
         session.info[_FAILED] = f"{type(exc).__name__}: {exc}"
         raise
+    _expire_balances(session, legs)
     return Posted(entry_id, fresh=True)
+
+
+def _expire_balances(session: Session, legs: list[Leg]) -> None:
+    """Balances moved by SQL behind the ORM's back: an Account already loaded in this session
+    must read its balance again, or a later read in the same session would be stale."""
+    codes = {leg.account for leg in legs}
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Account) and obj.code in codes:
+            session.expire(obj, ["balance"])
 
 
 def _insert_postings(raw: _Raw, entry_id: int, entry_date, legs, account_ids) -> None:
