@@ -22,6 +22,7 @@ PostgreSQL the deferred balance trigger would refuse that commit too).
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -277,6 +278,19 @@ def _insert_postings(raw: _Raw, entry_id: int, entry_date, legs, account_ids) ->
     )
 
 
+#: Account codes known to exist, per engine. Accounts are never deleted, so this only saves
+#: the "open if new" insert on later postings; it is a cache of a fact, not state.
+_KNOWN_ACCOUNTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _known_accounts(session: Session) -> set[str]:
+    engine = session.get_bind()
+    known = _KNOWN_ACCOUNTS.get(engine)
+    if known is None:
+        known = _KNOWN_ACCOUNTS[engine] = set(FIXED_ACCOUNTS)
+    return known
+
+
 def _post_pipelined(
     session: Session, raw: _Raw, entry_id: int, legs: list[Leg], entry_date: dt.date
 ) -> None:
@@ -296,14 +310,17 @@ def _post_pipelined(
     # Accounts used for the first time are opened first, in code order and before any
     # balance row is locked: two transactions opening the same new account then wait on
     # each other only while neither holds a balance lock, so they cannot deadlock.
-    new_specs = [spec_for(leg.account) for leg in legs if leg.account not in FIXED_ACCOUNTS]
+    known = _known_accounts(session)
+    new_specs = [spec_for(leg.account) for leg in legs if leg.account not in known]
+    opened = None
     with conn.pipeline():
         if new_specs:
-            conn.cursor().execute(
+            opened = conn.cursor()
+            opened.execute(
                 "INSERT INTO ledger_accounts (code, name, type, currency, normal_sign,"
                 " allow_negative, balance, created_at) VALUES "
                 + ", ".join(["(%s, %s, %s, %s, %s, %s, 0, %s)"] * len(new_specs))
-                + " ON CONFLICT (code) DO NOTHING",
+                + " ON CONFLICT (code) DO NOTHING RETURNING code",
                 [
                     v
                     for spec in new_specs
@@ -335,6 +352,11 @@ def _post_pipelined(
             )
             cursors.append(cur)
     posted_to = {row[0] for row in inserted.fetchall()}
+    if opened is not None:
+        # Only accounts that were already committed are known to exist for good; the ones
+        # this transaction opened exist only if it commits.
+        created_here = {row[0] for row in opened.fetchall()}
+        known.update(spec.code for spec in new_specs if spec.code not in created_here)
     for leg, cur in zip(legs, cursors, strict=True):
         row = cur.fetchone()
         # Only a newly opened account gets past _apply without raising.
