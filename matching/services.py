@@ -85,52 +85,47 @@ def _check_with_core(offers: list[MatchOffer], requests: list[MatchRequest]) -> 
         raise ValidationError(exc.detail, fields=fields) from exc
 
 
+def _save_listing(session, actor, model, owner_kind, owner_id, listing_id, fields, data):
+    """Create or update an offer or a request of one organisation, checked by the core."""
+    owner = session.get(Organisation, owner_id)
+    label = owner_kind.capitalize()
+    if owner is None or owner.kind != owner_kind:
+        raise NotFound(f"{label} {owner_id} does not exist.")
+    _own(actor, owner_id, label, owner_id)
+    owner_field = f"{owner_kind}_id"
+    values = _validate(data, fields)
+    if listing_id is None:
+        listing = model(**{owner_field: owner_id}, **values)
+        session.add(listing)
+    else:
+        listing = session.get(model, listing_id)
+        if listing is None or getattr(listing, owner_field) != owner_id:
+            raise NotFound(f"{model.__name__.removeprefix('Match')} {listing_id} does not exist.")
+        for key, value in values.items():
+            setattr(listing, key, value)
+    if model is MatchRequest and listing.kind not in KINDS:
+        raise ValidationError(f"Unknown kind {listing.kind!r}.", fields={"kind": list(KINDS)})
+    _check_with_core(*(([listing], []) if model is MatchOffer else ([], [listing])))
+    session.flush()
+    return listing
+
+
 def save_offer(
     session: Session, *, actor: User, company_id: int, offer_id: int | None = None, **data
 ) -> MatchOffer:
     """Create or update a company's offer (a member for its own company, or a manager)."""
-    company = session.get(Organisation, company_id)
-    if company is None or company.kind != "company":
-        raise NotFound(f"Company {company_id} does not exist.")
-    _own(actor, company_id, "Company", company_id)
-    values = _validate(data, OFFER_FIELDS)
-    if offer_id is None:
-        offer = MatchOffer(company_id=company_id, **values)
-        session.add(offer)
-    else:
-        offer = session.get(MatchOffer, offer_id)
-        if offer is None or offer.company_id != company_id:
-            raise NotFound(f"Offer {offer_id} does not exist.")
-        for key, value in values.items():
-            setattr(offer, key, value)
-    _check_with_core([offer], [])
-    session.flush()
-    return offer
+    return _save_listing(
+        session, actor, MatchOffer, "company", company_id, offer_id, OFFER_FIELDS, data
+    )
 
 
 def save_request(
     session: Session, *, actor: User, business_id: int, request_id: int | None = None, **data
 ) -> MatchRequest:
     """Create or update a local business's request for a partner."""
-    business = session.get(Organisation, business_id)
-    if business is None or business.kind != "business":
-        raise NotFound(f"Business {business_id} does not exist.")
-    _own(actor, business_id, "Business", business_id)
-    values = _validate(data, REQUEST_FIELDS)
-    if request_id is None:
-        request = MatchRequest(business_id=business_id, **values)
-        session.add(request)
-    else:
-        request = session.get(MatchRequest, request_id)
-        if request is None or request.business_id != business_id:
-            raise NotFound(f"Request {request_id} does not exist.")
-        for key, value in values.items():
-            setattr(request, key, value)
-    if request.kind not in KINDS:
-        raise ValidationError(f"Unknown kind {request.kind!r}.", fields={"kind": list(KINDS)})
-    _check_with_core([], [request])
-    session.flush()
-    return request
+    return _save_listing(
+        session, actor, MatchRequest, "business", business_id, request_id, REQUEST_FIELDS, data
+    )
 
 
 def declare_related(
