@@ -62,7 +62,7 @@ def register(app: Flask) -> None:
             return
         csrf.protect()
 
-    from admin import filters, public, views
+    from admin import filters, matching_pages, public, reconciliation_pages, views  # noqa: F401
 
     filters.register(app)
     app.register_blueprint(views.bp)

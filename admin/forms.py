@@ -6,18 +6,20 @@ import uuid
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
     EmailField,
     HiddenField,
+    IntegerField,
     PasswordField,
     SelectField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
 
 _KEY = Regexp(r"^[A-Za-z0-9-]{8,64}$")
 
@@ -90,6 +92,73 @@ class RevenueForm(MoneyForm):
     period_start = DateField(_l("Period from"), validators=[DataRequired()])
     period_end = DateField(_l("Period to"), validators=[DataRequired()])
     revenue = StringField(_l("Revenue (NT$)"), validators=[DataRequired(), Length(max=30)])
+
+
+class DeclineForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Why do you decline?"),
+        validators=[DataRequired(message=_l("Say why you decline.")), Length(max=2000)],
+    )
+
+
+class MatchRunForm(FlaskForm):
+    k = IntegerField(
+        _l("Candidates kept per request (k)"),
+        default=5,
+        validators=[DataRequired(), NumberRange(min=1, max=100)],
+    )
+    min_priority_share = StringField(
+        _l("Minimum share in priority areas"),
+        validators=[Optional(), Regexp(r"^\s*[0-9./]+\s*%?\s*$"), Length(max=20)],
+    )
+    priority_weight = IntegerField(
+        _l("Priority-area weight (points)"),
+        validators=[Optional(), NumberRange(min=0, max=10000)],
+    )
+
+
+class ConfirmLineForm(FlaskForm):
+    targets = HiddenField(
+        validators=[Optional(), Regexp(r"^[a-z_]{1,20}:[0-9]{1,18}( [a-z_]{1,20}:[0-9]{1,18})*$")]
+    )
+    reason = StringField(_l("Note"), validators=[Optional(), Length(max=1000)])
+
+
+class LineReasonForm(FlaskForm):
+    reason = StringField(
+        _l("Reason"), validators=[DataRequired(message=_l("Say why.")), Length(max=1000)]
+    )
+
+
+class BankUploadForm(FlaskForm):
+    statement = FileField(_l("Bank statement (CSV)"), validators=[FileRequired()])
+    mapping = SelectField(
+        _l("Column layout"),
+        choices=[
+            SelectChoice("tw_bank", _l("Taiwanese bank export")),
+            SelectChoice("generic", _l("Generic (date, amount, balance)")),
+        ],
+        validators=[DataRequired()],
+    )
+    encoding = SelectField(
+        _l("Encoding"),
+        choices=[
+            SelectChoice("auto", _l("Detect")),
+            SelectChoice("utf-8", "UTF-8"),
+            SelectChoice("big5", "Big5"),
+        ],
+        validators=[DataRequired()],
+    )
+    skip_bad_lines = BooleanField(_l("Skip bad lines and import the rest"))
+
+
+def unique_ids(form: FlaskForm, suffix: str) -> FlaskForm:
+    """Give the fields of one of several same forms on a page their own ids (and labels)."""
+    for f in form:
+        if f.type not in ("CSRFTokenField", "HiddenField"):
+            f.id = f"{f.name}-{suffix}"
+            f.label.field_id = f.id
+    return form
 
 
 def choices(pairs) -> list[SelectChoice]:

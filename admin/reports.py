@@ -166,3 +166,112 @@ def agreements_due(
             continue
         out.append(AgreementDue(a, names.get(a.business_id, ""), totals))
     return out
+
+
+# --- matching and reconciliation (read queries the services do not offer) ------------------------
+
+
+def match_runs(session: Session, limit: int = 50):
+    """Matching runs, newest first."""
+    from matching.records import MatchRun
+
+    return session.scalars(select(MatchRun).order_by(MatchRun.id.desc()).limit(limit)).all()
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A proposal's stored breakdown, in the reader's language."""
+
+    components: list[dict]
+    alternatives: list[dict]
+
+
+def explain(proposal, lang: str) -> Explanation:
+    """The components (points, max, reason) and the best alternatives of a proposal."""
+    import json
+
+    key = "en" if lang == "en" else "zh"
+    data = json.loads(proposal.explanation or "{}")
+
+    def text(reason) -> str:
+        if isinstance(reason, dict):
+            return reason.get(key) or reason.get("zh") or reason.get("en") or ""
+        return str(reason or "")
+
+    components = [
+        {
+            "name": c.get("name", ""),
+            "points": c.get("points"),
+            "max": c.get("max"),
+            "reason": text(c.get("reason")),
+        }
+        for c in data.get("components") or []
+    ]
+    alternatives = []
+    for side in ("alternative_offer", "alternative_request"):
+        alt = data.get(side)
+        if alt:
+            alternatives.append(
+                {
+                    "side": side,
+                    "offer": alt.get("offer"),
+                    "request": alt.get("request"),
+                    "score": alt.get("score"),
+                    "reason": text(alt.get("reason")),
+                }
+            )
+    alternatives.sort(key=lambda a: -(a["score"] or 0))
+    return Explanation(components, alternatives)
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    line: object
+    #: The latest finding about the line (matched or suggested), or None
+    finding: object | None
+    #: For a suggestion: each option's targets ("donation:3 entry:7")
+    options: list[str]
+
+
+def reconciliation_queue(session: Session, limit: int = 200) -> list[QueueItem]:
+    """Statement lines (bank and Stripe) waiting for a manager: unmatched, or matched by a
+    rule and not yet confirmed, each with its latest finding."""
+    from ledger.payment_models import ReconciliationResult, StatementLine
+
+    lines = session.scalars(
+        select(StatementLine)
+        .where(StatementLine.status.in_(("unmatched", "matched")))
+        .order_by(StatementLine.date, StatementLine.id)
+        .limit(limit)
+    ).all()
+    findings: dict[int, object] = {}
+    if lines:
+        for result in session.scalars(
+            select(ReconciliationResult)
+            .where(
+                ReconciliationResult.line_id.in_([ln.id for ln in lines]),
+                ReconciliationResult.outcome.in_(("matched", "suggested")),
+            )
+            .order_by(ReconciliationResult.id)
+        ):
+            findings[result.line_id] = result  # the latest wins
+    items = []
+    for line in lines:
+        finding = findings.get(line.id)
+        options = []
+        if line.status == "unmatched" and finding is not None and finding.outcome == "suggested":
+            options = [o.strip() for o in finding.targets.split("|") if o.strip()]
+        items.append(QueueItem(line, finding, options))
+    return items
+
+
+def recent_decisions(session: Session, limit: int = 20):
+    """Lines a manager confirmed or ignored most recently."""
+    from ledger.payment_models import StatementLine
+
+    return session.scalars(
+        select(StatementLine)
+        .where(StatementLine.status.in_(("confirmed", "ignored")))
+        .order_by(StatementLine.decided_at.desc().nulls_last(), StatementLine.id.desc())
+        .limit(limit)
+    ).all()

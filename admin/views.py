@@ -636,7 +636,9 @@ def reset_user(user_id: int):
 # --- company pages -------------------------------------------------------------------------------
 
 
-def _company_page(org: Organisation):
+def _company_page(org: Organisation, decline_form=None, decline_proposal: int | None = None):
+    from admin.matching_pages import org_proposals
+
     s = db_session()
     donations = queries.list_donations(s, company_id=org.id, limit=200).items
     years = sorted({d.received_on.year for d in donations}, reverse=True)
@@ -647,6 +649,7 @@ def _company_page(org: Organisation):
         donations=donations,
         receipt_number=receipt_number,
         years=years,
+        proposals=org_proposals(org, decline_form, decline_proposal),
     )
 
 
@@ -701,7 +704,16 @@ def _pdf_response(pdf: bytes, filename: str):
 # --- business pages ------------------------------------------------------------------------------
 
 
-def _business_page(org: Organisation, revenue_form=None, form_agreement: int | None = None):
+def _business_page(
+    org: Organisation,
+    revenue_form=None,
+    form_agreement: int | None = None,
+    *,
+    decline_form=None,
+    decline_proposal: int | None = None,
+):
+    from admin.matching_pages import org_proposals
+
     s = db_session()
     agreements = reports.agreements_due(s, business_id=org.id)
     revenue = {
@@ -730,6 +742,7 @@ def _business_page(org: Organisation, revenue_form=None, form_agreement: int | N
         returns=returns,
         revenue_forms=forms_by_agreement,
         may_report=me().role == "business_member",
+        proposals=org_proposals(org, decline_form, decline_proposal),
     )
 
 

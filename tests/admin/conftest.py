@@ -98,3 +98,58 @@ def build_console_world(database) -> tuple[dict[str, int], dict[str, str], dict[
 def console(app, database) -> ConsoleWorld:
     ids, emails, tokens = build_console_world(database)
     return ConsoleWorld(app, database, ids, emails, tokens)
+
+
+def seed_published_proposal(database, ids) -> int:
+    """Company A's offer and business X's request, matched by a run NDC published; the id
+    of the published proposal."""
+    from matching import services as matching
+
+    with database.session() as s, s.begin():
+        ndc = s.get(User, ids["user_ndc"])
+        matching.save_offer(
+            s,
+            actor=s.get(User, ids["user_company_a"]),
+            company_id=ids["company_a"],
+            kinds=["sponsorship"],
+            budget=500_000,
+            regions=["central"],
+        )
+        matching.save_request(
+            s,
+            actor=s.get(User, ids["user_business_x"]),
+            business_id=ids["business_x"],
+            kind="sponsorship",
+            amount=200_000,
+            industry="A",
+            town_code="10008040",
+        )
+        run = matching.start_run(s, actor=ndc, params={"k": 5})
+        matching.publish_run(s, actor=ndc, run_id=run.id)
+        (proposal,) = run.proposals
+        return proposal.id
+
+
+def bank_csv(*rows: tuple[str, str, str]) -> bytes:
+    """A generic-layout bank CSV from (date, description, amount) rows."""
+    lines = ["date,description,amount,balance,counterparty"]
+    lines += [f'{d},{memo},"{amount}",,' for d, memo, amount in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def seed_bank_line_to_confirm(database, ids) -> int:
+    """A bank statement whose line the rules match to donation A but a manager must confirm;
+    the line's id."""
+    from ledger import reconciliation
+    from ledger.models import Donation
+    from ledger.payment_models import StatementLine
+
+    with database.session() as s, s.begin():
+        donation = s.get(Donation, ids["donation_a"])
+        data = bank_csv((donation.received_on.isoformat(), "甲公司 匯款", "5,000"))
+        report = reconciliation.import_bank_statement(s, data, mapping="generic")
+        reconciliation.run_bank(s, import_id=report.import_id)
+        line = s.scalars(
+            select(StatementLine).where(StatementLine.import_id == report.import_id)
+        ).one()
+        return line.id

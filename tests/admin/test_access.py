@@ -24,6 +24,8 @@ MANAGER_PAGES = [
     "/console/ledger/trial-balance",
     "/console/ledger/chain",
     "/console/ledger/periods",
+    "/console/matching",
+    "/console/reconciliation",
 ]
 
 

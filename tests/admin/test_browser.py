@@ -18,7 +18,12 @@ from werkzeug.serving import make_server
 
 from placefund.app import Database, create_app
 from placefund.config import Settings
-from tests.admin.conftest import PASSWORD, build_console_world
+from tests.admin.conftest import (
+    PASSWORD,
+    build_console_world,
+    seed_bank_line_to_confirm,
+    seed_published_proposal,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -34,12 +39,19 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def served(sqlite_template, tmp_path_factory):
-    """The app on a free local port, over a database holding the console world."""
+def browser_db(sqlite_template, tmp_path_factory):
+    """The module's database holding the console world: (path, database, ids, emails)."""
     path = tmp_path_factory.mktemp("browser") / "placefund.db"
     shutil.copy(sqlite_template, path)
     database = Database(f"sqlite:///{path}")
     ids, emails, _tokens = build_console_world(database)
+    return path, database, ids, emails
+
+
+@pytest.fixture(scope="module")
+def served(browser_db):
+    """The app on a free local port, over a database holding the console world."""
+    path, database, ids, emails = browser_db
     app = create_app(
         Settings(database_url=f"sqlite:///{path}", secret_key="browser-test"), database=database
     )
@@ -220,3 +232,40 @@ def test_screenshots_of_the_main_pages(browser, served):
     public.goto("/transparency")
     shot(public, "22-transparency")
     public.context.close()
+
+
+def test_a_company_accepting_a_proposal(browser, served, browser_db):
+    base_url, ids, emails = served
+    proposal_id = seed_published_proposal(browser_db[1], ids)
+    context, page = signed_in(browser, base_url, emails["company_a"])
+    page.get_by_role("link", name="媒合提案").click()
+    proposal = page.locator(f"#proposal-{proposal_id}")
+    assert "合作類型相符" in proposal.locator("table.explanation").inner_text()
+    assert proposal.locator(".status").inner_text() == "待雙方回覆"
+    shot(page, "23-company-proposal")
+    proposal.get_by_role("button", name="接受").click()
+    page.wait_for_load_state()
+    assert "您已接受此提案" in page.locator(".flash").inner_text()
+    proposal = page.locator(f"#proposal-{proposal_id}")
+    assert "企業: 已接受" in proposal.inner_text()
+    assert proposal.get_by_role("button", name="接受").count() == 0
+    shot(page, "24-company-proposal-accepted")
+    context.close()
+
+
+def test_confirming_a_reconciliation_match(browser, served, browser_db):
+    base_url, ids, emails = served
+    line_id = seed_bank_line_to_confirm(browser_db[1], ids)
+    context, page = signed_in(browser, base_url, emails["ndc"])
+    page.get_by_role("link", name="對帳").click()
+    page.wait_for_url("**/console/reconciliation")
+    row = page.locator(f"#line-{line_id}")
+    assert row.locator(".status").inner_text() == "已配對，待確認"
+    assert f"donation:{ids['donation_a']}" in row.inner_text()
+    shot(page, "25-reconciliation-queue")
+    row.get_by_role("button", name="確認").click()
+    page.wait_for_load_state()
+    assert page.locator(f"#line-{line_id}").count() == 0
+    assert page.locator(f"#decided-{line_id} .status").inner_text() == "已確認"
+    shot(page, "26-reconciliation-confirmed")
+    context.close()

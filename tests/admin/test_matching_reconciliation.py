@@ -1,0 +1,291 @@
+"""Match proposals on the company and business pages, the managers' matching runs, and the
+reconciliation queue with its bank statement upload."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ledger.payment_models import StatementImport, StatementLine
+from matching.records import MatchProposal, MatchRun, Partnership
+from tests.admin.conftest import (
+    bank_csv,
+    csrf_token,
+    post_form,
+    seed_bank_line_to_confirm,
+    seed_published_proposal,
+)
+
+BANK = Path(__file__).parents[1] / "fixtures" / "bank"
+
+
+def _proposal(console, proposal_id: int) -> MatchProposal:
+    with console.database.session() as s:
+        p = s.get(MatchProposal, proposal_id)
+        s.expunge(p)
+        return p
+
+
+# --- proposals -----------------------------------------------------------------------------------
+
+
+def test_each_side_sees_its_proposal_with_the_explanation(console):
+    pid = seed_published_proposal(console.database, console.ids)
+    for actor, url in (("company_a", "/console/company"), ("business_x", "/console/business")):
+        page = console.client(actor).get(url)
+        assert page.status_code == 200
+        assert f'id="proposal-{pid}"' in page.text
+        assert "合作類型相符" in page.text  # a component's reason, in Chinese
+        assert f"/console/proposals/{pid}/accept" in page.text
+    english = console.client("company_a")
+    post_form(english, "/console/company", "/language", {"lang": "en", "next": "/console/company"})
+    page = english.get("/console/company").text
+    assert "partnership kind matches" in page and "合作類型相符" not in page
+
+
+@pytest.mark.parametrize("actor", ["company_b", "business_y"])
+def test_other_organisations_neither_see_nor_answer_the_proposal(console, actor):
+    pid = seed_published_proposal(console.database, console.ids)
+    c = console.client(actor)
+    url = "/console/company" if actor.startswith("company") else "/console/business"
+    page = c.get(url)
+    assert f'id="proposal-{pid}"' not in page.text
+    assert post_form(c, url, f"/console/proposals/{pid}/accept").status_code == 404
+    reason = {"reason": "不合適"}
+    assert post_form(c, url, f"/console/proposals/{pid}/decline", reason).status_code == 404
+    assert _proposal(console, pid).status == "published"
+
+
+def test_unpublished_proposals_stay_hidden(console):
+    from matching import services as matching
+
+    seed_published_proposal(console.database, console.ids)
+    with console.database.session() as s, s.begin():
+        from ledger.models import User
+
+        run = matching.start_run(s, actor=s.get(User, console.ids["user_ndc"]), params={"k": 5})
+        hidden = [p.id for p in run.proposals if p.status == "proposed"]
+    page = console.client("company_a").get("/console/company")
+    for pid in hidden:
+        assert f'id="proposal-{pid}"' not in page.text
+
+
+def test_both_accept_and_a_partnership_is_made(console):
+    pid = seed_published_proposal(console.database, console.ids)
+    company = console.client("company_a")
+    accepted = post_form(company, "/console/company", f"/console/proposals/{pid}/accept")
+    assert accepted.status_code == 302
+    page = company.get("/console/company")
+    assert f"/console/proposals/{pid}/accept" not in page.text  # answered once
+    business = console.client("business_x")
+    assert (
+        post_form(business, "/console/business", f"/console/proposals/{pid}/accept").status_code
+        == 302
+    )
+    assert _proposal(console, pid).status == "accepted"
+    with console.database.session() as s:
+        assert s.scalar(select(func.count()).select_from(Partnership)) == 1
+
+
+def test_declining_needs_a_reason_shown_next_to_the_field(console):
+    pid = seed_published_proposal(console.database, console.ids)
+    c = console.client("business_x")
+    refused = post_form(
+        c, "/console/business", f"/console/proposals/{pid}/decline", {"reason": " "}
+    )
+    assert refused.status_code == 422
+    assert f'id="reason-{pid}-error"' in refused.text
+    assert _proposal(console, pid).status == "published"
+    declined = post_form(
+        c, "/console/business", f"/console/proposals/{pid}/decline", {"reason": "時程不合"}
+    )
+    assert declined.status_code == 302
+    p = _proposal(console, pid)
+    assert (p.status, p.business_reason) == ("declined", "時程不合")
+
+
+# --- managers: runs ------------------------------------------------------------------------------
+
+
+def test_a_manager_starts_reviews_and_publishes_a_run(console):
+    seed_published_proposal(console.database, console.ids)  # an earlier run, published
+    c = console.client("ndc")
+    started = post_form(
+        c,
+        "/console/matching",
+        "/console/matching",
+        {"k": "5", "min_priority_share": "", "priority_weight": "120"},
+    )
+    assert started.status_code == 302, started.text
+    url = started.headers["Location"]
+    page = c.get(url)
+    assert "審查中" in page.text or "Under review" in page.text
+    assert "合作類型相符" in page.text
+    published = post_form(c, url, f"{url}/publish")
+    assert published.status_code == 302
+    run_id = int(url.rsplit("/", 1)[1])
+    with console.database.session() as s:
+        run = s.get(MatchRun, run_id)
+        assert run.status == "published"
+        assert '"priority_weights"' in run.params
+    assert f"/console/matching/runs/{run_id}" in c.get("/console/matching").text
+
+
+def test_run_parameter_errors_are_shown_next_to_the_fields(console):
+    c = console.client("ndc")
+    bad = post_form(
+        c, "/console/matching", "/console/matching", {"k": "0", "min_priority_share": "lots"}
+    )
+    assert bad.status_code == 422
+    assert 'id="k-error"' in bad.text and 'id="min_priority_share-error"' in bad.text
+    out_of_range = post_form(
+        c, "/console/matching", "/console/matching", {"k": "3", "min_priority_share": "150%"}
+    )
+    assert out_of_range.status_code == 422
+    assert 'id="min_priority_share-error"' in out_of_range.text
+    with console.database.session() as s:
+        assert s.scalar(select(func.count()).select_from(MatchRun)) == 0
+
+
+# --- reconciliation ------------------------------------------------------------------------------
+
+
+def _line(console, line_id: int) -> StatementLine:
+    with console.database.session() as s:
+        line = s.get(StatementLine, line_id)
+        s.expunge(line)
+        return line
+
+
+def test_the_queue_shows_the_match_and_a_manager_confirms_it(console):
+    line_id = seed_bank_line_to_confirm(console.database, console.ids)
+    c = console.client("moea")
+    page = c.get("/console/reconciliation")
+    assert f'id="line-{line_id}"' in page.text
+    assert f"donation:{console.ids['donation_a']}" in page.text
+    url = f"/console/reconciliation/lines/{line_id}/confirm"
+    assert post_form(c, "/console/reconciliation", url).status_code == 302
+    line = _line(console, line_id)
+    assert line.status == "confirmed" and line.decided_by_id == console.ids["user_moea"]
+    page = c.get("/console/reconciliation")
+    assert f'id="line-{line_id}"' not in page.text
+    assert f'id="decided-{line_id}"' in page.text
+
+
+def test_unmatch_and_ignore_need_a_reason(console):
+    line_id = seed_bank_line_to_confirm(console.database, console.ids)
+    c = console.client("ndc")
+    base = f"/console/reconciliation/lines/{line_id}"
+    refused = post_form(c, "/console/reconciliation", f"{base}/unmatch", {"reason": ""})
+    assert refused.status_code == 422
+    assert f'id="reason-unmatch-{line_id}-error"' in refused.text
+    assert _line(console, line_id).status == "matched"
+    assert (
+        post_form(
+            c, "/console/reconciliation", f"{base}/unmatch", {"reason": "金額巧合"}
+        ).status_code
+        == 302
+    )
+    assert _line(console, line_id).status == "unmatched"
+    assert (
+        post_form(c, "/console/reconciliation", f"{base}/ignore", {"reason": "利息"}).status_code
+        == 302
+    )
+    line = _line(console, line_id)
+    assert (line.status, line.reason) == ("ignored", "利息")
+
+
+def _upload(c, content: bytes, **fields):
+    page = c.get("/console/reconciliation")
+    data = {
+        "csrf_token": csrf_token(page.text),
+        "mapping": "generic",
+        "encoding": "auto",
+        "statement": (io.BytesIO(content), "statement.csv"),
+        **fields,
+    }
+    return c.post("/console/reconciliation/upload", data=data, content_type="multipart/form-data")
+
+
+def _imports(console) -> int:
+    with console.database.session() as s:
+        return s.scalar(select(func.count()).select_from(StatementImport))
+
+
+def test_upload_with_bad_lines_imports_nothing_unless_skipped(console):
+    c = console.client("ndc")
+    content = bank_csv(("2026-11-02", "利息", "12"), ("not a date", "壞行", "abc"))
+    refused = _upload(c, content)
+    assert refused.status_code == 422
+    assert 'id="bad-lines"' in refused.text and "<td>3</td>" in refused.text
+    assert _imports(console) == 0
+    imported = _upload(c, content, skip_bad_lines="y")
+    assert imported.status_code == 302, imported.text
+    result = c.get(imported.headers["Location"])
+    assert result.status_code == 200
+    assert 'id="count-new">1<' in result.text
+    assert _imports(console) == 1
+
+
+def test_upload_of_a_big5_bank_export(console):
+    c = console.client("ndc")
+    content = (BANK / "tw_bank_big5.csv").read_bytes()
+    imported = _upload(c, content, mapping="tw_bank", encoding="big5")
+    assert imported.status_code == 302, imported.text
+    result = c.get(imported.headers["Location"])
+    assert 'id="run-counts"' in result.text
+    assert _imports(console) == 1
+
+
+# --- CSRF -----------------------------------------------------------------------------------
+
+
+def test_the_new_forms_refuse_a_post_without_the_csrf_token(console):
+    pid = seed_published_proposal(console.database, console.ids)
+    line_id = seed_bank_line_to_confirm(console.database, console.ids)
+    company, manager = console.client("company_a"), console.client("ndc")
+    for c, url, data in (
+        (company, f"/console/proposals/{pid}/accept", {}),
+        (company, f"/console/proposals/{pid}/decline", {"reason": "x"}),
+        (manager, "/console/matching", {"k": "5"}),
+        (manager, "/console/matching/runs/1/publish", {}),
+        (manager, f"/console/reconciliation/lines/{line_id}/confirm", {}),
+        (manager, f"/console/reconciliation/lines/{line_id}/unmatch", {"reason": "x"}),
+        (manager, f"/console/reconciliation/lines/{line_id}/ignore", {"reason": "x"}),
+        (manager, "/console/reconciliation/upload", {"mapping": "generic"}),
+    ):
+        response = c.post(url, data=data)
+        assert response.status_code == 400, url
+    assert _proposal(console, pid).status == "published"
+    assert _line(console, line_id).status == "matched"
+    with console.database.session() as s:
+        assert s.scalar(select(func.count()).select_from(MatchRun)) == 1
+
+
+def test_a_suggested_line_is_confirmed_against_the_chosen_option(console):
+    from ledger import reconciliation
+
+    with console.database.session() as s, s.begin():
+        # Two payers' virtual accounts on one deposit: the rules only suggest
+        data = bank_csv(("2026-11-26", "VA 95123000000014 95123000000022", "5,000"))
+        report = reconciliation.import_bank_statement(s, data, mapping="generic")
+        reconciliation.run_bank(s, import_id=report.import_id)
+        line = s.scalars(select(StatementLine)).one()
+        line_id, status = line.id, line.status
+    assert status == "unmatched"
+    c = console.client("ndc")
+    page = c.get("/console/reconciliation")
+    options = re.findall(r'name="targets" value="([^"]+)"', page.text)
+    assert options, page.text
+    confirmed = post_form(
+        c,
+        "/console/reconciliation",
+        f"/console/reconciliation/lines/{line_id}/confirm",
+        {"targets": options[0]},
+    )
+    assert confirmed.status_code == 302
+    assert _line(console, line_id).status == "confirmed"
