@@ -43,8 +43,9 @@ blp = Blueprint(
 class BankStatementImportIn(schemas.Strict):
     content = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=60_000),
-        metadata={"description": "The CSV file, base64-encoded (UTF-8 or Big5)"},
+        # base64 of a statement up to 24 MB; the request limit for this endpoint is 32 MB
+        validate=validate.Length(min=1, max=32_000_000),
+        metadata={"description": "The CSV file, base64-encoded (UTF-8 or Big5), up to 24 MB"},
     )
     filename = fields.String(load_default="statement.csv", validate=validate.Length(1, 255))
     mapping = fields.Raw(

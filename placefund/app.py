@@ -18,6 +18,10 @@ access_log = logging.getLogger("placefund.access")
 
 #: Request bodies above this are refused with 413 before they are read
 MAX_CONTENT_LENGTH = 64 * 1024
+#: Bank statements are the one large upload (100,000 lines is a few MB); only the two
+#: statement-import endpoints accept bodies up to this size.
+STATEMENT_UPLOAD_LIMIT = 32 * 1024 * 1024
+STATEMENT_ENDPOINTS = {"console.reconciliation_upload", "reconciliation.import_bank_statement"}
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -63,6 +67,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @app.before_request
     def _start():
+        # First of all hooks, before anything (CSRF, JSON parsing) reads the body.
+        if request.endpoint in STATEMENT_ENDPOINTS:
+            request.max_content_length = STATEMENT_UPLOAD_LIMIT
         g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex

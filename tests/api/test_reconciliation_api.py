@@ -157,3 +157,27 @@ def test_sync_report_counts(stripe_world):  # noqa: F811
 @pytest.mark.postgres
 def test_stripe_reconciliation_on_postgresql(stripe_world_pg):  # noqa: F811
     test_stripe_reconciliation_for_a_payout_and_a_date_range(stripe_world_pg)
+
+
+def test_statement_imports_may_be_large_other_bodies_may_not(world):
+    import base64
+
+    rows = ["date,description,amount,balance"]
+    balance = 0
+    for n in range(3000):  # about 120 KB of CSV: over the 64 KB limit of other requests
+        balance += 100 * (n + 1)
+        rows.append(f'2026-11-02,"transfer {n} from a company",{100 * (n + 1)},{balance}')
+    content = base64.b64encode(("\n".join(rows) + "\n").encode()).decode()
+    assert len(content) > 64 * 1024
+    imported = world.call(
+        "ndc",
+        "POST",
+        "/api/v1/reconciliation/bank-statements",
+        json={"content": content, "mapping": "generic"},
+    )
+    assert imported.status_code == 201, imported.json
+    assert imported.json["lines_new"] == 3000
+    too_big = world.call(
+        "company_a", "POST", "/api/v1/pledges", json={"amount": 100_000, "x": content}, key="k"
+    )
+    assert too_big.status_code == 413
