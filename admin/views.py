@@ -38,7 +38,7 @@ from api.auth import MANAGERS
 from api.common import atomic, is_manager, visible
 from ledger import books, chain, queries, services
 from ledger.errors import LedgerError, NotFound
-from ledger.models import Disbursement, Donation, Entry, Organisation, User
+from ledger.models import Disbursement, Donation, Entry, Organisation, Pledge, User
 from ledger.money import parse_amount
 from placefund.app import db_session
 
@@ -650,6 +650,7 @@ def _company_page(org: Organisation, decline_form=None, decline_proposal: int | 
         receipt_number=receipt_number,
         years=years,
         proposals=org_proposals(org, decline_form, decline_proposal),
+        pay_form=forms.MoneyForm(),
     )
 
 
@@ -657,6 +658,47 @@ def _company_page(org: Organisation, decline_form=None, decline_proposal: int | 
 @signed_in("company_member")
 def my_company():
     return _company_page(me().organisation)
+
+
+@bp.post("/pledges/<int:pledge_id>/card-payment")
+@signed_in("company_member")
+def pay_by_card(pledge_id: int):
+    """Open a Stripe payment for the next instalment, then go to the donation page.
+
+    The same domain calls as ``POST /api/v1/pledges/{id}/card-payments``; the form's key
+    makes a double click reuse the same PaymentIntent.
+    """
+    from api.webhooks import gateway
+    from ledger import payments
+
+    s = db_session()
+    pledge = s.get(Pledge, pledge_id)
+    visible(me(), pledge.company_id if pledge else None, "Pledge", pledge_id)
+    if pledge is None:
+        abort(404)
+    form = forms.MoneyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    gw = gateway()
+    if not gw.settings.secret_key or not gw.settings.publishable_key:
+        flash(_("Card payments are not available yet; please pay by bank transfer to your "
+                "virtual account."), "error")  # fmt: skip
+        return redirect(url_for("console.my_company"))
+    try:
+        with atomic() as tx:
+            payment = payments.start_card_payment(
+                tx, pledge_id=pledge_id, request_key=ledger_key(form), actor=me()
+            )
+        pi = payments.submit_card_payment(gw, payment)
+        with atomic() as tx:
+            payment = payments.attach_payment_intent(tx, payment.id, pi)
+    except LedgerError as error:
+        flash(error.detail, "error")
+        return redirect(url_for("console.my_company"))
+    # The client secret travels in the fragment: browsers never send it to any server.
+    lang = "en" if str(get_locale()).startswith("en") else None
+    page = url_for("donate.pay", card_payment_id=payment.id, lang=lang)
+    return redirect(f"{page}#{pi['client_secret']}")
 
 
 @bp.get("/donations/<int:donation_id>/receipt.pdf")

@@ -170,3 +170,29 @@ def test_a_double_submitted_proposal_reserves_once(console):
     assert first.headers["Location"] == second.headers["Location"]
     with console.database.session() as s:
         assert s.query(Disbursement).count() == 3  # the world's two and this one
+
+
+def test_company_pays_an_instalment_by_card_from_its_page(console):
+    from tests.localstripe_server import offline_gateway
+
+    company = console.client("company_a")
+    pledge = console.ids["pledge_a"]
+    action = f"/console/pledges/{pledge}/card-payment"
+    # Not configured: a clear message, and bank transfer remains.
+    refused = post_form(company, "/console/company", action)
+    assert refused.status_code == 302
+    assert "信用卡繳款尚未開放" in company.get(refused.headers["Location"]).text
+    console.app.extensions["placefund.stripe"] = offline_gateway()
+    page = company.get("/console/company")
+    assert "信用卡繳款" in page.text
+    done = post_form(company, "/console/company", action)
+    assert done.status_code == 302
+    location = done.headers["Location"]
+    assert location.startswith("/donate/") and "#pi_offline" in location
+    assert "_secret_" in location.split("#", 1)[1]
+    # Another company's pledge does not exist for this user; no token, no payment.
+    other = post_form(
+        company, "/console/company", f"/console/pledges/{console.ids['pledge_b']}/card-payment"
+    )
+    assert other.status_code == 404
+    assert company.post(action, data={}).status_code == 400
