@@ -89,7 +89,9 @@ def service_writer(schema, shape, writer, seconds, start_at, out):
             post_entry(
                 s,
                 operation="bench",
-                key=f"{shape}:{writer}:{n}",
+                # Unique per run: a key from an earlier run would be an idempotent replay
+                # (nothing posted) and inflate the figure.
+                key=f"{shape}:{start_at}:{writer}:{n}",
                 params={"n": n},
                 legs=[Leg(debit_code, 100, "TWD"), Leg(credit_code, -100, "TWD")],
                 entry_date=DAY,
