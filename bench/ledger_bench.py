@@ -152,15 +152,14 @@ def raw_writer(schema, shape, writer, seconds, start_at, out):
 
 
 def sealer(schema, stop_at, out):
+    """What `placefund ledger seal --follow` does: a round, then a 1 s pause."""
     engine = engine_for(schema, pool_size=1, max_overflow=0)
     sessions = make_session_factory(engine)
     sealed = 0
     while time.time() < stop_at:
         with sessions() as s, s.begin():
-            got = seal_pending(s, wait=True)
-        sealed += got
-        if not got:
-            time.sleep(0.05)
+            sealed += seal_pending(s, wait=True)
+        time.sleep(1.0)
     out.put(sealed)
     engine.dispose()
 
