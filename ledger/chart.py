@@ -31,10 +31,6 @@ class AccountSpec:
     def normal_sign(self) -> int:
         return NORMAL_SIGN[self.type]
 
-    @property
-    def parent_code(self) -> str | None:
-        return self.code.rsplit(":", 1)[0] if ":" in self.code else None
-
 
 # (pattern, name template, type, allow_negative, currency from group "cur" or TWD)
 # Income and expense accounts are nominal: they only grow within the life of the fund, but a
@@ -98,14 +94,6 @@ _TEMPLATES: list[tuple[re.Pattern[str], str, str, bool]] = [
     (re.compile(r"^net_assets:exchange:(?P<cur>[A-Z]{3})$"), "匯兌 {cur}", "net_assets", True),
 ]
 
-_TYPE_BY_ROOT = {
-    "assets": "asset",
-    "liabilities": "liability",
-    "net_assets": "net_assets",
-    "income": "income",
-    "expense": "expense",
-}
-
 FIXED_ACCOUNTS = (
     "assets:bank:main",
     "assets:stripe:clearing:TWD",
@@ -128,14 +116,6 @@ def spec_for(code: str) -> AccountSpec:
         f"Unknown account {code!r}: it is not in the fund's chart of accounts.",
         fields={"account": ["unknown account"]},
     )
-
-
-def group_spec(code: str) -> AccountSpec:
-    """Spec of a grouping account (a parent such as ``assets:bank``): it never holds postings."""
-    root = code.split(":", 1)[0]
-    if root not in _TYPE_BY_ROOT:
-        raise UnknownAccount(f"Unknown account {code!r}.")
-    return AccountSpec(code, code, _TYPE_BY_ROOT[root], DEFAULT_CURRENCY, True)
 
 
 # --- purposes (restrictions) ---------------------------------------------------------------

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from ledger import services
 from ledger.errors import IdempotencyConflict, InvalidAmount, InvalidState, LedgerError, NotFound
-from ledger.models import Donation, Entry, Payout, Pledge, User, utcnow
+from ledger.models import Donation, Entry, Pledge, User, utcnow
 from ledger.money import check_whole_units
 from ledger.payment_models import PAYMENT_RANK, CardPayment, StripeEvent
 
@@ -658,7 +658,3 @@ def card_payments_of(session: Session, pledge_id: int) -> Iterable[CardPayment]:
     return session.scalars(
         select(CardPayment).where(CardPayment.pledge_id == pledge_id).order_by(CardPayment.id)
     ).all()
-
-
-def payout_record(session: Session, payout_id: str) -> Payout | None:
-    return session.scalars(select(Payout).where(Payout.stripe_payout_id == payout_id)).first()

@@ -488,12 +488,17 @@ def _refund_amounts(
             "can still be returned.",
             fields={"amount": ["exceeds the amount not yet refunded"]},
         )
+    return amount, _settled_part(donation, amount, settlement_amount)
+
+
+def _settled_part(donation: Donation, amount: int, settlement_amount: object | None) -> int:
+    """``amount`` of the charge in the donation's settlement currency: as Stripe reported it
+    when given, else pro rata at the original rate (whole minor units, rounded up)."""
     if donation.settlement_currency == donation.currency:
-        return amount, amount
+        return amount
     if settlement_amount is None:
-        # Pro rata at the original rate, in whole minor units, rounding toward the fund.
         settlement_amount = -(-amount * donation.settlement_gross // donation.gross_amount)
-    return amount, check_minor(settlement_amount, field="settlement_amount")
+    return check_minor(settlement_amount, field="settlement_amount")
 
 
 def record_refund(
@@ -591,16 +596,7 @@ def record_dispute(
             raise InvalidAmount(
                 "More reinstated than was withdrawn.", fields={"amount": ["too large"]}
             )
-        settled = (
-            amount
-            if settle_cur == cur
-            else check_minor(
-                settlement_amount
-                if settlement_amount is not None
-                else -(-amount * donation.settlement_gross // donation.gross_amount),
-                field="settlement_amount",
-            )
-        )
+        settled = _settled_part(donation, amount, settlement_amount)
         deposit = _deposit_account(donation.channel, settle_cur, None)
         legs = _settlement_legs(
             deposit=deposit,

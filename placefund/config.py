@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -32,8 +32,6 @@ class Settings:
     database_url: str
     secret_key: str | None
     fund_name: str = "地方創生基金專戶"
-    bank_account_code: str = "assets:bank:main"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
