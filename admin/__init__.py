@@ -1,8 +1,9 @@
 """The fund managers' web console and the company and business pages (server-rendered).
 
 ``register(app)`` adds the console (/console), the public transparency page (/transparency),
-translations (Flask-Babel: Traditional Chinese by default, English on request) and CSRF
-protection for every form outside the token-authenticated API and the Stripe webhook.
+translations (Flask-Babel: Traditional Chinese by default, English on request), CSRF
+protection for every form outside the token-authenticated API and the Stripe webhook, and
+HTML error pages for everything that is not the API.
 """
 
 from __future__ import annotations
@@ -62,8 +63,18 @@ def register(app: Flask) -> None:
             return
         csrf.protect()
 
-    from admin import filters, matching_pages, public, reconciliation_pages, views  # noqa: F401
+    from admin import (  # noqa: F401
+        error_pages,
+        filters,
+        matching_pages,
+        public,
+        reconciliation_pages,
+        registration,
+        views,
+    )
 
     filters.register(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(public.bp)
+    # After the API's handlers: people get HTML pages, /api and /webhooks keep JSON problems.
+    error_pages.register(app)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
+import re
 import secrets
 
 from argon2 import PasswordHasher
@@ -108,6 +110,82 @@ def set_password(session: Session, user: User, password: str) -> User:
     user.locked_until = None
     session.flush()
     return user
+
+
+#: Passwords people pick first; refused whatever their length
+COMMON_PASSWORDS = frozenset(
+    {
+        "1234567890", "12345678910", "0123456789", "1111111111", "0000000000", "qwertyuiop",
+        "1q2w3e4r5t", "1qaz2wsx3edc", "password123", "password1234", "passw0rd123",
+        "iloveyou123", "qwerty12345", "abcdefghij", "abcd123456", "a123456789", "aa12345678",
+        "taiwan1234", "taipei1234", "placefund1", "placefund123", "changeme123", "welcome123",
+        "admin12345", "administrator", "letmein123", "asdfghjkl1", "zxcvbnm123",
+    }
+)  # fmt: skip
+
+
+def check_password_strength(password: str, *, avoid: tuple[str, ...] = ()) -> None:
+    """Refuse a password that is short, common, one repeated pattern, or built from the
+    user's own email or names (``avoid``). Raises ``ValidationError`` on the password field."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"The password needs at least {MIN_PASSWORD_LENGTH} characters.",
+            fields={"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]},
+        )
+    folded = password.casefold()
+    words = {w.casefold() for a in avoid for w in re.split(r"[\s@._-]+", a or "") if len(w) >= 4}
+    if (
+        folded in COMMON_PASSWORDS
+        or len(set(folded)) < 4
+        or (folded.isdigit() and _is_sequence(folded))
+        or any(w in folded for w in words)
+    ):
+        raise ValidationError(
+            "The password is too easy to guess.",
+            fields={"password": ["too easy to guess"]},
+            case="weak_password",
+        )
+
+
+def _is_sequence(digits: str) -> bool:
+    steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(digits)}
+    return len(steps) == 1
+
+
+def register_organisation(
+    session: Session,
+    *,
+    kind: str,
+    name: str,
+    name_en: str | None,
+    ubn: str,
+    town_code: str,
+    contact_name: str,
+    email: str,
+    password: str,
+) -> User:
+    """A company or local business registers itself from the console (unverified).
+
+    The same domain service as ``POST /api/v1/organisations``; the console hands out no API
+    token, so the one that service issues is revoked at once, and the member gets a
+    password instead. A fund manager verifies the organisation before money moves.
+    """
+    from api import operations
+
+    check_password_strength(password, avoid=(email, contact_name, name, name_en or "", ubn))
+    _org, member, token, _plain = operations.register_organisation(
+        session,
+        kind=kind,
+        name=name,
+        name_en=name_en or None,
+        ubn=ubn,
+        town_code=town_code,
+        contact_email=email,
+        contact_name=contact_name,
+    )
+    operations.revoke_token(session, token, member)
+    set_password(session, member, password)
+    return member
 
 
 def may_reset(actor: User, target: User) -> bool:

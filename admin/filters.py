@@ -126,6 +126,10 @@ def state(value: str | None) -> str:
         "bank": _("Bank"),
         "unmatched_line": _("No ledger item"),
         "unmatched_item": _("Not on the statement"),
+        "queued": _("Waiting"),
+        "running": _("Running"),
+        "succeeded": _("Finished"),
+        "failed": _("Failed"),
     }
     return names.get(value or "", value or "—")
 

@@ -19,7 +19,18 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from ledger.ubn import is_valid_ubn
+from placefund.reference import townships
 
 _KEY = Regexp(r"^[A-Za-z0-9-]{8,64}$")
 
@@ -131,7 +142,10 @@ class LineReasonForm(FlaskForm):
 
 
 class BankUploadForm(FlaskForm):
-    statement = FileField(_l("Bank statement (CSV)"), validators=[FileRequired()])
+    statement = FileField(
+        _l("Bank statement (CSV)"),
+        validators=[FileRequired(message=_l("Choose the CSV file exported from the bank."))],
+    )
     mapping = SelectField(
         _l("Column layout"),
         choices=[
@@ -150,6 +164,70 @@ class BankUploadForm(FlaskForm):
         validators=[DataRequired()],
     )
     skip_bad_lines = BooleanField(_l("Skip bad lines and import the rest"))
+
+
+def _valid_ubn(_form, field) -> None:
+    value = (field.data or "").strip()
+    if not (len(value) == 8 and value.isascii() and value.isdigit()):
+        raise ValidationError(_l("A Unified Business Number is 8 digits."))
+    if not is_valid_ubn(value):
+        raise ValidationError(_l("This is not a valid Unified Business Number (check digit)."))
+
+
+def _known_town(_form, field) -> None:
+    if field.data not in townships():
+        raise ValidationError(_l("Choose a township from the list."))
+
+
+class RegistrationForm(FlaskForm):
+    """A company or local business registers itself and its first member (unverified)."""
+
+    kind = SelectField(
+        _l("We are"),
+        choices=[
+            SelectChoice("company", _l("A company")),
+            SelectChoice("business", _l("A local business or creation team")),
+        ],
+        validators=[DataRequired()],
+    )
+    name = StringField(
+        _l("Organisation name"),
+        validators=[DataRequired(message=_l("Enter the organisation's name.")), Length(max=200)],
+    )
+    name_en = StringField(_l("English name (optional)"), validators=[Optional(), Length(max=200)])
+    ubn = StringField(
+        _l("Unified Business Number (統一編號)"),
+        validators=[DataRequired(message=_l("Enter the 8-digit number.")), _valid_ubn],
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+    )
+    town_code = SelectField(
+        _l("Township"),
+        validators=[DataRequired(message=_l("Choose a township from the list.")), _known_town],
+        validate_choice=False,
+    )
+    contact_name = StringField(
+        _l("Your name"),
+        validators=[DataRequired(message=_l("Enter your name.")), Length(max=200)],
+    )
+    email = EmailField(
+        _l("Email"),
+        validators=[
+            DataRequired(message=_l("Enter your email address.")),
+            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("This is not an email address.")),
+            Length(max=254),
+        ],
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(message=_l("Choose a password.")), Length(max=1024)],
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[
+            DataRequired(message=_l("Repeat the password.")),
+            EqualTo("password", message=_l("The passwords differ.")),
+        ],
+    )
 
 
 def unique_ids(form: FlaskForm, suffix: str) -> FlaskForm:

@@ -10,7 +10,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from admin import forms, reports
+from admin import forms, messages, reports
 from admin.views import bp, form_error, home_for, me, signed_in
 from api.auth import MANAGERS
 from api.common import atomic
@@ -86,7 +86,7 @@ def accept_proposal(proposal_id: int):
     try:
         _answer(proposal_id, "accept", form)
     except LedgerError as error:
-        flash(error.detail, "error")
+        flash(messages.message(error), "error")
     else:
         flash(_("You accepted the proposal."), "info")
     return redirect(f"{home_for(me())}#proposal-{proposal_id}")
@@ -139,7 +139,7 @@ def matching_runs():
             form_error(form, error)
         except MatchingError as error:
             db_session().rollback()
-            flash(error.detail, "error")
+            flash(messages.message(error), "error")
         else:
             flash(_("Run %(id)s is ready for review.", id=run.id), "info")
             return redirect(url_for("console.matching_run", run_id=run.id))
@@ -170,7 +170,7 @@ def publish_matching_run(run_id: int):
         with atomic() as s:
             matching.publish_run(s, actor=me(), run_id=run_id)
     except LedgerError as error:
-        flash(error.detail, "error")
+        flash(messages.message(error), "error")
     else:
         flash(_("Published: both sides now see the proposals."), "info")
     return redirect(url_for("console.matching_run", run_id=run_id))

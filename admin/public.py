@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from werkzeug.exceptions import HTTPException
 
 from admin import LANGUAGES, forms
-from admin.views import CONSOLE_CSP, _http_error, safe_next
+from admin.views import CONSOLE_CSP, safe_next
 from ledger import queries
 from placefund.app import db_session
 
@@ -32,7 +31,3 @@ def language():
     if form.validate_on_submit() and form.lang.data in LANGUAGES:
         session["lang"] = form.lang.data
     return redirect(safe_next(form.next.data or request.referrer, url_for("public.transparency")))
-
-
-# The console's error pages (HTML, translated) for these pages too, not the API's JSON.
-bp.register_error_handler(HTTPException, _http_error)

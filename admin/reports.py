@@ -275,3 +275,33 @@ def recent_decisions(session: Session, limit: int = 20):
         .order_by(StatementLine.decided_at.desc().nulls_last(), StatementLine.id.desc())
         .limit(limit)
     ).all()
+
+
+@dataclass(frozen=True)
+class PartnershipRow:
+    partnership: object  # matching.records.Partnership
+    #: The other side: the business for a company's page, the company for a business's
+    partner: Organisation | None
+
+
+def org_partnerships(session: Session, actor, org: Organisation) -> list[PartnershipRow]:
+    """The organisation's partnerships as ``actor`` may see them (``matching.services``'
+    rules: members only their own organisation's, managers all), with the partner."""
+    from matching import services as matching
+
+    own = [
+        p for p in matching.partnerships(session, actor) if org.id in (p.company_id, p.business_id)
+    ]
+    partner_ids = {p.business_id if p.company_id == org.id else p.company_id for p in own}
+    partners = (
+        {
+            o.id: o
+            for o in session.scalars(select(Organisation).where(Organisation.id.in_(partner_ids)))
+        }
+        if partner_ids
+        else {}
+    )
+    return [
+        PartnershipRow(p, partners.get(p.business_id if p.company_id == org.id else p.company_id))
+        for p in own
+    ]

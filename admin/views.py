@@ -27,17 +27,15 @@ from flask import (
 from flask import session as web_session
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
 
-from admin import accounts, charts, forms, reports
+from admin import accounts, charts, forms, messages, reports
 from admin.filters import TAIPEI
 from admin.receipts import receipt_number, receipt_pdf, statement_pdf
 from api.auth import MANAGERS
 from api.common import atomic, is_manager, visible
 from ledger import books, chain, queries, services
-from ledger.errors import LedgerError, NotFound
+from ledger.errors import LedgerError
 from ledger.models import Disbursement, Donation, Entry, Organisation, Pledge, User
 from ledger.money import parse_amount
 from placefund.app import db_session
@@ -51,10 +49,11 @@ bp = Blueprint(
     static_url_path="/static",
 )
 
-#: Styles and images from the app only; no scripts are needed at all
+#: Styles, images and scripts from the app only (no inline script, no CDN); scripts may
+#: only call back to the app (the import progress page polls its status)
 CONSOLE_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 PAGE = 50
 
@@ -141,37 +140,14 @@ def ledger_key(form: forms.MoneyForm) -> str:
     return f"console:{me().organisation_id}:{form.key.data}"
 
 
-def form_error(form, error: LedgerError) -> None:
-    """A domain error shown next to the fields it names, and on top of the form."""
-    for name, messages in (error.fields or {}).items():
-        field = getattr(form, name, None)
+def form_error(form, error: LedgerError, aliases: dict[str, str] | None = None) -> None:
+    """A domain error in the reader's language: next to the fields it names (``aliases``
+    maps a service's field name to the form's), and on top of the form."""
+    for name, texts in messages.field_errors(error).items():
+        field = getattr(form, (aliases or {}).get(name, name), None)
         if field is not None and hasattr(field, "errors"):
-            field.errors = [*list(field.errors or []), *messages]
-    flash(error.detail, "error")
-
-
-# --- errors ------------------------------------------------------------------------------
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException):
-    if isinstance(error, CSRFError):
-        message = _("The form expired or was not sent from this site. Please try again.")
-    elif error.code == 403:
-        message = _("Your role may not open this page.")
-    elif error.code == 404:
-        message = _("This page does not exist.")
-    else:
-        message = error.description
-    return render_template("console/error.html", code=error.code, message=message), error.code
-
-
-@bp.errorhandler(LedgerError)
-def _ledger_error(error: LedgerError):
-    db_session().rollback()
-    code = 404 if isinstance(error, NotFound) else error.status
-    message = _("This page does not exist.") if code == 404 else error.detail
-    return render_template("console/error.html", code=code, message=message), code
+            field.errors = [*list(field.errors or []), *texts]
+    flash(messages.message(error), "error")
 
 
 # --- signing in and out ----------------------------------------------------------------------
@@ -502,7 +478,7 @@ def approve(disbursement_id: int):
         with atomic() as s:
             services.approve_disbursement(s, disbursement_id=disbursement_id, actor=me())
     except LedgerError as error:
-        flash(error.detail, "error")
+        flash(messages.message(error), "error")
     else:
         flash(_("Approved."), "info")
     return redirect(url_for("console.disbursement", disbursement_id=disbursement_id))
@@ -602,7 +578,7 @@ def verify(org_id: int):
                 abort(404)
             verify_organisation(s, org, me())
     except LedgerError as error:
-        flash(error.detail, "error")
+        flash(messages.message(error), "error")
     else:
         flash(_("Verified."), "info")
     return redirect(url_for("console.organisation", org_id=org_id))
@@ -627,7 +603,7 @@ def reset_user(user_id: int):
         with atomic() as s:
             row, secret = accounts.issue_reset(s, actor=me(), target=target)
     except LedgerError as error:
-        flash(error.detail, "error")
+        flash(messages.message(error), "error")
         return redirect(url_for("console.users"))
     link = url_for("console.reset_password", secret=secret, _external=True)
     return render_template("console/reset_issued.html", target=target, link=link, row=row)
@@ -650,6 +626,7 @@ def _company_page(org: Organisation, decline_form=None, decline_proposal: int | 
         receipt_number=receipt_number,
         years=years,
         proposals=org_proposals(org, decline_form, decline_proposal),
+        partnerships=reports.org_partnerships(s, me(), org),
         pay_form=forms.MoneyForm(),
     )
 
@@ -693,7 +670,7 @@ def pay_by_card(pledge_id: int):
         with atomic() as tx:
             payment = payments.attach_payment_intent(tx, payment.id, pi)
     except LedgerError as error:
-        flash(error.detail, "error")
+        flash(messages.message(error), "error")
         return redirect(url_for("console.my_company"))
     # The client secret travels in the fragment: browsers never send it to any server.
     lang = "en" if str(get_locale()).startswith("en") else None
@@ -785,6 +762,7 @@ def _business_page(
         revenue_forms=forms_by_agreement,
         may_report=me().role == "business_member",
         proposals=org_proposals(org, decline_form, decline_proposal),
+        partnerships=reports.org_partnerships(s, me(), org),
     )
 
 

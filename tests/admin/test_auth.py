@@ -128,7 +128,7 @@ def test_a_manager_may_not_reset_another_manager_or_an_admin(console):
             data={"csrf_token": csrf_token(page.text)},
         )
         assert response.status_code == 302
-        assert "may not reset" in manager.get("/console/users").text
+        assert "您無權重設此使用者的密碼。" in manager.get("/console/users").text
     with console.database.session() as s:
         from admin.models import PasswordReset
 

@@ -3,24 +3,19 @@ reconciliation queue with its bank statement upload."""
 
 from __future__ import annotations
 
-import io
 import re
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from ledger.payment_models import StatementImport, StatementLine
+from ledger.payment_models import StatementLine
 from matching.records import MatchProposal, MatchRun, Partnership
 from tests.admin.conftest import (
     bank_csv,
-    csrf_token,
     post_form,
     seed_bank_line_to_confirm,
     seed_published_proposal,
 )
-
-BANK = Path(__file__).parents[1] / "fixtures" / "bank"
 
 
 def _proposal(console, proposal_id: int) -> MatchProposal:
@@ -197,48 +192,6 @@ def test_unmatch_and_ignore_need_a_reason(console):
     )
     line = _line(console, line_id)
     assert (line.status, line.reason) == ("ignored", "利息")
-
-
-def _upload(c, content: bytes, **fields):
-    page = c.get("/console/reconciliation")
-    data = {
-        "csrf_token": csrf_token(page.text),
-        "mapping": "generic",
-        "encoding": "auto",
-        "statement": (io.BytesIO(content), "statement.csv"),
-        **fields,
-    }
-    return c.post("/console/reconciliation/upload", data=data, content_type="multipart/form-data")
-
-
-def _imports(console) -> int:
-    with console.database.session() as s:
-        return s.scalar(select(func.count()).select_from(StatementImport))
-
-
-def test_upload_with_bad_lines_imports_nothing_unless_skipped(console):
-    c = console.client("ndc")
-    content = bank_csv(("2026-11-02", "利息", "12"), ("not a date", "壞行", "abc"))
-    refused = _upload(c, content)
-    assert refused.status_code == 422
-    assert 'id="bad-lines"' in refused.text and "<td>3</td>" in refused.text
-    assert _imports(console) == 0
-    imported = _upload(c, content, skip_bad_lines="y")
-    assert imported.status_code == 302, imported.text
-    result = c.get(imported.headers["Location"])
-    assert result.status_code == 200
-    assert 'id="count-new">1<' in result.text
-    assert _imports(console) == 1
-
-
-def test_upload_of_a_big5_bank_export(console):
-    c = console.client("ndc")
-    content = (BANK / "tw_bank_big5.csv").read_bytes()
-    imported = _upload(c, content, mapping="tw_bank", encoding="big5")
-    assert imported.status_code == 302, imported.text
-    result = c.get(imported.headers["Location"])
-    assert 'id="run-counts"' in result.text
-    assert _imports(console) == 1
 
 
 # --- CSRF -----------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def test_two_managers_of_different_institutions_propose_approve_and_pay(console)
     # The proposer cannot pay alone.
     refused = post_form(ndc, url, f"{url}/approve")
     assert refused.status_code == 302
-    assert "already approved" in ndc.get(url).text
+    assert "您已核准過此撥款案。" in ndc.get(url).text  # translated from the ledger's English
 
     approved = post_form(moea, url, f"{url}/approve")
     assert approved.status_code == 302

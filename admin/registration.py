@@ -1,0 +1,113 @@
+"""Self-registration from the sign-in page: a company or local business and its first member.
+
+The organisation is created unverified by the same domain service as the API's
+``POST /api/v1/organisations``; a fund manager verifies it from /console/organisations.
+Each address may try a few times only (``Throttle``), so the page cannot be used to
+create organisations in bulk or to probe which numbers and emails are registered.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from admin import accounts, forms
+from admin.filters import english
+from admin.views import bp, form_error
+from api.common import atomic
+from ledger.errors import LedgerError
+from placefund.reference import townships
+
+
+class Throttle:
+    """At most ``limit`` events per ``window`` seconds per key (here: the client address).
+
+    Kept in the process's memory: a restart forgets it, and with several workers each
+    counts on its own. Enough to slow a script down; a proxy's rate limit is the real wall.
+    """
+
+    def __init__(self, limit: int, window: float):
+        self.limit = limit
+        self.window = window
+        self.events: dict[str, deque[float]] = defaultdict(deque)
+        self.lock = threading.Lock()
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Count one event for ``key``; False when it is over the limit (not counted)."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            events = self.events[key]
+            while events and events[0] <= now - self.window:
+                events.popleft()
+            if len(events) >= self.limit:
+                return False
+            events.append(now)
+            return True
+
+
+#: Attempts (posts of the form) and successful registrations per address
+ATTEMPTS = (20, 600.0)
+REGISTRATIONS = (3, 3600.0)
+
+
+def _throttles() -> tuple[Throttle, Throttle]:
+    ext = current_app.extensions
+    if "placefund.registration_throttle" not in ext:
+        ext["placefund.registration_throttle"] = (Throttle(*ATTEMPTS), Throttle(*REGISTRATIONS))
+    return ext["placefund.registration_throttle"]
+
+
+def township_choices() -> dict[str, list[tuple[str, str]]]:
+    """The 368 townships grouped by county (``<optgroup>``), county names in the reader's
+    language."""
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for code, town in sorted(townships().items()):
+        county = town.county_name_en if english() else town.county_name
+        grouped.setdefault(county, []).append((code, town.name))
+    return grouped
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if g.get("console_user") is not None:
+        return redirect(url_for("console.index"))
+    form = forms.RegistrationForm()
+    towns = township_choices()
+    form.town_code.choices = [(code, name) for group in towns.values() for code, name in group]
+    if form.is_submitted():
+        attempts, registrations = _throttles()
+        if not attempts.allow(request.remote_addr or "?"):
+            abort(429)
+    if form.validate_on_submit():
+        if not registrations.allow(request.remote_addr or "?"):
+            abort(429)
+        try:
+            with atomic() as s:
+                accounts.register_organisation(
+                    s,
+                    kind=form.kind.data,
+                    name=form.name.data.strip(),
+                    name_en=(form.name_en.data or "").strip() or None,
+                    ubn=form.ubn.data,
+                    town_code=form.town_code.data,
+                    contact_name=form.contact_name.data.strip(),
+                    email=form.email.data.strip(),
+                    password=form.password.data,
+                )
+        except LedgerError as error:
+            form_error(form, error, aliases={"contact.email": "email"})
+        else:
+            flash(
+                _(
+                    "Your organisation is registered. You can sign in now; a fund manager "
+                    "will verify it before money can move."
+                ),
+                "info",
+            )
+            return redirect(url_for("console.sign_in"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("console/register.html", form=form, towns=towns), status
