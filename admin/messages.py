@@ -49,10 +49,8 @@ CATALOG: dict[str, list[Translation]] = {
     # --- money and the books -------------------------------------------------------------
     "insufficient_funds": [
         T(
-            _l(
-                "Not enough money in %(account)s: it holds %(available)s and this needs %(needed)s."
-            ),
-            r"^Not enough in (?P<account>\S+): it holds (?P<available>.+?) and this needs "
+            _l("Not enough money in %(account)s: it holds %(held)s and this needs %(needed)s."),
+            r"^Not enough in (?P<account>\S+): it holds (?P<held>.+?) and this needs "
             r"(?P<needed>.+)\.$",
         ),
         T(_l("There is not enough money in the account for this.")),

@@ -822,14 +822,18 @@ def approve_disbursement(session: Session, *, disbursement_id: int, actor: User)
     d = _lock_disbursement(session, disbursement_id)
     if d.status != "reserved":
         raise InvalidState(
-            f"Disbursement {d.id} is {d.status}; only a reserved one can be approved."
+            f"Disbursement {d.id} is {d.status}; only a reserved one can be approved.",
+            id=d.id,
+            status=d.status,
         )
     if any(a.user_id == actor.id for a in d.approvals):
         raise InvalidState("You have already approved this disbursement.")
     if actor.institution in {a.institution for a in d.approvals}:
         raise ApprovalRequired(
             "Your institution has already approved this disbursement; "
-            "the second approval must come from a manager of another institution."
+            "the second approval must come from a manager of another institution.",
+            case="same_institution",
+            institution=actor.institution,
         )
     session.add(
         DisbursementApproval(disbursement_id=d.id, user_id=actor.id, institution=actor.institution)
@@ -865,7 +869,9 @@ def pay_disbursement(
         return _get(session, Disbursement, disbursement_id, "Disbursement")
     d = _lock_disbursement(session, disbursement_id)
     if d.status != "reserved":
-        raise InvalidState(f"Disbursement {d.id} is {d.status}; it cannot be paid.")
+        raise InvalidState(
+            f"Disbursement {d.id} is {d.status}; it cannot be paid.", id=d.id, status=d.status
+        )
     if not approved(d):
         raise ApprovalRequired(
             "Payment needs approvals from two fund managers of different institutions."
@@ -909,7 +915,11 @@ def void_disbursement(
     if d.status == "voided":
         return d
     if d.status != "reserved":
-        raise InvalidState(f"Disbursement {d.id} is {d.status}; only a reserved one can be voided.")
+        raise InvalidState(
+            f"Disbursement {d.id} is {d.status}; only a reserved one can be voided.",
+            id=d.id,
+            status=d.status,
+        )
     entry = reverse_entry(
         session, key=key, entry_id=d.reserve_entry_id, actor=actor, reason=reason, on=on
     )

@@ -79,7 +79,7 @@ def test_an_upload_runs_as_a_job_and_its_page_shows_the_outcome(console):
     assert 'id="job-status" class="status succeeded">完成<' in page.text
     assert 'id="count-lines-new">2<' in page.text
     assert f'href="/console/reconciliation/runs/{row.run_id}"' in page.text
-    assert "http-equiv=\"refresh\"" not in page.text  # finished: nothing left to refresh
+    assert 'http-equiv="refresh"' not in page.text  # finished: nothing left to refresh
     assert c.get(f"/console/reconciliation/runs/{row.run_id}").status_code == 200
 
     status = c.get(f"/console/reconciliation/imports/{job_id}/status")

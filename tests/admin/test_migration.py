@@ -29,3 +29,23 @@ def test_upgrade_downgrade_upgrade(tmp_path):
     assert not inspector.has_table("password_resets")
     run(command.upgrade, "0004")
     database.engine.dispose()
+
+
+def test_0006_adds_and_removes_the_import_jobs_table(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    cfg = alembic_config(database.engine)
+
+    def run(fn, revision):
+        with database.engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            fn(cfg, revision)
+
+    run(command.upgrade, "0006")
+    inspector = inspect(database.engine)
+    assert inspector.has_table("import_jobs")
+    columns = {c["name"] for c in inspector.get_columns("import_jobs")}
+    assert {"status", "phase", "content", "lines_done", "heartbeat_at", "import_id"} <= columns
+    run(command.downgrade, "0005")
+    assert not inspect(database.engine).has_table("import_jobs")
+    run(command.upgrade, "head")
+    database.engine.dispose()
