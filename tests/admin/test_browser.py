@@ -269,3 +269,128 @@ def test_confirming_a_reconciliation_match(browser, served, browser_db):
     assert page.locator(f"#decided-{line_id} .status").inner_text() == "已確認"
     shot(page, "26-reconciliation-confirmed")
     context.close()
+
+
+def test_a_bank_upload_shows_its_progress_live(browser, served, tmp_path, monkeypatch):
+    """The upload becomes a job; its page follows it through the status endpoint (the app's
+    own script, under the console's CSP) until the run is ready."""
+    import threading as _threading
+
+    from admin import imports
+    from tests.admin.conftest import bank_csv
+
+    base_url, _ids, emails = served
+    release = _threading.Event()
+    original = imports._match
+
+    def held(*args, **kwargs):
+        # Hold the job between the committed import and the matching step, so the page is
+        # seen mid-way; no transaction is open while waiting (SQLite has one writer).
+        release.wait(timeout=30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "_match", held)
+    statement = tmp_path / "november.csv"
+    statement.write_bytes(
+        bank_csv(
+            ("2026-11-02", "利息收入", "12"),
+            ("2026-11-03", "手續費", "-30"),
+            ("2026-11-04", "不明匯入", "1,234"),
+        )
+    )
+    context, page = signed_in(browser, base_url, emails["ndc"])
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    polls = []
+    page.on("request", lambda r: polls.append(r.url) if r.url.endswith("/status") else None)
+    page.goto("/console/reconciliation")
+    page.get_by_label("銀行對帳單（CSV）").set_input_files(str(statement))
+    page.get_by_label("欄位格式").select_option("generic")
+    shot(page, "27-upload-form")
+    page.get_by_role("button", name="匯入並對帳").click()
+    page.wait_for_url("**/console/reconciliation/imports/*")
+    page.locator("#job-phase", has_text="與帳簿配對中").wait_for()
+    assert page.locator("#lines-done").inner_text() == "3"
+    assert page.locator("#lines-total").inner_text() == "3"
+    assert page.locator("#count-lines-new").inner_text() == "3"
+    shot(page, "28-upload-progress")
+    release.set()
+    page.locator("#job-status", has_text="完成").wait_for()
+    page.locator("#run-link").wait_for()
+    assert page.locator("#count-unmatched").inner_text() == "3"
+    assert any("/status" in url for url in polls), "the page never polled its status"
+    assert not problems, problems
+    shot(page, "29-upload-finished")
+    page.locator("#run-link").click()
+    page.wait_for_url("**/console/reconciliation/runs/*")
+    context.close()
+
+
+def test_a_bad_bank_file_lists_its_lines(browser, served, tmp_path):
+    from tests.admin.conftest import bank_csv
+
+    base_url, _ids, emails = served
+    statement = tmp_path / "broken.csv"
+    statement.write_bytes(bank_csv(("2026-11-02", "利息", "12"), ("11/31", "壞行", "abc")))
+    context, page = signed_in(browser, base_url, emails["ndc"])
+    page.goto("/console/reconciliation")
+    page.get_by_label("銀行對帳單（CSV）").set_input_files(str(statement))
+    page.get_by_label("欄位格式").select_option("generic")
+    page.get_by_role("button", name="匯入並對帳").click()
+    page.wait_for_url("**/console/reconciliation/imports/*")
+    page.locator("#job-status", has_text="失敗").wait_for()
+    assert "未匯入任何資料" in page.locator("#job-error").inner_text()
+    rows = page.locator("#bad-lines tbody tr")
+    assert rows.count() >= 1 and rows.first.locator("td").first.inner_text() == "3"
+    shot(page, "30-upload-bad-lines")
+    context.close()
+
+
+def test_a_company_registers_itself(browser, served):
+    base_url, _ids, _emails = served
+    context = browser.new_context(base_url=base_url, locale="zh-TW")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto("/console/sign-in")
+    page.get_by_role("link", name="註冊您的組織").click()
+    page.wait_for_url("**/console/register")
+    page.get_by_label("組織類型").select_option("company")
+    page.get_by_label("組織名稱").fill("山海茶業股份有限公司")
+    page.get_by_label("統一編號").fill("04595258")  # a wrong check digit
+    page.get_by_label("鄉鎮市區").select_option("10008040")
+    page.get_by_label("您的姓名").fill("林美華")
+    page.get_by_label("電子郵件").fill("mei@mountain-sea.example.tw")
+    page.get_by_label("密碼", exact=True).fill("竹山茶園-清晨採收-2026")
+    page.get_by_label("再次輸入密碼").fill("竹山茶園-清晨採收-2026")
+    shot(page, "31-register")
+    page.get_by_role("button", name="註冊").click()
+    page.wait_for_load_state()
+    assert page.locator("#ubn-error").inner_text() == "統一編號檢查碼不正確。"
+    assert page.get_by_label("統一編號").get_attribute("aria-invalid") == "true"
+    assert page.get_by_label("鄉鎮市區").input_value() == "10008040"  # kept
+    shot(page, "32-register-error")
+    page.get_by_label("統一編號").fill("04595257")
+    page.get_by_label("密碼", exact=True).fill("竹山茶園-清晨採收-2026")
+    page.get_by_label("再次輸入密碼").fill("竹山茶園-清晨採收-2026")
+    page.get_by_role("button", name="註冊").click()
+    page.wait_for_url("**/console/sign-in")
+    assert "您的組織已完成註冊" in page.locator(".flash").inner_text()
+    page.get_by_label("電子郵件").fill("mei@mountain-sea.example.tw")
+    page.get_by_label("密碼").fill("竹山茶園-清晨採收-2026")
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url("**/console/company")
+    assert page.locator("h1").inner_text() == "山海茶業股份有限公司"
+    assert "未驗證" in page.locator("dl.facts").inner_text()
+    shot(page, "33-registered-company")
+    context.close()
+
+
+def test_an_error_page_in_the_browser(browser, served):
+    base_url, _ids, emails = served
+    context, page = signed_in(browser, base_url, emails["company_a"])
+    response = page.goto("/console/dashboard")
+    assert response.status == 403
+    assert page.locator("#error-message").inner_text() == "您的角色無法開啟此頁面。"
+    assert page.locator("#request-id").inner_text() == response.headers["x-request-id"]
+    shot(page, "34-error-403")
+    context.close()
