@@ -14,12 +14,12 @@ import secrets
 from functools import wraps
 
 from flask import g, request
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from api.errors import ApiError, documented_errors
 from api.models import ApiToken
-from ledger.models import ROLES, User, utcnow
+from ledger.models import ROLES, Organisation, User, utcnow
 from placefund.app import db_session
 
 TOKEN_PREFIX = "pf_"
@@ -64,6 +64,41 @@ def _unauthorized(detail: str) -> ApiError:
     return ApiError(401, detail, code="unauthorized", headers=_CHALLENGE)
 
 
+_USER_COLUMNS = [c.key for c in User.__table__.columns]
+_ORG_COLUMNS = [c.key for c in Organisation.__table__.columns]
+#: One Core query (compiled once, cached) for the token, its user and the user's
+#: organisation: the check runs on every request, and loading ORM entities through a query
+#: costs several times the round trip itself.
+_LOOKUP = (
+    select(
+        ApiToken.id.label("token_id"),
+        ApiToken.token_hash,
+        ApiToken.last_used_at,
+        *(User.__table__.c[k].label(f"u_{k}") for k in _USER_COLUMNS),
+        *(Organisation.__table__.c[k].label(f"o_{k}") for k in _ORG_COLUMNS),
+    )
+    .join(User.__table__, User.__table__.c.id == ApiToken.user_id)
+    .join(Organisation.__table__, Organisation.__table__.c.id == User.__table__.c.organisation_id)
+    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None))
+)
+
+
+def _persistent_user(session: Session, row) -> User:
+    """The row's user and organisation as objects of this session, without a second query.
+
+    make_transient_to_detached + add is SQLAlchemy's documented way to place objects whose
+    state is already known into a session (as a cache would): they are persistent, exactly
+    as if loaded, so relationships and flushes treat them like any other loaded object.
+    """
+    org = Organisation(**{k: row._mapping[f"o_{k}"] for k in _ORG_COLUMNS})
+    make_transient_to_detached(org)
+    user = User(**{k: row._mapping[f"u_{k}"] for k in _USER_COLUMNS})
+    user.organisation = org
+    make_transient_to_detached(user)
+    session.add(user)
+    return user
+
+
 def authenticate() -> User:
     """The user behind the request's bearer token, or a 401 problem."""
     if "user" in g:
@@ -77,21 +112,19 @@ def authenticate() -> User:
         raise _unauthorized("The Authorization header must be 'Bearer <token>'.")
     digest = hash_token(token)
     session = db_session()
-    row = session.execute(
-        select(ApiToken.id, ApiToken.token_hash, ApiToken.last_used_at, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-    ).one_or_none()
+    row = session.connection().execute(_LOOKUP, {"digest": digest}).one_or_none()
     # compare_digest: belt and braces; the index lookup already matched on the hash
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         raise _unauthorized("The token is not valid or has been revoked.")
-    user = row.User
+    user = _persistent_user(session, row)
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > TOUCH_INTERVAL:
-        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        session.execute(
+            update(ApiToken).where(ApiToken.id == row.token_id).values(last_used_at=now)
+        )
         session.commit()
     g.user = user
-    g.token_id = row.id
+    g.token_id = row.token_id
     return user
 
 

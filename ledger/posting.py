@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from ledger.chart import FIXED_ACCOUNTS, spec_for
 from ledger.core import Leg, normalise_legs, request_hash
@@ -46,10 +46,25 @@ from ledger.money import format_money
 
 @dataclass(frozen=True)
 class Posted:
-    """Result of ``post_entry``: the entry id and whether this call created it."""
+    """Result of ``post_entry``: the entry id, whether this call created it, and the
+    companion record it inserted (None on a replay or without one)."""
 
     entry_id: int
     fresh: bool
+    record: object | None = None
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A service's own row that belongs to the entry (a donation): ``model`` and its column
+    values, without ``entry_id``, which post_entry fills in once the key is claimed.
+
+    On PostgreSQL it travels in the same pipelined round trip as the postings and before the
+    balance updates, so busy balance rows stay locked only for the updates and the commit.
+    """
+
+    model: type
+    values: Mapping[str, object]
 
 
 _FAILED = "placefund.ledger_failed"
@@ -206,13 +221,12 @@ def post_entry(
     reverses: int | None = None,
     related: int | None = None,
     refs: Mapping[str, str] | None = None,
-    before_apply: Callable[[int], object] | None = None,
+    companion: Companion | None = None,
 ) -> Posted:
     """Post one balanced entry under an idempotency key. See the module docstring.
 
-    ``before_apply(entry_id)`` runs once the key is claimed and before any balance moves:
-    services insert their own record there (a donation, a payout) so that busy balance rows
-    stay locked only for the balance updates and the commit, not for that insert too.
+    ``companion`` is inserted with the entry once the key is claimed (see Companion) and
+    comes back as ``Posted.record``, an object of the session as if it had been loaded.
     """
     check_key(key)
     legs = normalise_legs(legs)
@@ -240,19 +254,48 @@ def post_entry(
             raise IdempotencyConflict(f"Idempotency key {key!r} is in use.")
         return Posted(existing, fresh=False)
     entry_id = row[0]
+    record = None
     try:
-        if before_apply is not None:
-            before_apply(entry_id)
+        insert = None if companion is None else _CompanionInsert(companion, entry_id)
         if raw.sqlite:
+            if insert is not None:
+                insert.returned = raw.one(insert.sql, insert.params)
             account_ids = [_apply(session, raw, leg, entry_date) for leg in legs]
             _insert_postings(raw, entry_id, entry_date, legs, account_ids)
         else:
-            _post_pipelined(session, raw, entry_id, legs, entry_date)
+            _post_pipelined(session, raw, entry_id, legs, entry_date, insert)
+        if insert is not None:
+            record = insert.persistent(session)
     except Exception as exc:
         session.info[_FAILED] = f"{type(exc).__name__}: {exc}"
         raise
     _expire_balances(session, legs)
-    return Posted(entry_id, fresh=True)
+    return Posted(entry_id, fresh=True, record=record)
+
+
+class _CompanionInsert:
+    """The SQL for a Companion, with the model's Python-side column defaults filled in."""
+
+    def __init__(self, companion: Companion, entry_id: int):
+        table = companion.model.__table__
+        values = {**companion.values, "entry_id": entry_id}
+        for column in table.columns:
+            if column.key not in values and column.default is not None:
+                default = column.default
+                values[column.key] = default.arg(None) if default.is_callable else default.arg
+        self.model, self.values, self.returned = companion.model, values, None
+        self.sql = (
+            f"INSERT INTO {table.name} ({', '.join(values)}) "
+            f"VALUES ({', '.join(['%s'] * len(values))}) RETURNING id"
+        )
+        self.params = list(values.values())
+
+    def persistent(self, session: Session):
+        """The inserted row as an object of the session, without reading it back."""
+        obj = self.model(id=self.returned[0], **self.values)
+        make_transient_to_detached(obj)
+        session.add(obj)
+        return obj
 
 
 def _expire_balances(session: Session, legs: list[Leg]) -> None:
@@ -292,7 +335,12 @@ def _known_accounts(session: Session) -> set[str]:
 
 
 def _post_pipelined(
-    session: Session, raw: _Raw, entry_id: int, legs: list[Leg], entry_date: dt.date
+    session: Session,
+    raw: _Raw,
+    entry_id: int,
+    legs: list[Leg],
+    entry_date: dt.date,
+    insert: _CompanionInsert | None = None,
 ) -> None:
     """PostgreSQL: postings and guarded balance updates in one round trip (pipeline mode).
 
@@ -344,6 +392,10 @@ def _post_pipelined(
             " RETURNING account_id",
             [entry_id, entry_date, *values],
         )
+        companion = None
+        if insert is not None:
+            companion = conn.cursor()
+            companion.execute(insert.sql, insert.params)
         cursors = []
         for leg in legs:
             cur = conn.cursor()
@@ -352,6 +404,8 @@ def _post_pipelined(
             )
             cursors.append(cur)
     posted_to = {row[0] for row in inserted.fetchall()}
+    if companion is not None:
+        insert.returned = companion.fetchone()
     if opened is not None:
         # Only accounts that were already committed are known to exist for good; the ones
         # this transaction opened exist only if it commits.

@@ -52,7 +52,7 @@ from ledger.money import (
     check_whole_units,
     format_money,
 )
-from ledger.posting import find_by_key, lock_accounts, post_entry
+from ledger.posting import Companion, find_by_key, lock_accounts, post_entry
 
 BANK = "assets:bank:main"
 
@@ -406,27 +406,6 @@ def record_donation(
                 fields={"amount": ["exceeds the amount outstanding"]},
             )
     legs += _gift_legs(pledge.company_id if pledge else None, restriction, amount, currency)
-    created: list[Donation] = []
-
-    def insert_donation(entry_id: int) -> None:
-        donation = Donation(
-            company_id=company_id,
-            pledge_id=pledge_id,
-            channel=channel,
-            gross_amount=amount,
-            currency=currency,
-            settlement_currency=settlement_currency,
-            settlement_gross=settlement_amount,
-            fee_amount=fee,
-            net_amount=settlement_amount - fee,
-            restriction=restriction,
-            received_on=received_on,
-            entry_id=entry_id,
-        )
-        session.add(donation)
-        session.flush()
-        created.append(donation)
-
     posted = post_entry(
         session,
         operation="donation",
@@ -437,11 +416,26 @@ def record_donation(
         memo=f"捐款 {channel} {format_money(amount, currency)}",
         created_by=actor.id if actor else None,
         refs=refs,
-        before_apply=insert_donation,
+        companion=Companion(
+            Donation,
+            {
+                "company_id": company_id,
+                "pledge_id": pledge_id,
+                "channel": channel,
+                "gross_amount": amount,
+                "currency": currency,
+                "settlement_currency": settlement_currency,
+                "settlement_gross": settlement_amount,
+                "fee_amount": fee,
+                "net_amount": settlement_amount - fee,
+                "restriction": restriction,
+                "received_on": received_on,
+            },
+        ),
     )
     if not posted.fresh:
         return session.scalars(select(Donation).where(Donation.entry_id == posted.entry_id)).one()
-    return created[0]
+    return posted.record
 
 
 def _donation_reversal_legs(
