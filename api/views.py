@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import http
 
+from flask import Blueprint as FlaskBlueprint
 from flask import Flask, jsonify, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest.utils import prepare_response
+from swagger_ui_bundle import swagger_ui_path
 from werkzeug.routing import IntegerConverter
 
 from api import (
@@ -77,6 +79,10 @@ and the books.
 """
 
 
+#: Where the app serves Swagger UI's own files (from the swagger-ui-bundle package)
+SWAGGER_UI_STATIC = "/api/docs/static"
+
+
 def register(app: Flask) -> Api:
     app.url_map.converters["int"] = IdConverter
     app.config.update(
@@ -86,13 +92,21 @@ def register(app: Flask) -> Api:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="v1/openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_STATIC + "/",
         API_SPEC_OPTIONS={
             "info": {"description": DESCRIPTION},
             "servers": [{"url": "/"}],
         },
     )
     api = Api(app)
+    app.register_blueprint(
+        FlaskBlueprint(
+            "swagger_ui_files",
+            __name__,
+            static_folder=str(swagger_ui_path),
+            static_url_path=SWAGGER_UI_STATIC,
+        )
+    )
     api.register_converter(
         IdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_ID}
     )
