@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ledger_bench import (  # noqa: E402
     engine_for,
+    libpq_dsn,
     pct,
     run_writers,
     sa_url,
@@ -66,8 +68,21 @@ def donation_writer(schema, _shape, writer, seconds, start_at, out):
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_by_group(server_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the server's process tree, PostgreSQL and this process.
+def backend_pids(application_name: str) -> set[int]:
+    """PostgreSQL backends serving the benchmark's server (by their application_name)."""
+    conn = psycopg.connect(libpq_dsn(), autocommit=True)
+    try:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s", (application_name,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return {r[0] for r in rows}
+
+
+def cpu_by_group(server_pid: int, backends: set[int]) -> dict[str, float]:
+    """CPU seconds used so far by the server's process tree, its PostgreSQL backends and
+    this process (the clients).
 
     Read from /proc, so the figures hold even when other work shares the machine: they say
     what one request costs, where throughput alone would also measure the neighbours.
@@ -81,25 +96,24 @@ def cpu_by_group(server_pid: int) -> dict[str, float]:
                 raw = f.read()
         except OSError:
             continue
-        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
         fields = raw[raw.rindex(")") + 2 :].split()
-        stats[int(entry)] = (comm, int(fields[1]), int(fields[11]) + int(fields[12]))
+        stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
     server = {server_pid}
     changed = True
     while changed:
         changed = False
-        for pid, (_comm, ppid, _cpu) in stats.items():
+        for pid, (ppid, _cpu) in stats.items():
             if ppid in server and pid not in server:
                 server.add(pid)
                 changed = True
-    sealers = {pid for pid in server if stats[pid][1] == server_pid and _is_sealer(pid)}
+    sealers = {pid for pid in server if stats[pid][0] == server_pid and _is_sealer(pid)}
     groups = {"server": 0, "sealer": 0, "postgres": 0}
-    for pid, (comm, _ppid, cpu) in stats.items():
+    for pid, (_ppid, cpu) in stats.items():
         if pid in sealers:
             groups["sealer"] += cpu
         elif pid in server:
             groups["server"] += cpu
-        elif comm.startswith("postgres"):
+        elif pid in backends:
             groups["postgres"] += cpu
     times = os.times()
     out = {k: v / CLK_TCK for k, v in groups.items()}
@@ -208,7 +222,9 @@ def main() -> None:
         token = seed(schema)
         port = free_port()
         env = dict(os.environ)
-        env["DATABASE_URL"] = f"{sa_url()}?options={quote(f'-csearch_path={schema}')}"
+        env["DATABASE_URL"] = (
+            f"{sa_url()}?options={quote(f'-csearch_path={schema}')}&application_name={schema}"
+        )
         server = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "placefund"),
@@ -239,9 +255,10 @@ def main() -> None:
             raise SystemExit("the server did not start")
 
         http_run(port, token, args.clients, 2.0, "warmup")
-        before = cpu_by_group(server.pid)
+        backends = backend_pids(schema)
+        before = cpu_by_group(server.pid, backends)
         rate, lat, errors = http_run(port, token, args.clients, args.seconds, "run")
-        after = cpu_by_group(server.pid)
+        after = cpu_by_group(server.pid, backends)
         requests = max(1, len(lat) + errors)
         cpu_ms = {k: (after[k] - before[k]) * 1000 / requests for k in after}
         server.terminate()

@@ -279,3 +279,56 @@ def test_demo_loads_and_verifies_on_postgres(pg):
     with pg.session() as s:
         assert verify(s).ok
         assert trial_balance(s).balanced
+
+
+def test_balanced_check_runs_once_yet_misses_nothing(pg, world):
+    """The check is skipped only for postings it already saw (migration 0007)."""
+    entry_sql = text(
+        "INSERT INTO ledger_entries (kind, entry_date, memo, idempotency_key, request_hash,"
+        " source_refs, created_at) VALUES ('x', '2026-11-02', '', :k, 'h', '', now())"
+        " RETURNING id"
+    )
+    posting_sql = text(
+        "INSERT INTO ledger_postings (entry_id, account_id, amount, currency, entry_date)"
+        " VALUES (:e, :a, :amount, 'TWD', '2026-11-02')"
+    )
+    with pg.engine.connect() as conn:
+        bank, income = (
+            conn.scalar(text("SELECT id FROM ledger_accounts WHERE code = :c"), {"c": c})
+            for c in ("assets:bank:main", "income:donations")
+        )
+
+        def entry(key, *amounts):
+            eid = conn.scalar(entry_sql, {"k": key})
+            for i, amount in enumerate(amounts):
+                conn.execute(posting_sql, {"e": eid, "a": (bank, income)[i % 2], "amount": amount})
+            return eid
+
+        # A lone entry, with no postings at all
+        entry("lone")
+        with pytest.raises(DBAPIError, match="has 0 postings"):
+            conn.commit()
+        conn.rollback()
+
+        # Checked (and found balanced) early; a posting added after the check unbalances it
+        eid = entry("late", 500, -500)
+        conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+        conn.execute(text("SET CONSTRAINTS ALL DEFERRED"))
+        conn.execute(posting_sql, {"e": eid, "a": bank, "amount": 7})
+        with pytest.raises(DBAPIError, match=f"entry {eid} does not balance"):
+            conn.commit()
+        conn.rollback()
+
+        # Two balanced entries, then a posting to the first one after the second was written
+        first = entry("a", 300, -300)
+        entry("b", 200, -200)
+        conn.execute(posting_sql, {"e": first, "a": income, "amount": -1})
+        with pytest.raises(DBAPIError, match=f"entry {first} does not balance"):
+            conn.commit()
+        conn.rollback()
+
+        # And balanced entries commit (the skip itself does not refuse anything)
+        entry("ok1", 100, -100)
+        entry("ok2", 50, -50)
+        conn.commit()
+        assert conn.scalar(text("SELECT count(*) FROM ledger_entries WHERE kind = 'x'")) == 2
