@@ -9,7 +9,7 @@ from __future__ import annotations
 import http
 
 from flask import Blueprint as FlaskBlueprint
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from flask_smorest import Api as SmorestApi
 from flask_smorest.utils import prepare_response
 from swagger_ui_bundle import swagger_ui_path
@@ -26,6 +26,7 @@ from api import (
     returns,
 )
 from api.errors import PROBLEM_MEDIA_TYPE, ApiError, ProblemSchema, register_error_handlers
+from ledger.posting import REPLAYED
 
 API_PREFIX = "/api/v1"
 MAX_ID = 2**63 - 1
@@ -69,7 +70,8 @@ and the books.
 * Amounts are integer minor units with a currency (Stripe's convention): NT$1,000 is
   `{"amount": 100000, "currency": "TWD"}`; responses add a `display` string.
 * Every money-moving POST needs an `Idempotency-Key` header. A retry with the same key and
-  body returns the original result; the same key with a different body is a 409.
+  body returns the original result with the header `Idempotent-Replayed: true`; the same
+  key with a different body is a 409.
 * Updates need the version you read (`If-Match: <ETag>` or a `version` field): a stale
   update is refused with 412 or 409.
 * Lists are newest first with cursor pagination: pass `next_cursor` back as `cursor`.
@@ -117,6 +119,14 @@ def register(app: Flask) -> Api:
         api.register_blueprint(module.blp)
     api.register_blueprint(ledger_views.blp)
     api.register_blueprint(matching.blp)
+
+    @app.after_request
+    def _replayed(response):
+        """Tell a client that retried a money-moving POST that nothing new happened."""
+        session = g.get("db_session")
+        if session is not None and session.info.get(REPLAYED):
+            response.headers["Idempotent-Replayed"] = "true"
+        return response
 
     @app.before_request
     def _json_only():

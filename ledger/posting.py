@@ -68,6 +68,8 @@ class Companion:
 
 
 _FAILED = "placefund.ledger_failed"
+#: Set in session.info when post_entry returned an entry posted earlier under the same key
+REPLAYED = "placefund.ledger_replayed"
 
 
 class HalfPostedError(RuntimeError):
@@ -252,6 +254,8 @@ def post_entry(
         existing = find_by_key(session, key, operation, params)
         if existing is None:  # pragma: no cover - a conflict means the row exists
             raise IdempotencyConflict(f"Idempotency key {key!r} is in use.")
+        # The API answers a replay with Idempotent-Replayed: true (as Stripe does)
+        session.info[REPLAYED] = True
         return Posted(existing, fresh=False)
     entry_id = row[0]
     record = None

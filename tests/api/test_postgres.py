@@ -37,6 +37,12 @@ def test_concurrent_retries_with_one_key_record_one_donation(pg_world):
         responses = list(pool.map(post, range(8)))
     assert {r.status_code for r in responses} == {201}
     assert len({r.json["id"] for r in responses}) == 1
+    # One request posted it; every other one is told it was a replay, with the same body
+    fresh = [r for r in responses if "Idempotent-Replayed" not in r.headers]
+    assert len(fresh) == 1
+    assert all(r.json == fresh[0].json for r in responses)
+    stored = world.call("ndc", "GET", f"/api/v1/donations/{fresh[0].json['id']}")
+    assert stored.json == fresh[0].json
     mine = world.call("company_a", "GET", "/api/v1/donations").json["items"]
     assert len(mine) == 2
 

@@ -133,8 +133,10 @@ def test_company_pledges_and_idempotency(world):
         "display": "NT$120,000",
     }
     assert len(first.json["instalments"]) == 12 and first.json["status"] == "open"
+    assert "Idempotent-Replayed" not in first.headers
     again = world.call("company_a", "POST", f"{V1}/pledges", json=body, key=key)
     assert again.json["id"] == first.json["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
     changed = world.call(
         "company_a", "POST", f"{V1}/pledges", json={**body, "amount": 100}, key=key
     )
@@ -207,6 +209,22 @@ def test_manager_records_bank_transfer_against_a_pledge(world):
     assert over.status_code == 422 and over.json["errors"]["amount"]
     mine = world.call("company_a", "GET", f"{V1}/donations").json["items"]
     assert {d["company_id"] for d in mine} == {world.ids["company_a"]} and len(mine) == 2
+
+
+def test_recorded_donation_answers_what_was_stored_and_replays(world):
+    """The created donation is answered without reading it back: it must equal the stored
+    row exactly, and a retry answers the same body, marked as a replay."""
+    key = new_key()
+    body = {"amount": 250_000, "company_id": world.ids["company_b"], "bank_reference": "VA 77"}
+    created = world.call("ndc", "POST", f"{V1}/donations", json=body, key=key)
+    assert created.status_code == 201, created.json
+    assert "Idempotent-Replayed" not in created.headers
+    stored = world.call("ndc", "GET", f"{V1}/donations/{created.json['id']}")
+    assert stored.json == created.json
+    assert created.json["refunded"]["amount"] == 0 and created.json["net"]["amount"] == 250_000
+    again = world.call("ndc", "POST", f"{V1}/donations", json=body, key=key)
+    assert again.status_code == 201 and again.json == created.json
+    assert again.headers["Idempotent-Replayed"] == "true"
 
 
 def test_donation_for_unknown_pledge_is_404_and_writes_nothing(world):
