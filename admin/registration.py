@@ -2,15 +2,12 @@
 
 The organisation is created unverified by the same domain service as the API's
 ``POST /api/v1/organisations``; a fund manager verifies it from /console/organisations.
-Each address may try a few times only (``Throttle``), so the page cannot be used to
-create organisations in bulk or to probe which numbers and emails are registered.
+Each address may try a few times only (placefund.throttle, shared with the API), so the
+page cannot be used to create organisations in bulk or to probe which numbers and emails
+are registered.
 """
 
 from __future__ import annotations
-
-import threading
-import time
-from collections import defaultdict, deque
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -21,44 +18,7 @@ from admin.views import bp, form_error
 from api.common import atomic
 from ledger.errors import LedgerError
 from placefund.reference import townships
-
-
-class Throttle:
-    """At most ``limit`` events per ``window`` seconds per key (here: the client address).
-
-    Kept in the process's memory: a restart forgets it, and with several workers each
-    counts on its own. Enough to slow a script down; a proxy's rate limit is the real wall.
-    """
-
-    def __init__(self, limit: int, window: float):
-        self.limit = limit
-        self.window = window
-        self.events: dict[str, deque[float]] = defaultdict(deque)
-        self.lock = threading.Lock()
-
-    def allow(self, key: str, now: float | None = None) -> bool:
-        """Count one event for ``key``; False when it is over the limit (not counted)."""
-        now = time.monotonic() if now is None else now
-        with self.lock:
-            events = self.events[key]
-            while events and events[0] <= now - self.window:
-                events.popleft()
-            if len(events) >= self.limit:
-                return False
-            events.append(now)
-            return True
-
-
-#: Attempts (posts of the form) and successful registrations per address
-ATTEMPTS = (20, 600.0)
-REGISTRATIONS = (3, 3600.0)
-
-
-def _throttles() -> tuple[Throttle, Throttle]:
-    ext = current_app.extensions
-    if "placefund.registration_throttle" not in ext:
-        ext["placefund.registration_throttle"] = (Throttle(*ATTEMPTS), Throttle(*REGISTRATIONS))
-    return ext["placefund.registration_throttle"]
+from placefund.throttle import registration_throttles
 
 
 def township_choices() -> dict[str, list[tuple[str, str]]]:
@@ -79,7 +39,7 @@ def register():
     towns = township_choices()
     form.town_code.choices = [(code, name) for group in towns.values() for code, name in group]
     if form.is_submitted():
-        attempts, registrations = _throttles()
+        attempts, registrations = registration_throttles(current_app)
         if not attempts.allow(request.remote_addr or "?"):
             abort(429)
     if form.validate_on_submit():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app, request
 from sqlalchemy import select
 
 from api import operations, schemas
@@ -27,6 +28,7 @@ from ledger import queries
 from ledger.errors import NotFound
 from ledger.models import Organisation, User
 from placefund.app import db_session
+from placefund.throttle import registration_throttles
 
 blp = Blueprint(
     "organisations",
@@ -36,16 +38,28 @@ blp = Blueprint(
 )
 
 
+def _throttled(throttle, detail: str) -> None:
+    """429 with Retry-After once the client's address is over the throttle's limit."""
+    if not throttle.allow(request.remote_addr or "?"):
+        retry = {"Retry-After": str(int(throttle.window))}
+        raise ApiError(429, detail, code="too_many_requests", headers=retry)
+
+
 @blp.route("/organisations", methods=["POST"])
 @public
-@errors(400, 409, 413, 415, 422)
+@errors(400, 409, 413, 415, 422, 429)
 @blp.arguments(schemas.RegistrationIn)
 @blp.response(201, schemas.RegistrationOut)
 def register(data):
     """Register a company or local business (unverified) and its first member
 
-    Returns the member's first API token: it is shown only in this response.
+    Returns the member's first API token: it is shown only in this response. Each client
+    address may try a few times only (429 with Retry-After beyond that).
     """
+    # Counted with the console's registration page, per client address
+    attempts, registrations = registration_throttles(current_app)
+    _throttled(attempts, "Too many registration attempts from your address; try again later.")
+    _throttled(registrations, "Too many organisations registered from your address; try later.")
     with atomic() as session:
         org, member, token, plain = operations.register_organisation(
             session,

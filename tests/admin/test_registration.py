@@ -9,9 +9,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from admin import registration
 from api.models import ApiToken
 from ledger.models import Organisation, User
+from placefund import throttle as throttle_module
 from placefund.reference import townships
 from tests.admin.conftest import csrf_token, post_form, sign_in
 
@@ -167,7 +167,7 @@ def test_a_signed_in_user_is_sent_home(console):
 
 
 def test_too_many_attempts_are_refused(console, monkeypatch):
-    monkeypatch.setattr(registration, "ATTEMPTS", (3, 600.0))
+    monkeypatch.setattr(throttle_module, "ATTEMPTS", (3, 600.0))
     c = console.client()
     for _ in range(3):
         assert register(c, ubn="04595258").status_code == 422
@@ -177,7 +177,7 @@ def test_too_many_attempts_are_refused(console, monkeypatch):
 
 
 def test_the_throttle_forgets_after_its_window():
-    throttle = registration.Throttle(2, 60)
+    throttle = throttle_module.Throttle(2, 60)
     assert throttle.allow("a", now=0) and throttle.allow("a", now=1)
     assert not throttle.allow("a", now=2)
     assert throttle.allow("b", now=2)  # per address

@@ -51,6 +51,44 @@ def test_registration_validates_ubn_town_and_duplicates(client, world):
     assert register(client, kind="institution").status_code == 422
 
 
+def test_registration_is_throttled_per_address_and_writes_nothing_when_refused(
+    client, database, monkeypatch
+):
+    from sqlalchemy import func, select
+
+    from ledger.models import Organisation
+    from placefund import throttle
+
+    monkeypatch.setattr(throttle, "REGISTRATIONS", (2, 3600.0))
+    ubns = ["04595257", "24590619", "24590625"]  # valid check digits
+    for ubn, email in zip(ubns[:2], ("a@x.tw", "b@x.tw"), strict=True):
+        ok = register(client, ubn=ubn, contact={"email": email, "name": "甲"})
+        assert ok.status_code == 201, ok.json
+
+    def count():
+        with database.session() as s:
+            return s.scalar(select(func.count()).select_from(Organisation))
+
+    before = count()
+    refused = register(client, ubn=ubns[2], contact={"email": "c@x.tw", "name": "甲"})
+    assert refused.status_code == 429 and refused.mimetype == "application/problem+json"
+    assert refused.json["code"] == "too_many_requests" and refused.headers["Retry-After"] == "3600"
+    assert count() == before
+    # Another address is not affected
+    other = client.post(
+        f"{V1}/organisations",
+        json={
+            "kind": "business",
+            "name": "乙",
+            "ubn": ubns[2],
+            "town_code": "10008040",
+            "contact": {"email": "c@x.tw", "name": "甲"},
+        },
+        environ_base={"REMOTE_ADDR": "192.0.2.7"},
+    )
+    assert other.status_code == 201, other.json
+
+
 def test_unverified_company_cannot_pledge(client):
     r = register(client, kind="company", ubn="04595257")
     token = r.json["token"]["token"]

@@ -1,0 +1,54 @@
+"""Per-address limits on self-registration, shared by the console page and the API.
+
+Registration is the one write anybody may make without an account, so each client address
+may try only a few times: a script can neither create organisations in bulk nor probe which
+統一編號 and emails are registered. The console and the API count together, so switching
+from one to the other gains nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+
+from flask import Flask
+
+
+class Throttle:
+    """At most ``limit`` events per ``window`` seconds per key (here: the client address).
+
+    Kept in the process's memory: a restart forgets it, and with several workers each
+    counts on its own. Enough to slow a script down; a proxy's rate limit is the real wall.
+    """
+
+    def __init__(self, limit: int, window: float):
+        self.limit = limit
+        self.window = window
+        self.events: dict[str, deque[float]] = defaultdict(deque)
+        self.lock = threading.Lock()
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Count one event for ``key``; False when it is over the limit (not counted)."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            events = self.events[key]
+            while events and events[0] <= now - self.window:
+                events.popleft()
+            if len(events) >= self.limit:
+                return False
+            events.append(now)
+            return True
+
+
+#: Attempts (form posts or API calls) and successful registrations per address
+ATTEMPTS = (20, 600.0)
+REGISTRATIONS = (3, 3600.0)
+
+
+def registration_throttles(app: Flask) -> tuple[Throttle, Throttle]:
+    """The app's (attempts, registrations) throttles, created on first use."""
+    ext = app.extensions
+    if "placefund.registration_throttle" not in ext:
+        ext["placefund.registration_throttle"] = (Throttle(*ATTEMPTS), Throttle(*REGISTRATIONS))
+    return ext["placefund.registration_throttle"]
