@@ -17,13 +17,15 @@ from api.common import (
     decode_cursor,
     errors,
     get_or_404,
+    idempotency_key,
     is_manager,
+    money_moving,
     page_out,
     user,
 )
 from api.errors import ApiError
 from api.schemas import money
-from ledger import books, queries
+from ledger import books, queries, services
 from ledger.errors import NotFound
 from ledger.models import Entry, Organisation
 from ledger.services import today
@@ -123,6 +125,51 @@ def list_entries(args):
 def get_entry(entry_id):
     """One journal entry with its postings"""
     return get_or_404(db_session(), Entry, entry_id, "Entry")
+
+
+@blp.route("/ledger/adjustments", methods=["POST"])
+@requires(*MANAGERS)
+@errors(400, 404, 409, 413, 415, 422)
+@money_moving
+@blp.arguments(schemas.AdjustmentIn)
+@blp.response(201, schemas.EntrySchema)
+def record_adjustment(data):
+    """Post a manual, balanced adjustment with its reason
+
+    Accounts must exist in the chart; an adjustment may not overdraw a bank, clearing or
+    restricted account, nor be dated in a closed period.
+    """
+    me = user()
+    key = idempotency_key(me)
+    with atomic() as session:
+        return services.record_adjustment(
+            session,
+            key=key,
+            actor=me,
+            lines=[services.AdjustmentLine(**line) for line in data["lines"]],
+            reason=data["reason"],
+            on=data["on"],
+        )
+
+
+@blp.route("/ledger/entries/<int:entry_id>/reversal", methods=["POST"])
+@requires(*MANAGERS)
+@errors(400, 404, 409, 413, 415, 422)
+@money_moving
+@blp.arguments(schemas.ReversalIn)
+@blp.response(201, schemas.EntrySchema)
+def reverse_adjustment(data, entry_id):
+    """Reverse a manual adjustment: post its exact negation (once only)
+
+    Other entries are corrected through their own operation (void a disbursement, refund a
+    donation), so that the record behind them agrees with the books.
+    """
+    me = user()
+    key = idempotency_key(me)
+    with atomic() as session:
+        return services.reverse_adjustment(
+            session, key=key, entry_id=entry_id, actor=me, reason=data["reason"], on=data["on"]
+        )
 
 
 @blp.route("/ledger/trial-balance", methods=["GET"])

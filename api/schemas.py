@@ -654,6 +654,37 @@ class PeriodSchema(ma.Schema):
         }
 
 
+class AdjustmentLineIn(Strict):
+    account = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=160),
+        metadata={"description": "Account code from the chart, e.g. expense:operations"},
+    )
+    amount = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(-MAX_AMOUNT, MAX_AMOUNT),
+        metadata={"description": "Minor units: debit positive, credit negative"},
+    )
+    currency = Currency()
+
+
+class AdjustmentIn(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    on = fields.Date(load_default=None, metadata={"description": "Entry date (default today)"})
+    lines = fields.List(
+        fields.Nested(AdjustmentLineIn),
+        required=True,
+        validate=validate.Length(min=2, max=50),
+        metadata={"description": "Balanced per currency: the amounts sum to zero"},
+    )
+
+
+class ReversalIn(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    on = fields.Date(load_default=None, metadata={"description": "Entry date (default today)"})
+
+
 class PeriodIn(Strict):
     end_date = fields.Date(required=True)
     assertions = fields.Dict(

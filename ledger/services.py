@@ -1186,6 +1186,36 @@ def reverse_entry(
     return session.get(Entry, posted.entry_id)
 
 
+def reverse_adjustment(
+    session: Session,
+    *,
+    key: str,
+    entry_id: int,
+    actor: User,
+    reason: str,
+    on: dt.date | None = None,
+) -> Entry:
+    """Reverse a manual adjustment (once only), with the reason on the record.
+
+    Entries of other operations are corrected through their own operation (void the
+    disbursement, refund the donation): reversing only their entry would leave the record
+    behind it (the disbursement, the donation) saying something else than the books.
+    """
+    require_manager(actor)
+    if not reason or not reason.strip():
+        raise ValidationError("A reversal needs a reason.", fields={"reason": ["required"]})
+    entry = _get(session, Entry, entry_id, "Entry")
+    if entry.kind != "adjustment":
+        raise InvalidState(
+            f"Entry {entry_id} records a {entry.kind}; correct it through that operation "
+            "(only manual adjustments are reversed directly).",
+            case="not_an_adjustment",
+            id=entry_id,
+            kind=entry.kind,
+        )
+    return reverse_entry(session, key=key, entry_id=entry_id, actor=actor, reason=reason, on=on)
+
+
 @dataclass(frozen=True)
 class AdjustmentLine:
     account: str

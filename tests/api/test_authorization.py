@@ -172,6 +172,29 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/ledger/accounts/assets:bank:main/statement", M, (200,)),
     Endpoint("GET", "/api/v1/ledger/entries", M, (200,)),
     Endpoint("GET", "/api/v1/ledger/entries/{entry}", M, (200,)),
+    Endpoint(
+        "POST",
+        "/api/v1/ledger/adjustments",
+        M,
+        (201,),
+        body={
+            "reason": "bank fee",
+            "lines": [
+                {"account": "expense:fees:processor:TWD", "amount": 100},
+                {"account": "assets:bank:main", "amount": -100},
+            ],
+        },
+        key=True,
+    ),
+    # The world's entry is a donation's: managers reach the service, which refuses it (409)
+    Endpoint(
+        "POST",
+        "/api/v1/ledger/entries/{entry}/reversal",
+        M,
+        (409,),
+        body={"reason": "typo"},
+        key=True,
+    ),
     Endpoint("GET", "/api/v1/ledger/trial-balance", M, (200,)),
     Endpoint("GET", "/api/v1/ledger/position", M, (200,)),
     Endpoint("GET", "/api/v1/ledger/periods", M, (200,)),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from tests.api.conftest import new_key
 
 V1 = "/api/v1"
@@ -530,3 +532,110 @@ def test_healthz_and_docs(client):
     assert post["x-required-roles"] == ["fund_manager", "admin"]
     assert any(p["name"] == "Idempotency-Key" and p["required"] for p in post["parameters"])
     assert "application/problem+json" in post["responses"]["422"]["content"]
+
+
+# --- corrections: adjustments and their reversal --------------------------------------------------
+
+
+def test_manager_posts_an_adjustment_and_reverses_it_once(world, database):
+    from sqlalchemy import func, select
+
+    from ledger.models import Entry
+
+    def entries():
+        with database.session() as s:
+            return s.scalar(select(func.count()).select_from(Entry))
+
+    def bank():
+        path = f"{V1}/ledger/accounts/assets:bank:main/balance"
+        return world.call("ndc", "GET", path).json["balance"]["amount"]
+
+    body = {
+        "reason": "銀行手續費 11 月",
+        "on": "2026-11-20",
+        "lines": [
+            {"account": "expense:fees:processor:TWD", "amount": 1_500},
+            {"account": "assets:bank:main", "amount": -1_500},
+        ],
+    }
+    start, key = bank(), new_key()
+    made = world.call("ndc", "POST", f"{V1}/ledger/adjustments", json=body, key=key)
+    assert made.status_code == 201, made.json
+    assert made.json["kind"] == "adjustment" and made.json["entry_date"] == "2026-11-20"
+    assert {p["account"]: p["amount"]["amount"] for p in made.json["postings"]} == {
+        "expense:fees:processor:TWD": 1_500,
+        "assets:bank:main": -1_500,
+    }
+    assert bank() == start - 1_500
+    again = world.call("ndc", "POST", f"{V1}/ledger/adjustments", json=body, key=key)
+    assert again.json["id"] == made.json["id"] and again.headers["Idempotent-Replayed"] == "true"
+
+    path = f"{V1}/ledger/entries/{made.json['id']}/reversal"
+    reversed_ = world.call("moea", "POST", path, json={"reason": "重複入帳"}, key=new_key())
+    assert reversed_.status_code == 201, reversed_.json
+    assert reversed_.json["reverses_entry_id"] == made.json["id"]
+    assert bank() == start
+    twice = world.call("ndc", "POST", path, json={"reason": "again"}, key=new_key())
+    assert twice.status_code == 409 and twice.json["code"] == "already_reversed"
+
+    # Other operations' entries are corrected through their operation, not reversed here
+    count = entries()
+    donation = world.call(
+        "ndc",
+        "POST",
+        f"{V1}/ledger/entries/{{entry}}/reversal",
+        json={"reason": "x"},
+        key=new_key(),
+    )
+    assert donation.status_code == 409 and donation.json["code"] == "invalid_state"
+    assert entries() == count
+
+
+@pytest.mark.parametrize(
+    ("lines", "status", "code"),
+    [
+        (
+            [
+                {"account": "expense:fees:processor:TWD", "amount": 100},
+                {"account": "assets:bank:main", "amount": -99},
+            ],
+            422,
+            "unbalanced_entry",
+        ),
+        (
+            [
+                {"account": "expense:nonsense", "amount": 100},
+                {"account": "assets:bank:main", "amount": -100},
+            ],
+            422,
+            "unknown_account",
+        ),
+        (
+            [
+                {"account": "expense:fees:processor:TWD", "amount": 10**15},
+                {"account": "assets:bank:main", "amount": -(10**15)},
+            ],
+            409,
+            "insufficient_funds",
+        ),
+        ([{"account": "assets:bank:main", "amount": 0}], 422, "validation_error"),
+    ],
+)
+def test_bad_adjustments_are_refused_and_write_nothing(world, database, lines, status, code):
+    from sqlalchemy import func, select
+
+    from ledger.models import Entry
+
+    with database.session() as s:
+        before = s.scalar(select(func.count()).select_from(Entry))
+    r = world.call(
+        "ndc",
+        "POST",
+        f"{V1}/ledger/adjustments",
+        json={"reason": "test", "lines": lines},
+        key=new_key(),
+    )
+    assert r.status_code == status and r.json["code"] == code, r.json
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(Entry)) == before
+    assert world.call("company_a", "POST", f"{V1}/ledger/adjustments", json={}).status_code == 403
