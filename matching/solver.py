@@ -57,6 +57,9 @@ NODE_LIMIT = 2_000
 #: solution only when it has at most this many edges; beyond that (large instances, where
 #: HiGHS' root node alone takes minutes) the rounded solution stands, reported with its gap.
 SUBPROBLEM_EDGES = 3_000
+#: Passes of the local search after rounding (each pass visits every request once; measured
+#: at 2,000 x 10,000: the second pass adds under 0.01 %, a third nothing).
+LOCAL_SEARCH_PASSES = 2
 _EPS = 1e-6
 
 
@@ -337,6 +340,8 @@ def _solve_group(
         return _Sub(x > 0.5, lp_bound, lp_bound, True)
 
     chosen, feasible = state.round(score, x)
+    if feasible:
+        chosen = state.improve(p.edge_score[edges])
     incumbent = int(score[chosen].sum()) if feasible else None
     if incumbent is not None and lp_value - incumbent < 1 - _EPS:
         return _Sub(chosen, lp_bound, lp_bound, True)
@@ -520,6 +525,114 @@ class _Residual:
         for e in rest[np.lexsort((rest, -score[rest]))].tolist():
             self.take(e)
         return self.chosen.copy(), self.slack >= 0
+
+    def improve(self, score: np.ndarray, passes: int = LOCAL_SEARCH_PASSES) -> np.ndarray:
+        """Local search on the current (feasible) choice. For every request with room left,
+        the best of: (a) adding it to an offer with capacity and budget for it; (b) swapping
+        it for one of an offer's requests, which goes unmatched; (c) the same swap with that
+        request moved to another offer that has room for it. Then (d) moving the request, if
+        matched, to an offer where it scores higher and fits. Only strictly improving moves
+        are made and each keeps capacities, budgets and the share row, so the result stays
+        feasible and never scores less. Deterministic: requests in index order, each
+        request's edges by score, then offer. Returns the choice."""
+        eo, er = self.eo.tolist(), self.er.tolist()
+        amount, sc = self.amount.tolist(), score.tolist()
+        cap_o, cap_r, budget = self.cap_o.tolist(), self.cap_r.tolist(), self.budget.tolist()
+        has_budget = self.has_budget.tolist()
+        coef = self.share_coef.tolist() if self.share_coef is not None else [0] * self.n
+        limited = self.share_coef is not None
+        chosen = self.chosen.tolist()
+        slack = self.slack
+        # Edges per request, best score first (ties: smaller offer, then edge).
+        by_request: dict[int, list[int]] = {}
+        for e in np.lexsort((np.arange(self.n), self.eo, -score)).tolist():
+            by_request.setdefault(er[e], []).append(e)
+        mine: dict[int, set[int]] = {}  # chosen edges per offer
+        for e in np.nonzero(self.chosen)[0].tolist():
+            mine.setdefault(eo[e], set()).add(e)
+
+        def room(o: int, e: int, cap: int = 0, money: int = 0) -> bool:
+            return cap_o[o] + cap > 0 and (not has_budget[o] or amount[e] <= budget[o] + money)
+
+        def put(e: int, on: bool) -> None:
+            nonlocal slack
+            o, sign = eo[e], (-1 if on else 1)
+            chosen[e] = on
+            cap_o[o] += sign
+            cap_r[er[e]] += sign
+            if has_budget[o]:
+                budget[o] += sign * amount[e]
+            slack -= sign * coef[e]
+            if on:
+                mine.setdefault(o, set()).add(e)
+            else:
+                mine[o].discard(e)
+
+        def best_move(r: int) -> tuple[int, tuple | None]:
+            best, move = 0, None
+            for e in by_request[r]:
+                o = eo[e]
+                if chosen[e]:
+                    continue
+                if room(o, e):
+                    if sc[e] > best and (not limited or slack + coef[e] >= 0):
+                        best, move = sc[e], (e, None, None)
+                    continue
+                for f in sorted(mine.get(o, ())):
+                    alternatives = by_request[er[f]]
+                    gain = sc[e] - sc[f]
+                    if gain + max(sc[alternatives[0]], 0) <= best:
+                        continue
+                    if not room(o, e, 1, amount[f]):
+                        continue
+                    delta = coef[e] - coef[f]
+                    if gain > best and (not limited or slack + delta >= 0):
+                        best, move = gain, (e, f, None)
+                    for g in alternatives:
+                        if gain + sc[g] <= best:
+                            break
+                        o2 = eo[g]
+                        if o2 == o or chosen[g] or not room(o2, g):
+                            continue
+                        if not limited or slack + delta + coef[g] >= 0:
+                            best, move = gain + sc[g], (e, f, g)
+                            break
+            return best, move
+
+        for _ in range(passes):
+            gained = 0
+            for r in sorted(by_request):
+                while cap_r[r] > 0:
+                    best, move = best_move(r)
+                    if move is None:
+                        break
+                    e, f, g = move
+                    if f is not None:
+                        put(f, False)
+                    put(e, True)
+                    if g is not None:
+                        put(g, True)
+                    gained += best
+                for f in [f for f in by_request[r] if chosen[f]]:
+                    for g in by_request[r]:
+                        if sc[g] <= sc[f]:
+                            break
+                        if chosen[g] or not room(eo[g], g):
+                            continue
+                        if limited and slack + coef[g] - coef[f] < 0:
+                            continue
+                        put(f, False)
+                        put(g, True)
+                        gained += sc[g] - sc[f]
+                        break
+            if not gained:
+                break
+        self.cap_o[:] = cap_o
+        self.cap_r[:] = cap_r
+        self.budget[:] = budget
+        self.chosen[:] = chosen
+        self.slack = slack
+        return self.chosen.copy()
 
     def _open_edges(self) -> np.ndarray:
         """Edges not chosen whose offer and request still have room for them."""

@@ -2,11 +2,13 @@ import itertools
 import random
 from dataclasses import replace
 from fractions import Fraction
+from unittest import mock
 
 import hypothesis.strategies as st
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from matching import solver
 from matching.errors import Infeasible
@@ -130,8 +132,11 @@ def _check_constraints(inst, result):
     budgets=st.booleans(),
     share=st.sampled_from([None, Fraction(1, 4), Fraction(1, 2)]),
     n_fixed=st.integers(0, 3),
+    heuristic_only=st.booleans(),
 )
-def test_constraints_are_never_violated(seed, n_off, n_req, budgets, share, n_fixed):
+def test_constraints_are_never_violated(
+    seed, n_off, n_req, budgets, share, n_fixed, heuristic_only
+):
     inst = generate(n_off, n_req, seed, related_share=Fraction(1, 5), declined_share=Fraction(1, 5))
     inst = replace(inst, params=Params(k=5, enforce_budgets=budgets, min_priority_share=share))
     # Fixed pairs: eligible pairs that fit, accepted earlier.
@@ -151,8 +156,12 @@ def test_constraints_are_never_violated(seed, n_off, n_req, budgets, share, n_fi
             kept.append(f)
             counts_o[f.offer] = counts_r[f.request] = 1
     inst = replace(inst, fixed=tuple(kept))
+    # heuristic_only: no branch and bound, so the result is LP rounding plus local search
+    # alone (what large instances get).
+    limit = 0 if heuristic_only else solver.SUBPROBLEM_EDGES
     try:
-        result = solver.solve(inst)
+        with mock.patch.object(solver, "SUBPROBLEM_EDGES", limit):
+            result = solver.solve(inst)
     except Infeasible as exc:
         assert exc.constraint == "min_priority_share"
         return
@@ -283,3 +292,134 @@ def test_no_budgets_means_only_pairwise_eligibility():
     )
     assert len(solver.solve(inst).proposals) == 2
     assert len(solver.solve(replace(inst, params=Params())).proposals) == 1
+
+
+# --- rounding and local search (what instances too large for branch and bound get) ----------
+
+
+def exact_total(prepared, share=None):
+    """The integer optimum by HiGHS branch and bound on the whole model, without limits."""
+    p = prepared
+    n = len(p.edge_score)
+    if n == 0:
+        return 0
+    fixed_p = sum(bool(p.request_priority[r]) for _, r in p.fixed)
+    share_row = None
+    if share:
+        coef = np.where(
+            p.request_priority[p.edge_request],
+            share.denominator - share.numerator,
+            -share.numerator,
+        ).astype(float)
+        rhs = (
+            share.numerator * (len(p.fixed) - fixed_p)
+            - (share.denominator - share.numerator) * fixed_p
+        )
+        share_row = (coef, rhs)
+    state = solver._Residual(p, np.arange(n), share_row)
+    A, b = state.model(np.arange(n))
+    if A is None:
+        return int(p.edge_score.sum())
+    res = milp(
+        -p.edge_score.astype(float),
+        constraints=LinearConstraint(A, -np.inf, b),
+        integrality=np.ones(n),
+        bounds=Bounds(0, 1),
+        options={"mip_rel_gap": 0},
+    )
+    assert res.status == 0
+    return round(-res.fun)
+
+
+def tight_instance(seed, n_off=12, n_req=60, share=None):
+    """Budgets that bind for most companies, so that the LP is fractional."""
+    inst = generate(n_off, n_req, seed)
+    rng = random.Random(seed)
+    offers = tuple(
+        replace(o, budget=rng.randint(2, 12) * 5_000_000, capacity=rng.randint(1, 6))
+        for o in inst.offers
+    )
+    return replace(
+        inst, offers=offers, params=Params(k=6, min_priority_share=share, mip_gap=Fraction(0))
+    )
+
+
+def _feasible_choice(p, chosen):
+    return _feasible(p, np.nonzero(chosen)[0], None, 0, 0)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_local_search_keeps_every_constraint_and_only_improves(seed):
+    share = Fraction(1, 3) if seed % 3 == 2 else None
+    prepared = solver.prepare(tight_instance(seed, share=share))
+    p = prepared
+    n = len(p.edge_score)
+    fixed_p = sum(bool(p.request_priority[r]) for _, r in p.fixed)
+    share_row = None
+    if share:
+        coef = np.where(p.request_priority[p.edge_request], 2, -1).astype(float)
+        share_row = (coef, len(p.fixed) - fixed_p - 2 * fixed_p)
+    state = solver._Residual(p, np.arange(n), share_row)
+    A, b = state.model(np.arange(n))
+    if A is None:
+        pytest.skip("no constraint binds")
+    lp = solver._lp(p.edge_score.astype(float), A, b, interior=True)
+    chosen, ok = state.round(p.edge_score.astype(float), lp.x)
+    if not ok:
+        pytest.skip("rounding missed the share row")
+    before = int(p.edge_score[chosen].sum())
+    improved = state.improve(p.edge_score)
+    after = int(p.edge_score[improved].sum())
+    assert _feasible(p, np.nonzero(improved)[0], share, fixed_p, len(p.fixed) - fixed_p)
+    assert before <= after <= exact_total(p, share)
+    # The residual state follows the moves: capacities and budgets left are what the choice
+    # leaves.
+    eo, er = p.edge_offer[improved], p.edge_request[improved]
+    n_off, n_req = len(p.offer_capacity), len(p.request_capacity)
+    assert (state.cap_o == p.offer_capacity - np.bincount(eo, minlength=n_off)).all()
+    assert (state.cap_r == p.request_capacity - np.bincount(er, minlength=n_req)).all()
+    spent = np.bincount(eo, weights=p.request_amount[er], minlength=n_off).astype(np.int64)
+    assert (state.budget[p.has_budget] == (p.offer_budget - spent)[p.has_budget]).all()
+
+
+def test_local_search_finds_the_moves_it_promises():
+    # o1 (budget NT$150,000, 2 slots) holds r1 (NT$100,000); r2 (NT$100,000) has no room at
+    # o1 and r1 fits at o2. Moving r1 to o2 frees o1 for r2: (c) in ``improve``.
+    inst = instance(
+        [offer("o1", budget=15_000_000), offer("o2", capacity=1, industries=("A",))],
+        [request("r1"), request("r2", industry="0811")],
+    )
+    p = solver.prepare(inst)
+    n = len(p.edge_score)
+    state = solver._Residual(p, np.arange(n), None)
+    pairs = [
+        (p.scorer.offers[o].id, p.requests[r].id)
+        for o, r in zip(p.edge_offer, p.edge_request, strict=True)
+    ]
+    state.take(pairs.index(("o1", "r1")))
+    chosen = state.improve(p.edge_score)
+    assert {pairs[e] for e in np.nonzero(chosen)[0]} == {("o1", "r2"), ("o2", "r1")}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_small_instances_reach_the_exact_optimum(seed):
+    # Small enough for branch and bound on the sub-problem: the result is optimal and equals
+    # HiGHS on the whole model without limits.
+    share = Fraction(1, 3) if seed % 3 == 2 else None
+    prepared = solver.prepare(tight_instance(seed, share=share))
+    solution = solver.optimise(prepared)
+    assert solution.status == "optimal"
+    assert solution.total == solution.bound == exact_total(prepared, share)
+
+
+def test_heuristic_path_is_deterministic_and_bounded():
+    inst = tight_instance(3, n_off=30, n_req=200)
+    with mock.patch.object(solver, "SUBPROBLEM_EDGES", 0):
+        first = solver.solve(inst)
+        second = solver.solve(inst)
+        solution = solver.optimise(solver.prepare(inst))
+    assert first == second
+    _check_constraints(inst, first)
+    exact = exact_total(solver.prepare(inst))
+    assert solution.total <= exact <= solution.lp_bound
+    assert solution.total >= 0.97 * exact
