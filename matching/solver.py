@@ -11,10 +11,12 @@ Three steps, each usable on its own (the benchmark times them apart):
      incidence) is totally unimodular, so the linear program has integral optimal vertices:
      HiGHS' dual simplex gives the exact optimum, and we check that it is integral.
    - Budgets (and the share row) make it an integer program. We solve the LP relaxation
-     (its value is the bound we report), build a greedy incumbent guided by the LP, and then
-     solve, with HiGHS' branch and bound, the sub-problem of the edges whose LP reduced cost
-     is within the incumbent's gap: no edge outside it can be part of a better solution, so
-     when the sub-problem is solved to optimality the result is optimal for the whole.
+     (its value is the bound we report), build an incumbent by LP diving, improve it by local
+     search (``_Residual.improve``: add, swap, swap-and-move, move to a better offer), and
+     then solve, with HiGHS' branch and bound, the sub-problem of the edges whose LP reduced
+     cost is within the incumbent's gap: no edge outside it can be part of a better solution,
+     so when the sub-problem is solved to optimality the result is optimal for the whole.
+     Large instances (sub-problem over ``SUBPROBLEM_EDGES``) keep the improved incumbent.
 3. ``assemble``: the proposals with their score breakdown and the best alternatives that
    lost, and every candidate edge for audit.
 
