@@ -423,3 +423,33 @@ def test_heuristic_path_is_deterministic_and_bounded():
     exact = exact_total(solver.prepare(inst))
     assert solution.total <= exact <= solution.lp_bound
     assert solution.total >= 0.97 * exact
+
+
+@given(
+    items=st.lists(
+        st.tuples(st.floats(0.5, 100.0), st.integers(1, 12).map(lambda a: a * 500)),
+        min_size=1,
+        max_size=9,
+    ),
+    cap=st.integers(1, 5),
+    budget=st.one_of(st.none(), st.integers(0, 40).map(lambda b: b * 250)),
+)
+def test_knapsack_is_exact(items, cap, budget):
+    items.sort(key=lambda t: -t[0])
+    profit, amount = [p for p, _ in items], [a for _, a in items]
+    best = 0.0
+    for mask in range(1 << len(items)):
+        chosen = [i for i in range(len(items)) if mask >> i & 1]
+        if len(chosen) <= cap and (budget is None or sum(amount[i] for i in chosen) <= budget):
+            best = max(best, sum(profit[i] for i in chosen))
+    assert solver._knapsack(profit, amount, cap, budget) == pytest.approx(best)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_knapsack_bound_lies_between_the_optimum_and_the_lp_bound(seed):
+    inst = tight_instance(seed, n_off=20, n_req=120)
+    with mock.patch.object(solver, "SUBPROBLEM_EDGES", 0):
+        solution = solver.optimise(solver.prepare(inst))
+    exact = exact_total(solver.prepare(inst))
+    assert solution.total <= exact <= solution.bound <= solution.lp_bound
+    assert (solution.status == "optimal") == (solution.total == solution.bound)
