@@ -62,6 +62,10 @@ SUBPROBLEM_EDGES = 3_000
 #: Passes of the local search after rounding (each pass visits every request once; measured
 #: at 2,000 x 10,000: the second pass adds under 0.01 %, a third nothing).
 LOCAL_SEARCH_PASSES = 2
+#: The restricted integer program for larger problems (``_restricted_mip``): at most this
+#: many edges, adding those whose LP reduced cost is at least minus this many points.
+RESTRICTED_EDGES = 15_000
+RESTRICTED_REDUCED = 5.0
 #: Largest dynamic-programming table (items taken x budget units) of one company's knapsack
 #: in the Lagrangian bound; beyond it a relaxation of that knapsack stands.
 KNAPSACK_CELLS = 200_000
@@ -387,6 +391,9 @@ def _solve_group(
                 # bound (or the incumbent) bounds the whole problem.
                 best_bound = min(lp_bound, max(incumbent, math.floor(-dual + _EPS)))
             optimal = res.status == 0 and best_bound <= incumbent
+    elif incumbent is not None:
+        chosen = _restricted_mip(p, edges, score, A, b, x, reduced, chosen, share_row)
+        incumbent = int(score[chosen].sum())
     if incumbent is None:
         # Neither rounding nor the integer solver found an assignment meeting the share.
         _share_check(share, fixed_priority, fixed_other, _most_priority(p, edges, A, b))
@@ -397,6 +404,43 @@ def _solve_group(
         best_bound = incumbent
         optimal = True
     return _Sub(chosen, best_bound, lp_bound, optimal)
+
+
+def _restricted_mip(p: Prepared, edges, score, A, b, x, reduced, chosen, share_row):
+    """A better incumbent for problems too large for the proof above: branch and bound on
+    the edges the LP uses, the incumbent's and those whose reduced cost is within
+    ``RESTRICTED_REDUCED`` of zero, the rest fixed at zero (the LP-guided neighbourhood of
+    RINS), when that is at most ``RESTRICTED_EDGES`` edges; then the local search again. The
+    incumbent is among the edges, so the result is never worse. Measured at 2,000 x 10,000:
+    14,000 edges, 17 s, +0.15 % of the total; at 15,300 edges (reduced cost within 10) HiGHS
+    had not finished after 200 s, hence the cap."""
+    keep = (x > _EPS) | chosen
+    if keep.sum() > RESTRICTED_EDGES:
+        return chosen
+    near = np.nonzero(~keep & (reduced >= -RESTRICTED_REDUCED))[0]
+    near = near[np.lexsort((near, -reduced[near]))][: RESTRICTED_EDGES - int(keep.sum())]
+    keep[near] = True
+    candidates = np.nonzero(keep)[0]
+    res = milp(
+        -score[candidates],
+        constraints=LinearConstraint(A[:, candidates], -np.inf, b),
+        integrality=np.ones(len(candidates)),
+        bounds=Bounds(0, 1),
+        options={
+            "mip_rel_gap": float(p.instance.params.mip_gap),
+            "node_limit": NODE_LIMIT,
+            "time_limit": p.instance.params.time_limit,
+            "presolve": True,
+        },
+    )
+    if res.x is None or -res.fun <= score[chosen].sum() + _EPS:
+        return chosen
+    state = _Residual(p, edges, share_row)
+    for e in candidates[res.x > 0.5].tolist():
+        state.take(e)
+    if state.slack < 0:  # pragma: no cover - HiGHS' answer breaking the share row
+        return chosen
+    return state.improve(p.edge_score[edges])
 
 
 def _lp(score: np.ndarray, A, b, *, interior: bool = False):

@@ -1,3 +1,4 @@
+import contextlib
 import itertools
 import random
 from dataclasses import replace
@@ -132,11 +133,9 @@ def _check_constraints(inst, result):
     budgets=st.booleans(),
     share=st.sampled_from([None, Fraction(1, 4), Fraction(1, 2)]),
     n_fixed=st.integers(0, 3),
-    heuristic_only=st.booleans(),
+    mode=st.sampled_from(["proof", "restricted", "rounding"]),
 )
-def test_constraints_are_never_violated(
-    seed, n_off, n_req, budgets, share, n_fixed, heuristic_only
-):
+def test_constraints_are_never_violated(seed, n_off, n_req, budgets, share, n_fixed, mode):
     inst = generate(n_off, n_req, seed, related_share=Fraction(1, 5), declined_share=Fraction(1, 5))
     inst = replace(inst, params=Params(k=5, enforce_budgets=budgets, min_priority_share=share))
     # Fixed pairs: eligible pairs that fit, accepted earlier.
@@ -156,16 +155,26 @@ def test_constraints_are_never_violated(
             kept.append(f)
             counts_o[f.offer] = counts_r[f.request] = 1
     inst = replace(inst, fixed=tuple(kept))
-    # heuristic_only: no branch and bound, so the result is LP rounding plus local search
-    # alone (what large instances get).
-    limit = 0 if heuristic_only else solver.SUBPROBLEM_EDGES
+    # proof: branch and bound on the reduced-cost sub-problem (small instances); restricted:
+    # the restricted integer program instead (medium); rounding: LP rounding and local
+    # search alone (large).
     try:
-        with mock.patch.object(solver, "SUBPROBLEM_EDGES", limit):
+        with _path(mode):
             result = solver.solve(inst)
     except Infeasible as exc:
         assert exc.constraint == "min_priority_share"
         return
     _check_constraints(inst, result)
+
+
+def _path(mode):
+    """Force one of the solver's paths for budget problems on small instances."""
+    stack = contextlib.ExitStack()
+    if mode != "proof":
+        stack.enter_context(mock.patch.object(solver, "SUBPROBLEM_EDGES", 0))
+    if mode == "rounding":
+        stack.enter_context(mock.patch.object(solver, "RESTRICTED_EDGES", 0))
+    return stack
 
 
 def test_deterministic_and_independent_of_input_order():
@@ -412,17 +421,31 @@ def test_small_instances_reach_the_exact_optimum(seed):
     assert solution.total == solution.bound == exact_total(prepared, share)
 
 
-def test_heuristic_path_is_deterministic_and_bounded():
+@pytest.mark.parametrize("mode", ["restricted", "rounding"])
+def test_heuristic_paths_are_deterministic_and_bounded(mode):
     inst = tight_instance(3, n_off=30, n_req=200)
-    with mock.patch.object(solver, "SUBPROBLEM_EDGES", 0):
+    with _path(mode):
         first = solver.solve(inst)
         second = solver.solve(inst)
         solution = solver.optimise(solver.prepare(inst))
     assert first == second
     _check_constraints(inst, first)
     exact = exact_total(solver.prepare(inst))
-    assert solution.total <= exact <= solution.lp_bound
+    assert solution.total <= exact <= solution.bound <= solution.lp_bound
     assert solution.total >= 0.97 * exact
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_restricted_integer_program_only_improves(seed):
+    inst = tight_instance(seed, n_off=30, n_req=200)
+    with _path("rounding"):
+        rounding = solver.optimise(solver.prepare(inst)).total
+    with _path("restricted"):
+        restricted = solver.optimise(solver.prepare(inst)).total
+    # With every edge within the reduced-cost window it is the whole integer program.
+    with _path("restricted"), mock.patch.object(solver, "RESTRICTED_REDUCED", np.inf):
+        whole = solver.optimise(solver.prepare(inst)).total
+    assert rounding <= restricted <= whole == exact_total(solver.prepare(inst))
 
 
 @given(
@@ -448,7 +471,7 @@ def test_knapsack_is_exact(items, cap, budget):
 @pytest.mark.parametrize("seed", range(4))
 def test_knapsack_bound_lies_between_the_optimum_and_the_lp_bound(seed):
     inst = tight_instance(seed, n_off=20, n_req=120)
-    with mock.patch.object(solver, "SUBPROBLEM_EDGES", 0):
+    with _path("rounding"):
         solution = solver.optimise(solver.prepare(inst))
     exact = exact_total(solver.prepare(inst))
     assert solution.total <= exact <= solution.bound <= solution.lp_bound
