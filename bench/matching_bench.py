@@ -14,9 +14,13 @@ References solved in the same run:
   a minute at 2,000 x 10,000; used up to ``--networkx-max-edges``), otherwise HiGHS' interior
   point method on the same LP (exact because the LP is totally unimodular; a different
   algorithm than the solver's dual simplex);
-- with budgets: the LP relaxation bound (always reported), and HiGHS branch and bound on the
-  full integer program with a time limit (``--mip-seconds``) when the instance is small
-  enough, reported with its own best solution and bound.
+- with budgets: the LP relaxation bound (always reported: the gap to it is the headline
+  figure), the solver's best bound when tighter (``best bound``: the Lagrangian bound with
+  each company's knapsack solved exactly, or branch and bound's), and HiGHS branch and bound
+  on the full integer program with a time limit (``--mip-seconds``) when the instance is
+  small enough, reported with its own best solution and bound. HiGHS spends minutes in
+  presolve and root cuts at 2,000 x 10,000; ``--mip-seconds 900`` gives a dual bound that
+  shows how much of the LP gap no integer solution can close.
 """
 
 from __future__ import annotations
