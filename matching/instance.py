@@ -612,6 +612,7 @@ def result_to_json(result: Result, instance: Instance) -> dict:
             "status": result.status,
             "total_score": result.total_score,
             "bound": result.bound,
+            "lp_bound": int(result.stats.get("lp_bound", result.bound)),
             "proposals": len(result.proposals),
             "fixed": sum(p.fixed for p in result.proposals),
             "candidates": len(result.candidates),

@@ -24,6 +24,8 @@ def test_solve_end_to_end(tmp_path):
     assert data["format"] == "placefund.match.result/1"
     assert data["summary"]["proposals"] == len(data["assignment"]) > 0
     assert data["summary"]["total_score"] == sum(a["score"] for a in data["assignment"])
+    summary = data["summary"]
+    assert summary["total_score"] <= summary["bound"] <= summary["lp_bound"]
     first = data["assignment"][0]
     assert [c["name"] for c in first["components"]][:2] == ["kind", "industry"]
     assert first["components"][0]["reason"]["zh"].startswith("合作類型相符")
