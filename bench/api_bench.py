@@ -1,6 +1,6 @@
 """API benchmark on PostgreSQL: bank-transfer donations recorded per second through HTTP.
 
-    python bench/api_bench.py [--seconds 10] [--clients 8] [--workers 4] [--threads 4]
+    python bench/api_bench.py [--seconds 10] [--clients 8] [--workers 2] [--threads 2]
 
 gunicorn (``placefund serve``) in front of a private PostgreSQL schema; N client threads
 with keep-alive connections POST /api/v1/donations as a fund manager, each request with its
@@ -209,8 +209,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
     schema = f"apibench_{uuid.uuid4().hex[:8]}"

@@ -68,7 +68,13 @@ def demo(if_empty: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
-@click.option("--threads", default=4, show_default=True, type=int, help="threads per worker")
+@click.option(
+    "--threads",
+    default=2,
+    show_default=True,
+    type=int,
+    help="threads per worker (2 workers x 2 threads served a 2-core machine best)",
+)
 @click.option(
     "--access-log/--no-access-log", default=True, show_default=True, help="JSON access lines"
 )

@@ -98,7 +98,7 @@ def run(
     host: str,
     port: int,
     workers: int = 2,
-    threads: int = 4,
+    threads: int = 2,
     access_log: bool = True,
     log_level: str = "info",
 ) -> None:
