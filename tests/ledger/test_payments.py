@@ -32,7 +32,10 @@ def test_transient_stripe_errors_are_retried_with_backoff_then_reported(caplog):
         return value
 
     assert with_retries(call, what="test", attempts=4, backoff=0.1, sleep=sleeps.append) == "ok"
-    assert len(sleeps) == 2 and sleeps[1] > sleeps[0] * 0.9  # grows (with jitter)
+    # Exponential backoff with jitter: the n-th wait is backoff * 2**n times 0.5 to 1.5
+    assert len(sleeps) == 2
+    for n, waited in enumerate(sleeps):
+        assert 0.1 * 2**n * 0.5 <= waited <= 0.1 * 2**n * 1.5
 
     def down():
         raise stripe.APIError("server error", http_status=502)
