@@ -166,14 +166,14 @@ def register_organisation(
 ) -> User:
     """A company or local business registers itself from the console (unverified).
 
-    The same domain service as ``POST /api/v1/organisations``; the console hands out no API
-    token, so the one that service issues is revoked at once, and the member gets a
-    password instead. A fund manager verifies the organisation before money moves.
+    The same domain service as ``POST /api/v1/organisations``, without the API token the
+    API hands out: the member gets a password instead. A fund manager verifies the
+    organisation before money moves.
     """
     from api import operations
 
     check_password_strength(password, avoid=(email, contact_name, name, name_en or "", ubn))
-    _org, member, token, _plain = operations.register_organisation(
+    _org, member, _token, _plain = operations.register_organisation(
         session,
         kind=kind,
         name=name,
@@ -182,8 +182,8 @@ def register_organisation(
         town_code=town_code,
         contact_email=email,
         contact_name=contact_name,
+        with_token=False,
     )
-    operations.revoke_token(session, token, member)
     set_password(session, member, password)
     return member
 

@@ -32,11 +32,13 @@ def register_organisation(
     town_code: str,
     contact_email: str,
     contact_name: str,
-) -> tuple[Organisation, User, ApiToken, str]:
+    with_token: bool = True,
+) -> tuple[Organisation, User, ApiToken | None, str | None]:
     """A company or local business registers itself (unverified) with its first member.
 
     Returns the organisation, the member and the member's first token (the plain token is
-    shown once). A fund manager verifies the organisation before it can take part in money.
+    shown once), or None for both without ``with_token``. A fund manager verifies the
+    organisation before it can take part in money.
     """
     if kind not in ("company", "business"):
         raise ValidationError("Only companies and local businesses register themselves.")
@@ -69,6 +71,8 @@ def register_organisation(
     )
     session.add(user)
     session.flush()
+    if not with_token:  # the console signs its users in with a password instead
+        return org, user, None, None
     token, plain = issue_token(session, user, name="registration")
     return org, user, token, plain
 
