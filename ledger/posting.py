@@ -154,6 +154,9 @@ def find_by_key(
             f"Idempotency key {key!r} was already used for a different request.",
             fields={"idempotency_key": ["already used with different content"]},
         )
+    # Every replay passes here (post_entry's and the services' own early checks): the API
+    # answers it with Idempotent-Replayed: true, as Stripe does
+    session.info[REPLAYED] = True
     return row.id
 
 
@@ -254,8 +257,6 @@ def post_entry(
         existing = find_by_key(session, key, operation, params)
         if existing is None:  # pragma: no cover - a conflict means the row exists
             raise IdempotencyConflict(f"Idempotency key {key!r} is in use.")
-        # The API answers a replay with Idempotent-Replayed: true (as Stripe does)
-        session.info[REPLAYED] = True
         return Posted(existing, fresh=False)
     entry_id = row[0]
     record = None

@@ -1205,10 +1205,11 @@ def reverse_adjustment(
     if not reason or not reason.strip():
         raise ValidationError("A reversal needs a reason.", fields={"reason": ["required"]})
     entry = _get(session, Entry, entry_id, "Entry")
-    if entry.kind != "adjustment":
+    # A reversal itself gets reverse_entry's own refusal ("cannot itself be reversed")
+    if entry.kind != "adjustment" and entry.reverses_entry_id is None:
         raise InvalidState(
-            f"Entry {entry_id} records a {entry.kind}; correct it through that operation "
-            "(only manual adjustments are reversed directly).",
+            f"Entry {entry_id} records a {entry.kind.replace('_', ' ')}; correct it through "
+            "that operation (only manual adjustments are reversed directly).",
             case="not_an_adjustment",
             id=entry_id,
             kind=entry.kind,

@@ -571,10 +571,17 @@ def test_manager_posts_an_adjustment_and_reverses_it_once(world, database):
     assert again.json["id"] == made.json["id"] and again.headers["Idempotent-Replayed"] == "true"
 
     path = f"{V1}/ledger/entries/{made.json['id']}/reversal"
-    reversed_ = world.call("moea", "POST", path, json={"reason": "重複入帳"}, key=new_key())
+    reversal_key = new_key()
+    reversed_ = world.call("moea", "POST", path, json={"reason": "重複入帳"}, key=reversal_key)
     assert reversed_.status_code == 201, reversed_.json
     assert reversed_.json["reverses_entry_id"] == made.json["id"]
     assert bank() == start
+    retried = world.call("moea", "POST", path, json={"reason": "重複入帳"}, key=reversal_key)
+    assert retried.json["id"] == reversed_.json["id"]
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    of_reversal = f"{V1}/ledger/entries/{reversed_.json['id']}/reversal"
+    refused = world.call("ndc", "POST", of_reversal, json={"reason": "x"}, key=new_key())
+    assert refused.status_code == 409 and "cannot itself be reversed" in refused.json["detail"]
     twice = world.call("ndc", "POST", path, json={"reason": "again"}, key=new_key())
     assert twice.status_code == 409 and twice.json["code"] == "already_reversed"
 
