@@ -20,7 +20,12 @@ class Throttle:
 
     Kept in the process's memory: a restart forgets it, and with several workers each
     counts on its own. Enough to slow a script down; a proxy's rate limit is the real wall.
+    Addresses whose events have all expired are forgotten, so memory stays bounded by the
+    addresses seen within one window.
     """
+
+    #: Sweep expired addresses once this many are held
+    SWEEP_AT = 10_000
 
     def __init__(self, limit: int, window: float):
         self.limit = limit
@@ -32,6 +37,8 @@ class Throttle:
         """Count one event for ``key``; False when it is over the limit (not counted)."""
         now = time.monotonic() if now is None else now
         with self.lock:
+            if len(self.events) >= self.SWEEP_AT:
+                self._sweep(now)
             events = self.events[key]
             while events and events[0] <= now - self.window:
                 events.popleft()
@@ -40,15 +47,22 @@ class Throttle:
             events.append(now)
             return True
 
+    def _sweep(self, now: float) -> None:
+        for key in [k for k, ev in self.events.items() if not ev or ev[-1] <= now - self.window]:
+            del self.events[key]
 
-#: Attempts (form posts or API calls) and successful registrations per address
+
+#: Attempts (form posts or API calls) and registrations (valid requests that reach the
+#: registration service) per address
 ATTEMPTS = (20, 600.0)
 REGISTRATIONS = (3, 3600.0)
 
 
 def registration_throttles(app: Flask) -> tuple[Throttle, Throttle]:
     """The app's (attempts, registrations) throttles, created on first use."""
-    ext = app.extensions
-    if "placefund.registration_throttle" not in ext:
-        ext["placefund.registration_throttle"] = (Throttle(*ATTEMPTS), Throttle(*REGISTRATIONS))
-    return ext["placefund.registration_throttle"]
+    key = "placefund.registration_throttle"
+    throttles = app.extensions.get(key)
+    if throttles is None:
+        # setdefault: two first requests racing both get the one pair that was stored
+        throttles = app.extensions.setdefault(key, (Throttle(*ATTEMPTS), Throttle(*REGISTRATIONS)))
+    return throttles

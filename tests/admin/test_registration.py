@@ -181,3 +181,13 @@ def test_the_throttle_forgets_after_its_window():
     assert not throttle.allow("a", now=2)
     assert throttle.allow("b", now=2)  # per address
     assert throttle.allow("a", now=61)
+
+
+def test_the_throttle_forgets_addresses_whose_events_expired():
+    throttle = throttle_module.Throttle(1, 60)
+    throttle.SWEEP_AT = 3
+    for i, addr in enumerate(("a", "b", "c")):
+        assert throttle.allow(addr, now=i)
+    assert not throttle.allow("c", now=10)  # still within its window
+    assert throttle.allow("d", now=61.5)  # sweeps a and b (their only events are expired)
+    assert set(throttle.events) == {"c", "d"}
