@@ -462,5 +462,8 @@ def runner(app) -> Runner:
     """The app's job runner (created on first use)."""
     existing = app.extensions.get("placefund.import_jobs")
     if existing is None:
-        existing = app.extensions["placefund.import_jobs"] = Runner(app.extensions["placefund.db"])
+        # setdefault: two first uploads racing share one runner (one job at a time)
+        existing = app.extensions.setdefault(
+            "placefund.import_jobs", Runner(app.extensions["placefund.db"])
+        )
     return existing
