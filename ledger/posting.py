@@ -164,6 +164,13 @@ def find_by_key(
 # DBAPI connection (same transaction) instead of building SQLAlchemy statements: that cuts
 # the client-side cost per entry several-fold (see bench/ledger_bench.py). psycopg prepares
 # these statements server-side after a few executions. ``%s`` becomes ``?`` for sqlite3.
+#: The id the claim (the first statement of the pipeline) drew from the entry sequence: the
+#: claim draws it even when the key is taken and it inserts nothing. A scalar subquery, so
+#: the server reads it once per statement and can use the primary-key index with it.
+_CLAIMED = "(SELECT currval('ledger_entries_id_seq'))"
+#: True only when the claim inserted its row: a taken key leaves its drawn id unused.
+_IF_CLAIMED = f"SELECT 1 FROM ledger_entries WHERE id = {_CLAIMED}"
+
 _SQL = {
     "entry": (
         "INSERT INTO ledger_entries (kind, entry_date, memo, idempotency_key, request_hash,"
@@ -180,6 +187,13 @@ _SQL = {
         " AND (allow_negative OR (balance + %s) * normal_sign >= 0)"
         " AND NOT EXISTS (SELECT 1 FROM ledger_periods WHERE end_date >= %s)"
         " RETURNING id"
+    ),
+    "apply_claimed": (
+        "UPDATE ledger_accounts SET balance = balance + %s"
+        " WHERE code = %s AND currency = %s AND closed_at IS NULL"
+        " AND (allow_negative OR (balance + %s) * normal_sign >= 0)"
+        " AND NOT EXISTS (SELECT 1 FROM ledger_periods WHERE end_date >= %s)"
+        f" AND EXISTS ({_IF_CLAIMED}) RETURNING id"
     ),
     "posting": "(%s, %s, %s, %s, %s)",
     "postings": (
@@ -238,39 +252,44 @@ def post_entry(
     digest = request_hash(operation, params)
     source_refs = "\n".join(f"{k}={v}" for k, v in sorted((refs or {}).items()) if v)
     raw = _Raw(session)
-    row = raw.one(
-        _SQL["entry"],
-        (
-            operation,
-            entry_date,
-            memo,
-            key,
-            digest,
-            reverses,
-            related,
-            created_by,
-            source_refs,
-            utcnow(),
-        ),
+    entry = (
+        operation,
+        entry_date,
+        memo,
+        key,
+        digest,
+        reverses,
+        related,
+        created_by,
+        source_refs,
+        utcnow(),
     )
-    if row is None:
+    insert = None if companion is None else _CompanionInsert(companion)
+    if raw.sqlite:
+        row = raw.one(_SQL["entry"], entry)
+        entry_id = None if row is None else row[0]
+    else:
+        try:
+            entry_id = _post_pipelined(session, raw, entry, legs, entry_date, insert)
+        except Exception as exc:
+            # The claim may have been written before the failure (PostgreSQL has aborted
+            # the transaction anyway): the session must be rolled back, never committed.
+            session.info[_FAILED] = f"{type(exc).__name__}: {exc}"
+            raise
+    if entry_id is None:
         existing = find_by_key(session, key, operation, params)
         if existing is None:  # pragma: no cover - a conflict means the row exists
             raise IdempotencyConflict(f"Idempotency key {key!r} is in use.")
         return Posted(existing, fresh=False)
-    entry_id = row[0]
     record = None
     try:
-        insert = None if companion is None else _CompanionInsert(companion, entry_id)
         if raw.sqlite:
             if insert is not None:
-                insert.returned = raw.one(insert.sql, insert.params)
+                insert.returned = raw.one(insert.sql, insert.with_entry(entry_id))
             account_ids = [_apply(session, raw, leg, entry_date) for leg in legs]
             _insert_postings(raw, entry_id, entry_date, legs, account_ids)
-        else:
-            _post_pipelined(session, raw, entry_id, legs, entry_date, insert)
         if insert is not None:
-            record = insert.persistent(session)
+            record = insert.persistent(session, entry_id)
     except Exception as exc:
         session.info[_FAILED] = f"{type(exc).__name__}: {exc}"
         raise
@@ -279,25 +298,36 @@ def post_entry(
 
 
 class _CompanionInsert:
-    """The SQL for a Companion, with the model's Python-side column defaults filled in."""
+    """The SQL for a Companion, with the model's Python-side column defaults filled in.
 
-    def __init__(self, companion: Companion, entry_id: int):
+    ``sql`` takes ``entry_id`` as its last parameter (SQLite, after the claim); ``claimed``
+    reads it from the claim made earlier in the same pipeline and inserts nothing when the
+    claim found the key taken (PostgreSQL).
+    """
+
+    def __init__(self, companion: Companion):
         table = companion.model.__table__
-        values = {**companion.values, "entry_id": entry_id}
+        values = dict(companion.values)
         for column in table.columns:
             if column.key not in values and column.default is not None:
                 default = column.default
                 values[column.key] = default.arg(None) if default.is_callable else default.arg
         self.model, self.values, self.returned = companion.model, values, None
-        self.sql = (
-            f"INSERT INTO {table.name} ({', '.join(values)}) "
-            f"VALUES ({', '.join(['%s'] * len(values))}) RETURNING id"
+        columns = ", ".join([*values, "entry_id"])
+        marks = ", ".join(["%s"] * len(values))
+        self.sql = f"INSERT INTO {table.name} ({columns}) VALUES ({marks}, %s) RETURNING id"
+        self.claimed = (
+            f"INSERT INTO {table.name} ({columns}) SELECT {marks}, {_CLAIMED}"
+            f" WHERE EXISTS ({_IF_CLAIMED}) RETURNING id"
         )
         self.params = list(values.values())
 
-    def persistent(self, session: Session):
+    def with_entry(self, entry_id: int) -> list:
+        return [*self.params, entry_id]
+
+    def persistent(self, session: Session, entry_id: int):
         """The inserted row as an object of the session, without reading it back."""
-        obj = self.model(id=self.returned[0], **self.values)
+        obj = self.model(id=self.returned[0], entry_id=entry_id, **self.values)
         make_transient_to_detached(obj)
         session.add(obj)
         return obj
@@ -310,10 +340,6 @@ def _expire_balances(session: Session, legs: list[Leg]) -> None:
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Account) and obj.code in codes:
             session.expire(obj, ["balance"])
-
-
-def _insert_postings(raw: _Raw, entry_id: int, entry_date, legs, account_ids) -> None:
-    return Posted(entry_id, fresh=True)
 
 
 def _insert_postings(raw: _Raw, entry_id: int, entry_date, legs, account_ids) -> None:
@@ -342,19 +368,22 @@ def _known_accounts(session: Session) -> set[str]:
 def _post_pipelined(
     session: Session,
     raw: _Raw,
-    entry_id: int,
+    entry: tuple,
     legs: list[Leg],
     entry_date: dt.date,
     insert: _CompanionInsert | None = None,
-) -> None:
-    """PostgreSQL: postings and guarded balance updates in one round trip (pipeline mode).
+) -> int | None:
+    """PostgreSQL: the claim, postings, companion row and guarded balance updates in one
+    round trip (pipeline mode). Returns the new entry's id, or None when the key was taken.
 
-    The postings go first (they find their accounts by code, so no lookup round trip) and
-    the balance updates last, so hot account rows stay locked only from the update to the
-    commit. The server runs the updates one after the other in account-code order, so the
-    lock order is unchanged. An update that matched nothing is diagnosed, never retried:
-    later accounts are locked by then, and taking an earlier one could deadlock. The one
-    exception is an account used for the first time, which is opened, then posted to.
+    Every statement after the claim acts only if the claim inserted its row (``_IF_CLAIMED``):
+    a replay or a racing retry writes nothing and locks no balance. The postings go before
+    the balance updates (they find their accounts by code, so no lookup round trip), so hot
+    account rows stay locked only from the update to the commit. The server runs the updates
+    one after the other in account-code order, so the lock order is unchanged. An update
+    that matched nothing is diagnosed, never retried: later accounts are locked by then, and
+    taking an earlier one could deadlock. The one exception is an account used for the first
+    time, which is opened, then posted to.
     """
     conn = raw.cursor.connection
     values = []
@@ -367,6 +396,8 @@ def _post_pipelined(
     new_specs = [spec_for(leg.account) for leg in legs if leg.account not in known]
     opened = None
     with conn.pipeline():
+        claim = conn.cursor()
+        claim.execute(_SQL["entry"], entry)
         if new_specs:
             opened = conn.cursor()
             opened.execute(
@@ -391,31 +422,36 @@ def _post_pipelined(
         inserted = conn.cursor()
         inserted.execute(
             "INSERT INTO ledger_postings (entry_id, account_id, amount, currency, entry_date)"
-            " SELECT %s, a.id, v.amount, v.currency, %s FROM (VALUES "
+            " SELECT e.id, a.id, v.amount, v.currency, %s FROM ledger_entries e, (VALUES "
             + ", ".join(["(%s, %s::bigint, %s)"] * len(legs))
             + ") AS v(code, amount, currency) JOIN ledger_accounts a ON a.code = v.code"
-            " RETURNING account_id",
-            [entry_id, entry_date, *values],
+            f" WHERE e.id = {_CLAIMED} RETURNING account_id",
+            [entry_date, *values],
         )
         companion = None
         if insert is not None:
             companion = conn.cursor()
-            companion.execute(insert.sql, insert.params)
+            companion.execute(insert.claimed, insert.params)
         cursors = []
         for leg in legs:
             cur = conn.cursor()
             cur.execute(
-                _SQL["apply"], (leg.amount, leg.account, leg.currency, leg.amount, entry_date)
+                _SQL["apply_claimed"],
+                (leg.amount, leg.account, leg.currency, leg.amount, entry_date),
             )
             cursors.append(cur)
-    posted_to = {row[0] for row in inserted.fetchall()}
-    if companion is not None:
-        insert.returned = companion.fetchone()
+    row = claim.fetchone()
     if opened is not None:
         # Only accounts that were already committed are known to exist for good; the ones
         # this transaction opened exist only if it commits.
         created_here = {row[0] for row in opened.fetchall()}
         known.update(spec.code for spec in new_specs if spec.code not in created_here)
+    if row is None:
+        return None
+    entry_id = row[0]
+    posted_to = {row[0] for row in inserted.fetchall()}
+    if companion is not None:
+        insert.returned = companion.fetchone()
     for leg, cur in zip(legs, cursors, strict=True):
         row = cur.fetchone()
         # Only a newly opened account gets past _apply without raising.
@@ -428,6 +464,7 @@ def _post_pipelined(
             # The account was opened after the postings statement looked for it (by this
             # transaction, or by another that committed in between): post its leg now.
             _insert_postings(raw, entry_id, entry_date, [leg], [account_id])
+    return entry_id
 
 
 def _apply(

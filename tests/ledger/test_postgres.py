@@ -99,6 +99,36 @@ def test_racing_idempotent_retries_post_once(pg, world):
         assert balance(s, "assets:bank:main") == 50_000
 
 
+def test_replay_writes_nothing_and_waits_for_no_balance_lock(pg, world):
+    """On PostgreSQL the claim and the writes share one round trip: a replay must find the
+    key taken, write nothing and lock no balance row, even while another transaction holds
+    the bank account's lock."""
+
+    def donate(s, key):
+        return svc.record_donation(
+            s, key=key, channel="bank_transfer", amount=70_000, company_id=world["company"]
+        )
+
+    with pg.session() as s, s.begin():
+        first = donate(s, "replay-me").id
+    holder = pg.session()
+    holder.begin()
+    donate(holder, "holds-the-bank-row")  # locks the bank and income rows until rollback
+    try:
+        with pg.session() as s, s.begin():
+            s.execute(text("SET LOCAL lock_timeout = '2s'"))
+            again = donate(s, "replay-me")
+            assert again.id == first
+    finally:
+        holder.rollback()
+        holder.close()
+    with pg.session() as s:
+        assert s.scalar(select(func.count(Entry.id))) == 1
+        assert s.scalar(select(func.count(Donation.id))) == 1
+        assert s.scalar(text("SELECT count(*) FROM ledger_postings")) == 2
+        assert balance(s, "assets:bank:main") == 70_000
+
+
 def test_concurrent_payments_never_overdraw_the_bank(pg, world):
     with pg.session() as s, s.begin():
         ndc, moea = _users(s, world)
