@@ -83,20 +83,76 @@ _LOOKUP = (
 )
 
 
-def _persistent_user(session: Session, row) -> User:
+def _loaded(model, values: dict):
+    """An object of ``model`` whose state is ``values``, as if loaded from the database.
+
+    The mapper's own new_instance (no constructor, no per-attribute events) with the values
+    written into its __dict__, which is what SQLAlchemy's loader does; three times cheaper
+    than the constructor for rows this wide, and the check runs on every request.
+    """
+    obj = model.__mapper__.class_manager.new_instance()
+    obj.__dict__.update(values)
+    return obj
+
+
+def _persistent_user(session: Session, values: list) -> User:
     """The row's user and organisation as objects of this session, without a second query.
 
     make_transient_to_detached + add is SQLAlchemy's documented way to place objects whose
     state is already known into a session (as a cache would): they are persistent, exactly
     as if loaded, so relationships and flushes treat them like any other loaded object.
     """
-    org = Organisation(**{k: row._mapping[f"o_{k}"] for k in _ORG_COLUMNS})
+    org = _loaded(Organisation, dict(zip(_ORG_COLUMNS, values[_ORG_SLICE], strict=True)))
     make_transient_to_detached(org)
-    user = User(**{k: row._mapping[f"u_{k}"] for k in _USER_COLUMNS})
-    user.organisation = org
+    user = _loaded(User, dict(zip(_USER_COLUMNS, values[_USER_SLICE], strict=True)))
+    user.__dict__["organisation"] = org
     make_transient_to_detached(user)
     session.add(user)
     return user
+
+
+_USER_SLICE = slice(3, 3 + len(_USER_COLUMNS))
+_ORG_SLICE = slice(3 + len(_USER_COLUMNS), None)
+
+
+class _Lookup:
+    """The token query, run the cheapest way each database allows.
+
+    On PostgreSQL it runs on the session's own DBAPI connection in pipeline mode, so the
+    BEGIN that psycopg sends before a transaction's first statement travels with it (one
+    round trip, not two), and its values pass through the same result processors that
+    SQLAlchemy would apply (UTC timestamps). SQLite runs it through SQLAlchemy as usual.
+    """
+
+    def __init__(self):
+        self.compiled = {}
+
+    def row(self, session: Session, digest: str) -> list | None:
+        connection = session.connection()
+        dialect = connection.dialect
+        if dialect.name != "postgresql":
+            row = connection.execute(_LOOKUP, {"digest": digest}).one_or_none()
+            return None if row is None else list(row)
+        plan = self.compiled.get(dialect)
+        if plan is None:
+            sql = str(_LOOKUP.compile(dialect=dialect))
+            processors = [
+                column.type._cached_result_processor(dialect, None)
+                for column in _LOOKUP.selected_columns
+            ]
+            plan = self.compiled[dialect] = (sql, processors)
+        sql, processors = plan
+        driver = connection.connection.driver_connection
+        with driver.pipeline():
+            cursor = driver.cursor()
+            cursor.execute(sql, {"digest": digest})
+        raw = cursor.fetchone()
+        if raw is None:
+            return None
+        return [v if p is None else p(v) for v, p in zip(raw, processors, strict=True)]
+
+
+_lookup = _Lookup()
 
 
 def authenticate() -> User:
@@ -112,19 +168,18 @@ def authenticate() -> User:
         raise _unauthorized("The Authorization header must be 'Bearer <token>'.")
     digest = hash_token(token)
     session = db_session()
-    row = session.connection().execute(_LOOKUP, {"digest": digest}).one_or_none()
+    values = _lookup.row(session, digest)
     # compare_digest: belt and braces; the index lookup already matched on the hash
-    if row is None or not hmac.compare_digest(row.token_hash, digest):
+    if values is None or not hmac.compare_digest(values[1], digest):
         raise _unauthorized("The token is not valid or has been revoked.")
-    user = _persistent_user(session, row)
+    token_id, _hash, last_used_at = values[:3]
+    user = _persistent_user(session, values)
     now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > TOUCH_INTERVAL:
-        session.execute(
-            update(ApiToken).where(ApiToken.id == row.token_id).values(last_used_at=now)
-        )
+    if last_used_at is None or now - last_used_at > TOUCH_INTERVAL:
+        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
         session.commit()
     g.user = user
-    g.token_id = row.token_id
+    g.token_id = token_id
     return user
 
 
