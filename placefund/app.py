@@ -8,6 +8,7 @@ import time
 import uuid
 
 from flask import Flask, g, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,20 @@ DOCS_CSP = (
 )
 
 
+#: Requests here authenticate by bearer token or signature, never by the console's cookie
+STATELESS_PREFIXES = ("/api/v1/", "/webhooks/")
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The console's signed-cookie session, not opened for API and webhook requests: they
+    never use it, and reading and verifying the cookie cost a share of every API call."""
+
+    def open_session(self, app, request):
+        if request.path.startswith(STATELESS_PREFIXES):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 class Database:
     """Engine and session factory held by the app (no other state: servers can share one DB)."""
 
@@ -61,6 +76,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.json.ensure_ascii = False  # Traditional Chinese stays readable in responses
     app.json.sort_keys = False
+    app.session_interface = _SessionInterface()
     db = database or Database(settings.database_url)
     app.extensions["placefund.db"] = db
 
@@ -75,27 +91,33 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @app.after_request
     def _finish(response):
+        headers = response.headers
+        present = {name.lower() for name, _ in headers}
         for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        docs = request.path.startswith("/api/docs")
-        response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
-        if "Authorization" in request.headers:
-            response.headers.setdefault("Cache-Control", "no-store")
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        user = g.get("user")
-        # Never the query string, headers or body: tokens and personal data stay out of logs.
-        access_log.info(
-            "request",
-            extra={
-                "request_id": g.get("request_id"),
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - g.get("started", 0)) * 1000, 2),
-                "user_id": user.id if user is not None else None,
-                "remote": request.remote_addr,
-            },
-        )
+            if name.lower() not in present:
+                headers.add(name, value)
+        if "content-security-policy" not in present:
+            docs = request.path.startswith("/api/docs")
+            headers.add("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
+        if "cache-control" not in present and "Authorization" in request.headers:
+            headers.add("Cache-Control", "no-store")
+        headers["X-Request-ID"] = g.get("request_id", "")
+        if access_log.isEnabledFor(logging.INFO):
+            user = g.get("user")
+            # Never the query string, headers or body: tokens and personal data stay out of
+            # logs.
+            access_log.info(
+                "request",
+                extra={
+                    "request_id": g.get("request_id"),
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - g.get("started", 0)) * 1000, 2),
+                    "user_id": user.id if user is not None else None,
+                    "remote": request.remote_addr,
+                },
+            )
         return response
 
     @app.teardown_appcontext

@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -54,6 +55,15 @@ LOGCONFIG = {
         "gunicorn.access": {"level": "WARNING", "handlers": ["stderr"], "propagate": False},
     },
 }
+
+
+class _GunicornLogger(Logger):
+    """gunicorn's logger without its access line: the app writes its own (JSON, with the
+    request id and user, without the query string). gunicorn would otherwise format every
+    request's access atoms, only for its WARNING-level access logger to drop them."""
+
+    def access(self, resp, req, environ, request_time) -> None:
+        return None
 
 
 def _start_sealer(arbiter) -> None:
@@ -112,6 +122,7 @@ def run(
             "threads": threads,
             "worker_class": "gthread",
             "accesslog": None,
+            "logger_class": _GunicornLogger,
             "logconfig_dict": config,
             "loglevel": log_level,
             "timeout": 60,
