@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from ledger.chart import FIXED_ACCOUNTS, spec_for
 from ledger.core import Leg, normalise_legs, request_hash
@@ -42,6 +42,7 @@ from ledger.errors import (
 )
 from ledger.models import Account, Entry, Period, utcnow
 from ledger.money import format_money
+from placefund.db import as_loaded
 
 
 @dataclass(frozen=True)
@@ -305,30 +306,46 @@ class _CompanionInsert:
     claim found the key taken (PostgreSQL).
     """
 
+    #: (model, given columns) -> (defaults to fill in, sql, claimed sql): built once each
+    _plans: dict = {}
+
     def __init__(self, companion: Companion):
-        table = companion.model.__table__
+        model = companion.model
+        plan = self._plans.get((model, tuple(companion.values)))
+        if plan is None:
+            plan = self._plans[(model, tuple(companion.values))] = self._plan(companion)
+        defaults, self.sql, self.claimed = plan
         values = dict(companion.values)
-        for column in table.columns:
-            if column.key not in values and column.default is not None:
-                default = column.default
-                values[column.key] = default.arg(None) if default.is_callable else default.arg
-        self.model, self.values, self.returned = companion.model, values, None
-        columns = ", ".join([*values, "entry_id"])
-        marks = ", ".join(["%s"] * len(values))
-        self.sql = f"INSERT INTO {table.name} ({columns}) VALUES ({marks}, %s) RETURNING id"
-        self.claimed = (
+        for key, default in defaults:
+            values[key] = default.arg(None) if default.is_callable else default.arg
+        self.model, self.values, self.returned = model, values, None
+        self.params = list(values.values())
+
+    @staticmethod
+    def _plan(companion: Companion):
+        table = companion.model.__table__
+        defaults = [
+            (column.key, column.default)
+            for column in table.columns
+            if column.key not in companion.values
+            and column.key not in ("id", "entry_id")
+            and column.default is not None
+        ]
+        columns = ", ".join([*companion.values, *(key for key, _ in defaults), "entry_id"])
+        marks = ", ".join(["%s"] * (len(companion.values) + len(defaults)))
+        sql = f"INSERT INTO {table.name} ({columns}) VALUES ({marks}, %s) RETURNING id"
+        claimed = (
             f"INSERT INTO {table.name} ({columns}) SELECT {marks}, {_CLAIMED}"
             f" WHERE EXISTS ({_IF_CLAIMED}) RETURNING id"
         )
-        self.params = list(values.values())
+        return defaults, sql, claimed
 
     def with_entry(self, entry_id: int) -> list:
         return [*self.params, entry_id]
 
     def persistent(self, session: Session, entry_id: int):
         """The inserted row as an object of the session, without reading it back."""
-        obj = self.model(id=self.returned[0], entry_id=entry_id, **self.values)
-        make_transient_to_detached(obj)
+        obj = as_loaded(self.model, {"id": self.returned[0], "entry_id": entry_id, **self.values})
         session.add(obj)
         return obj
 

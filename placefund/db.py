@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 
 # Named constraints, so migrations on SQLite and PostgreSQL agree on what they alter.
 NAMING_CONVENTION = {
@@ -66,3 +66,20 @@ def _configure_sqlite(engine: Engine) -> None:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit (we return them from services)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def as_loaded(model: type, values: dict):
+    """A detached object of ``model`` whose state is ``values``, as if loaded and then
+    detached; ``session.add`` makes it persistent without a query.
+
+    The mapper's own new_instance (no constructor, no per-attribute events) with the values
+    written into its __dict__, which is what SQLAlchemy's loader does, then
+    make_transient_to_detached, SQLAlchemy's documented way to place an object whose state
+    is known into a session. Several times cheaper than the constructor for wide rows, on
+    paths that run on every request (the token check, the donation a posting returns).
+    Columns missing from ``values`` are unloaded: reading one loads it.
+    """
+    obj = model.__mapper__.class_manager.new_instance()
+    obj.__dict__.update(values)
+    make_transient_to_detached(obj)
+    return obj
