@@ -69,6 +69,17 @@ RESTRICTED_REDUCED = 5.0
 #: Largest dynamic-programming table (items taken x budget units) of one company's knapsack
 #: in the Lagrangian bound; beyond it a relaxation of that knapsack stands.
 KNAPSACK_CELLS = 200_000
+#: The subgradient search for the Lagrangian bound (``_Lagrangian.minimise``): at most this
+#: many steps; the step factor halves after this many steps without a better bound, and the
+#: search stops when it falls below the minimum (the bound has stopped improving).
+LAGRANGIAN_ITERATIONS = 150
+LAGRANGIAN_STEP = 0.5
+LAGRANGIAN_PATIENCE = 5
+LAGRANGIAN_MIN_STEP = 1 / 256
+#: ... or when the last ``LAGRANGIAN_WINDOW`` steps improved the bound by less than this
+#: fraction of it.
+LAGRANGIAN_WINDOW = 20
+LAGRANGIAN_PROGRESS = 1e-5
 _EPS = 1e-6
 
 
@@ -398,7 +409,9 @@ def _solve_group(
         # Neither rounding nor the integer solver found an assignment meeting the share.
         _share_check(share, fixed_priority, fixed_other, _most_priority(p, edges, A, b))
     if not optimal and share_row is None:
-        knapsack = _knapsack_bound(p, edges, score, request_rows, -lp.ineqlin.marginals)
+        knapsack, _ = _knapsack_bound(
+            p, edges, score, request_rows, -lp.ineqlin.marginals, incumbent
+        )
         best_bound = min(best_bound, max(incumbent, knapsack))
     if optimal or best_bound <= incumbent:
         best_bound = incumbent
@@ -699,73 +712,204 @@ class _Residual:
 
 
 def _knapsack_bound(
-    p: Prepared, edges: np.ndarray, score: np.ndarray, request_rows, duals: np.ndarray
-) -> int:
-    """An upper bound on the integer optimum at least as tight as the LP's: Lagrangian
-    relaxation of the request capacity rows with the LP's duals ``mu`` as multipliers. For any
-    ``mu >= 0`` and any feasible choice, the total is at most ``sum(mu_r * capacity_r)`` plus,
-    per offer, the best choice of its edges by ``score - mu_r`` under the offer's own
-    capacity and budget: a small knapsack, solved exactly (``_knapsack``). The LP solves
-    those knapsacks fractionally, so this bound is never above the LP bound; how much lower
-    it is measures what the budgets' integrality alone costs."""
-    eo, er = p.edge_offer[edges], p.edge_request[edges]
+    p: Prepared,
+    edges: np.ndarray,
+    score: np.ndarray,
+    request_rows,
+    duals: np.ndarray,
+    incumbent: int,
+) -> tuple[int, list[np.ndarray]]:
+    """An upper bound on the integer optimum at least as tight as the LP's: the Lagrangian
+    dual of the request capacity rows. For any multipliers ``mu >= 0`` and any feasible
+    choice, the total is at most ``L(mu) = sum(mu_r * capacity_r)`` plus, per offer, the best
+    choice of its edges by ``score - mu_r`` under the offer's own capacity and budget: a small
+    knapsack, solved exactly (``_knapsack_choice``). The LP solves those knapsacks
+    fractionally, so ``L`` at the LP's duals is never above the LP bound; minimising ``L``
+    over ``mu`` (``_Lagrangian.minimise``) gives the Dantzig-Wolfe bound over each offer's
+    knapsack polytope, which measures what the budgets' integrality alone costs. Every
+    value reported is ``L`` evaluated exactly at the multipliers tried, so it is a bound
+    whatever the search did. Returns the bound and the subproblem choices at the best
+    multipliers found (for the Lagrangian heuristic)."""
     first, reqs = request_rows
     mu = np.zeros(len(p.request_capacity))
     mu[reqs] = np.maximum(duals[first : first + len(reqs)], 0.0)
-    value = float(mu[reqs] @ p.request_capacity[reqs])
-    profit = score - mu[er]
-    keep = np.nonzero(profit > _EPS)[0]
-    keep = keep[np.lexsort((keep, -profit[keep], eo[keep]))]
-    bounds = np.searchsorted(eo[keep], np.unique(eo[keep]), side="right").tolist()
-    start = 0
-    for stop in bounds:
-        items = keep[start:stop]
-        o = int(eo[items[0]])
-        budget = int(p.offer_budget[o]) if p.has_budget[o] else None
-        value += _knapsack(
-            profit[items].tolist(),
-            p.request_amount[er[items]].tolist(),
-            int(p.offer_capacity[o]),
-            budget,
-        )
-        start = stop
-    # Relative safety margin for the floating-point duals, then whole points.
+    lagrangian = _Lagrangian(p, edges, score, reqs)
+    value, choice = lagrangian.minimise(mu, incumbent)
+    return _whole_bound(value), choice
+
+
+def _whole_bound(value: float) -> int:
+    # Relative safety margin for the floating-point multipliers, then whole points.
     return math.floor(value * (1 + 1e-9) + _EPS)
+
+
+class _Lagrangian:
+    """``L(mu)`` and its subgradient, for the request capacity rows ``reqs`` of a group."""
+
+    def __init__(self, p: Prepared, edges: np.ndarray, score: np.ndarray, reqs: np.ndarray):
+        self.eo = p.edge_offer[edges]
+        self.er = p.edge_request[edges]
+        self.score = score
+        self.amount = p.request_amount[self.er]
+        self.cap_o = p.offer_capacity
+        self.cap_r = p.request_capacity
+        self.has_budget = p.has_budget
+        self.budget = p.offer_budget
+        self.rows = np.zeros(len(p.request_capacity), dtype=bool)
+        self.rows[reqs] = True
+
+    def evaluate(self, mu: np.ndarray) -> tuple[float, np.ndarray]:
+        """``L(mu)`` and each offer's best choice at ``mu`` (one edge mask). Offers whose
+        best ``capacity`` edges by profit fit the budget take them (vectorised); the others
+        solve their knapsack. Only edges of positive profit can help an offer."""
+        eo = self.eo
+        profit = self.score - mu[self.er]
+        keep = np.nonzero(profit > 0)[0]
+        keep = keep[np.lexsort((keep, -profit[keep], eo[keep]))]
+        ko = eo[keep]
+        rank = np.arange(len(keep)) - np.searchsorted(ko, ko, side="left")
+        top = rank < self.cap_o[ko]
+        spend = np.bincount(ko[top], weights=self.amount[keep[top]], minlength=len(self.cap_o))
+        binding = self.has_budget & (spend > self.budget)
+        simple = top & ~binding[ko]
+        choice = np.zeros(len(eo), dtype=bool)
+        choice[keep[simple]] = True
+        value = float(profit[keep[simple]].sum()) + float(mu @ self.cap_r)
+        offers = np.nonzero(binding)[0]
+        lo = np.searchsorted(ko, offers, side="left").tolist()
+        hi = np.searchsorted(ko, offers, side="right").tolist()
+        for o, a, b in zip(offers.tolist(), lo, hi, strict=True):
+            items = keep[a:b]
+            best, chosen = _knapsack_choice(
+                profit[items], self.amount[items], int(self.cap_o[o]), int(self.budget[o])
+            )
+            value += best
+            choice[items[chosen]] = True
+        return value, choice
+
+    def minimise(self, mu: np.ndarray, incumbent: int) -> tuple[float, np.ndarray]:
+        """Deflected subgradient from ``mu`` (the LP's duals): direction ``d = g + 1/2 d'``
+        (``g = capacity - chosen`` per request row, ``d'`` the previous direction), Polyak
+        step ``lam * (L - incumbent) / |d|^2``, multipliers kept >= 0; ``lam`` starts at
+        1/2 and halves after ``LAGRANGIAN_PATIENCE`` steps without a better bound. Stops
+        after ``LAGRANGIAN_ITERATIONS`` steps, when the bound has stopped improving (``lam``
+        below ``LAGRANGIAN_MIN_STEP``, or less than ``LAGRANGIAN_PROGRESS`` of it gained
+        in ``LAGRANGIAN_WINDOW`` steps) or when it meets the incumbent. Returns the smallest
+        ``L`` evaluated and the choices there.
+
+        Measured at 2,000 x 10,000 (the LP's duals give 0.192 % below the LP bound): plain
+        subgradient (no deflection) reached 0.501 % in 150 steps, this 0.510 % (0.508 % at
+        step 110); starting ``lam`` at 1/4, or halving it after 3 steps, did worse; column
+        generation on the Dantzig-Wolfe master (HiGHS LPs of 3 to 110 s, the usual
+        instability) did much worse. A step costs one evaluation: about 0.4 s of CPU there
+        (850 offers' knapsacks bind), 1.2 s at 10,000 x 50,000."""
+        value, choice = self.evaluate(mu)
+        best, best_choice = value, choice
+        lam, stall = LAGRANGIAN_STEP, 0
+        direction = np.zeros(len(mu))
+        history = [best]
+        for _ in range(LAGRANGIAN_ITERATIONS):
+            if _whole_bound(best) <= incumbent or lam < LAGRANGIAN_MIN_STEP:
+                break
+            g = self.cap_r - np.bincount(self.er[choice], minlength=len(mu))
+            direction = np.where(self.rows, g + 0.5 * direction, 0.0)
+            direction[(mu <= 0) & (direction > 0)] = 0.0
+            norm = float(direction @ direction)
+            if norm == 0:  # no direction left (rows met, or slack where mu is 0)
+                break
+            mu = np.maximum(mu - lam * (value - incumbent) / norm * direction, 0.0)
+            value, choice = self.evaluate(mu)
+            if value < best - 0.5:
+                best, best_choice, stall = value, choice, 0
+            else:
+                if value < best:
+                    best, best_choice = value, choice
+                stall += 1
+                if stall >= LAGRANGIAN_PATIENCE:
+                    lam, stall = lam / 2, 0
+            history.append(best)
+            # (Counted once the search has found a better bound than the LP's duals: from a
+            # poor incumbent the first steps overshoot until ``lam`` has halved enough.)
+            if (
+                len(history) > LAGRANGIAN_WINDOW
+                and best < history[0]
+                and history[-LAGRANGIAN_WINDOW - 1] - best < LAGRANGIAN_PROGRESS * best
+            ):
+                break
+        return best, best_choice
 
 
 def _knapsack(profit: list[float], amount: list[int], cap: int, budget: int | None) -> float:
     """Best total profit of at most ``cap`` items with amounts summing to at most ``budget``
-    (``None``: no budget); ``profit`` is sorted, largest first. Exact by dynamic programming
-    over (items taken, budget used) in units of the items' greatest common divisor (every
-    sum of amounts is a multiple of it, so the budget may be rounded down to one). When that
-    table would exceed ``KNAPSACK_CELLS``, the smaller of two relaxations stands (the best
-    ``cap`` profits; the fractional knapsack on the budget): an upper bound, not exact."""
-    top = sum(profit[:cap])
+    (``None``: no budget); ``profit`` is sorted, largest first. See ``_knapsack_choice``."""
     if budget is None or sum(amount[:cap]) <= budget:
-        return top
-    unit = math.gcd(*amount) or 1
-    size = budget // unit
+        return sum(profit[:cap])
+    return _knapsack_choice(np.array(profit, float), np.array(amount, np.int64), cap, budget)[0]
+
+
+def _knapsack_choice(
+    profit: np.ndarray, amount: np.ndarray, cap: int, budget: int
+) -> tuple[float, np.ndarray]:
+    """The best total profit of at most ``cap`` items with amounts summing to at most
+    ``budget``, and which items (a mask); ``profit`` positive and sorted, largest first.
+
+    Exact by dynamic programming over (items taken, budget used) in units of the items'
+    greatest common divisor (every sum of amounts is a multiple of it, so the budget may be
+    rounded down to one), after dropping the items that cannot be needed: those over the
+    budget, and those with at least ``cap`` items before them (profit at least theirs) that
+    cost no more (any choice with such an item can swap it for one of those, not taken,
+    losing nothing). When the table would exceed ``KNAPSACK_CELLS``, the smaller of two
+    relaxations stands (the best ``cap`` profits; the fractional knapsack on the budget): an
+    upper bound, not exact, with a feasible greedy choice."""
+    n = len(profit)
+    mask = np.zeros(n, dtype=bool)
+    idx = np.nonzero(amount <= budget)[0]
+    if len(idx) > cap:
+        a = amount[idx]
+        earlier_cheaper = np.tril(a[None, :] <= a[:, None], k=-1).sum(axis=1)
+        idx = idx[earlier_cheaper < cap]
+    if not len(idx):
+        return 0.0, mask
+    p, a = profit[idx], amount[idx]
+    unit = math.gcd(*a.tolist()) or 1
+    w = a // unit
+    size = min(budget // unit, int(np.sort(w)[-cap:].sum()))
     if (size + 1) * (cap + 1) > KNAPSACK_CELLS:
-        order = sorted(range(len(profit)), key=lambda j: (-profit[j] / max(amount[j], 1), j))
-        frac, left = 0.0, budget
+        order = np.lexsort((np.arange(len(idx)), -p / np.maximum(a, 1))).tolist()
+        frac, left, taken = 0.0, budget, 0
         for j in order:
-            if amount[j] <= left:
-                frac += profit[j]
-                left -= amount[j]
+            if a[j] <= left:
+                frac += p[j]
+                left -= int(a[j])
+                if taken < cap:
+                    mask[idx[j]] = True
+                    taken += 1
             else:
-                frac += profit[j] * left / amount[j]
+                frac += p[j] * left / a[j]
                 break
-        return min(top, frac)
-    # best[k, u]: the best profit of k items using at most u units of budget.
+        return min(float(p[:cap].sum()), frac), mask
+    # best[k, u]: the best profit of k items using at most u units of budget; took[t, k-1, u]:
+    # whether item t improved best[k, u] (for the trace back).
     best = np.full((cap + 1, size + 1), -np.inf)
     best[0, :] = 0.0
-    for value, weight in zip(profit, amount, strict=True):
-        w = weight // unit
-        if w > size:
-            continue
-        shifted = best[:-1, : size + 1 - w] + value
-        np.maximum(best[1:, w:], shifted, out=best[1:, w:])
-    return float(best[:, size].max())
+    took = np.zeros((len(idx), cap, size + 1), dtype=bool)
+    for t, (value, weight) in enumerate(zip(p.tolist(), w.tolist(), strict=True)):
+        rows = min(t + 1, cap)
+        view = best[1 : rows + 1, weight:]
+        shifted = best[:rows, : size + 1 - weight] + value
+        np.greater(shifted, view, out=took[t, :rows, weight:])
+        np.maximum(view, shifted, out=view)
+    k = int(np.argmax(best[:, size]))
+    total = float(best[k, size])
+    u = size
+    for t in range(len(idx) - 1, -1, -1):
+        if k == 0:
+            break
+        if took[t, k - 1, u]:
+            mask[idx[t]] = True
+            k -= 1
+            u -= int(w[t])
+    return total, mask
 
 
 def _most_priority(p: Prepared, edges: np.ndarray, A, b) -> int:

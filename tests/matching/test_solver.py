@@ -1,5 +1,6 @@
 import contextlib
 import itertools
+import math
 import random
 from dataclasses import replace
 from fractions import Fraction
@@ -466,6 +467,14 @@ def test_knapsack_is_exact(items, cap, budget):
         if len(chosen) <= cap and (budget is None or sum(amount[i] for i in chosen) <= budget):
             best = max(best, sum(profit[i] for i in chosen))
     assert solver._knapsack(profit, amount, cap, budget) == pytest.approx(best)
+    if budget is not None:
+        # The choice behind the value: within capacity and budget, worth the value.
+        value, mask = solver._knapsack_choice(
+            np.array(profit), np.array(amount, dtype=np.int64), cap, budget
+        )
+        assert value == pytest.approx(best)
+        assert mask.sum() <= cap and np.array(amount)[mask].sum() <= budget
+        assert np.array(profit)[mask].sum() == pytest.approx(value)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -476,3 +485,77 @@ def test_knapsack_bound_lies_between_the_optimum_and_the_lp_bound(seed):
     exact = exact_total(solver.prepare(inst))
     assert solution.total <= exact <= solution.bound <= solution.lp_bound
     assert (solution.status == "optimal") == (solution.total == solution.bound)
+
+
+def _lagrangian_setup(p):
+    """The LP over the whole candidate graph and its request rows, as ``_solve_group``
+    builds them."""
+    n = len(p.edge_score)
+    state = solver._Residual(p, np.arange(n), None)
+    A, b = state.model(np.arange(n))
+    lp = solver._lp(p.edge_score.astype(float), A, b, interior=True)
+    return state.request_rows, -lp.ineqlin.marginals, -lp.fun
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_lagrangian_bound_holds_for_any_multipliers_and_beats_the_lp(seed):
+    # Property over seeds: L(mu) bounds the integer optimum for every mu >= 0 (random ones
+    # included), the optimised bound is between the optimum and the LP bound, and the
+    # choices it returns meet every offer's capacity and budget.
+    p = solver.prepare(tight_instance(seed, n_off=10, n_req=50))
+    exact = exact_total(p)
+    request_rows, duals, lp_value = _lagrangian_setup(p)
+    n = len(p.edge_score)
+    score = p.edge_score.astype(float)
+    bound, choice = solver._knapsack_bound(p, np.arange(n), score, request_rows, duals, 0)
+    assert exact <= bound <= math.floor(lp_value + 1e-6)
+    lagrangian = solver._Lagrangian(p, np.arange(n), score, request_rows[1])
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        mu = np.zeros(len(p.request_capacity))
+        mu[request_rows[1]] = rng.uniform(0, 1.5 * score.max(), len(request_rows[1]))
+        value, _ = lagrangian.evaluate(mu)
+        assert value >= exact - 1e-6
+    eo, er = p.edge_offer[choice], p.edge_request[choice]
+    n_off = len(p.offer_capacity)
+    assert (np.bincount(eo, minlength=n_off) <= p.offer_capacity).all()
+    spent = np.bincount(eo, weights=p.request_amount[er], minlength=n_off)
+    assert (spent[p.has_budget] <= p.offer_budget[p.has_budget]).all()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_lagrangian_bound_against_brute_force(seed):
+    # Tiny instances with budgets, exhaustively solved: the bound is never below the optimum.
+    inst = small_instance(seed, budgets=True)
+    p = solver.prepare(inst)
+    n = len(p.edge_score)
+    if n > 16 or n == 0:
+        pytest.skip("too many edges for brute force")
+    state = solver._Residual(p, np.arange(n), None)
+    A, _ = state.model(np.arange(n))
+    if A is None:
+        pytest.skip("no constraint binds")
+    request_rows, duals, lp_value = _lagrangian_setup(p)
+    bound, _ = solver._knapsack_bound(
+        p, np.arange(n), p.edge_score.astype(float), request_rows, duals, 0
+    )
+    assert brute_force(p) <= bound <= math.floor(lp_value + 1e-6)
+
+
+@pytest.mark.parametrize("incumbent", [0, 28_000])
+def test_lagrangian_search_is_deterministic_and_tighter_than_its_start(incumbent):
+    # From a useless incumbent (0: the first steps overshoot) and from a realistic one
+    # (the optimum is 28,704).
+    p = solver.prepare(tight_instance(5, n_off=30, n_req=200))
+    request_rows, duals, _ = _lagrangian_setup(p)
+    n = len(p.edge_score)
+    score = p.edge_score.astype(float)
+    runs = [
+        solver._knapsack_bound(p, np.arange(n), score, request_rows, duals, incumbent)
+        for _ in range(2)
+    ]
+    assert runs[0][0] == runs[1][0]
+    assert (runs[0][1] == runs[1][1]).all()
+    with mock.patch.object(solver, "LAGRANGIAN_ITERATIONS", 0):
+        at_duals, _ = solver._knapsack_bound(p, np.arange(n), score, request_rows, duals, incumbent)
+    assert exact_total(p) <= runs[0][0] < at_duals
