@@ -77,6 +77,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.json.ensure_ascii = False  # Traditional Chinese stays readable in responses
     app.json.sort_keys = False
     app.session_interface = _SessionInterface()
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # remote_addr and the scheme as the trusted proxies saw them; nothing further out
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
+        )
     db = database or Database(settings.database_url)
     app.extensions["placefund.db"] = db
 

@@ -32,6 +32,10 @@ class Settings:
     database_url: str
     secret_key: str | None
     fund_name: str = "地方創生基金專戶"
+    #: Reverse proxies in front of the server that set X-Forwarded-For and -Proto. Only that
+    #: many hops are believed, so a client cannot forge its address (the registration limits
+    #: and the access log key on it); 0 (the default) believes none.
+    proxy_hops: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -41,4 +45,14 @@ class Settings:
             database_url=normalise_database_url(url),
             secret_key=env.get("SECRET_KEY"),
             fund_name=env.get("PLACEFUND_FUND_NAME", "地方創生基金專戶"),
+            proxy_hops=_hops(env.get("PLACEFUND_PROXY_HOPS", "0")),
         )
+
+
+def _hops(value: str) -> int:
+    if not value.strip().isdigit() or int(value) > 10:
+        raise ValueError(
+            f"PLACEFUND_PROXY_HOPS must be a whole number from 0 to 10 (the reverse proxies in "
+            f"front of the server), not {value!r}."
+        )
+    return int(value)

@@ -91,6 +91,49 @@ def test_registration_is_throttled_per_address_and_writes_nothing_when_refused(
     assert other.status_code == 201, other.json
 
 
+def test_throttle_keys_on_the_client_behind_trusted_proxies_only(database, monkeypatch):
+    """Behind PLACEFUND_PROXY_HOPS trusted proxies the registration limit counts the client
+    the nearest proxy saw; an X-Forwarded-For the client wrote itself changes nothing."""
+    from placefund import throttle
+    from placefund.app import create_app
+    from placefund.config import Settings
+
+    monkeypatch.setattr(throttle, "REGISTRATIONS", (1, 3600.0))
+    settings = Settings(database_url=str(database.engine.url), secret_key="t", proxy_hops=1)
+    client = create_app(settings, database=database).test_client()
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+
+    def attempt(ubn, forwarded):
+        return client.post(
+            f"{V1}/organisations",
+            json={
+                "kind": "business",
+                "name": "乙",
+                "ubn": ubn,
+                "town_code": "10008040",
+                "contact": {"email": f"{ubn}@x.tw", "name": "甲"},
+            },
+            headers={"X-Forwarded-For": forwarded},
+            environ_base=proxy,
+        )
+
+    assert attempt("04595257", "198.51.100.1").status_code == 201
+    # Same proxy, another client: its own allowance
+    assert attempt("24590619", "198.51.100.2").status_code == 201
+    # The first client again, with a forged hop in front: the proxy appended the real one
+    assert attempt("24590625", "203.0.113.9, 198.51.100.1").status_code == 429
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "11", ""])
+def test_proxy_hops_setting_is_refused_unless_a_small_whole_number(value):
+    from placefund.config import Settings
+
+    with pytest.raises(ValueError, match="PLACEFUND_PROXY_HOPS"):
+        Settings.from_env({"PLACEFUND_PROXY_HOPS": value})
+    assert Settings.from_env({"PLACEFUND_PROXY_HOPS": "2"}).proxy_hops == 2
+    assert Settings.from_env({}).proxy_hops == 0
+
+
 def test_unverified_company_cannot_pledge(client):
     r = register(client, kind="company", ubn="04595257")
     token = r.json["token"]["token"]
