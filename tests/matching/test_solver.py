@@ -523,6 +523,19 @@ def test_lagrangian_bound_holds_for_any_multipliers_and_beats_the_lp(seed):
     assert (spent[p.has_budget] <= p.offer_budget[p.has_budget]).all()
 
 
+@pytest.mark.parametrize("limit", ["KNAPSACK_CELLS", "KNAPSACK_TRACE"])
+def test_lagrangian_bound_stays_a_bound_when_knapsacks_are_relaxed(limit):
+    # Tables too big for the dynamic program: the relaxations stand, still upper bounds.
+    p = solver.prepare(tight_instance(3, n_off=10, n_req=50))
+    request_rows, duals, lp_value = _lagrangian_setup(p)
+    n = len(p.edge_score)
+    with mock.patch.object(solver, limit, 0):
+        bound, _ = solver._knapsack_bound(
+            p, np.arange(n), p.edge_score.astype(float), request_rows, duals, 0
+        )
+    assert exact_total(p) <= bound <= math.floor(lp_value + 1e-6)
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_lagrangian_bound_against_brute_force(seed):
     # Tiny instances with budgets, exhaustively solved: the bound is never below the optimum.
