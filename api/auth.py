@@ -125,7 +125,7 @@ class _Lookup:
         if plan is None:
             sql = str(_LOOKUP.compile(dialect=dialect))
             processors = [
-                column.type._cached_result_processor(dialect, None)
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in _LOOKUP.selected_columns
             ]
             plan = self.compiled[dialect] = (sql, processors)
