@@ -7,7 +7,9 @@ with keep-alive connections POST /api/v1/donations as a fund manager, each reque
 own Idempotency-Key. Prints requests per second with p50 and p99 latency, next to the
 ledger benchmark's service figure (``post_entry`` on the same hot pair of accounts, from
 bench/ledger_bench.py) and ``record_donation`` called directly, both measured in this run
-with as many writer processes as there are clients. Asserts nothing.
+with as many writer processes as there are clients, and the HTTP floor: the same clients
+against a Flask view that does nothing (bench/floor_app.py) behind the same gunicorn layout.
+Asserts nothing.
 
 DSN: BENCH_DATABASE_URL, else TEST_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test.
 """
@@ -260,6 +262,53 @@ def http_run(port, token, clients, seconds, run_id):
     return len(latencies) / seconds, sorted(latencies), len(errors)
 
 
+def wait_until_up(port: int, path: str) -> None:
+    for _ in range(200):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            c.request("GET", path)
+            c.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the server did not start")
+
+
+def floor_run(args, token: str) -> tuple[float, list[float], dict[str, float]]:
+    """The same clients against a Flask view that does nothing (bench/floor_app.py) behind
+    the same gunicorn layout: requests per second and CPU per request (server, client)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--worker-class",
+            "gthread",
+            "bench.floor_app:app",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_up(port, "/")
+        http_run(port, token, args.clients, 1.0, "floor-warmup")
+        before = cpu_by_group(server.pid, set())
+        rate, lat, errors = http_run(port, token, args.clients, args.seconds, "floor")
+        after = cpu_by_group(server.pid, set())
+        requests = max(1, len(lat) + errors)
+        cpu = {k: (after[k] - before[k]) * 1000 / requests for k in ("server", "client")}
+        return rate, lat, cpu
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -326,6 +375,7 @@ def main() -> None:
         ledger_rate, ledger_lat, _ = run_writers(
             service_writer, schema, "hot", args.clients, args.seconds
         )
+        floor_rate, floor_lat, floor_cpu = floor_run(args, token)
 
         print(
             f"API benchmark: PostgreSQL, gunicorn {args.workers} workers x {args.threads} "
@@ -338,6 +388,7 @@ def main() -> None:
             ("HTTP POST /api/v1/donations (bank transfer)", rate, lat),
             ("record_donation service, 8 processes", svc_rate, svc_lat),
             ("ledger_bench post_entry (hot), 8 processes", ledger_rate, ledger_lat),
+            ("HTTP floor: a Flask view doing nothing", floor_rate, floor_lat),
         ]
         for name, r, ls in rows:
             print(f"{name:<44}{r:>9,.0f}{pct(ls, 0.5):>9.2f}{pct(ls, 0.99):>9.2f}")
@@ -352,6 +403,10 @@ def main() -> None:
             + ", ".join(f"{k} {v:.2f} ms" for k, v in cpu_ms.items())
             + f", total {sum(cpu_ms.values()):.2f} ms "
             f"({os.cpu_count()} cores allow {os.cpu_count() * 1000 / sum(cpu_ms.values()):,.0f}/s)"
+        )
+        print(
+            "CPU per request of the floor (same gunicorn layout and clients): "
+            + ", ".join(f"{k} {v:.2f} ms" for k, v in floor_cpu.items())
         )
         print("Target: >= 1,000 donations/s with p99 < 50 ms")
     finally:
