@@ -468,7 +468,10 @@ def _restricted_mip(
     fixed (+0.02 % in blocks of 10,000 edges, +0.10 % in blocks of 30,000). Repairing the
     Lagrangian choices into an assignment directly (the textbook Lagrangian heuristic: keep
     the best-scoring pairs of each over-full request, then the local search) reached only
-    6,210,808 at 2,000 x 10,000, below the incumbent, so it is not done."""
+    6,210,808 at 2,000 x 10,000, below the incumbent, so it is not done. Keeping the choices
+    at the ten best multipliers instead of the best one gave 6,230,949 instead of 6,227,770
+    at 2,000 x 10,000 (+17 s) but 30,549,240 instead of 30,552,835 at 10,000 x 50,000 (the
+    larger program stops at the relative gap sooner), so it is not done either."""
     keep = (x > _EPS) | chosen
     if lagrangian is not None:
         keep |= lagrangian
@@ -762,7 +765,7 @@ def _knapsack_bound(
     request_rows,
     duals: np.ndarray,
     incumbent: int,
-) -> tuple[int, list[np.ndarray]]:
+) -> tuple[int, np.ndarray]:
     """An upper bound on the integer optimum at least as tight as the LP's: the Lagrangian
     dual of the request capacity rows. For any multipliers ``mu >= 0`` and any feasible
     choice, the total is at most ``L(mu) = sum(mu_r * capacity_r)`` plus, per offer, the best
@@ -773,7 +776,7 @@ def _knapsack_bound(
     knapsack polytope, which measures what the budgets' integrality alone costs. Every
     value reported is ``L`` evaluated exactly at the multipliers tried, so it is a bound
     whatever the search did. Returns the bound and the subproblem choices at the best
-    multipliers found (for the Lagrangian heuristic)."""
+    multipliers found (an edge mask, for ``_restricted_mip``)."""
     first, reqs = request_rows
     mu = np.zeros(len(p.request_capacity))
     mu[reqs] = np.maximum(duals[first : first + len(reqs)], 0.0)
@@ -842,11 +845,15 @@ class _Lagrangian:
         ``L`` evaluated and the choices there.
 
         Measured at 2,000 x 10,000 (the LP's duals give 0.192 % below the LP bound): plain
-        subgradient (no deflection) reached 0.501 % in 150 steps, this 0.510 % (0.508 % at
-        step 110); starting ``lam`` at 1/4, or halving it after 3 steps, did worse; column
-        generation on the Dantzig-Wolfe master (HiGHS LPs of 3 to 110 s, the usual
-        instability) did much worse. A step costs one evaluation: about 0.4 s of CPU there
-        (850 offers' knapsacks bind), 1.2 s at 10,000 x 50,000."""
+        subgradient (no deflection) reached 0.501 % in 150 steps, this 0.510 % (0.508 % when
+        the window rule ends it, about 20 steps earlier); starting ``lam`` at 1/4, or
+        halving it after 3 steps, did worse; column generation on the Dantzig-Wolfe master
+        (HiGHS LPs of 3 to 110 s, the usual instability) did much worse. At 10,000 x 50,000
+        it goes from 0.146 % to 0.460 % (allowed 400 steps, it stops itself at step 154 with
+        the same bound). Restarting it from the best multipliers gains next to nothing
+        (0.5084 % to 0.5087 % in two restarts at 2,000 x 10,000). A step costs one
+        evaluation: about 0.4 s of CPU at 2,000 x 10,000 (850 offers' knapsacks bind),
+        1.2 s at 10,000 x 50,000 (2,300 bind)."""
         value, choice = self.evaluate(mu)
         best, best_choice = value, choice
         lam, stall = LAGRANGIAN_STEP, 0
