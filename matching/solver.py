@@ -19,8 +19,9 @@ Three steps, each usable on its own (the benchmark times them apart):
      Larger instances (sub-problem over ``SUBPROBLEM_EDGES``) first minimise the Lagrangian
      bound of the request capacity rows (``_knapsack_bound``: one exact knapsack per offer
      and step), then solve the restricted integer program on the edges the LP uses, the
-     incumbent's and each offer's knapsack choice at the best multipliers
-     (``_restricted_mip``), and report the Lagrangian bound beside the LP bound.
+     incumbent's, each offer's knapsack choice at the best multipliers and those of LP
+     reduced cost near zero (``_restricted_mip``), and report the Lagrangian bound beside
+     the LP bound.
 3. ``assemble``: the proposals with their score breakdown and the best alternatives that
    lost, and every candidate edge for audit.
 
@@ -67,9 +68,14 @@ SUBPROBLEM_EDGES = 3_000
 #: at 2,000 x 10,000: the second pass adds under 0.01 %, a third nothing).
 LOCAL_SEARCH_PASSES = 2
 #: The restricted integer program for larger problems (``_restricted_mip``): at most this
-#: many edges, adding those whose LP reduced cost is at least minus this many points.
-RESTRICTED_EDGES = 15_000
+#: many edges, adding those whose LP reduced cost is at least minus this many points (at
+#: 2,000 x 10,000 all of them fit: 14,300 edges; at 10,000 x 50,000, 69,400).
+RESTRICTED_EDGES = 80_000
 RESTRICTED_REDUCED = 5.0
+#: ... solved to this relative gap (or ``params.mip_gap`` when smaller): HiGHS ends it at
+#: the root node either way, and the root's search finds better solutions with a tighter
+#: target (measured in ``_restricted_mip``).
+RESTRICTED_GAP = 1e-4
 #: ... but the edges it must keep (LP support, incumbent, Lagrangian choices) are all kept,
 #: up to this many; beyond it the incumbent stands.
 RESTRICTED_KEPT = 100_000
@@ -463,15 +469,25 @@ def _restricted_mip(
     200 s, hence the cap on the reduced-cost edges. With them (581 edges outside the LP
     support and the incumbent) 6,216,560 becomes 6,229,219 (+0.20 %, 22 s). At 10,000 x
     50,000 the kept edges alone are 52,000 (the run used to stop there): HiGHS solves them
-    in 7 s, 30,488,400 becomes 30,552,835 (+0.21 %); adding the reduced-cost edges (69,000
-    edges, 21 s) gave less, and so did blocks of offers solved one at a time with the rest
-    fixed (+0.02 % in blocks of 10,000 edges, +0.10 % in blocks of 30,000). Repairing the
-    Lagrangian choices into an assignment directly (the textbook Lagrangian heuristic: keep
-    the best-scoring pairs of each over-full request, then the local search) reached only
-    6,210,808 at 2,000 x 10,000, below the incumbent, so it is not done. Keeping the choices
-    at the ten best multipliers instead of the best one gave 6,230,949 instead of 6,227,770
-    at 2,000 x 10,000 (+17 s) but 30,549,240 instead of 30,552,835 at 10,000 x 50,000 (the
-    larger program stops at the relative gap sooner), so it is not done either."""
+    in 7 s, 30,488,400 becomes 30,552,835 (+0.21 %), and that program's own bound is
+    30,553,008, so more can only come from other edges. Adding the reduced-cost edges
+    (69,400 edges) at the 0.1 % gap gave less (30,544,774 before the local search: HiGHS
+    stops at the root with a poorer solution), but at ``RESTRICTED_GAP`` (1e-4; HiGHS still
+    ends at the root, gap 4.8e-5) it gives 30,556,138, then 30,556,609 after the local search
+    (+0.012 %; the gap to the LP bound goes from 0.510 % to 0.498 %), HiGHS taking 32 s of
+    CPU instead of 9 s. At 2,000 x 10,000 (where all reduced-cost edges within 5 already
+    fit: 14,300) the tighter gap gives 6,228,462 instead of 6,227,770 (27 s of HiGHS
+    instead of 16 s). A zero gap ran into the time limit at 2,000 x 10,000 (not
+    deterministic); a second round from the improved incumbent added 88 points at 10,000 x
+    50,000 (+38 s), so neither is done. Blocks of offers solved one at a time with the rest
+    fixed gave less (+0.02 % in blocks of 10,000 edges, +0.10 % in blocks of 30,000).
+    Repairing the Lagrangian choices into an assignment directly (the textbook Lagrangian
+    heuristic: keep the best-scoring pairs of each over-full request, then the local search)
+    reached only 6,210,808 at 2,000 x 10,000, below the incumbent, so it is not done.
+    Keeping the choices at the ten best multipliers instead of the best one gave 6,230,949
+    instead of 6,227,770 at 2,000 x 10,000 (+17 s) but 30,549,240 instead of 30,552,835 at
+    10,000 x 50,000 (the larger program stops at the 0.1 % gap sooner), so it is not done
+    either."""
     keep = (x > _EPS) | chosen
     if lagrangian is not None:
         keep |= lagrangian
@@ -487,7 +503,7 @@ def _restricted_mip(
         integrality=np.ones(len(candidates)),
         bounds=Bounds(0, 1),
         options={
-            "mip_rel_gap": float(p.instance.params.mip_gap),
+            "mip_rel_gap": min(float(p.instance.params.mip_gap), RESTRICTED_GAP),
             "node_limit": NODE_LIMIT,
             "time_limit": p.instance.params.time_limit,
             "presolve": True,

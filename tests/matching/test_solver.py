@@ -449,6 +449,23 @@ def test_restricted_integer_program_only_improves(seed):
     assert rounding <= restricted <= whole == exact_total(solver.prepare(inst))
 
 
+@pytest.mark.parametrize(("mip_gap", "expected"), [(Fraction(1, 1000), 1e-4), (Fraction(0), 0.0)])
+def test_restricted_integer_program_gap(mip_gap, expected):
+    # The restricted program runs to RESTRICTED_GAP (its root search finds better solutions
+    # with the tighter target), or to params.mip_gap when that is smaller.
+    inst = tight_instance(0, n_off=30, n_req=200)
+    inst = replace(inst, params=replace(inst.params, mip_gap=mip_gap))
+    gaps = []
+
+    def spy(*args, **kwargs):
+        gaps.append(kwargs["options"]["mip_rel_gap"])
+        return milp(*args, **kwargs)
+
+    with _path("restricted"), mock.patch.object(solver, "milp", spy):
+        solver.optimise(solver.prepare(inst))
+    assert gaps == [expected]
+
+
 @given(
     items=st.lists(
         st.tuples(st.floats(0.5, 100.0), st.integers(1, 12).map(lambda a: a * 500)),
