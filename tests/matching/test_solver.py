@@ -589,3 +589,27 @@ def test_lagrangian_search_is_deterministic_and_tighter_than_its_start(incumbent
     with mock.patch.object(solver, "LAGRANGIAN_ITERATIONS", 0):
         at_duals, _ = solver._knapsack_bound(p, np.arange(n), score, request_rows, duals, incumbent)
     assert exact_total(p) <= runs[0][0] < at_duals
+
+
+@pytest.mark.parametrize("mode", ["proof", "restricted"])
+def test_large_groups_report_the_steps_of_their_solve(mode):
+    # A group big enough (the threshold lowered here) shows each step of its solve as a
+    # progress stage, so a long match run is never a silent bar; the outer "solving" bar
+    # still ends complete, and the result is the same as without progress.
+    inst = tight_instance(3, n_off=10, n_req=50)
+    calls = []
+    with _path(mode), mock.patch.object(solver, "STAGE_PROGRESS_EDGES", 1):
+        with_progress = solver.optimise(solver.prepare(inst), progress=lambda *a: calls.append(a))
+        without = solver.optimise(solver.prepare(inst))
+    stages = [c[0] for c in calls]
+    assert "solving: linear relaxation" in stages
+    assert "solving: rounding and local search" in stages
+    if mode == "proof":
+        assert "solving: branch and bound" in stages
+    else:
+        steps = [done for stage, done, _ in calls if stage == "solving: Lagrangian bound"]
+        assert steps and steps == sorted(steps)
+        assert "solving: restricted integer program" in stages
+    assert calls[-1] == ("solving", 1, 1)
+    assert with_progress.total == without.total
+    assert (with_progress.selected == without.selected).all()
