@@ -10,10 +10,18 @@ from sqlalchemy import func, select
 from placefund.config import Settings
 
 
+def _settings() -> Settings:
+    """The environment's settings; a bad value is a one-line message, not a traceback."""
+    try:
+        return Settings.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _database():
     from placefund.app import Database
 
-    return Database(Settings.from_env().database_url)
+    return Database(_settings().database_url)
 
 
 @click.group()
@@ -82,6 +90,7 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool) ->
     """Serve the app with gunicorn (a production WSGI server)."""
     from placefund.server import run
 
+    _settings()  # refuse a bad setting here, not in every worker gunicorn boots
     click.echo(f"Serving on http://{host}:{port} with {workers} workers")
     run(host=host, port=port, workers=workers, threads=threads, access_log=access_log)
 

@@ -20,8 +20,8 @@ class Throttle:
 
     Kept in the process's memory: a restart forgets it, and with several workers each
     counts on its own. Enough to slow a script down; a proxy's rate limit is the real wall.
-    Addresses whose events have all expired are forgotten, so memory stays bounded by the
-    addresses seen within one window.
+    Addresses whose events have all expired are forgotten (swept at most ten times per
+    window), so memory stays bounded by the addresses seen within 1.1 windows.
     """
 
     #: Sweep expired addresses once this many are held
@@ -32,13 +32,17 @@ class Throttle:
         self.window = window
         self.events: dict[str, deque[float]] = defaultdict(deque)
         self.lock = threading.Lock()
+        self.swept_at = float("-inf")
 
     def allow(self, key: str, now: float | None = None) -> bool:
         """Count one event for ``key``; False when it is over the limit (not counted)."""
         now = time.monotonic() if now is None else now
         with self.lock:
-            if len(self.events) >= self.SWEEP_AT:
+            if len(self.events) >= self.SWEEP_AT and now - self.swept_at >= self.window / 10:
+                # At most ten times per window: under a flood of new addresses a sweep on
+                # every call would cost a pass over all of them each time
                 self._sweep(now)
+                self.swept_at = now
             events = self.events[key]
             while events and events[0] <= now - self.window:
                 events.popleft()

@@ -191,3 +191,17 @@ def test_the_throttle_forgets_addresses_whose_events_expired():
     assert not throttle.allow("c", now=10)  # still within its window
     assert throttle.allow("d", now=61.5)  # sweeps a and b (their only events are expired)
     assert set(throttle.events) == {"c", "d"}
+
+
+def test_the_throttle_sweeps_at_most_ten_times_a_window():
+    # A flood of new addresses must not pay a pass over every held address on each call
+    throttle = throttle_module.Throttle(1, 60)
+    throttle.SWEEP_AT = 2
+    for addr, at in (("a", 0), ("b", 1), ("c", 5)):  # sweeps at 5: nothing has expired
+        assert throttle.allow(addr, now=at)
+    assert throttle.allow("d", now=61)  # sweeps again: a and b go
+    assert set(throttle.events) == {"c", "d"}
+    assert throttle.allow("e", now=66)  # c has expired, but the last sweep was 5 s ago
+    assert set(throttle.events) == {"c", "d", "e"}
+    assert throttle.allow("f", now=67.5)  # 6 s (a tenth of the window) later: c goes
+    assert set(throttle.events) == {"d", "e", "f"}
