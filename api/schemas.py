@@ -669,9 +669,14 @@ class AdjustmentLineIn(Strict):
     currency = Currency()
 
 
-class AdjustmentIn(Strict):
+class ReasonedIn(Strict):
+    """A manager's correction: why, and the entry date."""
+
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
     on = fields.Date(load_default=None, metadata={"description": "Entry date (default today)"})
+
+
+class AdjustmentIn(ReasonedIn):
     lines = fields.List(
         fields.Nested(AdjustmentLineIn),
         required=True,
@@ -680,9 +685,8 @@ class AdjustmentIn(Strict):
     )
 
 
-class ReversalIn(Strict):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    on = fields.Date(load_default=None, metadata={"description": "Entry date (default today)"})
+class ReversalIn(ReasonedIn):
+    pass
 
 
 class PeriodIn(Strict):

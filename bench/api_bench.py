@@ -262,15 +262,19 @@ def http_run(port, token, clients, seconds, run_id):
     return len(latencies) / seconds, sorted(latencies), len(errors)
 
 
-def wait_until_up(port: int, path: str) -> None:
+def wait_until_up(port: int, path: str, status: int | None = None) -> None:
+    """Until ``GET path`` answers (with ``status`` when given); 20 s at most."""
     for _ in range(200):
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             c.request("GET", path)
-            c.getresponse().read()
-            return
+            response = c.getresponse()
+            response.read()
+            if status is None or response.status == status:
+                return
         except OSError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     raise SystemExit("the server did not start")
 
 
@@ -347,16 +351,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for _ in range(200):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("the server did not start")
+        wait_until_up(port, "/healthz", 200)
 
         http_run(port, token, args.clients, 2.0, "warmup")
         backends = backend_pids(schema)

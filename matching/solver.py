@@ -414,18 +414,7 @@ def _solve_group(
     lagrangian = None  # the Lagrangian bound and the subproblem choices behind it
     if len(candidates) <= SUBPROBLEM_EDGES:
         stage("branch and bound")
-        res = milp(
-            -score[candidates],
-            constraints=LinearConstraint(A[:, candidates], -np.inf, b),
-            integrality=np.ones(len(candidates)),
-            bounds=Bounds(0, 1),
-            options={
-                "mip_rel_gap": float(params.mip_gap),
-                "node_limit": NODE_LIMIT,
-                "time_limit": params.time_limit,
-                "presolve": True,
-            },
-        )
+        res = _binary_program(score, A, b, candidates, float(params.mip_gap), params)
         if res.x is not None:
             if incumbent is None or -res.fun > incumbent + _EPS:
                 chosen = np.zeros(n, dtype=bool)
@@ -516,17 +505,9 @@ def _restricted_mip(
     near = near[np.lexsort((near, -reduced[near]))][: max(RESTRICTED_EDGES - int(keep.sum()), 0)]
     keep[near] = True
     candidates = np.nonzero(keep)[0]
-    res = milp(
-        -score[candidates],
-        constraints=LinearConstraint(A[:, candidates], -np.inf, b),
-        integrality=np.ones(len(candidates)),
-        bounds=Bounds(0, 1),
-        options={
-            "mip_rel_gap": min(float(p.instance.params.mip_gap), RESTRICTED_GAP),
-            "node_limit": NODE_LIMIT,
-            "time_limit": p.instance.params.time_limit,
-            "presolve": True,
-        },
+    params = p.instance.params
+    res = _binary_program(
+        score, A, b, candidates, min(float(params.mip_gap), RESTRICTED_GAP), params
     )
     if res.x is None or -res.fun <= score[chosen].sum() + _EPS:
         return chosen
@@ -536,6 +517,23 @@ def _restricted_mip(
     if state.slack < 0:  # pragma: no cover - HiGHS' answer breaking the share row
         return chosen
     return state.improve(p.edge_score[edges])
+
+
+def _binary_program(score: np.ndarray, A, b, candidates: np.ndarray, gap: float, params):
+    """HiGHS' branch and bound on the ``candidates`` edges (the rest fixed at zero), limited
+    by node count (deterministic) and by the run's time limit (the safety net)."""
+    return milp(
+        -score[candidates],
+        constraints=LinearConstraint(A[:, candidates], -np.inf, b),
+        integrality=np.ones(len(candidates)),
+        bounds=Bounds(0, 1),
+        options={
+            "mip_rel_gap": gap,
+            "node_limit": NODE_LIMIT,
+            "time_limit": params.time_limit,
+            "presolve": True,
+        },
+    )
 
 
 def _lp(score: np.ndarray, A, b, *, interior: bool = False, presolve: bool = True):
