@@ -18,12 +18,14 @@ from flask import Flask, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
+from placefund.app import STATELESS_PREFIXES
+
 log = logging.getLogger(__name__)
 
 LANGUAGES = {"zh_Hant_TW": "中文", "en": "English"}
 DEFAULT_LOCALE = "zh_Hant_TW"
 #: Paths where a form's CSRF token makes no sense: bearer-token API calls and signed webhooks
-CSRF_EXEMPT_PREFIXES = ("/api/", "/webhooks/")
+CSRF_EXEMPT_PREFIXES = STATELESS_PREFIXES
 
 csrf = CSRFProtect()
 

@@ -38,7 +38,7 @@ from ledger import books, chain, queries, services
 from ledger.errors import LedgerError
 from ledger.models import Disbursement, Donation, Entry, Organisation, Pledge, User
 from ledger.money import parse_amount
-from placefund.app import db_session
+from placefund.app import STATELESS_PREFIXES, db_session
 
 bp = Blueprint(
     "console",
@@ -66,7 +66,7 @@ def _load_user():
     """The console user from the signed session; a changed password ends old sessions."""
     g.console_user = None
     uid = web_session.get("uid")
-    if uid is None or request.path.startswith(("/api/", "/webhooks/")):
+    if uid is None or request.path.startswith(STATELESS_PREFIXES):
         return
     user = db_session().get(User, uid)
     if user is None or web_session.get("stamp") != accounts.session_stamp(user):

@@ -43,7 +43,9 @@ DOCS_CSP = (
 )
 
 
-#: Requests here authenticate by bearer token or signature, never by the console's cookie
+#: Requests here authenticate by bearer token or signature, never by the console's cookie:
+#: no cookie session is opened, no console user loaded and no CSRF token asked for. (The
+#: API's docs page, /api/docs, renders with the session like any other page.)
 STATELESS_PREFIXES = ("/api/v1/", "/webhooks/")
 
 
