@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError, documented_errors
 from api.models import ApiToken
+from api.token_cache import TokenCache
 from ledger.models import ROLES, Organisation, User, utcnow
 from placefund.app import db_session
 from placefund.db import as_loaded
+from placefund.pgwire import Batch
 
 TOKEN_PREFIX = "pf_"
 #: last_used_at is written at most this often per token (a write per request would serialise
@@ -106,10 +108,10 @@ _ORG_SLICE = slice(3 + len(_USER_COLUMNS), None)
 class _Lookup:
     """The token query, run the cheapest way each database allows.
 
-    On PostgreSQL it runs on the session's own DBAPI connection in pipeline mode, so the
-    BEGIN that psycopg sends before a transaction's first statement travels with it (one
-    round trip, not two), and its values pass through the same result processors that
-    SQLAlchemy would apply (UTC timestamps). SQLite runs it through SQLAlchemy as usual.
+    On PostgreSQL it runs on the session's own DBAPI connection through placefund.pgwire, so
+    the BEGIN that opens the request's transaction travels with it (one round trip, not two),
+    and its values pass through the same result processors that SQLAlchemy would apply (UTC
+    timestamps). SQLite runs it through SQLAlchemy as usual.
     """
 
     def __init__(self):
@@ -123,24 +125,35 @@ class _Lookup:
             return None if row is None else list(row)
         plan = self.compiled.get(dialect)
         if plan is None:
-            sql = str(_LOOKUP.compile(dialect=dialect))
+            sql = str(_LOOKUP.compile(dialect=dialect)).replace("%(digest)s", "$1")
             processors = [
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in _LOOKUP.selected_columns
             ]
             plan = self.compiled[dialect] = (sql, processors)
         sql, processors = plan
-        driver = connection.connection.driver_connection
-        with driver.pipeline():
-            cursor = driver.cursor()
-            cursor.execute(sql, {"digest": digest})
-        raw = cursor.fetchone()
+        batch = Batch(connection.connection.driver_connection)
+        lookup = batch.add(sql, [digest])
+        raw = batch.run()[lookup].row()
         if raw is None:
             return None
         return [v if p is None else p(v) for v, p in zip(raw, processors, strict=True)]
 
 
 _lookup = _Lookup()
+
+
+def _token_cache(session: Session) -> TokenCache | None:
+    """This app's cache of verified tokens: PostgreSQL only (it needs LISTEN/NOTIFY)."""
+    from flask import current_app
+
+    extensions = current_app.extensions
+    if "placefund.token_cache" not in extensions:
+        engine = session.get_bind()
+        extensions["placefund.token_cache"] = (
+            TokenCache(engine) if engine.dialect.name == "postgresql" else None
+        )
+    return extensions["placefund.token_cache"]
 
 
 def authenticate() -> User:
@@ -156,16 +169,34 @@ def authenticate() -> User:
         raise _unauthorized("The Authorization header must be 'Bearer <token>'.")
     digest = hash_token(token)
     session = db_session()
-    values = _lookup.row(session, digest)
-    # compare_digest: belt and braces; the index lookup already matched on the hash
-    if values is None or not hmac.compare_digest(values[1], digest):
-        raise _unauthorized("The token is not valid or has been revoked.")
+    cache = _token_cache(session)
+    values = None if cache is None else cache.get(digest)
+    if values is None:
+        generation = None if cache is None else cache.generation
+        values = _lookup.row(session, digest)
+        # compare_digest: belt and braces; the index lookup already matched on the hash
+        if values is None or not hmac.compare_digest(values[1], digest):
+            raise _unauthorized("The token is not valid or has been revoked.")
+        if cache is not None:
+            cache.put(digest, values, generation)
     token_id, _hash, last_used_at = values[:3]
     user = _persistent_user(session, values)
     now = utcnow()
     if last_used_at is None or now - last_used_at > TOUCH_INTERVAL:
-        session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+        # Also a check in the database of a token the cache holds: a revoked one is refused
+        generation = None if cache is None else cache.generation
+        touched = session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+            .values(last_used_at=now)
+        ).rowcount
         session.commit()
+        if cache is not None:
+            cache.forget(digest)
+        if not touched:
+            raise _unauthorized("The token is not valid or has been revoked.")
+        if cache is not None:
+            cache.put(digest, [token_id, _hash, now, *values[3:]], generation)
     g.user = user
     g.token_id = token_id
     return user

@@ -27,6 +27,7 @@ PostgreSQL the deferred balance trigger would refuse that commit too).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from ledger.errors import (
 from ledger.models import Account, Entry, Period, utcnow
 from ledger.money import format_money
 from placefund.db import as_loaded
+from placefund.pgwire import Batch, numbered
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,22 @@ _SQL = {
 }
 
 
+#: The same statements with PostgreSQL's numbered parameters, for placefund.pgwire
+_PG = {key: numbered(sql) for key, sql in _SQL.items() if key in ("entry", "apply_claimed")}
+
+
+@functools.cache
+def _postings_sql(legs: int) -> str:
+    """The postings of the claimed entry, found by account code (no lookup round trip)."""
+    return numbered(
+        "INSERT INTO ledger_postings (entry_id, account_id, amount, currency, entry_date)"
+        " SELECT e.id, a.id, v.amount, v.currency, %s::date FROM ledger_entries e, (VALUES "
+        + ", ".join(["(%s::text, %s::bigint, %s::text)"] * legs)
+        + ") AS v(code, amount, currency) JOIN ledger_accounts a ON a.code = v.code"
+        f" WHERE e.id = {_CLAIMED} RETURNING account_id"
+    )
+
+
 class _Raw:
     """The session's DBAPI cursor, with parameters in the form each driver expects."""
 
@@ -339,8 +357,15 @@ class _CompanionInsert:
         columns = ", ".join([*companion.values, *(key for key, _ in defaults), "entry_id"])
         marks = ", ".join(["%s"] * (len(companion.values) + len(defaults)))
         sql = f"INSERT INTO {table.name} ({columns}) VALUES ({marks}, %s) RETURNING id"
-        claimed = (
-            f"INSERT INTO {table.name} ({columns}) SELECT {marks}, {_CLAIMED}"
+        # Parameters in a SELECT list have no type the server can infer: each is cast to
+        # its column's type (placefund.pgwire sends text)
+        pg = postgresql.dialect()
+        casts = ", ".join(
+            f"%s::{table.c[key].type.compile(dialect=pg)}"
+            for key in [*companion.values, *(key for key, _ in defaults)]
+        )
+        claimed = numbered(
+            f"INSERT INTO {table.name} ({columns}) SELECT {casts}, {_CLAIMED}"
             f" WHERE EXISTS ({_IF_CLAIMED}) RETURNING id"
         )
         return defaults, sql, claimed
@@ -407,7 +432,6 @@ def _post_pipelined(
     taking an earlier one could deadlock. The one exception is an account used for the first
     time, which is opened, then posted to.
     """
-    conn = raw.cursor.connection
     values = []
     for leg in legs:
         values += [leg.account, leg.amount, leg.currency]
@@ -416,72 +440,57 @@ def _post_pipelined(
     # each other only while neither holds a balance lock, so they cannot deadlock.
     known = _known_accounts(session)
     new_specs = [spec_for(leg.account) for leg in legs if leg.account not in known]
+    batch = Batch(raw.cursor.connection)
+    claim = batch.add(_PG["entry"], entry)
     opened = None
-    with conn.pipeline():
-        claim = conn.cursor()
-        claim.execute(_SQL["entry"], entry)
-        if new_specs:
-            opened = conn.cursor()
-            opened.execute(
+    if new_specs:
+        opened = batch.add(
+            numbered(
                 "INSERT INTO ledger_accounts (code, name, type, currency, normal_sign,"
                 " allow_negative, balance, created_at) VALUES "
                 + ", ".join(["(%s, %s, %s, %s, %s, %s, 0, %s)"] * len(new_specs))
-                + " ON CONFLICT (code) DO NOTHING RETURNING code",
-                [
-                    v
-                    for spec in new_specs
-                    for v in (
-                        spec.code,
-                        spec.name,
-                        spec.type,
-                        spec.currency,
-                        spec.normal_sign,
-                        spec.allow_negative,
-                        utcnow(),
-                    )
-                ],
-            )
-        inserted = conn.cursor()
-        inserted.execute(
-            "INSERT INTO ledger_postings (entry_id, account_id, amount, currency, entry_date)"
-            " SELECT e.id, a.id, v.amount, v.currency, %s FROM ledger_entries e, (VALUES "
-            + ", ".join(["(%s, %s::bigint, %s)"] * len(legs))
-            + ") AS v(code, amount, currency) JOIN ledger_accounts a ON a.code = v.code"
-            f" WHERE e.id = {_CLAIMED} RETURNING account_id",
-            [entry_date, *values],
+                + " ON CONFLICT (code) DO NOTHING RETURNING code"
+            ),
+            [
+                v
+                for spec in new_specs
+                for v in (
+                    spec.code,
+                    spec.name,
+                    spec.type,
+                    spec.currency,
+                    spec.normal_sign,
+                    spec.allow_negative,
+                    utcnow(),
+                )
+            ],
         )
-        companion = None
-        if insert is not None:
-            companion = conn.cursor()
-            companion.execute(insert.claimed, insert.params)
-        cursors = []
-        for leg in legs:
-            cur = conn.cursor()
-            cur.execute(
-                _SQL["apply_claimed"],
-                (leg.amount, leg.account, leg.currency, leg.amount, entry_date),
-            )
-            cursors.append(cur)
-    row = claim.fetchone()
+    inserted = batch.add(_postings_sql(len(legs)), [entry_date, *values])
+    companion = None if insert is None else batch.add(insert.claimed, insert.params)
+    updates = [
+        batch.add(
+            _PG["apply_claimed"], (leg.amount, leg.account, leg.currency, leg.amount, entry_date)
+        )
+        for leg in legs
+    ]
+    results = batch.run()
     if opened is not None:
         # Only accounts that were already committed are known to exist for good; the ones
         # this transaction opened exist only if it commits.
-        created_here = {row[0] for row in opened.fetchall()}
+        res = results[opened].pgresult
+        created_here = {res.get_value(i, 0).decode() for i in range(res.ntuples)}
         known.update(spec.code for spec in new_specs if spec.code not in created_here)
-    if row is None:
+    entry_id = results[claim].scalar()
+    if entry_id is None:
         return None
-    entry_id = row[0]
-    posted_to = {row[0] for row in inserted.fetchall()}
+    posted_to = set(results[inserted].scalars())
     if companion is not None:
-        insert.returned = companion.fetchone()
-    for leg, cur in zip(legs, cursors, strict=True):
-        row = cur.fetchone()
-        # Only a newly opened account gets past _apply without raising.
-        account_id = (
-            row[0]
-            if row is not None
-            else _apply(session, raw, leg, entry_date, retry=False, seen=posted_to)
-        )
+        insert.returned = (results[companion].scalar(),)
+    for leg, update in zip(legs, updates, strict=True):
+        account_id = results[update].scalar()
+        if account_id is None:
+            # Only a newly opened account gets past _apply without raising.
+            account_id = _apply(session, raw, leg, entry_date, retry=False, seen=posted_to)
         if account_id not in posted_to:
             # The account was opened after the postings statement looked for it (by this
             # transaction, or by another that committed in between): post its leg now.

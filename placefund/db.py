@@ -39,6 +39,14 @@ def make_engine(url: str, **kwargs) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", False)
+    # psycopg prepares a statement after its fifth use and, on every ROLLBACK (which the
+    # pool sends for each request that only read), deallocates all it prepared with
+    # DEALLOCATE ALL, which would drop placefund.pgwire's prepared statements too. The hot
+    # paths prepare their own statements there (once per connection, kept for its life);
+    # psycopg's own preparing is turned off so nothing deallocates them behind their back.
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.setdefault("prepare_threshold", None)
+    kwargs["connect_args"] = connect_args
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)

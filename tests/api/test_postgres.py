@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
+from sqlalchemy import text
 
+from api.auth import hash_token
 from placefund.app import create_app
 from placefund.config import Settings
 from tests.api.conftest import World, build_world
@@ -59,3 +62,81 @@ def test_disbursement_flow_and_public_summary_on_postgres(pg_world):
         "company_a", "PATCH", "/api/v1/pledges/{pledge_a}", json={"public_name": True, "version": 7}
     )
     assert stale.status_code == 409
+
+
+def _eventually(predicate, what: str, seconds: float = 15.0):
+    """Poll until ``predicate()`` holds: a notification crosses processes asynchronously."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+@pytest.fixture
+def cached(pg_world):
+    """The world, with the app's token cache listening and holding company_a's token."""
+    world, app = pg_world
+    assert world.call("company_a", "GET", "/api/v1/donations").status_code == 200
+    cache = app.extensions["placefund.token_cache"]
+    _eventually(lambda: cache.listening, "the listener connected")
+    assert world.call("company_a", "GET", "/api/v1/donations").status_code == 200
+    assert len(cache) == 1
+    yield world, app, cache
+    cache.close()
+
+
+def test_a_token_revoked_in_the_database_stops_working_at_once(cached, pg):
+    world, _app, cache = cached
+    with pg.session() as s, s.begin():
+        s.execute(
+            text("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = :h"),
+            {"h": hash_token(world.tokens["company_a"])},
+        )
+    # The listener hears the commit and empties the cache; no TTL is waited for
+    _eventually(lambda: len(cache) == 0, "the cache forgot the revoked token")
+    refused = world.call("company_a", "GET", "/api/v1/donations")
+    assert refused.status_code == 401
+    assert world.call("company_b", "GET", "/api/v1/donations").status_code == 200
+
+
+def test_a_changed_user_is_read_again(cached, pg):
+    world, _app, cache = cached
+    generation = cache.generation
+    with pg.session() as s, s.begin():
+        s.execute(
+            text(
+                "UPDATE users SET name = '改名' WHERE id = (SELECT user_id FROM api_tokens"
+                " WHERE token_hash = :h)"
+            ),
+            {"h": hash_token(world.tokens["company_a"])},
+        )
+    _eventually(lambda: cache.generation > generation, "the cache was invalidated")
+    assert len(cache) == 0
+    assert world.call("company_a", "GET", "/api/v1/donations").status_code == 200
+    assert len(cache) == 1
+
+
+def test_only_what_the_check_relies_on_notifies(pg):
+    """Touching last_used_at (once a minute per busy token) must not empty every cache."""
+    args, kwargs = pg.engine.dialect.create_connect_args(pg.engine.url)
+    listener = psycopg.connect(*args, **kwargs, autocommit=True)
+    try:
+        listener.execute("LISTEN placefund_auth")
+        with pg.session() as s:
+            with s.begin():
+                build_world(s)
+            with s.begin():
+                s.execute(text("UPDATE api_tokens SET last_used_at = now()"))
+            with s.begin():
+                s.execute(text("UPDATE api_tokens SET revoked_at = now() WHERE id = 1"))
+            with s.begin():
+                s.execute(text("UPDATE organisations SET name = name"))
+        # Delivered in commit order: a notice for the touch would come first
+        heard = [n.payload for n in listener.notifies(timeout=10, stop_after=2)]
+        assert heard == ["api_tokens", "organisations"]
+    finally:
+        listener.close()
