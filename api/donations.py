@@ -7,7 +7,6 @@ from api.auth import MANAGERS, requires
 from api.common import (
     EMPTY_PAGE,
     Blueprint,
-    atomic,
     decode_cursor,
     errors,
     idempotency_key,
@@ -16,6 +15,7 @@ from api.common import (
     page_out,
     user,
     visible,
+    write,
 )
 from ledger import queries, services
 from ledger.errors import NotFound
@@ -36,20 +36,19 @@ def record_donation(data):
     me = user()
     key = idempotency_key(me)
     refs = {"bank_line": data["bank_reference"]} if data["bank_reference"] else None
-    with atomic() as session:
-        return services.record_donation(
-            session,
-            key=key,
-            channel=data["channel"],
-            amount=data["amount"],
-            currency=data["currency"],
-            company_id=data["company_id"],
-            pledge_id=data["pledge_id"],
-            restriction=data["restriction"],
-            received_on=data["received_on"],
-            refs=refs,
-            actor=me,
-        )
+    return write(
+        services.record_donation,
+        key=key,
+        channel=data["channel"],
+        amount=data["amount"],
+        currency=data["currency"],
+        company_id=data["company_id"],
+        pledge_id=data["pledge_id"],
+        restriction=data["restriction"],
+        received_on=data["received_on"],
+        refs=refs,
+        actor=me,
+    )
 
 
 @blp.route("/donations", methods=["GET"])

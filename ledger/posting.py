@@ -80,6 +80,18 @@ _FAILED = "placefund.ledger_failed"
 REPLAYED = "placefund.ledger_replayed"
 
 
+#: session.info key: the caller lets a service's last posting commit the transaction
+COMMIT_WITH_POSTING = "placefund.commit_with_posting"
+#: SQLSTATE of ledger_refuse (migration 0009)
+REFUSED = "PF001"
+
+
+class PostingRefused(Exception):
+    """A posting that was to commit in its own round trip was refused by the database (an
+    overdraft, a closed account or period...). Nothing was written: roll back and run the
+    service again without COMMIT_WITH_POSTING, which finds out why and says so."""
+
+
 class HalfPostedError(RuntimeError):
     """Commit refused: a ledger posting failed part-way in this transaction."""
 
@@ -212,17 +224,34 @@ _SQL = {
 
 #: The same statements with PostgreSQL's numbered parameters, for placefund.pgwire
 _PG = {key: numbered(sql) for key, sql in _SQL.items() if key in ("entry", "apply_claimed")}
+#: The guarded update for a posting that commits in the same round trip: a claimed entry
+#: whose update matched no row fails the transaction (ledger_refuse, migration 0009)
+_PG["apply_or_refuse"] = (
+    f"WITH moved AS ({_PG['apply_claimed']}) SELECT id FROM moved UNION ALL"
+    " SELECT ledger_refuse('account ' || $2) WHERE NOT EXISTS (SELECT 1 FROM moved)"
+    f" AND EXISTS ({_IF_CLAIMED})"
+)
 
 
 @functools.cache
-def _postings_sql(legs: int) -> str:
-    """The postings of the claimed entry, found by account code (no lookup round trip)."""
-    return numbered(
+def _postings_sql(legs: int, refuse: bool = False) -> str:
+    """The postings of the claimed entry, found by account code (no lookup round trip).
+
+    ``refuse``: a posting whose account was not found fails the transaction.
+    """
+    sql = numbered(
         "INSERT INTO ledger_postings (entry_id, account_id, amount, currency, entry_date)"
         " SELECT e.id, a.id, v.amount, v.currency, %s::date FROM ledger_entries e, (VALUES "
         + ", ".join(["(%s::text, %s::bigint, %s::text)"] * legs)
         + ") AS v(code, amount, currency) JOIN ledger_accounts a ON a.code = v.code"
         f" WHERE e.id = {_CLAIMED} RETURNING account_id"
+    )
+    if not refuse:
+        return sql
+    return (
+        f"WITH posted AS ({sql}) SELECT account_id FROM posted UNION ALL"
+        " SELECT ledger_refuse('postings') WHERE (SELECT count(*) FROM posted) <> "
+        f"{legs} AND EXISTS ({_IF_CLAIMED})"
     )
 
 
@@ -265,11 +294,17 @@ def post_entry(
     related: int | None = None,
     refs: Mapping[str, str] | None = None,
     companion: Companion | None = None,
+    last_write: bool = False,
 ) -> Posted:
     """Post one balanced entry under an idempotency key. See the module docstring.
 
     ``companion`` is inserted with the entry once the key is claimed (see Companion) and
     comes back as ``Posted.record``, an object of the session as if it had been loaded.
+
+    ``last_write``: the service writes nothing after this posting. If the caller allowed it
+    too (``COMMIT_WITH_POSTING`` in ``session.info``, which the API sets), the posting
+    commits the transaction in its own round trip on PostgreSQL; a refusal then raises
+    PostingRefused, and the caller rolls back and runs the service again without it.
     """
     check_key(key)
     legs = normalise_legs(legs)
@@ -289,17 +324,27 @@ def post_entry(
         utcnow(),
     )
     insert = None if companion is None else _CompanionInsert(companion)
+    commit = False
     if raw.sqlite:
         row = raw.one(_SQL["entry"], entry)
         entry_id = None if row is None else row[0]
     else:
+        commit = last_write and session.info.get(COMMIT_WITH_POSTING, False)
+        if commit and (session.new or session.dirty or session.deleted):
+            session.flush()  # the ORM's pending writes belong to the same transaction
         try:
-            entry_id = _post_pipelined(session, raw, entry, legs, entry_date, insert)
+            entry_id = _post_pipelined(session, raw, entry, legs, entry_date, insert, commit)
         except Exception as exc:
             # The claim may have been written before the failure (PostgreSQL has aborted
             # the transaction anyway): the session must be rolled back, never committed.
             session.info[_FAILED] = f"{type(exc).__name__}: {exc}"
+            if getattr(exc, "sqlstate", None) == REFUSED:
+                raise PostingRefused(str(exc)) from exc
             raise
+        if commit:
+            # Committed with the statements; SQLAlchemy's commit now only ends its own
+            # transaction (psycopg sees none open and sends nothing)
+            session.commit()
     if entry_id is None:
         existing = find_by_key(session, key, operation, params)
         if existing is None:  # pragma: no cover - a conflict means the row exists
@@ -419,9 +464,14 @@ def _post_pipelined(
     legs: list[Leg],
     entry_date: dt.date,
     insert: _CompanionInsert | None = None,
+    commit: bool = False,
 ) -> int | None:
     """PostgreSQL: the claim, postings, companion row and guarded balance updates in one
     round trip (pipeline mode). Returns the new entry's id, or None when the key was taken.
+
+    With ``commit`` the COMMIT travels in the same round trip. A leg that would be
+    diagnosed below (no balance row matched, or a posting missing) then raises in the
+    database instead (``ledger_refuse``), so the COMMIT behind it is skipped.
 
     Every statement after the claim acts only if the claim inserted its row (``_IF_CLAIMED``):
     a replay or a racing retry writes nothing and locks no balance. The postings go before
@@ -465,15 +515,16 @@ def _post_pipelined(
                 )
             ],
         )
-    inserted = batch.add(_postings_sql(len(legs)), [entry_date, *values])
+    inserted = batch.add(_postings_sql(len(legs), commit), [entry_date, *values])
     companion = None if insert is None else batch.add(insert.claimed, insert.params)
     updates = [
         batch.add(
-            _PG["apply_claimed"], (leg.amount, leg.account, leg.currency, leg.amount, entry_date)
+            _PG["apply_or_refuse" if commit else "apply_claimed"],
+            (leg.amount, leg.account, leg.currency, leg.amount, entry_date),
         )
         for leg in legs
     ]
-    results = batch.run()
+    results = batch.run(commit=commit)
     if opened is not None:
         # Only accounts that were already committed are known to exist for good; the ones
         # this transaction opened exist only if it commits.

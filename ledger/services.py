@@ -416,6 +416,7 @@ def record_donation(
         memo=f"捐款 {channel} {format_money(amount, currency)}",
         created_by=actor.id if actor else None,
         refs=refs,
+        last_write=True,
         companion=Companion(
             Donation,
             {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -140,3 +141,68 @@ def test_only_what_the_check_relies_on_notifies(pg):
         assert heard == ["api_tokens", "organisations"]
     finally:
         listener.close()
+
+
+def _count(pg, table: str) -> int:
+    with pg.session() as s:
+        return s.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+
+
+def test_a_donation_commits_with_its_posting_in_one_round_trip(pg_world, pg):
+    world, _app = pg_world
+    entries = _count(pg, "ledger_entries")
+    made = world.call("ndc", "POST", "/api/v1/donations", json={"amount": 70_000}, key="one-trip")
+    assert made.status_code == 201
+    assert _count(pg, "ledger_entries") == entries + 1
+    with pg.session() as s:
+        stored = s.execute(
+            text("SELECT gross_amount, entry_id FROM donations WHERE id = :id"),
+            {"id": made.json["id"]},
+        ).one()
+    assert stored.gross_amount == 70_000
+    again = world.call("ndc", "POST", "/api/v1/donations", json={"amount": 70_000}, key="one-trip")
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == made.json
+    assert _count(pg, "ledger_entries") == entries + 1
+
+
+def test_a_refused_posting_is_rolled_back_and_explained(pg_world, pg):
+    """Into a closed period: the database refuses the leg (ledger_refuse), the COMMIT queued
+    behind it never runs, and the careful path gives the same answer as ever."""
+    world, _app = pg_world
+    closed = world.call("ndc", "POST", "/api/v1/ledger/periods", json={"end_date": "2099-01-31"})
+    assert closed.status_code == 201
+    entries, donations = _count(pg, "ledger_entries"), _count(pg, "donations")
+    late = world.call(
+        "ndc",
+        "POST",
+        "/api/v1/donations",
+        json={"amount": 100_000, "received_on": "2098-12-31"},
+        key="too-late",
+    )
+    assert late.status_code == 409 and late.json["code"] == "period_closed"
+    assert (_count(pg, "ledger_entries"), _count(pg, "donations")) == (entries, donations)
+
+
+def test_the_posting_refuses_in_the_database_when_allowed_to_commit(pg):
+    from ledger.errors import PeriodClosed
+    from ledger.models import Period
+    from ledger.posting import COMMIT_WITH_POSTING, PostingRefused
+    from ledger.services import record_donation
+
+    with pg.session() as s, s.begin():
+        s.add(Period(start_date=dt.date(2000, 1, 1), end_date=dt.date(2099, 1, 31)))
+    with pg.session() as s:
+        s.info[COMMIT_WITH_POSTING] = True
+        with pytest.raises(PostingRefused):
+            record_donation(
+                s, key="k", channel="bank_transfer", amount=500, received_on=dt.date(2099, 1, 2)
+            )
+        s.rollback()
+        del s.info[COMMIT_WITH_POSTING]
+        with pytest.raises(PeriodClosed):
+            record_donation(
+                s, key="k", channel="bank_transfer", amount=500, received_on=dt.date(2099, 1, 2)
+            )
+        s.rollback()
+    assert _count(pg, "donations") == 0
