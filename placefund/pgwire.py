@@ -134,6 +134,8 @@ class Batch:
         begin = not driver.autocommit and pg.transaction_status == pq.TransactionStatus.IDLE
         # (kind, sql, name) per command sent, in order: what each answer belongs to
         sent: list[tuple[str, str | None, bytes | None]] = []
+        if pg.pipeline_status != pq.PipelineStatus.OFF:
+            raise RuntimeError("placefund.pgwire cannot run inside psycopg's own pipeline")
         with driver.lock:
             pg.enter_pipeline_mode()
             try:

@@ -23,7 +23,10 @@ def pg_world(pg):
     app.config["TESTING"] = True
     with pg.session() as s, s.begin():
         tokens, ids = build_world(s)
-    return World(app.test_client(), tokens, ids), app
+    yield World(app.test_client(), tokens, ids), app
+    cache = app.extensions.get("placefund.token_cache")
+    if cache is not None:
+        cache.close()  # its listener thread ends and closes its connection
 
 
 def test_concurrent_retries_with_one_key_record_one_donation(pg_world):
@@ -86,8 +89,7 @@ def cached(pg_world):
     _eventually(lambda: cache.listening, "the listener connected")
     assert world.call("company_a", "GET", "/api/v1/donations").status_code == 200
     assert len(cache) == 1
-    yield world, app, cache
-    cache.close()
+    return world, app, cache
 
 
 def test_a_token_revoked_in_the_database_stops_working_at_once(cached, pg):
