@@ -65,7 +65,9 @@ def atomic() -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
-    session.commit()
+    # A posting may have committed already (see ``write``): then nothing is left to commit
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        session.commit()
 
 
 def write(service, *args, **kwargs):

@@ -55,25 +55,47 @@ def numbered(sql: str) -> str:
     )
 
 
+def _datetime(value: dt.datetime) -> bytes:
+    if value.tzinfo is None:
+        raise TypeError("naive datetime: the database stores UTC instants")
+    return value.isoformat().encode()
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+def _number(value) -> bytes:
+    return str(value).encode()
+
+
+#: Text format per exact type: one dict lookup per parameter on the hot path
+_ENCODERS = {
+    str: str.encode,
+    int: _number,
+    Decimal: _number,
+    bool: lambda value: b"t" if value else b"f",
+    dt.datetime: _datetime,
+    dt.date: lambda value: value.isoformat().encode(),
+    dict: _json,
+    list: _json,
+}
+
+
 def encode(value) -> bytes | None:
     """A parameter in PostgreSQL's text format."""
     if value is None:
         return None
-    if value is True or value is False:
-        return b"t" if value else b"f"
-    if isinstance(value, str):
-        return value.encode()
-    if isinstance(value, int | Decimal):
-        return str(value).encode()
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            raise TypeError("naive datetime: the database stores UTC instants")
-        return value.isoformat().encode()
-    if isinstance(value, dt.date):
-        return value.isoformat().encode()
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False).encode()
-    raise TypeError(f"no text encoding for {type(value).__name__}")
+    encoder = _ENCODERS.get(type(value))
+    if encoder is None:
+        # Subclasses (an IntEnum, a StrEnum...) by the first type they derive from
+        for kind, candidate in _ENCODERS.items():
+            if isinstance(value, kind) and kind is not bool:
+                encoder = candidate
+                break
+        else:
+            raise TypeError(f"no text encoding for {type(value).__name__}")
+    return encoder(value)
 
 
 class Result:
