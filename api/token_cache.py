@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 CHANNEL = "placefund_auth"
 #: A bound on memory; a full cache is emptied and refills from the requests that follow
 MAX_ENTRIES = 10_000
-#: Seconds between attempts to reconnect a listener whose connection failed
+#: Seconds before reconnecting a listener whose connection failed, doubling up to the max
 RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
 #: The listener checks its connection (and whether it should stop) this often when quiet
 WAKE_SECONDS = 5.0
 
@@ -57,6 +58,8 @@ class TokenCache:
         self.listening = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        #: The listener's PostgreSQL backend, while it is connected
+        self.backend_pid: int | None = None
 
     # The request side ------------------------------------------------------------------
 
@@ -108,14 +111,17 @@ class TokenCache:
         return psycopg.connect(*args, **{**kwargs, "autocommit": True})
 
     def _listen(self) -> None:
+        delay = RETRY_SECONDS
         while not self._stop.is_set():
             conn = None
             try:
                 conn = self._connect()
                 conn.execute(f"LISTEN {CHANNEL}")
+                self.backend_pid = conn.info.backend_pid
                 # Anything that changed while nobody listened is unknown: start empty
                 self.invalidate()
                 self.listening = True
+                delay = RETRY_SECONDS
                 while not self._stop.is_set():
                     for _notify in conn.notifies(timeout=WAKE_SECONDS):
                         self.invalidate()
@@ -129,7 +135,9 @@ class TokenCache:
                 self.invalidate()
                 if conn is not None:
                     conn.close()
-            self._stop.wait(RETRY_SECONDS)
+            self._stop.wait(delay)
+            # A database that stays away is retried less and less often (and logged so)
+            delay = min(delay * 2, MAX_RETRY_SECONDS)
 
     def close(self) -> None:
         """Stop the listener (tests; a process that exits needs nothing)."""

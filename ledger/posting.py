@@ -13,10 +13,12 @@ statements matters and is the whole concurrency story:
 3. Insert the postings. On PostgreSQL a deferred constraint trigger re-checks at commit that
    the entry balances per currency; on both databases triggers refuse UPDATE and DELETE.
 
-On PostgreSQL all of it is one round trip (pipeline mode): the claim first, then the
-postings and the service's own row, then the balance updates last, so busy balance rows are
-locked for the shortest time. Each statement after the claim acts only if the claim
-inserted its row, so a replay writes nothing and waits for no balance lock.
+On PostgreSQL all of it is one write and one round trip (placefund.pgwire; BEGIN included,
+and COMMIT too when the service's posting is its last write and the caller allows it): the
+claim first, then the postings and the service's own row, then the balance updates last, so
+busy balance rows are locked for the shortest time. Each statement after the claim acts
+only if the claim inserted its row, so a replay writes nothing and waits for no balance
+lock.
 
 The caller owns the transaction (commit or roll back at the request boundary). An error
 raised after the entry row was written marks the session: committing it is then refused

@@ -123,6 +123,19 @@ def test_a_changed_user_is_read_again(cached, pg):
     assert len(cache) == 1
 
 
+def test_a_lost_listener_means_no_cache_until_it_is_back(cached, pg):
+    world, _app, cache = cached
+    lost = cache.backend_pid
+    with pg.session() as s, s.begin():
+        s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost})
+    _eventually(lambda: not cache.listening or cache.backend_pid != lost, "the loss was noticed")
+    # Meanwhile (and after) every token is checked in the database: requests still work
+    assert world.call("company_a", "GET", "/api/v1/donations").status_code == 200
+    _eventually(lambda: cache.listening and cache.backend_pid != lost, "the listener came back")
+    assert world.call("company_a", "GET", "/api/v1/donations").status_code == 200
+    assert len(cache) == 1
+
+
 def test_only_what_the_check_relies_on_notifies(pg):
     """Touching last_used_at (once a minute per busy token) must not empty every cache."""
     args, kwargs = pg.engine.dialect.create_connect_args(pg.engine.url)
