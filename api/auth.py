@@ -191,11 +191,12 @@ def authenticate() -> User:
             .values(last_used_at=now)
         ).rowcount
         session.commit()
-        if cache is not None:
-            cache.forget(digest)
         if not touched:
+            if cache is not None:
+                cache.forget(digest)
             raise _unauthorized("The token is not valid or has been revoked.")
         if cache is not None:
+            # Replaces the entry (unless an invalidation came meanwhile, which emptied it)
             cache.put(digest, [token_id, _hash, now, *values[3:]], generation)
     g.user = user
     g.token_id = token_id

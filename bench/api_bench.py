@@ -25,17 +25,17 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ledger_bench import (  # noqa: E402
+    create_schema,
+    drop_schema,
     engine_for,
     libpq_dsn,
     pct,
@@ -45,7 +45,7 @@ from bench.ledger_bench import (  # noqa: E402
 )
 from ledger import services  # noqa: E402
 from ledger.posting import COMMIT_WITH_POSTING  # noqa: E402
-from placefund.db import make_engine, make_session_factory  # noqa: E402
+from placefund.db import make_session_factory  # noqa: E402
 from placefund.migrate import upgrade  # noqa: E402
 
 
@@ -326,10 +326,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    schema = f"apibench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(sa_url())
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    schema, admin = create_schema("apibench")
     server = None
     try:
         token = seed(schema)
@@ -413,9 +410,7 @@ def main() -> None:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        drop_schema(schema, admin)
 
 
 if __name__ == "__main__":

@@ -34,17 +34,15 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import text
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api_bench import sa_url, seed  # noqa: E402
-from bench.ledger_bench import engine_for  # noqa: E402
+from bench.ledger_bench import create_schema, drop_schema, engine_for  # noqa: E402
 from ledger.core import request_hash  # noqa: E402
 from ledger.models import Donation, utcnow  # noqa: E402
 from ledger.posting import _PG, Companion, _CompanionInsert, _postings_sql  # noqa: E402
-from placefund.db import as_loaded, make_engine, make_session_factory  # noqa: E402
+from placefund.db import as_loaded, make_session_factory  # noqa: E402
 from placefund.pgwire import Batch  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -100,6 +98,23 @@ def per_call(fn, n: int) -> float:
     return (time.thread_time() - start) * 1000 / n
 
 
+def donation_values(day: dt.date) -> dict:
+    """A bank-transfer donation's columns, as record_donation gives them to its posting."""
+    return {
+        "company_id": None,
+        "pledge_id": None,
+        "channel": "bank_transfer",
+        "gross_amount": 100_000,
+        "currency": "TWD",
+        "settlement_currency": "TWD",
+        "settlement_gross": 100_000,
+        "fee_amount": 0,
+        "net_amount": 100_000,
+        "restriction": None,
+        "received_on": day,
+    }
+
+
 def group_commit(schema: str, n: int) -> list[tuple[int, float, float]]:
     """(K, PostgreSQL us, client us) per donation with K donations per transaction."""
     engine = engine_for(schema, pool_size=1, max_overflow=0)
@@ -113,24 +128,7 @@ def group_commit(schema: str, n: int) -> list[tuple[int, float, float]]:
         entry = ("donation", day, "budget", f"gc:{k}", digest, None, None, None, "", utcnow())
         batch.add(_PG["entry"], entry)
         batch.add(_postings_sql(len(legs), True), [day, *[v for leg in legs for v in leg]])
-        companion = _CompanionInsert(
-            Companion(
-                Donation,
-                {
-                    "company_id": None,
-                    "pledge_id": None,
-                    "channel": "bank_transfer",
-                    "gross_amount": 100_000,
-                    "currency": "TWD",
-                    "settlement_currency": "TWD",
-                    "settlement_gross": 100_000,
-                    "fee_amount": 0,
-                    "net_amount": 100_000,
-                    "restriction": None,
-                    "received_on": day,
-                },
-            )
-        )
+        companion = _CompanionInsert(Companion(Donation, donation_values(day)))
         batch.add(companion.claimed, companion.params)
         for code, amount, currency in legs:
             batch.add(_PG["apply_or_refuse"], (amount, code, currency, amount, day))
@@ -171,10 +169,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     args = parser.parse_args()
 
-    schema = f"apibudget_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(sa_url())
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    schema, admin = create_schema("apibudget")
     try:
         token = seed(schema)
         os.environ["DATABASE_URL"] = f"{sa_url()}?options={quote(f'-csearch_path={schema}')}"
@@ -189,18 +184,8 @@ def main() -> None:
 
         # 2. The service replaced by a ready-made donation: no database at all
         ready = {
+            **donation_values(dt.date.today()),
             "id": 1,
-            "company_id": None,
-            "pledge_id": None,
-            "channel": "bank_transfer",
-            "gross_amount": 100_000,
-            "currency": "TWD",
-            "settlement_currency": "TWD",
-            "settlement_gross": 100_000,
-            "fee_amount": 0,
-            "net_amount": 100_000,
-            "restriction": None,
-            "received_on": dt.date.today(),
             "refunded_amount": 0,
             "entry_id": 1,
             "created_at": utcnow(),
@@ -233,9 +218,7 @@ def main() -> None:
         print("(bench/api_bench.py: gunicorn and an empty Flask view with the client) and the")
         print("sealer included.")
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        drop_schema(schema, admin)
 
 
 if __name__ == "__main__":

@@ -328,6 +328,21 @@ def read_latency(schema: str, samples: int = 2000):
     return sorted(now), sorted(as_of)
 
 
+def create_schema(prefix: str):
+    """A private schema for one benchmark run: (its name, the engine that made it)."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(sa_url())
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    return schema, admin
+
+
+def drop_schema(schema: str, admin) -> None:
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -336,10 +351,7 @@ def main() -> None:
     parser.add_argument("--skip-bulk", action="store_true")
     args = parser.parse_args()
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(sa_url())
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    schema, admin = create_schema("bench")
     try:
         engine = engine_for(schema)
         upgrade(engine)
@@ -424,9 +436,7 @@ def main() -> None:
             f"(target < 60 s): {last[0] if last else proc.stderr[-300:]}"
         )
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        drop_schema(schema, admin)
 
 
 if __name__ == "__main__":

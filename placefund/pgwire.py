@@ -48,7 +48,8 @@ class _Prepared:
 
 
 def numbered(sql: str) -> str:
-    """``%s`` placeholders (psycopg's, sqlite3's ``?`` after translation) as ``$1``, ``$2``..."""
+    """psycopg's ``%s`` placeholders as PostgreSQL's own ``$1``, ``$2``... (the SQL the
+    ledger shares with its SQLite path is written with ``%s``)."""
     parts = sql.split("%s")
     return "".join(
         part + (f"${i}" if i < len(parts) else "") for i, part in enumerate(parts, start=1)
@@ -105,10 +106,6 @@ class Result:
         self.pgresult = pgresult
         self.driver = driver
 
-    @property
-    def rowcount(self) -> int:
-        return self.pgresult.ntuples
-
     def scalars(self) -> list[int]:
         """The first column of every row, as integers (ids)."""
         res = self.pgresult
@@ -150,9 +147,11 @@ class Batch:
         pg = driver.pgconn
         # Named statements only where psycopg never sends DEALLOCATE ALL (placefund.db
         # turns its preparing off); elsewhere every statement is parsed afresh
-        prepared = _PREPARED.get(driver) if driver.prepare_threshold is None else _Prepared()
-        if prepared is None:
-            prepared = _PREPARED[driver] = _Prepared()
+        prepared = None
+        if driver.prepare_threshold is None:
+            prepared = _PREPARED.get(driver)
+            if prepared is None:
+                prepared = _PREPARED[driver] = _Prepared()
         begin = not driver.autocommit and pg.transaction_status == pq.TransactionStatus.IDLE
         # (kind, sql, name) per command sent, in order: what each answer belongs to
         sent: list[tuple[str, str | None, bytes | None]] = []
@@ -165,11 +164,11 @@ class Batch:
                     pg.send_query_params(_begin_statement(driver), None)
                     sent.append(("control", None, None))
                 for sql, params in self.statements:
-                    name = prepared.names.get(sql)
-                    if name is None and driver.prepare_threshold is not None:
+                    if prepared is None:
                         pg.send_query_params(sql.encode(), params)
                         sent.append(("statement", sql, None))
                         continue
+                    name = prepared.names.get(sql)
                     if name is None:
                         name = prepared.draw()
                         pg.send_prepare(name, sql.encode())
