@@ -15,8 +15,8 @@ from admin.views import bp, me, signed_in
 from api.auth import MANAGERS
 from api.common import visible
 from ledger import transfers
-from ledger.money import SYMBOLS, format_money
 from ledger.models import Pledge
+from ledger.money import SYMBOLS, format_money
 from placefund.app import db_session
 
 
