@@ -1,17 +1,27 @@
 """Donation receipts and yearly donor statements as PDF (WeasyPrint, Noto Sans CJK TC).
 
-Amounts on receipts are written in figures and in the financial Chinese numerals used on
-Taiwanese vouchers (大寫): NT$100,000 is 新臺幣壹拾萬元整.
+What a Taiwanese company needs to file a receipt with its taxes: the issuer's name, 統一編號
+and address, the donor's name and 統一編號, the amount in figures and in the financial
+Chinese numerals used on vouchers (大寫: NT$100,000 is 新臺幣壹拾萬元整), the date as official
+documents write it (民國 115 年 12 月 2 日) beside the ISO date, a receipt number (given once
+per donation, counted within each year: ``ledger.receipts``), the legal basis of the
+deduction and the issuer's seal. The issuer's facts come from the settings
+(``placefund.config.ReceiptIssuer``). Receipts are Chinese documents with English labels:
+they are rendered in Traditional Chinese whatever the reader's console language.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+from pathlib import Path
 
 from flask import render_template
+from flask_babel import force_locale
 
 from ledger.models import Donation
 from ledger.money import EXPONENTS
+from placefund.config import ReceiptIssuer
 
 _DIGITS = "零壹貳參肆伍陸柒捌玖"
 _SMALL_UNITS = ("", "拾", "佰", "仟")
@@ -68,9 +78,26 @@ def amount_in_words(amount: int, currency: str) -> str | None:
     return f"新臺幣{chinese_numerals(amount // 10 ** EXPONENTS['TWD'])}元整"
 
 
-def receipt_number(donation: Donation) -> str:
-    """Stable and unique: the year received and the donation's id (PF-2026-000123)."""
-    return f"PF-{donation.received_on.year}-{donation.id:06d}"
+def roc_date(day: dt.date) -> str:
+    """The date as Taiwanese official documents write it: 2026-12-02 is 民國 115 年 12 月 2 日
+    (the Republic of China's calendar counts years from 1912)."""
+    if day.year < 1912:
+        raise ValueError("dates before 1912 have no ROC year")
+    return f"民國 {day.year - 1911} 年 {day.month} 月 {day.day} 日"
+
+
+def seal_data_uri(path: Path | None) -> str | None:
+    """The seal image inlined as a data: URI (WeasyPrint then fetches nothing)."""
+    if path is None:
+        return None
+    data = path.read_bytes()
+    mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def _render(template: str, **context) -> str:
+    with force_locale("zh_Hant_TW"):
+        return render_template(template, roc_date=roc_date, **context)
 
 
 def _pdf(html: str) -> bytes:
@@ -80,27 +107,46 @@ def _pdf(html: str) -> bytes:
     return HTML(string=html).write_pdf()
 
 
-def receipt_pdf(*, donation: Donation, company, fund_name: str, issued_on: dt.date) -> bytes:
-    """One receipt for one payment."""
-    html = render_template(
+def receipt_pdf(
+    *,
+    donation: Donation,
+    company,
+    number: str,
+    issuer: ReceiptIssuer,
+    fund_name: str,
+    issued_on: dt.date,
+) -> bytes:
+    """One receipt for one payment, numbered ``number`` (see ``ledger.receipts``)."""
+    html = _render(
         "pdf/receipt.html",
         donation=donation,
         company=company,
         fund_name=fund_name,
-        number=receipt_number(donation),
+        number=number,
+        issuer=issuer,
+        seal=seal_data_uri(issuer.seal_path),
         words=amount_in_words(donation.gross_amount, donation.currency),
         issued_on=issued_on,
     )
     return _pdf(html)
 
 
-def statement_pdf(*, statement, fund_name: str, issued_on: dt.date) -> bytes:
+def statement_pdf(
+    *,
+    statement,
+    numbers: dict[int, str],
+    issuer: ReceiptIssuer,
+    fund_name: str,
+    issued_on: dt.date,
+) -> bytes:
     """A company's yearly statement: every payment with its receipt number, and totals."""
-    html = render_template(
+    html = _render(
         "pdf/statement.html",
         st=statement,
         fund_name=fund_name,
-        receipt_number=receipt_number,
+        numbers=numbers,
+        issuer=issuer,
+        seal=seal_data_uri(issuer.seal_path),
         words={cur: amount_in_words(v, cur) for cur, v in statement.received.items()},
         issued_on=issued_on,
     )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+
+DEFAULT_FUND_NAME = "地方創生基金專戶"
 
 
 def instance_dir() -> Path:
@@ -26,16 +29,48 @@ def normalise_database_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
+class BankAccount:
+    """The fund's account that companies transfer to, shown beside each pledge's virtual
+    account (虛擬帳號). The demo defaults are illustrative: set the real ones in production."""
+
+    #: The bank's name as payers find it in their bank's app (臺灣銀行)
+    name: str = "臺灣銀行"
+    #: The bank's 3-digit code (銀行代碼), which transfers need besides the account number
+    code: str = "004"
+    #: The branch that holds the account (分行)
+    branch: str = "營業部"
+    #: The account's name (戶名), which the payer's bank shows for a check before sending
+    account_name: str = DEFAULT_FUND_NAME
+
+
+@dataclass(frozen=True)
+class ReceiptIssuer:
+    """Who issues the donation receipts, as a Taiwanese company files them for its taxes.
+    The demo defaults are illustrative: set the real ones in production."""
+
+    name: str = DEFAULT_FUND_NAME
+    #: The issuer's 統一編號 (8 digits with a valid check digit)
+    ubn: str = "12345675"
+    address: str = "臺北市中正區寶慶路3號"
+    #: The law under which the donation is deductible, printed on every receipt
+    legal_basis: str = "本捐款依所得稅法第三十六條規定，得列為捐贈年度之費用或損失。"
+    #: The issuer's seal (PNG or JPEG), printed on receipts when set
+    seal_path: Path | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment."""
 
     database_url: str
     secret_key: str | None
-    fund_name: str = "地方創生基金專戶"
+    fund_name: str = DEFAULT_FUND_NAME
     #: Reverse proxies in front of the server that set X-Forwarded-For and -Proto. Only that
     #: many hops are believed, so a client cannot forge its address (the registration limits
     #: and the access log key on it); 0 (the default) believes none.
     proxy_hops: int = 0
+    bank: BankAccount = field(default_factory=BankAccount)
+    receipt_issuer: ReceiptIssuer = field(default_factory=ReceiptIssuer)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -44,8 +79,10 @@ class Settings:
         return cls(
             database_url=normalise_database_url(url),
             secret_key=env.get("SECRET_KEY"),
-            fund_name=env.get("PLACEFUND_FUND_NAME", "地方創生基金專戶"),
+            fund_name=env.get("PLACEFUND_FUND_NAME", DEFAULT_FUND_NAME),
             proxy_hops=_hops(env.get("PLACEFUND_PROXY_HOPS", "0")),
+            bank=bank_from_env(env),
+            receipt_issuer=receipt_issuer_from_env(env),
         )
 
 
@@ -56,3 +93,87 @@ def _hops(value: str) -> int:
             f"front of the server), not {value!r}."
         )
     return int(value)
+
+
+#: Longest name, branch or address we accept: they must fit one line of a phone screen or
+#: of a receipt's table cell
+_TEXT_LIMIT = 80
+#: A seal image is printed at about 3 cm; anything larger is surely the wrong file
+SEAL_LIMIT = 1024 * 1024
+
+
+def _text(env: dict[str, str], name: str, default: str, what: str) -> str:
+    value = env.get(name)
+    if value is None:
+        return default
+    value = value.strip()
+    if not value or len(value) > _TEXT_LIMIT or any(ch in value for ch in "\r\n\t"):
+        raise ValueError(
+            f"{name} must be {what} on one line of 1 to {_TEXT_LIMIT} characters, not {value!r}."
+        )
+    return value
+
+
+def bank_from_env(env: dict[str, str]) -> BankAccount:
+    """The fund's bank account from PLACEFUND_BANK_*; a bad value names its variable."""
+    default = BankAccount()
+    code = env.get("PLACEFUND_BANK_CODE", default.code).strip()
+    if not re.fullmatch(r"[0-9]{3}", code):
+        raise ValueError(
+            f"PLACEFUND_BANK_CODE must be the bank's 3-digit code (e.g. 004), not {code!r}."
+        )
+    fund_name = env.get("PLACEFUND_FUND_NAME", DEFAULT_FUND_NAME)
+    return BankAccount(
+        name=_text(env, "PLACEFUND_BANK_NAME", default.name, "the bank's name"),
+        code=code,
+        branch=_text(env, "PLACEFUND_BANK_BRANCH", default.branch, "the branch's name"),
+        account_name=_text(env, "PLACEFUND_BANK_ACCOUNT_NAME", fund_name, "the account's name"),
+    )
+
+
+def receipt_issuer_from_env(env: dict[str, str]) -> ReceiptIssuer:
+    """The receipts' issuer from PLACEFUND_ISSUER_* and PLACEFUND_RECEIPT_*."""
+    from ledger.ubn import is_valid_ubn  # a pure module: no database, no Flask
+
+    default = ReceiptIssuer()
+    ubn = env.get("PLACEFUND_ISSUER_UBN", default.ubn).strip()
+    if not is_valid_ubn(ubn):
+        raise ValueError(
+            f"PLACEFUND_ISSUER_UBN must be the issuer's 8-digit 統一編號 with a valid check "
+            f"digit, not {ubn!r}."
+        )
+    legal_basis = env.get("PLACEFUND_RECEIPT_LEGAL_BASIS", default.legal_basis).strip()
+    if not legal_basis or len(legal_basis) > 300 or "\n" in legal_basis:
+        raise ValueError(
+            "PLACEFUND_RECEIPT_LEGAL_BASIS must be one line of 1 to 300 characters (the law "
+            "under which the donation is deductible)."
+        )
+    return ReceiptIssuer(
+        name=_text(
+            env,
+            "PLACEFUND_ISSUER_NAME",
+            env.get("PLACEFUND_FUND_NAME", default.name),
+            "the issuer's name",
+        ),
+        ubn=ubn,
+        address=_text(env, "PLACEFUND_ISSUER_ADDRESS", default.address, "the issuer's address"),
+        legal_basis=legal_basis,
+        seal_path=_seal(env.get("PLACEFUND_RECEIPT_SEAL", "").strip()),
+    )
+
+
+def _seal(value: str) -> Path | None:
+    if not value:
+        return None
+    path = Path(value)
+    try:
+        head = path.read_bytes()[:8] if path.stat().st_size <= SEAL_LIMIT else b""
+    except OSError:
+        raise ValueError(
+            f"PLACEFUND_RECEIPT_SEAL must be a readable PNG or JPEG file, not {value!r}."
+        ) from None
+    if not (head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"\xff\xd8\xff")):
+        raise ValueError(
+            f"PLACEFUND_RECEIPT_SEAL must be a PNG or JPEG image of at most 1 MB, not {value!r}."
+        )
+    return path.resolve()

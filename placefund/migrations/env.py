@@ -5,7 +5,10 @@ from alembic import context
 import api.models  # noqa: F401  (registers the API tables: tokens)
 import ledger.models  # noqa: F401  (registers the ledger tables on Base.metadata)
 import matching.records  # noqa: F401  (offers, requests, runs, proposals, partnerships)
-from ledger import payment_models  # noqa: F401  (payments, webhook events, reconciliation)
+from ledger import (
+    payment_models,  # noqa: F401  (payments, webhook events, reconciliation)
+    receipt_models,  # noqa: F401  (receipt numbers)
+)
 from placefund.db import Base
 
 config = context.config
