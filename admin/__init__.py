@@ -72,6 +72,7 @@ def register(app: Flask) -> None:
         public,
         reconciliation_pages,
         registration,
+        self_service,
         views,
     )
 

@@ -612,8 +612,9 @@ def reset_user(user_id: int):
 # --- company pages -------------------------------------------------------------------------------
 
 
-def _company_page(org: Organisation, decline_form=None, decline_proposal: int | None = None):
+def _company_page(org: Organisation):
     from admin.matching_pages import org_proposals
+    from admin.self_service import offers_of
 
     s = db_session()
     donations = queries.list_donations(s, company_id=org.id, limit=200).items
@@ -625,8 +626,9 @@ def _company_page(org: Organisation, decline_form=None, decline_proposal: int | 
         donations=donations,
         receipt_number=receipt_number,
         years=years,
-        proposals=org_proposals(org, decline_form, decline_proposal),
+        proposals=org_proposals(org),
         partnerships=reports.org_partnerships(s, me(), org),
+        offers=offers_of(org),
         pay_form=forms.MoneyForm(),
     )
 
@@ -727,11 +729,9 @@ def _business_page(
     org: Organisation,
     revenue_form=None,
     form_agreement: int | None = None,
-    *,
-    decline_form=None,
-    decline_proposal: int | None = None,
 ):
     from admin.matching_pages import org_proposals
+    from admin.self_service import requests_of
 
     s = db_session()
     agreements = reports.agreements_due(s, business_id=org.id)
@@ -761,8 +761,9 @@ def _business_page(
         returns=returns,
         revenue_forms=forms_by_agreement,
         may_report=me().role == "business_member",
-        proposals=org_proposals(org, decline_form, decline_proposal),
+        proposals=org_proposals(org),
         partnerships=reports.org_partnerships(s, me(), org),
+        requests=requests_of(org),
     )
 
 

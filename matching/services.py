@@ -506,3 +506,21 @@ def partner_contacts(session: Session, actor: User, partnership: Partnership, or
     return session.scalars(
         select(User).where(User.organisation_id == other, User.role.in_(members)).order_by(User.id)
     ).all()
+
+
+def offers_of(session: Session, actor: User, company_id: int) -> list[MatchOffer]:
+    """A company's offers, oldest first (its own members and managers only)."""
+    _own(actor, company_id, "Company", company_id)
+    return session.scalars(
+        select(MatchOffer).where(MatchOffer.company_id == company_id).order_by(MatchOffer.id)
+    ).all()
+
+
+def requests_of(session: Session, actor: User, business_id: int) -> list[MatchRequest]:
+    """A local business's partner requests, oldest first (its own members and managers)."""
+    _own(actor, business_id, "Business", business_id)
+    return session.scalars(
+        select(MatchRequest)
+        .where(MatchRequest.business_id == business_id)
+        .order_by(MatchRequest.id)
+    ).all()
