@@ -250,7 +250,8 @@ class OfferForm(FlaskForm):
 class ConfirmAnswerForm(FlaskForm):
     """The confirmation step of accepting a proposal (no script needed)."""
 
-    confirmed = HiddenField(default="yes")
+    #: Sent only by the confirmation page's own form (rendered with value "yes")
+    confirmed = HiddenField()
 
 
 class ConfirmDeclineForm(ConfirmAnswerForm):
