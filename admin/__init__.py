@@ -73,6 +73,7 @@ def register(app: Flask) -> None:
         public,
         reconciliation_pages,
         registration,
+        self_service,
         views,
     )
 

@@ -1,5 +1,6 @@
 """Console pages of the matching workflow: proposals on the company and business pages
-(accept, or decline with a reason) and the managers' runs (start, review, publish).
+(accept, or decline with a reason, each after a confirmation step) and the managers' runs
+(start, review, publish).
 
 The workflow is ``matching.services``'; these handlers only parse forms, call it and render.
 """
@@ -11,10 +12,11 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from admin import forms, messages, reports
+from admin import self_service_forms as sforms
 from admin.views import bp, form_error, home_for, me, signed_in
 from api.auth import MANAGERS
 from api.common import atomic
-from ledger.errors import LedgerError
+from ledger.errors import InvalidState, LedgerError
 from matching import services as matching
 from matching.errors import MatchingError
 from matching.models import PRIORITY_TYPES
@@ -28,9 +30,9 @@ def _lang() -> str:
     return str(get_locale())
 
 
-def org_proposals(org, decline_form=None, form_proposal: int | None = None) -> list[dict]:
+def org_proposals(org) -> list[dict]:
     """The organisation's published (or answered) proposals as the signed-in user may see
-    them, with their explanations and, for its own members, the answer forms."""
+    them, with their stage and explanations; ``may_answer`` for its own members."""
     user = me()
     own = not user.is_manager and user.organisation_id == org.id
     items = []
@@ -40,51 +42,65 @@ def org_proposals(org, decline_form=None, form_proposal: int | None = None) -> l
         if org.id not in (p.offer.company_id, p.request.business_id):
             continue
         side = "company" if org.id == p.offer.company_id else "business"
-        answered = getattr(p, f"{side}_response")
         items.append(
             {
                 "p": p,
                 "side": side,
+                "stage": matching.proposal_stage(p),
                 "explanation": reports.explain(p, _lang()),
-                "may_answer": own and p.status == "published" and answered is None,
-                "decline_form": forms.unique_ids(
-                    decline_form
-                    if decline_form is not None and form_proposal == p.id
-                    else forms.DeclineForm(formdata=None),
-                    str(p.id),
-                ),
+                "may_answer": own and _may_answer(p, side),
             }
         )
     return items
 
 
-def _answer(proposal_id: int, decision: str, form) -> None:
+def _may_answer(proposal, side: str) -> bool:
+    return proposal.status == "published" and getattr(proposal, f"{side}_response") is None
+
+
+def _answer(proposal_id: int, decision: str, reason: str = "") -> None:
     with atomic() as s:
-        matching.respond(
-            s,
-            actor=me(),
-            proposal_id=proposal_id,
-            decision=decision,
-            reason=(form.reason.data or "").strip() if hasattr(form, "reason") else "",
+        matching.respond(s, actor=me(), proposal_id=proposal_id, decision=decision, reason=reason)
+
+
+def _confirm_page(proposal, decision: str, form, status: int = 200):
+    """The confirmation step before an answer: what the proposal is, what the answer does.
+
+    Nothing is answered until this page's own form is sent, so a stray click or a form
+    posted from elsewhere only lands here (no script needed)."""
+    side = "company" if me().organisation_id == proposal.offer.company_id else "business"
+    if not _may_answer(proposal, side):
+        flash(
+            messages.message(
+                InvalidState(f"This proposal is {proposal.status}; it can no longer be answered.")
+            )
+            if proposal.status != "published"
+            else _("You have already answered this proposal."),
+            "error",
         )
+        return redirect(f"{home_for(me())}#proposal-{proposal.id}")
+    return render_template(
+        "console/proposal_answer.html",
+        item={
+            "p": proposal,
+            "side": side,
+            "stage": matching.proposal_stage(proposal),
+            "explanation": reports.explain(proposal, _lang()),
+        },
+        decision=decision,
+        form=form,
+    ), status
 
 
-def _home_page(decline_form, proposal_id: int):
-    from admin.views import _business_page, _company_page
-
-    org = me().organisation
-    if org.kind == "company":
-        return _company_page(org, decline_form, proposal_id)
-    return _business_page(org, decline_form=decline_form, decline_proposal=proposal_id)
-
-
-@bp.post("/proposals/<int:proposal_id>/accept")
+@bp.route("/proposals/<int:proposal_id>/accept", methods=["GET", "POST"])
 @signed_in(*MEMBERS)
 def accept_proposal(proposal_id: int):
-    matching.get_proposal(db_session(), me(), proposal_id)  # another's is a 404
-    form = forms.ActionForm()
+    proposal = matching.get_proposal(db_session(), me(), proposal_id)  # another's is a 404
+    form = sforms.ConfirmAnswerForm()
+    if not (form.validate_on_submit() and form.confirmed.data == "yes"):
+        return _confirm_page(proposal, "accept", sforms.ConfirmAnswerForm(formdata=None))
     try:
-        _answer(proposal_id, "accept", form)
+        _answer(proposal_id, "accept")
     except LedgerError as error:
         flash(messages.message(error), "error")
     else:
@@ -92,20 +108,23 @@ def accept_proposal(proposal_id: int):
     return redirect(f"{home_for(me())}#proposal-{proposal_id}")
 
 
-@bp.post("/proposals/<int:proposal_id>/decline")
+@bp.route("/proposals/<int:proposal_id>/decline", methods=["GET", "POST"])
 @signed_in(*MEMBERS)
 def decline_proposal(proposal_id: int):
-    matching.get_proposal(db_session(), me(), proposal_id)
-    form = forms.DeclineForm()
-    if form.validate_on_submit():
+    proposal = matching.get_proposal(db_session(), me(), proposal_id)
+    form = forms.unique_ids(sforms.ConfirmDeclineForm(), str(proposal_id))
+    if not form.is_submitted() or form.confirmed.data != "yes":
+        fresh = sforms.ConfirmDeclineForm(formdata=None)
+        return _confirm_page(proposal, "decline", forms.unique_ids(fresh, str(proposal_id)))
+    if form.validate():
         try:
-            _answer(proposal_id, "decline", form)
+            _answer(proposal_id, "decline", form.reason.data.strip())
         except LedgerError as error:
             form_error(form, error)
         else:
             flash(_("You declined the proposal."), "info")
             return redirect(f"{home_for(me())}#proposal-{proposal_id}")
-    return _home_page(form, proposal_id), 422
+    return _confirm_page(proposal, "decline", form, 422)
 
 
 # --- managers: runs ----------------------------------------------------------------------------

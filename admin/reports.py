@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -282,6 +282,8 @@ class PartnershipRow:
     partnership: object  # matching.records.Partnership
     #: The other side: the business for a company's page, the company for a business's
     partner: Organisation | None
+    #: The partner's people to contact (name, email), shown once both sides accepted
+    contacts: list = field(default_factory=list)
 
 
 def org_partnerships(session: Session, actor, org: Organisation) -> list[PartnershipRow]:
@@ -302,6 +304,10 @@ def org_partnerships(session: Session, actor, org: Organisation) -> list[Partner
         else {}
     )
     return [
-        PartnershipRow(p, partners.get(p.business_id if p.company_id == org.id else p.company_id))
+        PartnershipRow(
+            p,
+            partners.get(p.business_id if p.company_id == org.id else p.company_id),
+            list(matching.partner_contacts(session, actor, p, org.id)),
+        )
         for p in own
     ]

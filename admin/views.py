@@ -613,8 +613,9 @@ def reset_user(user_id: int):
 # --- company pages -------------------------------------------------------------------------------
 
 
-def _company_page(org: Organisation, decline_form=None, decline_proposal: int | None = None):
+def _company_page(org: Organisation):
     from admin.matching_pages import org_proposals
+    from admin.self_service import offers_of
 
     s = db_session()
     donations = queries.list_donations(s, company_id=org.id, limit=200).items
@@ -628,8 +629,9 @@ def _company_page(org: Organisation, decline_form=None, decline_proposal: int | 
         donations=donations,
         receipt_number=lambda d: numbers[d.id],
         years=years,
-        proposals=org_proposals(org, decline_form, decline_proposal),
+        proposals=org_proposals(org),
         partnerships=reports.org_partnerships(s, me(), org),
+        offers=offers_of(org),
         pay_form=forms.MoneyForm(),
     )
 
@@ -740,11 +742,9 @@ def _business_page(
     org: Organisation,
     revenue_form=None,
     form_agreement: int | None = None,
-    *,
-    decline_form=None,
-    decline_proposal: int | None = None,
 ):
     from admin.matching_pages import org_proposals
+    from admin.self_service import requests_of
 
     s = db_session()
     agreements = reports.agreements_due(s, business_id=org.id)
@@ -774,8 +774,9 @@ def _business_page(
         returns=returns,
         revenue_forms=forms_by_agreement,
         may_report=me().role == "business_member",
-        proposals=org_proposals(org, decline_form, decline_proposal),
+        proposals=org_proposals(org),
         partnerships=reports.org_partnerships(s, me(), org),
+        requests=requests_of(org),
     )
 
 

@@ -138,6 +138,10 @@ class ProposalSchema(ma.Schema):
     score = fields.Integer()
     fixed = fields.Boolean()
     status = fields.String()
+    stage = fields.Function(
+        lambda p: services.proposal_stage(p),
+        metadata={"description": "who is still to answer: " + ", ".join(services.STAGES)},
+    )
     explanation = fields.Function(lambda p: json.loads(p.explanation))
     company_response = fields.String(allow_none=True)
     company_reason = fields.String(allow_none=True)

@@ -1,4 +1,6 @@
-"""The API's own verbs that move no money: registration, profiles, verification, projects, tokens.
+"""The API's own verbs that move no money: registration, verification, tokens.
+
+Profiles and projects are ``ledger.organisations``' (the console uses them too).
 
 Like ledger services they only flush; the view's transaction commits.
 """
@@ -77,21 +79,6 @@ def register_organisation(
     return org, user, token, plain
 
 
-def update_organisation(session: Session, org: Organisation, changes: dict) -> Organisation:
-    """Edit an organisation's profile. The ORM's version counter refuses a racing update."""
-    if "name" in changes:
-        org.name = changes["name"].strip()
-    if "name_en" in changes:
-        org.name_en = changes["name_en"]
-    if "town_code" in changes:
-        if org.kind == "institution":
-            raise ValidationError("Institutions have no township.")
-        org.town_code = changes["town_code"]
-        org.county_code = townships()[org.town_code].county_code
-    session.flush()
-    return org
-
-
 def verify_organisation(session: Session, org: Organisation, actor: User) -> Organisation:
     """A fund manager confirms a registered company or business is who it says it is."""
     if org.kind == "institution":
@@ -100,32 +87,6 @@ def verify_organisation(session: Session, org: Organisation, actor: User) -> Org
         org.verified_at = utcnow()
         session.flush()
     return org
-
-
-def create_project(
-    session: Session,
-    *,
-    business: Organisation,
-    name: str,
-    town_code: str,
-    priority_type: str | None = None,
-) -> Project:
-    """A local business's place-creation project, in a township of the 368 reference."""
-    if business.kind != "business":
-        raise ValidationError(
-            "Projects belong to local businesses.", fields={"business_id": ["not a business"]}
-        )
-    town = townships()[town_code]
-    project = Project(
-        business_id=business.id,
-        name=name.strip(),
-        county_code=town.county_code,
-        town_code=town_code,
-        priority_type=priority_type,
-    )
-    session.add(project)
-    session.flush()
-    return project
 
 
 def revoke_token(session: Session, token: ApiToken, actor: User) -> ApiToken:

@@ -24,7 +24,7 @@ from api.common import (
 )
 from api.errors import ApiError
 from api.models import ApiToken
-from ledger import queries
+from ledger import organisations, queries
 from ledger.errors import NotFound
 from ledger.models import Organisation, User
 from placefund.app import db_session
@@ -129,7 +129,7 @@ def update_organisation(data, org_id):
     with atomic() as session:
         org = _organisation(org_id)
         check_precondition("organisation", org, data.pop("version", None))
-        org = operations.update_organisation(session, org, data)
+        org = organisations.update_profile(session, actor=user(), org=org, changes=data)
     return org, 200, {"ETag": etag_for("organisation", org)}
 
 

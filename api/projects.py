@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api import operations, schemas
+from api import schemas
 from api.auth import MANAGERS, requires
 from api.common import (
     EMPTY_PAGE,
@@ -11,15 +11,13 @@ from api.common import (
     decode_cursor,
     errors,
     get_or_404,
-    is_manager,
     own_scope,
     page_out,
     user,
     visible,
 )
-from api.errors import ApiError
-from ledger import queries
-from ledger.models import Organisation, Project
+from ledger import organisations, queries
+from ledger.models import Project
 from placefund.app import db_session
 
 blp = Blueprint("projects", __name__, url_prefix="/api/v1", description="Place-creation projects.")
@@ -67,33 +65,11 @@ def create_project(data):
 
     Only managers set the priority-area type (it decides which restricted money may fund it).
     """
-    me = user()
     with atomic() as session:
-        if is_manager(me):
-            if data["business_id"] is None:
-                raise ApiError(
-                    422,
-                    "Say which business the project is for.",
-                    fields={"business_id": ["required"]},
-                )
-            business = get_or_404(session, Organisation, data["business_id"], "Business")
-        else:
-            if data["business_id"] not in (None, me.organisation_id):
-                raise ApiError(
-                    422,
-                    "A business creates projects only for itself.",
-                    fields={"business_id": ["must be your own organisation"]},
-                )
-            if data["priority_type"] is not None:
-                raise ApiError(
-                    422,
-                    "The priority-area type is set by fund managers.",
-                    fields={"priority_type": ["set by fund managers"]},
-                )
-            business = me.organisation
-        return operations.create_project(
+        return organisations.create_project(
             session,
-            business=business,
+            actor=user(),
+            business_id=data["business_id"],
             name=data["name"],
             town_code=data["town_code"],
             priority_type=data["priority_type"],

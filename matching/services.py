@@ -15,8 +15,14 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from ledger.errors import InvalidState, NotFound, PermissionDenied, ValidationError
-from ledger.models import Organisation, User, utcnow
+from ledger.errors import (
+    InvalidAmount,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
+from ledger.models import ROLES, Organisation, User, utcnow
 from ledger.services import require_manager
 from matching import instance as instance_json
 from matching.errors import InvalidInstance
@@ -74,6 +80,17 @@ def _validate(data: dict, fields: Iterable[str]) -> dict:
     return {k: JsonList.dump(v) if k in _LISTS else v for k, v in data.items()}
 
 
+def _whole_dollars(values: dict) -> None:
+    """TWD amounts are whole dollars wherever they enter (NT$1,000 is 100000 minor units)."""
+    for name in ("amount", "budget"):
+        value = values.get(name)
+        if isinstance(value, int) and value % 100:
+            raise InvalidAmount(
+                f"{name} must be a whole number of dollars.",
+                fields={name: ["must be a multiple of 100"]},
+            )
+
+
 def _check_with_core(offers: list[MatchOffer], requests: list[MatchRequest]) -> None:
     """Validate offers and requests with the core's own instance checks (codes, kinds...)."""
     try:
@@ -94,6 +111,7 @@ def _save_listing(session, actor, model, owner_kind, owner_id, listing_id, field
     _own(actor, owner_id, label, owner_id)
     owner_field = f"{owner_kind}_id"
     values = _validate(data, fields)
+    _whole_dollars(values)
     if listing_id is None:
         listing = model(**{owner_field: owner_id}, **values)
         session.add(listing)
@@ -313,7 +331,8 @@ def start_run(
 def publish_run(session: Session, *, actor: User, run_id: int) -> MatchRun:
     """Managers publish a reviewed run: its proposals become visible to both sides.
 
-    Proposals of earlier runs that nobody has answered yet are superseded.
+    Proposals of earlier runs still open are superseded; where this run proposes the same
+    pair again, an acceptance one side already gave carries over to the new proposal.
     """
     require_manager(actor)
     run = session.get(MatchRun, run_id)
@@ -321,16 +340,29 @@ def publish_run(session: Session, *, actor: User, run_id: int) -> MatchRun:
         raise NotFound(f"Match run {run_id} does not exist.")
     if run.status == "published":
         return run
+    open_before = {}
     for old in session.scalars(
-        select(MatchProposal).where(
+        select(MatchProposal)
+        .where(
             MatchProposal.run_id != run_id,
             MatchProposal.status.in_(("proposed", "published")),
         )
+        .order_by(MatchProposal.id)
     ):
+        if old.status == "published":
+            open_before[(old.offer_id, old.request_id)] = old
         old.status = "superseded"
     for proposal in run.proposals:
         if proposal.status == "proposed":
             proposal.status = "published"
+            # The same pair proposed again: an answer one side already gave stands, so the
+            # side is not asked twice and the other side sees who it is waiting for.
+            earlier = open_before.get((proposal.offer_id, proposal.request_id))
+            if earlier is not None:
+                for side in ("company", "business"):
+                    if getattr(earlier, f"{side}_response") == "accepted":
+                        setattr(proposal, f"{side}_response", "accepted")
+                        setattr(proposal, f"{side}_reason", getattr(earlier, f"{side}_reason"))
     run.status = "published"
     run.published_at = utcnow()
     run.published_by_id = actor.id
@@ -339,10 +371,17 @@ def publish_run(session: Session, *, actor: User, run_id: int) -> MatchRun:
 
 
 def visible_proposals(session: Session, actor: User, *, run_id: int | None = None):
-    """Proposals a user may see: managers all; members their organisation's published ones."""
+    """Proposals a user may see: managers all; members their organisation's published ones.
+
+    Across runs (no ``run_id``) each pair is listed once: a later run stores an accepted
+    pair again as ``fixed`` so its own result is complete, but that copy is the same
+    proposal, already answered, and is left out here.
+    """
     query = select(MatchProposal).order_by(MatchProposal.id)
     if run_id is not None:
         query = query.where(MatchProposal.run_id == run_id)
+    else:
+        query = query.where(MatchProposal.fixed.is_(False))
     if not actor.is_manager:
         query = (
             query.join(MatchOffer, MatchOffer.id == MatchProposal.offer_id)
@@ -356,6 +395,34 @@ def visible_proposals(session: Session, actor: User, *, run_id: int | None = Non
             )
         )
     return session.scalars(query).all()
+
+
+#: Where a proposal stands, as its two sides need to read it. The stored ``status`` says
+#: ``published`` until both have answered; the stage also says who is still to answer.
+STAGES = (
+    "under_review",  # a run's proposal the managers have not published
+    "awaiting_both",  # published, neither side has answered
+    "awaiting_business",  # the company accepted; the local business has not answered
+    "awaiting_company",  # the local business accepted; the company has not answered
+    "accepted",  # both accepted: a partnership
+    "declined",
+    "superseded",
+)
+
+
+def proposal_stage(proposal: MatchProposal) -> str:
+    """The proposal's stage (one of ``STAGES``): after one side accepts it waits for the other."""
+    if proposal.status == "proposed":
+        return "under_review"
+    if proposal.status != "published":
+        return proposal.status
+    company = proposal.company_response == "accepted"
+    business = proposal.business_response == "accepted"
+    if company and not business:
+        return "awaiting_business"
+    if business and not company:
+        return "awaiting_company"
+    return "awaiting_both"
 
 
 def get_proposal(session: Session, actor: User, proposal_id: int) -> MatchProposal:
@@ -423,3 +490,37 @@ def partnerships(session: Session, actor: User):
             )
         )
     return session.scalars(query).all()
+
+
+def partner_contacts(session: Session, actor: User, partnership: Partnership, org_id: int):
+    """The people to contact on the other side of a partnership, seen from ``org_id``.
+
+    Only the two partners (and managers) learn each other's contacts, and only once both
+    have accepted: a published proposal alone shares nothing.
+    """
+    if org_id not in (partnership.company_id, partnership.business_id):
+        raise NotFound(f"Partnership {partnership.id} does not exist.")
+    _own(actor, org_id, "Partnership", partnership.id)
+    other = partnership.business_id if org_id == partnership.company_id else partnership.company_id
+    members = [r for r in ROLES if r.endswith("_member")]
+    return session.scalars(
+        select(User).where(User.organisation_id == other, User.role.in_(members)).order_by(User.id)
+    ).all()
+
+
+def offers_of(session: Session, actor: User, company_id: int) -> list[MatchOffer]:
+    """A company's offers, oldest first (its own members and managers only)."""
+    _own(actor, company_id, "Company", company_id)
+    return session.scalars(
+        select(MatchOffer).where(MatchOffer.company_id == company_id).order_by(MatchOffer.id)
+    ).all()
+
+
+def requests_of(session: Session, actor: User, business_id: int) -> list[MatchRequest]:
+    """A local business's partner requests, oldest first (its own members and managers)."""
+    _own(actor, business_id, "Business", business_id)
+    return session.scalars(
+        select(MatchRequest)
+        .where(MatchRequest.business_id == business_id)
+        .order_by(MatchRequest.id)
+    ).all()

@@ -243,12 +243,16 @@ def test_a_company_accepting_a_proposal(browser, served, browser_db):
     assert "合作類型相符" in proposal.locator("table.explanation").inner_text()
     assert proposal.locator(".status").inner_text() == "待雙方回覆"
     shot(page, "23-company-proposal")
-    proposal.get_by_role("button", name="接受").click()
+    proposal.get_by_role("link", name="接受…").click()
+    page.wait_for_url(f"**/console/proposals/{proposal_id}/accept")
+    assert page.locator("#confirm-partner").inner_text() == "丙工作室"
+    page.get_by_role("button", name="確定接受").click()
     page.wait_for_load_state()
     assert "您已接受此提案" in page.locator(".flash").inner_text()
     proposal = page.locator(f"#proposal-{proposal_id}")
     assert "企業: 已接受" in proposal.inner_text()
-    assert proposal.get_by_role("button", name="接受").count() == 0
+    assert proposal.locator(".status").inner_text() == "企業已接受，待在地業者回覆"
+    assert proposal.get_by_role("link", name="接受…").count() == 0
     shot(page, "24-company-proposal-accepted")
     context.close()
 

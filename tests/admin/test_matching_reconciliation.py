@@ -72,15 +72,13 @@ def test_unpublished_proposals_stay_hidden(console):
 def test_both_accept_and_a_partnership_is_made(console):
     pid = seed_published_proposal(console.database, console.ids)
     company = console.client("company_a")
-    accepted = post_form(company, "/console/company", f"/console/proposals/{pid}/accept")
+    url, yes = f"/console/proposals/{pid}/accept", {"confirmed": "yes"}
+    accepted = post_form(company, url, url, yes)
     assert accepted.status_code == 302
     page = company.get("/console/company")
     assert f"/console/proposals/{pid}/accept" not in page.text  # answered once
     business = console.client("business_x")
-    assert (
-        post_form(business, "/console/business", f"/console/proposals/{pid}/accept").status_code
-        == 302
-    )
+    assert post_form(business, url, url, yes).status_code == 302
     assert _proposal(console, pid).status == "accepted"
     with console.database.session() as s:
         assert s.scalar(select(func.count()).select_from(Partnership)) == 1
@@ -89,15 +87,12 @@ def test_both_accept_and_a_partnership_is_made(console):
 def test_declining_needs_a_reason_shown_next_to_the_field(console):
     pid = seed_published_proposal(console.database, console.ids)
     c = console.client("business_x")
-    refused = post_form(
-        c, "/console/business", f"/console/proposals/{pid}/decline", {"reason": " "}
-    )
+    url = f"/console/proposals/{pid}/decline"
+    refused = post_form(c, url, url, {"reason": " ", "confirmed": "yes"})
     assert refused.status_code == 422
     assert f'id="reason-{pid}-error"' in refused.text
     assert _proposal(console, pid).status == "published"
-    declined = post_form(
-        c, "/console/business", f"/console/proposals/{pid}/decline", {"reason": "時程不合"}
-    )
+    declined = post_form(c, url, url, {"reason": "時程不合", "confirmed": "yes"})
     assert declined.status_code == 302
     p = _proposal(console, pid)
     assert (p.status, p.business_reason) == ("declined", "時程不合")
@@ -202,8 +197,12 @@ def test_the_new_forms_refuse_a_post_without_the_csrf_token(console):
     line_id = seed_bank_line_to_confirm(console.database, console.ids)
     company, manager = console.client("company_a"), console.client("ndc")
     for c, url, data in (
-        (company, f"/console/proposals/{pid}/accept", {}),
-        (company, f"/console/proposals/{pid}/decline", {"reason": "x"}),
+        (company, f"/console/proposals/{pid}/accept", {"confirmed": "yes"}),
+        (company, f"/console/proposals/{pid}/decline", {"reason": "x", "confirmed": "yes"}),
+        (company, "/console/profile", {"name": "x", "town_code": "10008040"}),
+        (company, "/console/offers/new", {"kinds": "sponsorship", "capacity": "1"}),
+        (console.client("business_x"), "/console/projects/new", {"name": "x"}),
+        (console.client("business_x"), "/console/requests/new", {"kind": "sponsorship"}),
         (manager, "/console/matching", {"k": "5"}),
         (manager, "/console/matching/runs/1/publish", {}),
         (manager, f"/console/reconciliation/lines/{line_id}/confirm", {}),

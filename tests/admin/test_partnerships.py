@@ -14,9 +14,10 @@ def partnership_rows(html: str) -> list[str]:
 
 def accept_both(console) -> int:
     pid = seed_published_proposal(console.database, console.ids)
-    for actor, home in (("company_a", "/console/company"), ("business_x", "/console/business")):
+    url = f"/console/proposals/{pid}/accept"
+    for actor in ("company_a", "business_x"):
         c = console.client(actor)
-        assert post_form(c, home, f"/console/proposals/{pid}/accept").status_code == 302
+        assert post_form(c, url, url, {"confirmed": "yes"}).status_code == 302
     return pid
 
 

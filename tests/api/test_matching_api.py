@@ -47,3 +47,32 @@ def test_matching_workflow_over_http(world: World):
     assert answer.get_json()["status"] == "accepted"
     assert len(world.call("business_x", "GET", "/api/v1/partnerships").get_json()) == 1
     assert world.call("business_y", "GET", "/api/v1/partnerships").get_json() == []
+
+
+def test_a_proposal_says_who_is_still_to_answer_and_amounts_are_whole_dollars(world: World):
+    for actor, path, body in (
+        ("company_a", "/api/v1/match/offers", {"kinds": ["sponsorship"], "budget": 500_000}),
+        (
+            "business_x",
+            "/api/v1/match/requests",
+            {"kind": "sponsorship", "amount": 200_000, "industry": "A", "town_code": "10008040"},
+        ),
+    ):
+        assert world.call(actor, "POST", path, json=body).status_code == 201
+    cents = world.call(
+        "business_x",
+        "POST",
+        "/api/v1/match/requests",
+        json={"kind": "sponsorship", "amount": 100_050, "industry": "A", "town_code": "10008040"},
+    )
+    assert cents.status_code == 422
+    assert cents.get_json()["errors"] == {"amount": ["must be a multiple of 100"]}
+    run = world.call("ndc", "POST", "/api/v1/match/runs", json={"params": {"k": 5}}).get_json()
+    (proposal,) = run["proposals"]
+    assert proposal["stage"] == "under_review"
+    world.call("ndc", "POST", f"/api/v1/match/runs/{run['id']}/publish")
+    path = f"/api/v1/match/proposals/{proposal['id']}"
+    assert world.call("business_x", "GET", path).get_json()["stage"] == "awaiting_both"
+    world.call("company_a", "POST", f"{path}/response", json={"decision": "accept"})
+    seen = world.call("business_x", "GET", path).get_json()
+    assert (seen["status"], seen["stage"]) == ("published", "awaiting_business")

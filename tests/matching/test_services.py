@@ -209,3 +209,99 @@ def test_cli_match_run(database, monkeypatch):
     result = CliRunner().invoke(main, ["match", "run", "--publish", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "1 proposals" in result.output and "published" in result.output
+
+
+def _published(session, w):
+    with f.tx(session):
+        _offer(session, w)
+        _request(session, w)
+        run = ms.start_run(session, actor=w.manager, params={"k": 5})
+        ms.publish_run(session, actor=w.manager, run_id=run.id)
+    (proposal,) = run.proposals
+    return proposal
+
+
+def _accept(session, actor, proposal_id):
+    with f.tx(session):
+        return ms.respond(session, actor=actor, proposal_id=proposal_id, decision="accept")
+
+
+def test_after_one_side_accepts_the_stage_says_who_is_awaited(session, world):
+    proposal = _published(session, world)
+    assert ms.proposal_stage(proposal) == "awaiting_both"
+    _accept(session, world.company_user, proposal.id)
+    assert ms.proposal_stage(proposal) == "awaiting_business"
+    _accept(session, world.business_user, proposal.id)
+    assert ms.proposal_stage(proposal) == "accepted"
+    other = world.related_business
+    with f.tx(session):
+        _request(session, world, who="related_business", amount=100_000)
+        run = ms.start_run(session, actor=world.manager, params={"k": 5})
+    new = next(p for p in run.proposals if p.request.business_id == other.id)
+    assert ms.proposal_stage(new) == "under_review"
+    with f.tx(session):
+        ms.publish_run(session, actor=world.manager, run_id=run.id)
+    _accept(session, world.related_business_user, new.id)
+    assert ms.proposal_stage(new) == "awaiting_company"
+
+
+def test_a_second_run_lists_an_accepted_proposal_once(session, world):
+    proposal = _published(session, world)
+    _accept(session, world.company_user, proposal.id)
+    _accept(session, world.business_user, proposal.id)
+    with f.tx(session):
+        again = ms.start_run(session, actor=world.manager, params={"k": 5})
+        ms.publish_run(session, actor=world.manager, run_id=again.id)
+    assert [p.fixed for p in again.proposals] == [True]  # the run itself keeps the pair
+    for actor in (world.company_user, world.business_user, world.manager):
+        assert [p.id for p in ms.visible_proposals(session, actor)] == [proposal.id]
+    assert [p.id for p in ms.visible_proposals(session, world.manager, run_id=again.id)] == [
+        again.proposals[0].id
+    ]
+
+
+def test_a_pair_proposed_again_keeps_the_acceptance_already_given(session, world):
+    proposal = _published(session, world)
+    _accept(session, world.company_user, proposal.id)
+    with f.tx(session):
+        again = ms.start_run(session, actor=world.manager, params={"k": 5})
+        ms.publish_run(session, actor=world.manager, run_id=again.id)
+    (new,) = again.proposals
+    assert proposal.status == "superseded"
+    assert [p.id for p in ms.visible_proposals(session, world.company_user)] == [new.id]
+    assert (new.company_response, ms.proposal_stage(new)) == ("accepted", "awaiting_business")
+    done = _accept(session, world.business_user, new.id)
+    assert done.status == "accepted"
+    assert len(ms.partnerships(session, world.company_user)) == 1
+
+
+def test_listing_amounts_are_whole_dollars(session, world):
+    from ledger.errors import InvalidAmount
+
+    with pytest.raises(InvalidAmount) as exc, f.tx(session):
+        _request(session, world, amount=100_050)  # NT$1,000.50
+    assert exc.value.fields == {"amount": ["must be a multiple of 100"]}
+    with pytest.raises(InvalidAmount), f.tx(session):
+        _offer(session, world, budget=99)
+    with f.tx(session):
+        assert _request(session, world, amount=100_000).amount == 100_000
+
+
+def test_only_partners_learn_each_others_contacts(session, world):
+    proposal = _published(session, world)
+    _accept(session, world.company_user, proposal.id)
+    _accept(session, world.business_user, proposal.id)
+    (partnership,) = ms.partnerships(session, world.company_user)
+    seen_by_company = ms.partner_contacts(
+        session, world.company_user, partnership, world.company.id
+    )
+    assert [u.id for u in seen_by_company] == [world.business_user.id]
+    seen_by_business = ms.partner_contacts(
+        session, world.business_user, partnership, world.business.id
+    )
+    assert [u.id for u in seen_by_business] == [world.company_user.id]
+    assert ms.partner_contacts(session, world.manager, partnership, world.company.id)
+    with pytest.raises(NotFound):
+        ms.partner_contacts(session, world.other_user, partnership, world.company.id)
+    with pytest.raises(NotFound):
+        ms.partner_contacts(session, world.other_user, partnership, world.other_company.id)
