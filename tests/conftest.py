@@ -19,6 +19,9 @@ from placefund.app import Database, create_app
 from placefund.config import Settings, normalise_database_url
 from placefund.migrate import upgrade
 
+# Tests that need Debian's Chromium fail instead of skipping where the machine was prepared
+pytest_plugins = ["tests.machine"]
+
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):
