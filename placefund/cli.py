@@ -36,6 +36,11 @@ def _database(*, migrated: bool = True):
     url = _settings().database_url
     try:
         database = Database(url)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        raise DatabaseUnusable(database_problem(url, exc)) from exc
+    # Connections closed when the command ends, not left to the garbage collector
+    click.get_current_context().call_on_close(database.engine.dispose)
+    try:
         with database.engine.connect():
             pass
     except (SQLAlchemyError, OSError) as exc:

@@ -40,7 +40,7 @@ def database_problem(url: str, exc: BaseException) -> str:
             f"DATABASE_URL names a database this service does not speak ({where}): use "
             "postgresql://... (psycopg 3) or sqlite:///path."
         )
-    if isinstance(exc, ArgumentError):
+    if isinstance(exc, (ArgumentError, ValueError)):  # ValueError: e.g. a port not a number
         return f"DATABASE_URL is not a database URL ({where}): use e.g. postgresql://user@host/db."
     said = " ".join(str(getattr(exc, "orig", None) or exc).split()).rstrip(".")
     return (
@@ -52,7 +52,7 @@ def database_problem(url: str, exc: BaseException) -> str:
 def _safe_url(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "an unreadable URL"
 
 
@@ -64,7 +64,7 @@ def check_database(settings: Settings) -> list[str]:
     url = settings.database_url
     try:
         engine = make_engine(url)
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, ValueError) as exc:
         return [database_problem(url, exc)]
     try:
         current = current_revision(engine)
