@@ -74,17 +74,23 @@ class Server:
             text=True,
             start_new_session=True,
         )  # fmt: skip
+        try:
+            self._wait_until_serving()
+        except BaseException:
+            self.stop()  # never leave a server behind, whatever went wrong
+            raise
+
+    def _wait_until_serving(self) -> None:
         deadline = time.monotonic() + 120  # a bound on the wait, not a measurement
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"serve exited: {self.process.communicate()[1][-2000:]}")
+                raise AssertionError(f"serve exited: {self.process.stderr.read()[-2000:]}")
             try:
                 if requests.get(f"{self.base}/healthz", headers=CLOSE, timeout=30).ok:
                     return
             except requests.RequestException:
                 pass  # not listening yet, or the workers still booting
             time.sleep(0.2)
-        self.stop()
         raise AssertionError("serve did not answer within two minutes")
 
     def stop(self) -> tuple[str, str]:
