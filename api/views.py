@@ -26,6 +26,7 @@ from api import (
     returns,
 )
 from api.errors import PROBLEM_MEDIA_TYPE, ApiError, ProblemSchema, register_error_handlers
+from api.operation_ids import name_operations
 from ledger.posting import REPLAYED
 
 API_PREFIX = "/api/v1"
@@ -45,6 +46,11 @@ class Api(SmorestApi):
     """flask-smorest with problem documents as its error responses, documented as such."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def register_blueprint(self, blp, **options):
+        """As flask-smorest's, with every operation named (api/operation_ids.py)."""
+        name_operations(blp, options.get("name", blp.name))
+        return super().register_blueprint(blp, **options)
 
     def _register_error_handlers(self):
         register_error_handlers(self._app)

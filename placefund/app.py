@@ -12,7 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from placefund.config import Settings
+from placefund.config import Settings, instance_secret_key
 from placefund.db import make_engine, make_session_factory
 
 access_log = logging.getLogger("placefund.access")
@@ -74,7 +74,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or Settings.from_env()
     app = Flask("placefund", instance_relative_config=False)
     app.config["SETTINGS"] = settings
-    app.config["SECRET_KEY"] = settings.secret_key
+    # Without SECRET_KEY, the instance folder's key: the same in every worker and restart
+    app.config["SECRET_KEY"] = settings.secret_key or instance_secret_key()
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.json.ensure_ascii = False  # Traditional Chinese stays readable in responses
     app.json.sort_keys = False

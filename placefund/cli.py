@@ -10,6 +10,13 @@ from sqlalchemy import func, select
 from placefund.config import Settings
 
 
+class DatabaseUnusable(click.ClickException):
+    """The database URL is unreadable, or the database cannot be reached or is not migrated:
+    one line and exit status 2, never a driver's traceback."""
+
+    exit_code = 2
+
+
 def _settings() -> Settings:
     """The environment's settings; a bad value is a one-line message, not a traceback."""
     try:
@@ -18,15 +25,57 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from exc
 
 
-def _database():
-    from placefund.app import Database
+def _database(*, migrated: bool = True):
+    """The configured database, connected once to prove it usable; when ``migrated``, also
+    at the newest revision this code knows (every command but ``db upgrade`` needs that)."""
+    from sqlalchemy.exc import SQLAlchemyError
 
-    return Database(_settings().database_url)
+    from placefund.app import Database
+    from placefund.doctor import database_problem
+
+    url = _settings().database_url
+    try:
+        database = Database(url)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        raise DatabaseUnusable(database_problem(url, exc)) from exc
+    # Connections closed when the command ends, not left to the garbage collector
+    click.get_current_context().call_on_close(database.engine.dispose)
+    try:
+        with database.engine.connect():
+            pass
+    except (SQLAlchemyError, OSError) as exc:
+        raise DatabaseUnusable(database_problem(url, exc)) from exc
+    if migrated:
+        from placefund.doctor import check_database
+
+        problems = check_database(_settings())
+        if problems:
+            raise DatabaseUnusable(problems[0])
+    return database
 
 
 @click.group()
 def main() -> None:
     """地方創生基金 placefund: the place-creation fund service."""
+
+
+@main.command()
+def doctor() -> None:
+    """Check the database, the receipt font, Stripe and the secret key; each problem is one
+    line with its fix; exit status 1 when there is any."""
+    from placefund.doctor import diagnose
+
+    total = 0
+    for name, problems in diagnose(_settings()):
+        if not problems:
+            click.echo(f"ok       {name}")
+        for problem in problems:
+            click.echo(f"PROBLEM  {name}: {problem}")
+        total += len(problems)
+    if total:
+        click.echo(f"{total} problem{'s' if total > 1 else ''} found.", err=True)
+        sys.exit(1)
+    click.echo("Ready.")
 
 
 @main.group()
@@ -40,7 +89,7 @@ def db_upgrade(revision: str) -> None:
     """Create or migrate the schema (SQLite by default, PostgreSQL when DATABASE_URL is set)."""
     from placefund.migrate import upgrade
 
-    database = _database()
+    database = _database(migrated=False)
     upgrade(database.engine, revision)
     click.echo(
         f"Database at {database.engine.url.render_as_string(hide_password=True)} is up to date."
@@ -53,13 +102,8 @@ def demo(if_empty: bool) -> None:
     """Load realistic demo data into an empty database."""
     from ledger.models import Organisation
     from placefund.demo import load_demo
-    from placefund.migrate import is_migrated
 
     database = _database()
-    if not is_migrated(database.engine):
-        raise click.ClickException(
-            "The database has no schema yet: run `placefund db upgrade` first."
-        )
     with database.session() as session:
         if session.scalar(select(func.count(Organisation.id))):
             if if_empty:
@@ -88,9 +132,20 @@ def demo(if_empty: bool) -> None:
 )
 def serve(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
     """Serve the app with gunicorn (a production WSGI server)."""
+    from placefund.config import instance_secret_key
+    from placefund.doctor import diagnose
     from placefund.server import run
 
-    _settings()  # refuse a bad setting here, not in every worker gunicorn boots
+    settings = _settings()  # refuse a bad setting here, not in every worker gunicorn boots
+    for name, problems in diagnose(settings):
+        for problem in problems:
+            click.echo(f"Warning ({name}): {problem}", err=True)
+    if not settings.secret_key:
+        # Made now, before gunicorn forks: every worker then reads the same key
+        try:
+            instance_secret_key()
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"No SECRET_KEY and no instance key: {exc}") from exc
     click.echo(f"Serving on http://{host}:{port} with {workers} workers")
     run(host=host, port=port, workers=workers, threads=threads, access_log=access_log)
 
@@ -373,10 +428,6 @@ def reconcile_bank(
             sys.exit(2)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 from matching.cli import _StageBars, match  # noqa: E402  (the pure `match solve` lives there)
 
 main.add_command(match)
@@ -429,3 +480,9 @@ def _system_manager(session):
     if admin is None:
         raise click.ClickException("No admin user exists to publish the run; review it instead.")
     return admin
+
+
+# Last, once every command group is registered (``python -m placefund.cli``; ``python -m
+# placefund`` is placefund/__main__.py)
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name="placefund")

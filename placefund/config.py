@@ -1,9 +1,15 @@
-"""Configuration, read from the environment only (secrets never live in files or logs)."""
+"""Configuration, read from the environment (secrets never live in logs).
+
+The one file it may write: the instance folder's ``secret_key``, generated once when
+SECRET_KEY is not set, so every worker and every restart of a server signs with one key.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +24,42 @@ def instance_dir() -> Path:
 def default_database_url() -> str:
     """The embedded SQLite file used when DATABASE_URL is not set."""
     return f"sqlite:///{instance_dir() / 'placefund.db'}"
+
+
+#: The key file in the instance folder, used when SECRET_KEY is not set
+SECRET_KEY_FILE = "secret_key"
+
+
+def instance_secret_key(folder: Path | None = None) -> str:
+    """The console's signing key kept in the instance folder, generated on first use.
+
+    Every gunicorn worker builds its own app: a key drawn at random in each would make a
+    form rendered by one worker "expired" when posted to another, and sign everybody out at
+    each restart. The file is created with mode 600 under a temporary name and linked into
+    place, which fails if another process won the race: all then read the same key.
+    """
+    folder = folder or instance_dir()
+    path = folder / SECRET_KEY_FILE
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        draft = folder / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(secrets.token_hex(32) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+        finally:
+            draft.unlink()
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 32:
+        raise ValueError(
+            f"{path} holds no usable key (fewer than 32 characters): delete it to have a new "
+            "one made, or set SECRET_KEY."
+        )
+    return key
 
 
 def normalise_database_url(url: str) -> str:

@@ -19,6 +19,19 @@ from placefund.app import Database, create_app
 from placefund.config import Settings, normalise_database_url
 from placefund.migrate import upgrade
 
+# Tests that need Debian's Chromium fail instead of skipping where the machine was prepared
+pytest_plugins = ["tests.machine"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def instance_folder(tmp_path_factory):
+    """An instance folder of the session's own: what a command or app makes there (the
+    embedded database, the generated secret_key) never lands in the working tree."""
+    with pytest.MonkeyPatch.context() as mp:
+        folder = tmp_path_factory.mktemp("instance")
+        mp.setenv("PLACEFUND_INSTANCE", str(folder))
+        yield folder
+
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory):

@@ -1,0 +1,154 @@
+"""`placefund serve` with several workers and no SECRET_KEY: every worker signs with the
+same key, so a sign-in form rendered by one worker is accepted by another and a signed-in
+user stays signed in whichever worker answers, also after a restart.
+
+Each request goes on a new connection, so the kernel hands it to whichever worker accepts
+first: the form and its post, and the pages after, land on different workers. Start-up
+warns of what `placefund doctor` would report.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from argon2 import PasswordHasher
+
+from ledger.models import Organisation, User
+from placefund.app import Database
+from placefund.migrate import upgrade
+
+EMAIL = "manager@fund.example.tw"
+PASSWORD = "correct-horse-battery"
+SIGN_INS = 10
+_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CLOSE = {"Connection": "close"}
+
+
+@pytest.fixture
+def instance(tmp_path):
+    """An instance folder whose SQLite database has one fund manager who can sign in."""
+    folder = tmp_path / "instance"
+    database = Database(f"sqlite:///{folder / 'placefund.db'}")
+    upgrade(database.engine)
+    with database.session() as s, s.begin():
+        org = Organisation(kind="institution", name="國家發展委員會", institution_code="NDC")
+        s.add(org)
+        s.flush()
+        # Cheap argon2 parameters (they travel inside the hash; the server verifies as usual)
+        hashed = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
+        s.add(User(email=EMAIL, name="經理", role="fund_manager", organisation_id=org.id,
+                   password_hash=hashed))  # fmt: skip
+    database.engine.dispose()
+    return folder
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`python -m placefund serve` in a process group of its own (gunicorn, its workers and
+    the sealer), stopped as a group."""
+
+    def __init__(self, instance, env_extra: dict[str, str] | None = None, workers: int = 3):
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL")}
+        env.update(PLACEFUND_INSTANCE=str(instance), **(env_extra or {}))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "placefund", "serve", "--port", str(self.port),
+             "--workers", str(workers), "--threads", "1", "--no-access-log"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            self._wait_until_serving()
+        except BaseException:
+            self.stop()  # never leave a server behind, whatever went wrong
+            raise
+
+    def _wait_until_serving(self) -> None:
+        deadline = time.monotonic() + 120  # a bound on the wait, not a measurement
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"serve exited: {self.process.stderr.read()[-2000:]}")
+            try:
+                if requests.get(f"{self.base}/healthz", headers=CLOSE, timeout=30).ok:
+                    return
+            except requests.RequestException:
+                pass  # not listening yet, or the workers still booting
+            time.sleep(0.2)
+        raise AssertionError("serve did not answer within two minutes")
+
+    def stop(self) -> tuple[str, str]:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)  # gunicorn's quick shutdown
+        try:
+            return self.process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            return self.process.communicate()
+
+
+def sign_in(base: str) -> tuple[requests.Session, str]:
+    """A new browser signed in; and the home page the sign-in sent it to."""
+    browser = requests.Session()
+    page = browser.get(f"{base}/console/sign-in", headers=CLOSE, timeout=30)
+    token = _TOKEN.search(page.text).group(1)
+    answer = browser.post(
+        f"{base}/console/sign-in",
+        data={"csrf_token": token, "email": EMAIL, "password": PASSWORD},
+        headers=CLOSE,
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert answer.status_code == 302, answer.text[-1500:]
+    home = answer.headers["Location"]
+    assert "/sign-in" not in home
+    return browser, home
+
+
+def signed_in(base: str, browser: requests.Session, home: str) -> bool:
+    """/console/ sends a signed-in browser to its home page, any other to the sign-in page."""
+    page = browser.get(f"{base}/console/", headers=CLOSE, allow_redirects=False, timeout=30)
+    return page.status_code == 302 and page.headers["Location"].endswith(home)
+
+
+def test_sign_ins_never_fail_across_workers_and_restarts(instance):
+    # Half a Stripe configuration: start-up warns of each problem, and serves anyway
+    server = Server(instance, {"STRIPE_SECRET_KEY": "sk_test_1"})
+    try:
+        browsers = []
+        for _ in range(SIGN_INS):
+            browser, home = sign_in(server.base)
+            assert all(signed_in(server.base, browser, home) for _ in range(2))
+            browsers.append(browser)
+    finally:
+        _out, err = server.stop()
+    key_file = instance / "secret_key"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert [line for line in err.splitlines() if line.startswith("Warning")] == [
+        "Warning (stripe): STRIPE_PUBLISHABLE_KEY is not set: the donation page cannot take "
+        "cards; set it to the same account's pk_... key.",
+        "Warning (stripe): STRIPE_WEBHOOK_SECRET is not set: Stripe's webhooks are refused and "
+        "payments wait for `placefund stripe sync`; set it to the endpoint's whsec_... secret.",
+    ]
+
+    restarted = Server(instance, workers=2)
+    try:
+        assert all(signed_in(restarted.base, b, home) for b in browsers), "signed out"
+    finally:
+        restarted.stop()
