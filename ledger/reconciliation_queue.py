@@ -287,6 +287,73 @@ def recent_decisions(session: Session, limit: int = 20) -> list[StatementLine]:
     )
 
 
+# --- a run's findings --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of a run with its line, and its ledger items as ``kind:id`` refs."""
+
+    result: ReconciliationResult
+    line: StatementLine | None
+    #: Each option's refs; a match or a gap has one option
+    options: list[list[str]]
+    #: ``po_...`` for a payout check (its targets name Stripe's payout, not ours)
+    payout: str | None = None
+
+    @property
+    def refs(self) -> list[str]:
+        return [r for option in self.options for r in option]
+
+
+@dataclass(frozen=True)
+class FindingPage:
+    items: list[Finding]
+    #: Findings per outcome in the whole run
+    counts: dict[str, int]
+    #: Pass as ``after`` for the next page (None: the last page)
+    next_after: int | None
+
+
+def run_findings(
+    session: Session,
+    run_id: int,
+    *,
+    outcome: str | None = None,
+    after: int | None = None,
+    size: int = 100,
+) -> FindingPage:
+    """A page of a run's findings (a 40,000-line run has as many), in the run's order."""
+    counts = dict(
+        session.execute(
+            select(ReconciliationResult.outcome, func.count())
+            .where(ReconciliationResult.run_id == run_id)
+            .group_by(ReconciliationResult.outcome)
+        ).all()
+    )
+    stmt = select(ReconciliationResult).where(ReconciliationResult.run_id == run_id)
+    if outcome:
+        stmt = stmt.where(ReconciliationResult.outcome == outcome)
+    if after is not None:
+        stmt = stmt.where(ReconciliationResult.id > after)
+    results = list(session.scalars(stmt.order_by(ReconciliationResult.id).limit(size + 1)))
+    more = len(results) > size
+    results = results[:size]
+    line_ids = sorted({r.line_id for r in results if r.line_id is not None})
+    lines = {
+        ln.id: ln
+        for ln in session.scalars(select(StatementLine).where(StatementLine.id.in_(line_ids)))
+    }
+    items = []
+    for r in results:
+        payout = None
+        options = [o.split() for o in r.targets.split("|") if o.strip()]
+        if r.targets.startswith("payout:"):
+            payout, options = r.targets.partition(":")[2], []
+        items.append(Finding(r, lines.get(r.line_id), options, payout))
+    return FindingPage(items, counts, results[-1].id if more else None)
+
+
 # --- ledger items in words ------------------------------------------------------------------
 
 
@@ -646,5 +713,6 @@ __all__ = [
     "page_of_lines",
     "queue_line",
     "recent_decisions",
+    "run_findings",
     "search_items",
 ]
