@@ -380,7 +380,8 @@ def _back(line_id: int):
 def _line_page(line: StatementLine, confirm_form=None, status: int = 200):
     """A line with its finding, and a search over the ledger items it could be matched to."""
     s = db_session()
-    search = forms.CandidateSearchForm(request.args)
+    # The search stays after a refused confirm (the form carries it back)
+    search = forms.CandidateSearchForm(request.values)
     found = []
     if search.validate() and search.q.data:
         found = queue.search_items(s, search.q.data, currency=line.currency)

@@ -192,13 +192,11 @@ class ReconciliationLineArgs(schemas.PageArgs):
     start = fields.Date(load_default=None, data_key="from", metadata={"description": "On or after"})
     end = fields.Date(load_default=None, data_key="to", metadata={"description": "On or before"})
     min_amount = fields.Integer(
-        strict=True,
         load_default=None,
         validate=validate.Range(0, 2**62),
         metadata={"description": "Minor units, compared with the line's size (sign ignored)"},
     )
     max_amount = fields.Integer(
-        strict=True,
         load_default=None,
         validate=validate.Range(0, 2**62),
         metadata={"description": "Minor units, compared with the line's size (sign ignored)"},
