@@ -384,7 +384,7 @@ def _line_page(line: StatementLine, confirm_form=None, status: int = 200):
     search = forms.CandidateSearchForm(request.values)
     found = []
     if search.validate() and search.q.data:
-        found = queue.search_items(s, search.q.data, currency=line.currency)
+        found = queue.search_items(s, search.q.data, currency=line.currency, source=line.source)
     entry = queue.queue_line(s, line)
     refs = _refs_of(entry)
     choices = [" ".join(option) for option in entry.options] + [i.ref for i in found]

@@ -580,7 +580,12 @@ def _as_amount(text: str, currency: str) -> int | None:
 
 
 def search_items(
-    session: Session, text: str, *, currency: str = "TWD", limit: int = 10
+    session: Session,
+    text: str,
+    *,
+    currency: str = "TWD",
+    source: str = "bank",
+    limit: int = 10,
 ) -> list[LedgerItem]:
     """Ledger items a line could be matched to, found by what a manager knows.
 
@@ -588,7 +593,8 @@ def search_items(
     ``NT$5,000``), a virtual account (or its last digits), a Stripe payout id or a
     disbursement reference (``D-12``). Open pledges, donations, Stripe payouts, paid
     disbursements and revenue returns in ``currency``, up to ``limit`` of each kind, newest
-    first; an item another line is already matched to says so.
+    first; an item another line is already matched to says so. For a bank line, only
+    bank-transfer donations (card money reaches the bank in a Stripe payout).
     """
     text = (text or "").strip()[:100]
     if not text:
@@ -611,9 +617,11 @@ def search_items(
 
     items: list[LedgerItem] = []
     net = Donation.net_amount - Donation.refunded_amount
+    channel = [Donation.channel == "bank_transfer"] if source == "bank" else []
     items += _donations(
         session,
         Donation.settlement_currency == currency,
+        *channel,
         either(by_name, by_va, (net == amount) if amount else None),
         limit=limit,
     )
