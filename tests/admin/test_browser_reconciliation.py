@@ -125,7 +125,7 @@ def test_import_filter_page_match_by_hand_and_confirm_a_difference(
         wide = page.evaluate(
             "w => [...document.querySelectorAll('body *')]"
             ".filter(e => e.getBoundingClientRect().right > w)"
-            ".map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + e.textContent.slice(0, 40))",
+            ".map(e => e.tagName + '#' + e.id + ' ' + e.textContent.slice(0, 40))",
             width,
         )
         assert page.evaluate("document.documentElement.scrollWidth") <= width, (page.url, wide)
