@@ -221,3 +221,27 @@ def test_run_findings_come_in_pages_with_counts(session, world):
     assert len(lines) == 12
     only = queue.run_findings(session, run.id, outcome="unmatched_item")
     assert {f.result.outcome for f in only.items} <= {"unmatched_item"}
+
+
+@pytest.mark.postgres
+def test_pages_counts_and_search_on_postgresql(pg):
+    """The same keyset (row comparison), partial-index filter and ILIKE search on
+    PostgreSQL."""
+    with pg.session() as s:
+        with tx(s):
+            _tokens, ids = build_world(s)
+        line_ids = import_lines(s, 70)
+        f = queue.LineFilter(start=START)
+        seen = []
+        page = queue.page_of_lines(s, f, size=25)
+        while True:
+            seen += [i.line.id for i in page.items]
+            if page.older is None:
+                break
+            page = queue.page_of_lines(s, f, size=25, after=queue.decode_cursor(page.older))
+        assert seen == list(reversed(line_ids)) and page.total == 70
+        back = queue.page_of_lines(s, f, size=25, before=queue.decode_cursor(page.newer))
+        assert (back.first, back.last) == (26, 50)
+        assert queue.counts(s, queue.LineFilter(amount_min=10_100, amount_max=10_200))["open"] == 2
+        found = {i.ref for i in queue.search_items(s, "甲公")}
+        assert f"pledge:{ids['pledge_a']}" in found
