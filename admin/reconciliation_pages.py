@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 
 from admin import forms, imports, messages
 from admin.models import ImportJob
-from admin.views import bp, form_error, me, signed_in
+from admin.views import bp, form_error, me, safe_next, signed_in
 from api.auth import MANAGERS
 from api.common import atomic
 from ledger import reconciliation
@@ -117,8 +117,7 @@ def _filter_from(form: forms.QueueFilterForm) -> tuple[queue.LineFilter, int]:
     )
 
 
-def _queue_page(upload_form=None, line_forms=None, status: int = 200):
-    line_forms = line_forms or {}
+def _queue_page(upload_form=None, status: int = 200):
     s = db_session()
     if imports.mark_abandoned(s):
         s.commit()
@@ -169,7 +168,7 @@ def _queue_page(upload_form=None, line_forms=None, status: int = 200):
             confirm_form=forms.ConfirmLineForm(formdata=None),
             reason_forms={
                 (item.line.id, action): forms.unique_ids(
-                    line_forms.get((item.line.id, action)) or forms.LineReasonForm(formdata=None),
+                    forms.LineReasonForm(formdata=None),
                     f"{action}-{item.line.id}",
                 )
                 for item in page.items
@@ -374,10 +373,17 @@ def _line(line_id: int) -> StatementLine:
 
 
 def _back(line_id: int):
-    return redirect(f"{url_for('console.reconciliation_queue')}#line-{line_id}")
+    """Back where the decision was taken (the queue page with its filters), at the line."""
+    queue_url = url_for("console.reconciliation_queue")
+    target = safe_next(request.form.get("next"), queue_url)
+    if not target.startswith(queue_url):
+        target = queue_url
+    return redirect(f"{target.split('#')[0]}#line-{line_id}")
 
 
-def _line_page(line: StatementLine, confirm_form=None, status: int = 200):
+def _line_page(
+    line: StatementLine, confirm_form=None, status: int = 200, reason_form=None, action=None
+):
     """A line with its finding, and a search over the ledger items it could be matched to."""
     s = db_session()
     # The search stays after a refused confirm (the form carries it back)
@@ -406,6 +412,15 @@ def _line_page(line: StatementLine, confirm_form=None, status: int = 200):
             found=found,
             items=queue.describe(s, refs),
             confirm_forms=confirm_forms,
+            reason_forms={
+                a: forms.unique_ids(
+                    reason_form
+                    if (a == action and reason_form is not None)
+                    else forms.LineReasonForm(formdata=None),
+                    f"{a}-{line.id}",
+                )
+                for a in ("unmatch", "ignore")
+            },
             stmt_import=s.get(StatementImport, line.import_id),
             **_helpers(),
         ),
@@ -458,7 +473,9 @@ def reconciliation_confirm(line_id: int):
 
 
 def _decide(line_id: int, action: str):
-    _line(line_id)
+    """Unmatch or ignore with a reason; a refusal is shown on the line's own page (the
+    queue page it came from may not show the line's form any more)."""
+    line = _line(line_id)
     form = forms.LineReasonForm()
     if form.validate_on_submit():
         service = reconciliation.unmatch_line if action == "unmatch" else reconciliation.ignore_line
@@ -474,7 +491,7 @@ def _decide(line_id: int, action: str):
             else:
                 flash(_("%(line)s is ignored.", line=words), "info")
             return _back(line_id)
-    return _queue_page(line_forms={(line_id, action): form}, status=422)
+    return _line_page(line, status=422, reason_form=form, action=action)
 
 
 @bp.post("/reconciliation/lines/<int:line_id>/unmatch")

@@ -4,6 +4,7 @@ first, a line matched by hand, a differing confirm with its reason, and run page
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 import pytest
@@ -297,3 +298,32 @@ def test_the_queue_and_line_pages_are_for_managers_only(console):
     for url in ("/console/reconciliation", f"/console/reconciliation/lines/{line_id}"):
         assert company.get(url).status_code == 403
     assert console.client("ndc").get("/console/reconciliation/lines/999999").status_code == 404
+
+
+def test_a_decision_returns_to_the_filtered_page_it_was_taken_on(console):
+    ids = import_lines(console.database, 60)
+    c = console.client("ndc")
+    url = "/console/reconciliation?amount_min=150&size=25"
+    page = c.get(url)
+    line_id = rows(page.text)[0]
+    assert line_id == ids[-1]
+    next_path = html.unescape(
+        re.search(
+            rf'action="/console/reconciliation/lines/{line_id}/ignore"[^>]*>\s*'
+            r'<input[^>]*name="csrf_token"[^>]*>\s*'
+            r'<input type="hidden" name="next" value="([^"]+)"',
+            page.text,
+        ).group(1)
+    )
+    done = c.post(
+        f"/console/reconciliation/lines/{line_id}/ignore",
+        data={"csrf_token": csrf_token(page.text), "reason": "利息", "next": next_path},
+    )
+    assert done.status_code == 302
+    assert done.headers["Location"].endswith(f"amount_min=150&size=25#line-{line_id}")
+    # Somewhere else than the queue is not a place to go back to
+    other = c.post(
+        f"/console/reconciliation/lines/{ids[-2]}/ignore",
+        data={"csrf_token": csrf_token(page.text), "reason": "利息", "next": "//evil.example"},
+    )
+    assert other.headers["Location"].endswith(f"/console/reconciliation#line-{ids[-2]}")
