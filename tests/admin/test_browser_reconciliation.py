@@ -189,6 +189,10 @@ def test_import_filter_page_match_by_hand_and_confirm_a_difference(
     difference = row.locator(".difference").first.inner_text()
     assert "-NT$15" in difference and "NT$5,000" in difference
     assert words["reason"] in row.inner_text()
+    reason = row.locator("input[name=reason]").first
+    box = reason.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width  # reached without scrolling
+    fits()
     shot(page, f"{name}-5-difference")
     row.locator("input[name=reason]").first.fill(
         "Bank fee NT$15" if lang == "en" else "銀行扣手續費 15 元"
