@@ -2,7 +2,16 @@
 unmatch, ignore with a reason) and the bank statement upload, which becomes an import job
 (admin/imports.py) running in the background while its page shows the progress.
 
-Everything is ``ledger.reconciliation``'s; these handlers parse forms, call it and render.
+* ``/reconciliation``: counts per status, filters and pages, newest first;
+* ``/reconciliation/lines/<id>``: one line, its suggestions, and a search over the ledger
+  items it could be matched to by hand;
+* ``/reconciliation/runs/<id>``: a run's findings in words, with a warning when the
+  statement's closing balance differs from the ledger.
+
+Pages name statuses, findings and ledger items in words and amounts in NT$, never by their
+codes or ids (those travel only in form values). The queries are
+``ledger.reconciliation_queue``'s and the decisions ``ledger.reconciliation``'s; these
+handlers parse forms, call them and render.
 """
 
 from __future__ import annotations
@@ -39,8 +48,9 @@ from ledger.payment_models import (
 )
 from placefund.app import db_session
 
+# What the pages call statuses, findings, rules and ledger items (never their codes)
 
-#: What the pages call statuses, findings, rules and ledger items (never their codes)
+
 def status_names() -> dict[str, str]:
     return {
         "open": _("Needs a decision"),
