@@ -134,7 +134,7 @@ class StatementLine(Base):
         CheckConstraint(f"status IN {LINE_STATES}", name="status"),
         CheckConstraint(f"source IN {LINE_SOURCES}", name="source"),
         Index("ix_statement_lines_source_date", "source", "date"),
-        # The queue (ledger/reconciliation_queue.py, migration 0010): lines needing a
+        # The queue (ledger/reconciliation_queue.py, migration 0010_recon): lines needing a
         # decision newest first, one status newest first
         Index(
             "ix_statement_lines_open_date",

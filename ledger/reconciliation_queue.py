@@ -6,7 +6,7 @@ oldest 200 lines. This module answers, over ``statement_lines``:
 * ``counts`` per status under the filters (source, dates, amount, import);
 * ``page_of_lines``: newest first (date, then id), keyset paging in both directions, with
   the total and the page's position. Keyset, not OFFSET: page 800 costs what page 1 does.
-  The indexes of migration 0010 serve the default filter (lines needing action) and each
+  The indexes of migration 0010_recon serve the default filter (lines needing action) and each
   single status;
 * ``describe``: ledger items named by ``kind:id`` (how the rules and ``matched_to`` store
   them) as facts a page can put in words: the party, the date, the amount, a reference;

@@ -23,11 +23,11 @@ def test_0010_upgrade_downgrade_upgrade(tmp_path):
     def indexes(table):
         return {i["name"] for i in inspect(database.engine).get_indexes(table)}
 
-    run(command.upgrade, "0010")
+    run(command.upgrade, "0010_recon")
     assert indexes("statement_lines") >= QUEUE_INDEXES
     assert "ix_reconciliation_results_line_id" in indexes("reconciliation_results")
     run(command.downgrade, "0009")
     assert not QUEUE_INDEXES & indexes("statement_lines")
     assert "ix_reconciliation_results_line_id" not in indexes("reconciliation_results")
-    run(command.upgrade, "0010")
+    run(command.upgrade, "0010_recon")
     assert indexes("statement_lines") >= QUEUE_INDEXES

@@ -8,14 +8,14 @@
 * ``ix_reconciliation_results_line_id``: a page's latest findings, looked up by line
   (without it every page read all results of every run).
 
-Revision ID: 0010
+Revision ID: 0010_recon
 Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0010_recon"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
