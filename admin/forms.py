@@ -132,7 +132,7 @@ class ConfirmLineForm(FlaskForm):
     targets = HiddenField(
         validators=[Optional(), Regexp(r"^[a-z_]{1,20}:[0-9]{1,18}( [a-z_]{1,20}:[0-9]{1,18})*$")]
     )
-    reason = StringField(_l("Note"), validators=[Optional(), Length(max=1000)])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=1000)])
 
 
 class LineReasonForm(FlaskForm):
@@ -242,3 +242,74 @@ def unique_ids(form: FlaskForm, suffix: str) -> FlaskForm:
 def choices(pairs) -> list[SelectChoice]:
     """(value, label) pairs as WTForms choices."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def _whole_nt_dollars(form, field) -> None:
+    """An amount as people write it (``5,000``, ``NT$5,000``), whole NT$ only."""
+    from ledger.errors import InvalidAmount
+    from ledger.money import check_whole_units, parse_amount
+
+    text = (field.data or "").strip()
+    field.minor = None
+    if not text:
+        return
+    try:
+        minor = parse_amount(text, "TWD")
+        check_whole_units(minor, "TWD")
+    except InvalidAmount:
+        raise ValidationError(_l("Enter a whole NT$ amount, e.g. 5,000.")) from None
+    if minor < 0:
+        raise ValidationError(_l("Enter the amount without a sign."))
+    field.minor = minor
+
+
+class QueueFilterForm(FlaskForm):
+    """The reconciliation queue's filters: a GET form (nothing changes, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    # Unknown values fall back to the default (a stale bookmark is not an error)
+    status = SelectField(_l("Status"), default="open", validate_choice=False)
+    source = SelectField(
+        _l("Source"),
+        choices=[
+            SelectChoice("", _l("Bank and Stripe")),
+            SelectChoice("bank", _l("Bank")),
+            SelectChoice("stripe", _l("Stripe")),
+        ],
+        default="",
+        validate_choice=False,
+    )
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
+    amount_min = StringField(_l("Amount from (NT$)"), validators=[_whole_nt_dollars])
+    amount_max = StringField(_l("Amount up to (NT$)"), validators=[_whole_nt_dollars])
+    size = SelectField(
+        _l("Lines per page"),
+        choices=[SelectChoice(str(n), str(n)) for n in (25, 50, 100, 200)],
+        default="50",
+        validate_choice=False,
+    )
+
+    def validate_end(self, field) -> None:
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError(_l("The end date is before the start date."))
+
+    def validate_amount_max(self, field) -> None:
+        low = getattr(self.amount_min, "minor", None)
+        high = getattr(field, "minor", None)
+        if low is not None and high is not None and high < low:
+            raise ValidationError(_l("The largest amount is below the smallest."))
+
+
+class CandidateSearchForm(FlaskForm):
+    """Search the ledger items a line could be matched to (GET)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(
+        _l("Search by name, amount, virtual account or reference"),
+        validators=[Optional(), Length(max=100)],
+    )

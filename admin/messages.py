@@ -178,6 +178,9 @@ CATALOG: dict[str, list[Translation]] = {
     # --- forms and registration -------------------------------------------------------------
     "validation_error": [
         T(_l("The file is empty."), case="empty"),
+        T(_l("The amounts differ by %(difference)s; say why."), case="amounts_differ"),
+        T(_l("The queue filter is not valid."), case="queue_filter"),
+        T(_l("That page no longer exists; here is the first page."), case="queue_cursor"),
         T(_l("The file is larger than 24 MB."), case="too_large"),
         T(_l("Say why."), r"^Say why\.$"),
         T(_l("Say why you decline."), r"^Say why you decline"),
@@ -244,6 +247,10 @@ CATALOG: dict[str, list[Translation]] = {
 }
 
 FIELD_MESSAGES: list[Translation] = [
+    T(
+        _l("Say why: the amounts differ by %(difference)s."),
+        r"^required: the amounts differ by (?P<difference>\S+)$",
+    ),
     T(_l("Required."), r"^required"),
     T(_l("Already registered."), r"^already registered$"),
     T(_l("Already in use."), r"^in use$"),

@@ -2,57 +2,218 @@
 unmatch, ignore with a reason) and the bank statement upload, which becomes an import job
 (admin/imports.py) running in the background while its page shows the progress.
 
-Everything is ``ledger.reconciliation``'s; these handlers parse forms, call it and render.
+* ``/reconciliation``: counts per status, filters and pages, newest first;
+* ``/reconciliation/lines/<id>``: one line, its suggestions, and a search over the ledger
+  items it could be matched to by hand;
+* ``/reconciliation/runs/<id>``: a run's findings in words, with a warning when the
+  statement's closing balance differs from the ledger.
+
+Pages name statuses, findings and ledger items in words and amounts in NT$, never by their
+codes or ids (those travel only in form values). The queries are
+``ledger.reconciliation_queue``'s and the decisions ``ledger.reconciliation``'s; these
+handlers parse forms, call them and render.
 """
 
 from __future__ import annotations
 
 import json
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from admin import forms, imports, messages, reports
+from admin import forms, imports, messages
 from admin.models import ImportJob
-from admin.views import bp, form_error, me, signed_in
+from admin.views import bp, form_error, me, safe_next, signed_in
 from api.auth import MANAGERS
 from api.common import atomic
 from ledger import reconciliation
+from ledger import reconciliation_queue as queue
 from ledger.errors import LedgerError
-from ledger.payment_models import ReconciliationRun, StatementImport, StatementLine
+from ledger.money import format_money
+from ledger.payment_models import (
+    LINE_SOURCES,
+    ReconciliationRun,
+    StatementImport,
+    StatementLine,
+)
 from placefund.app import db_session
 
+# What the pages call statuses, findings, rules and ledger items (never their codes)
 
-def _queue_page(upload_form=None, line_forms=None, status: int = 200):
-    line_forms = line_forms or {}
-    if imports.mark_abandoned(db_session()):
-        db_session().commit()
-    items = reports.reconciliation_queue(db_session())
+
+def status_names() -> dict[str, str]:
+    return {
+        "open": _("Needs a decision"),
+        "unmatched": _("Unmatched"),
+        "matched": _("Matched, to confirm"),
+        "confirmed": _("Confirmed"),
+        "ignored": _("Ignored"),
+        "all": _("All"),
+    }
+
+
+def outcome_name(outcome: str) -> str:
+    return {
+        "matched": _("Matched"),
+        "suggested": _("Suggested, to choose"),
+        "unmatched_line": _("No ledger item"),
+        "unmatched_item": _("Not on the statement"),
+        "missing_in_ledger": _("Not in the ledger"),
+        "missing_in_stripe": _("Not in Stripe"),
+        "amount_mismatch": _("Amounts differ"),
+        "fee_mismatch": _("Fees differ"),
+        "payout_ok": _("Payout adds up"),
+        "payout_mismatch": _("Payout does not add up"),
+    }.get(outcome, _("Finding"))
+
+
+def rule_name(rule: str | None) -> str:
+    return {
+        "virtual_account": _("by virtual account"),
+        "reference": _("by the reference in the memo"),
+        "amount_date": _("by amount and date"),
+        "one_to_many": _("several items adding up"),
+        "stripe": _("by Stripe's records"),
+        "manual": _("by hand"),
+    }.get(rule or "", "")
+
+
+def kind_name(kind: str) -> str:
+    return {
+        "pledge": _("Pledge"),
+        "donation": _("Donation"),
+        "stripe_payout": _("Stripe payout"),
+        "disbursement": _("Disbursement"),
+        "revenue_return": _("Revenue return"),
+        "entry": _("Ledger entry"),
+    }.get(kind, _("Ledger item"))
+
+
+def _helpers() -> dict:
+    return {
+        "status_names": status_names(),
+        "outcome_name": outcome_name,
+        "rule_name": rule_name,
+        "kind_name": kind_name,
+        "difference_of": _difference_of,
+    }
+
+
+def _filter_from(form: forms.QueueFilterForm) -> tuple[queue.LineFilter, int]:
+    """The domain filter a valid form asks for (an unknown status or source: the default)."""
+    status = form.status.data if form.status.data in queue.STATUS_FILTERS else "open"
+    source = form.source.data if form.source.data in LINE_SOURCES else None
+    size = int(form.size.data) if form.size.data in {str(n) for n in queue.PAGE_SIZES} else 50
+    return (
+        queue.LineFilter(
+            status=status,
+            source=source,
+            start=form.start.data,
+            end=form.end.data,
+            amount_min=getattr(form.amount_min, "minor", None),
+            amount_max=getattr(form.amount_max, "minor", None),
+        ),
+        size,
+    )
+
+
+def _queue_page(upload_form=None, status: int = 200):
+    s = db_session()
+    if imports.mark_abandoned(s):
+        s.commit()
+    filter_form = forms.QueueFilterForm(request.args)
+    valid = filter_form.validate()
+    if not valid:
+        status = 422 if status == 200 else status
+        # Show what the valid fields ask for; the wrong ones are marked on the form
+        for f in (filter_form.start, filter_form.end):
+            if f.errors:
+                f.data = None
+        for f in (filter_form.amount_min, filter_form.amount_max):
+            if f.errors:
+                f.minor = None
+    line_filter, size = _filter_from(filter_form)
+    filter_form.status.data = line_filter.status
+    try:
+        page = queue.page_of_lines(
+            s,
+            line_filter,
+            size=size,
+            after=queue.decode_cursor(request.args.get("after"), "after"),
+            before=queue.decode_cursor(request.args.get("before"), "before"),
+        )
+    except LedgerError as error:  # a mangled page position: the first page, with a word
+        flash(messages.message(error), "error")
+        page = queue.page_of_lines(s, line_filter, size=size)
+    counts = queue.counts(s, line_filter)
+    names = status_names()
+    filter_form.status.choices = [
+        (key, f"{names[key]} ({counts[key]:,})") for key in queue.STATUS_FILTERS
+    ]
+    decided = queue.recent_decisions(s)
+    refs = [r for item in page.items for r in _refs_of(item)]
+    refs += [r for ln in decided for r in ln.matched_to.split()]
     return (
         render_template(
             "console/reconciliation.html",
-            items=items,
-            decided=reports.recent_decisions(db_session()),
+            page=page,
+            counts=counts,
+            line_filter=line_filter,
+            filter_form=filter_form,
+            queue_url=_queue_url,
+            items=queue.describe(s, refs),
+            decided=decided,
             upload_form=upload_form or forms.BankUploadForm(formdata=None),
-            jobs=imports.recent_jobs(db_session()),
+            jobs=imports.recent_jobs(s),
             confirm_form=forms.ConfirmLineForm(formdata=None),
             reason_forms={
                 (item.line.id, action): forms.unique_ids(
-                    line_forms.get((item.line.id, action)) or forms.LineReasonForm(formdata=None),
+                    forms.LineReasonForm(formdata=None),
                     f"{action}-{item.line.id}",
                 )
-                for item in items
+                for item in page.items
                 for action in ("unmatch", "ignore")
             },
+            **_helpers(),
         ),
         status,
     )
 
 
+def _queue_url(**changes) -> str:
+    """The queue's address with the current filters and ``changes`` (a new page position
+    or status starts from the filters, never from the old position)."""
+    args = {k: v for k, v in request.args.items() if k not in ("after", "before")}
+    return url_for("console.reconciliation_queue", **(args | changes))
+
+
+def _difference_of(line, refs, items) -> int | None:
+    if not refs or any(r not in items for r in refs):
+        return None
+    return queue.difference(line, [items[r] for r in refs])
+
+
+def _refs_of(item: queue.QueueLine) -> list[str]:
+    refs = item.line.matched_to.split()
+    for option in item.options:
+        refs += option
+    return refs
+
+
 @bp.get("/reconciliation")
 @signed_in(*MANAGERS)
 def reconciliation_queue():
+    """The lines needing a decision, newest first: counts, filters and pages."""
     return _queue_page()
 
 
@@ -190,17 +351,27 @@ def reconciliation_job_resume(job_id: int):
 @bp.get("/reconciliation/runs/<int:run_id>")
 @signed_in(*MANAGERS)
 def reconciliation_run(run_id: int):
+    """A run's figures and findings in words; a closing balance that differs is a warning."""
     s = db_session()
     run = s.get(ReconciliationRun, run_id)
     if run is None:
         abort(404)
-    stmt_import = s.get(StatementImport, run.import_id) if run.import_id else None
+    outcome = request.args.get("outcome") or None
+    after = request.args.get("after", "")
+    findings = queue.run_findings(
+        s, run_id, outcome=outcome, after=int(after) if after.isdigit() else None
+    )
+    refs = [r for f in findings.items for r in f.refs]
     return render_template(
         "console/reconciliation_run.html",
         run=run,
-        stmt_import=stmt_import,
+        stmt_import=s.get(StatementImport, run.import_id) if run.import_id else None,
         summary=json.loads(run.summary or "{}"),
-        results=reconciliation.results_of(s, run_id),
+        findings=findings,
+        outcome=outcome,
+        items=queue.describe(s, refs),
+        mapping_names={"tw_bank": _("Taiwanese bank export"), "generic": _("Generic layout")},
+        **_helpers(),
     )
 
 
@@ -212,35 +383,109 @@ def _line(line_id: int) -> StatementLine:
 
 
 def _back(line_id: int):
-    return redirect(f"{url_for('console.reconciliation_queue')}#line-{line_id}")
+    """Back where the decision was taken (the queue page with its filters), at the line."""
+    queue_url = url_for("console.reconciliation_queue")
+    target = safe_next(request.form.get("next"), queue_url)
+    if not target.startswith(queue_url):
+        target = queue_url
+    return redirect(f"{target.split('#')[0]}#line-{line_id}")
+
+
+def _line_page(
+    line: StatementLine, confirm_form=None, status: int = 200, reason_form=None, action=None
+):
+    """A line with its finding, and a search over the ledger items it could be matched to."""
+    s = db_session()
+    # The search stays after a refused confirm (the form carries it back)
+    search = forms.CandidateSearchForm(request.values)
+    found = []
+    if search.validate() and search.q.data:
+        found = queue.search_items(s, search.q.data, currency=line.currency, source=line.source)
+    entry = queue.queue_line(s, line)
+    refs = _refs_of(entry)
+    choices = [" ".join(option) for option in entry.options] + [i.ref for i in found]
+    if line.status == "matched":
+        choices.insert(0, line.matched_to)
+    # One confirm form per choice (own field ids); a refused one comes back with its error
+    confirm_forms = {}
+    for n, targets in enumerate(dict.fromkeys(choices)):
+        posted = confirm_form is not None and (confirm_form.targets.data or "") == targets
+        form = confirm_form if posted else forms.ConfirmLineForm(formdata=None)
+        form.targets.data = targets
+        confirm_forms[targets] = forms.unique_ids(form, f"choice-{n}")
+    return (
+        render_template(
+            "console/reconciliation_line.html",
+            entry=entry,
+            ln=line,
+            search=search,
+            found=found,
+            items=queue.describe(s, refs),
+            confirm_forms=confirm_forms,
+            reason_forms={
+                a: forms.unique_ids(
+                    reason_form
+                    if (a == action and reason_form is not None)
+                    else forms.LineReasonForm(formdata=None),
+                    f"{a}-{line.id}",
+                )
+                for a in ("unmatch", "ignore")
+            },
+            stmt_import=s.get(StatementImport, line.import_id),
+            **_helpers(),
+        ),
+        status,
+    )
+
+
+@bp.get("/reconciliation/lines/<int:line_id>")
+@signed_in(*MANAGERS)
+def reconciliation_line(line_id: int):
+    return _line_page(_line(line_id))
+
+
+def _describe_line(line: StatementLine) -> str:
+    return _(
+        "The line of %(date)s for %(amount)s",
+        date=line.date.isoformat(),
+        amount=format_money(line.amount, line.currency),
+    )
 
 
 @bp.post("/reconciliation/lines/<int:line_id>/confirm")
 @signed_in(*MANAGERS)
 def reconciliation_confirm(line_id: int):
-    _line(line_id)
+    """Confirm the proposed match or the items chosen; from the line page, errors stay there."""
+    line = _line(line_id)
     form = forms.ConfirmLineForm()
+    from_line = request.form.get("back") == "line"
     if not form.validate_on_submit():
         flash(_("The choice is not valid."), "error")
-        return _back(line_id)
+        return _line_page(line, form, 422) if from_line else _back(line_id)
     try:
         with atomic() as s:
-            reconciliation.confirm_line(
+            confirmed = reconciliation.confirm_line(
                 s,
                 line_id=line_id,
                 targets=(form.targets.data or "").split() or None,
                 reason=form.reason.data or None,
                 actor=me(),
             )
+            words = _describe_line(confirmed)
     except LedgerError as error:
+        if from_line:
+            form_error(form, error)
+            return _line_page(_line(line_id), form, 422)
         flash(messages.message(error), "error")
     else:
-        flash(_("Line %(id)s confirmed.", id=line_id), "info")
+        flash(_("%(line)s is confirmed.", line=words), "info")
     return _back(line_id)
 
 
 def _decide(line_id: int, action: str):
-    _line(line_id)
+    """Unmatch or ignore with a reason; a refusal is shown on the line's own page (the
+    queue page it came from may not show the line's form any more)."""
+    line = _line(line_id)
     form = forms.LineReasonForm()
     if form.validate_on_submit():
         service = reconciliation.unmatch_line if action == "unmatch" else reconciliation.ignore_line
@@ -250,12 +495,13 @@ def _decide(line_id: int, action: str):
         except LedgerError as error:
             form_error(form, error)
         else:
+            words = _describe_line(_line(line_id))
             if action == "unmatch":
-                flash(_("Line %(id)s is unmatched.", id=line_id), "info")
+                flash(_("%(line)s is unmatched.", line=words), "info")
             else:
-                flash(_("Line %(id)s is ignored.", id=line_id), "info")
+                flash(_("%(line)s is ignored.", line=words), "info")
             return _back(line_id)
-    return _queue_page(line_forms={(line_id, action): form}, status=422)
+    return _line_page(line, status=422, reason_form=form, action=action)
 
 
 @bp.post("/reconciliation/lines/<int:line_id>/unmatch")

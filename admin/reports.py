@@ -225,59 +225,6 @@ def explain(proposal, lang: str) -> Explanation:
 
 
 @dataclass(frozen=True)
-class QueueItem:
-    line: object
-    #: The latest finding about the line (matched or suggested), or None
-    finding: object | None
-    #: For a suggestion: each option's targets ("donation:3 entry:7")
-    options: list[str]
-
-
-def reconciliation_queue(session: Session, limit: int = 200) -> list[QueueItem]:
-    """Statement lines (bank and Stripe) waiting for a manager: unmatched, or matched by a
-    rule and not yet confirmed, each with its latest finding."""
-    from ledger.payment_models import ReconciliationResult, StatementLine
-
-    lines = session.scalars(
-        select(StatementLine)
-        .where(StatementLine.status.in_(("unmatched", "matched")))
-        .order_by(StatementLine.date, StatementLine.id)
-        .limit(limit)
-    ).all()
-    findings: dict[int, object] = {}
-    if lines:
-        for result in session.scalars(
-            select(ReconciliationResult)
-            .where(
-                ReconciliationResult.line_id.in_([ln.id for ln in lines]),
-                ReconciliationResult.outcome.in_(("matched", "suggested")),
-            )
-            .order_by(ReconciliationResult.id)
-        ):
-            findings[result.line_id] = result  # the latest wins
-    items = []
-    for line in lines:
-        finding = findings.get(line.id)
-        options = []
-        if line.status == "unmatched" and finding is not None and finding.outcome == "suggested":
-            options = [o.strip() for o in finding.targets.split("|") if o.strip()]
-        items.append(QueueItem(line, finding, options))
-    return items
-
-
-def recent_decisions(session: Session, limit: int = 20):
-    """Lines a manager confirmed or ignored most recently."""
-    from ledger.payment_models import StatementLine
-
-    return session.scalars(
-        select(StatementLine)
-        .where(StatementLine.status.in_(("confirmed", "ignored")))
-        .order_by(StatementLine.decided_at.desc().nulls_last(), StatementLine.id.desc())
-        .limit(limit)
-    ).all()
-
-
-@dataclass(frozen=True)
 class PartnershipRow:
     partnership: object  # matching.records.Partnership
     #: The other side: the business for a company's page, the company for a business's

@@ -16,7 +16,7 @@ from api.auth import MANAGERS, requires
 from api.common import Blueprint, atomic, decode_cursor, errors, page_out, user
 from api.errors import ApiError
 from api.webhooks import gateway
-from ledger import queries, reconciliation
+from ledger import queries, reconciliation, reconciliation_queue
 from ledger.errors import NotFound
 from ledger.payment_models import (
     LINE_SOURCES,
@@ -182,9 +182,37 @@ class ReconciliationLineSchema(ma.Schema):
 
 
 class ReconciliationLineArgs(schemas.PageArgs):
-    status = fields.String(load_default=None, validate=validate.OneOf(LINE_STATES))
+    status = fields.String(
+        load_default=None,
+        validate=validate.OneOf((*LINE_STATES, "open")),
+        metadata={"description": "open: unmatched or matched, i.e. waiting for a decision"},
+    )
     source = fields.String(load_default=None, validate=validate.OneOf(LINE_SOURCES))
     import_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**63 - 1))
+    start = fields.Date(load_default=None, data_key="from", metadata={"description": "On or after"})
+    end = fields.Date(load_default=None, data_key="to", metadata={"description": "On or before"})
+    min_amount = fields.Integer(
+        load_default=None,
+        validate=validate.Range(0, 2**62),
+        metadata={"description": "Minor units, compared with the line's size (sign ignored)"},
+    )
+    max_amount = fields.Integer(
+        load_default=None,
+        validate=validate.Range(0, 2**62),
+        metadata={"description": "Minor units, compared with the line's size (sign ignored)"},
+    )
+
+
+class StatementLinePage(ma.Schema):
+    items = fields.List(fields.Nested(ReconciliationLineSchema), required=True)
+    next_cursor = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Pass as cursor for the next page; null on the last"},
+    )
+    total = fields.Integer(
+        required=True, metadata={"description": "Lines the filters select, on all pages"}
+    )
 
 
 class StatementLineConfirmIn(schemas.Strict):
@@ -346,22 +374,34 @@ def get_run(args, run_id):
 @requires(*MANAGERS)
 @errors(400, 422)
 @blp.arguments(ReconciliationLineArgs, location="query")
-@blp.response(200, schemas.page_schema(ReconciliationLineSchema, "StatementLinePage"))
+@blp.response(200, StatementLinePage)
 def list_lines(args):
-    """Imported statement lines (bank and Stripe) with their match status"""
-    stmt = select(StatementLine)
-    for name in ("status", "source", "import_id"):
-        if args[name] is not None:
-            stmt = stmt.where(getattr(StatementLine, name) == args[name])
-    return page_out(
+    """Imported statement lines (bank and Stripe) with their match status, newest first
+
+    Filters: status (or open), source, import, date range and amount; ``total`` counts the
+    lines the filters select.
+    """
+    line_filter = reconciliation_queue.LineFilter(
+        status=args["status"] or "all",
+        source=args["source"],
+        start=args["start"],
+        end=args["end"],
+        amount_min=args["min_amount"],
+        amount_max=args["max_amount"],
+        import_id=args["import_id"],
+    )
+    session = db_session()
+    stmt = select(StatementLine).where(*reconciliation_queue.conditions(line_filter))
+    page = page_out(
         queries.page(
-            db_session(),
+            session,
             stmt,
             StatementLine.id,
             limit=args["limit"],
             after=decode_cursor(args["cursor"]),
         )
     )
+    return page | {"total": reconciliation_queue.count(session, line_filter)}
 
 
 @blp.route("/lines/<int:line_id>/confirm", methods=["POST"])

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -133,6 +134,16 @@ class StatementLine(Base):
         CheckConstraint(f"status IN {LINE_STATES}", name="status"),
         CheckConstraint(f"source IN {LINE_SOURCES}", name="source"),
         Index("ix_statement_lines_source_date", "source", "date"),
+        # The queue (ledger/reconciliation_queue.py, migration 0010_recon): lines needing a
+        # decision newest first, one status newest first
+        Index(
+            "ix_statement_lines_open_date",
+            "date",
+            "id",
+            postgresql_where=text("status IN ('unmatched', 'matched')"),
+            sqlite_where=text("status IN ('unmatched', 'matched')"),
+        ),
+        Index("ix_statement_lines_status_date", "status", "date", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -200,7 +211,7 @@ class ReconciliationResult(Base):
     #: matched, suggested, unmatched_line, unmatched_item, missing_in_ledger,
     #: missing_in_stripe, amount_mismatch, fee_mismatch, payout_ok, payout_mismatch
     outcome: Mapped[str] = mapped_column(String(32))
-    line_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("statement_lines.id"))
+    line_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("statement_lines.id"), index=True)
     rule: Mapped[str | None] = mapped_column(String(32))
     #: The ledger side, as ``kind:id`` items separated by spaces
     targets: Mapped[str] = mapped_column(Text, default="")

@@ -30,7 +30,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ledger import books, services
+from ledger import books, reconciliation_queue, services
 from ledger.bankfile import MAPPINGS, ColumnMapping, LineError, parse_statement
 from ledger.bankfile import StatementLine as ParsedLine
 from ledger.errors import InvalidState, NotFound, ValidationError
@@ -46,6 +46,7 @@ from ledger.models import (
     User,
     utcnow,
 )
+from ledger.money import format_money
 from ledger.payment_models import (
     ReconciliationResult,
     ReconciliationRun,
@@ -1049,6 +1050,8 @@ def confirm_line(
     """Confirm a line's match (the proposed one, or ``targets`` a manager chose).
 
     A bank line confirmed against a pledge records the bank-transfer donation it carries.
+    When the line's amount differs from what the chosen items expected, ``reason`` is
+    required (``ValidationError`` with case ``amounts_differ`` and the difference).
     """
     line = _line(session, line_id)
     if line.status == "ignored":
@@ -1059,7 +1062,6 @@ def confirm_line(
             "Nothing to confirm: the line is not matched; name what it matches.",
             fields={"targets": ["required for an unmatched line"]},
         )
-    resolved = []
     for item in chosen:
         kind, _, ident = item.partition(":")
         model = _TARGET_MODELS.get(kind)
@@ -1067,6 +1069,25 @@ def confirm_line(
             raise ValidationError(
                 f"Unknown ledger item {item!r}.", fields={"targets": [f"{item} does not exist"]}
             )
+    taken = _linked(session) - set(line.matched_to.split())
+    clash = [t for t in chosen if t in taken]
+    if clash:
+        raise InvalidState(f"Already matched to another line: {', '.join(clash)}.")
+    # Amounts that differ (a fee taken in transit, a part payment, a wrong guess) are
+    # accepted only with a person's reason, kept on the line.
+    described = reconciliation_queue.describe(session, chosen)
+    diff = reconciliation_queue.difference(line, [described[c] for c in chosen])
+    if diff and not (reason and reason.strip()):
+        shown = format_money(diff, line.currency)
+        raise ValidationError(
+            f"The amounts differ by {shown}; say why.",
+            fields={"reason": [f"required: the amounts differ by {shown}"]},
+            case="amounts_differ",
+            difference=shown,
+        )
+    resolved = []
+    for item in chosen:
+        kind, _, ident = item.partition(":")
         if kind == "pledge":
             if line.source != "bank":
                 raise ValidationError("Only a bank line can pay a pledge.")
@@ -1078,10 +1099,6 @@ def confirm_line(
                 )
             item = f"donation:{donation.id}"
         resolved.append(item)
-    taken = _linked(session) - set(line.matched_to.split())
-    clash = [t for t in resolved if t in taken]
-    if clash:
-        raise InvalidState(f"Already matched to another line: {', '.join(clash)}.")
     line.matched_to = " ".join(resolved)
     line.status = "confirmed"
     line.match_rule = line.match_rule or "manual"

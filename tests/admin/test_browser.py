@@ -265,7 +265,9 @@ def test_confirming_a_reconciliation_match(browser, served, browser_db):
     page.wait_for_url("**/console/reconciliation")
     row = page.locator(f"#line-{line_id}")
     assert row.locator(".status").inner_text() == "已配對，待確認"
-    assert f"donation:{ids['donation_a']}" in row.inner_text()
+    # The match in words (kind, company, amount), never its internal id
+    assert "捐款 · 甲公司" in row.inner_text() and "NT$5,000" in row.inner_text()
+    assert "donation:" not in row.inner_text()
     shot(page, "25-reconciliation-queue")
     row.get_by_role("button", name="確認").click()
     page.wait_for_load_state()

@@ -1,4 +1,4 @@
-"""Migration 0010_pay: receipt numbers already printed are kept; new ones follow them."""
+"""Migration 0010: receipt numbers already printed are kept; new ones follow them."""
 
 from __future__ import annotations
 

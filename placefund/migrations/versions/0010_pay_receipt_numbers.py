@@ -4,14 +4,14 @@ Receipts issued before this revision printed ``PF-<year>-<donation id>``; those 
 kept (a company may already have filed them): every existing donation gets its id as its
 serial, and each year's counter starts after the largest, so new numbers never repeat one.
 
-Revision ID: 0010_pay
+Revision ID: 0010
 Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_pay"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
