@@ -504,6 +504,13 @@ class RevenueReportSchema(ma.Schema):
     revenue = MoneyField("revenue_amount")
     due = MoneyField("due_amount")
     created_at = fields.DateTime()
+    corrects_report_id = fields.Integer(
+        allow_none=True, metadata={"description": "The report this one corrected"}
+    )
+    reason = fields.String(allow_none=True, metadata={"description": "Why it was corrected"})
+    reversed_at = fields.DateTime(
+        allow_none=True, metadata={"description": "Set once a correction replaced it"}
+    )
 
 
 class RevenueReportIn(Strict):
@@ -513,8 +520,14 @@ class RevenueReportIn(Strict):
         strict=True,
         required=True,
         validate=validate.Range(0, MAX_AMOUNT),
-        metadata={"description": "Minor units"},
+        metadata={"description": "Minor units; TWD in whole dollars (a multiple of 100)"},
     )
+
+
+class RevenueCorrectionIn(RevenueReportIn):
+    period_start = fields.Date(load_default=None, metadata={"description": "Default: as before"})
+    period_end = fields.Date(load_default=None, metadata={"description": "Default: as before"})
+    reason = fields.String(required=True, validate=validate.Length(1, 500))
 
 
 class RevenueReturnSchema(ma.Schema):
