@@ -398,7 +398,9 @@ DISBURSEMENT_STATES = ("reserved", "paid", "voided")
 
 
 class Disbursement(Base):
-    """A grant or investment: reserved on proposal, paid after two-institution approval."""
+    """A grant or investment: money held on proposal, committed when a manager of a second
+    institution approves, then paid. ``status`` stays ``reserved`` until paid or voided;
+    ``ledger.figures.stage_of`` tells pending from approved."""
 
     __tablename__ = "disbursements"
     __table_args__ = (
@@ -418,7 +420,14 @@ class Disbursement(Base):
     status: Mapped[str] = mapped_column(String(16), default="reserved")
     proposed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     proposed_at: Mapped[created]
+    #: The proposal's entry: money held from its funding source (``disbursement_hold``), or
+    #: for proposals made before holds existed the commitment itself
+    #: (``disbursement_reserve``)
     reserve_entry_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("ledger_entries.id"), unique=True
+    )
+    #: Posted when a second institution approves: the grant expense or investment owed
+    commit_entry_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("ledger_entries.id"), unique=True
     )
     pay_entry_id: Mapped[int | None] = mapped_column(

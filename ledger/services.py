@@ -712,13 +712,14 @@ def propose_disbursement(
     purpose: str = "",
     on: dt.date | None = None,
 ) -> Disbursement:
-    """Reserve money for a grant or an investment in a project; the proposer's approval counts.
+    """Propose a grant or an investment in a project; the proposer's approval counts.
 
-    Posts the commitment (grant expense or investment asset against disbursements payable).
-    Money drawn on a restricted purpose is released from that bucket now, so two proposals
-    cannot both spend the same restricted money; the purpose must match the project. The
-    amount may not exceed what the funding source has available to commit
-    (``figures.hold``: received, less what is committed, pending approval included).
+    The money is held, not spent: it moves from its funding source (unrestricted, or the
+    restricted purpose, which must match the project) into ``net_assets:held:<source>``, so
+    two proposals cannot both count on it. The commitment (grant expense or investment
+    against disbursements payable) is posted when a second institution approves. The
+    amount may not exceed what the source has available to commit (``figures``: received,
+    less every commitment, pending ones included).
     """
     require_manager(actor)
     if kind not in ("grant", "investment"):
@@ -755,32 +756,27 @@ def propose_disbursement(
         "on": _iso(given_on),
         "actor": actor.id,
     }
-    target = (
-        f"expense:grants:project:{project_id}"
-        if kind == "grant"
-        else f"assets:investments:project:{project_id}"
-    )
-    legs = [debit(target, amount, currency), credit(_payable(project_id), amount, currency)]
-    if funding:
-        legs += [
-            debit(chart.restricted_account(funding), amount, currency),
-            credit("net_assets:unrestricted", amount, currency),
-        ]
+    # Held, not spent: the money moves from its source into the held bucket (a restricted
+    # bucket never below zero), and becomes an expense or investment only on approval.
+    legs = [
+        debit(chart.source_account(funding), amount, currency),
+        credit(chart.held_account(funding), amount, currency),
+    ]
     label = "補助" if kind == "grant" else "投資"
     # Never commit more than the source has received and not yet committed (pledges not
     # yet paid do not count). The source's lock comes first, so a racing retry of this same
     # request finds the original here and is not refused for the money it holds itself.
     figures.lock_source(session, funding, currency)
-    if find_by_key(session, key, "disbursement_reserve", params) is None:
+    if find_by_key(session, key, "disbursement_hold", params) is None:
         figures.require_available(session, source=funding, amount=amount, currency=currency)
     posted = post_entry(
         session,
-        operation="disbursement_reserve",
+        operation="disbursement_hold",
         key=key,
         params=params,
         legs=legs,
         entry_date=on,
-        memo=f"{label}保留 {project.name} {format_money(amount, currency)}",
+        memo=f"{label}保留（待核准） {project.name} {format_money(amount, currency)}",
         created_by=actor.id,
     )
     if not posted.fresh:
@@ -843,7 +839,45 @@ def approve_disbursement(session: Session, *, disbursement_id: int, actor: User)
     )
     session.flush()
     session.refresh(d)
+    if approved(d) and d.commit_entry_id is None and _holds_only(session, d):
+        d.commit_entry_id = _post_commitment(session, d, actor)
+        session.flush()
     return d
+
+
+def _holds_only(session: Session, d: Disbursement) -> bool:
+    """Did the proposal only hold its money? Proposals made before holds existed posted the
+    commitment itself on proposal (``disbursement_reserve``) and must not post it twice."""
+    return session.get(Entry, d.reserve_entry_id).kind == "disbursement_hold"
+
+
+def _post_commitment(session: Session, d: Disbursement, actor: User) -> int:
+    """Approved by two institutions: the held money becomes a grant expense or an investment
+    the fund owes the project. Restricted money is spent through unrestricted net assets,
+    where income and expense land, as it always was."""
+    target = (
+        f"expense:grants:project:{d.project_id}"
+        if d.kind == "grant"
+        else f"assets:investments:project:{d.project_id}"
+    )
+    label = "補助" if d.kind == "grant" else "投資"
+    return post_entry(
+        session,
+        # One commitment per disbursement: the key is derived from it, never reused
+        operation="disbursement_commit",
+        key=f"disbursement:{d.id}:commit",
+        params={"disbursement_id": d.id},
+        legs=[
+            debit(chart.held_account(d.funding), d.amount, d.currency),
+            credit("net_assets:unrestricted", d.amount, d.currency),
+            debit(target, d.amount, d.currency),
+            credit(_payable(d.project_id), d.amount, d.currency),
+        ],
+        entry_date=today(),
+        memo=f"{label}承諾 {d.id} {format_money(d.amount, d.currency)}",
+        related=d.reserve_entry_id,
+        created_by=actor.id,
+    ).entry_id
 
 
 def approved(d: Disbursement) -> bool:
@@ -890,7 +924,7 @@ def pay_disbursement(
         ],
         entry_date=paid_on,
         memo=f"撥款 {d.kind} {d.id} {format_money(d.amount, d.currency)}",
-        related=d.reserve_entry_id,
+        related=d.commit_entry_id or d.reserve_entry_id,
         created_by=actor.id,
     )
     d.status = "paid"
@@ -923,9 +957,12 @@ def void_disbursement(
             id=d.id,
             status=d.status,
         )
-    entry = reverse_entry(
-        session, key=key, entry_id=d.reserve_entry_id, actor=actor, reason=reason, on=on
-    )
+    if d.commit_entry_id is None:  # only held (or, before holds, committed on proposal)
+        entry = reverse_entry(
+            session, key=key, entry_id=d.reserve_entry_id, actor=actor, reason=reason, on=on
+        )
+    else:  # approved: the commitment and the hold are undone in one entry
+        entry = _reverse_commitment(session, d, key=key, actor=actor, reason=reason, on=on)
     d.status = "voided"
     d.void_entry_id = entry.id
     d.voided_by_id = actor.id
@@ -933,6 +970,36 @@ def void_disbursement(
     d.void_reason = reason
     session.flush()
     return d
+
+
+def _reverse_commitment(
+    session: Session, d: Disbursement, *, key: str, actor: User, reason: str, on: dt.date | None
+) -> Entry:
+    """The negation of an approved disbursement's hold and commitment, as one entry that
+    reverses the commitment: the money goes back to its funding source."""
+    given_on, on = on, on or today()
+    params = {"disbursement_id": d.id, "reason": reason, "on": _iso(given_on)}
+    existing = find_by_key(session, key, "disbursement_void", params)
+    if existing is not None:
+        return session.get(Entry, existing)
+    legs = [
+        Leg(p.account.code, -p.amount, p.currency)
+        for entry_id in (d.reserve_entry_id, d.commit_entry_id)
+        for p in session.get(Entry, entry_id).postings
+    ]
+    posted = post_entry(
+        session,
+        operation="disbursement_void",
+        key=key,
+        params=params,
+        legs=legs,
+        entry_date=on,
+        memo=f"沖銷 撥款案 {d.id}: {reason}",
+        reverses=d.commit_entry_id,
+        related=d.reserve_entry_id,
+        created_by=actor.id,
+    )
+    return session.get(Entry, posted.entry_id)
 
 
 # --- revenue returns -----------------------------------------------------------------------

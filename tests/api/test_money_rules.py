@@ -100,3 +100,28 @@ def test_a_revenue_report_is_corrected_by_reversal_and_a_new_report(world):
     ]
     agreement = world.call("business_x", "GET", f"{V1}/return-agreements/{{agreement_x}}").json
     assert agreement["due"]["amount"] == 430_000
+
+
+def test_the_public_summary_says_received_available_committed_and_pledged(world, client):
+    from placefund.reference import counties
+
+    s = client.get(f"{V1}/public/summary").json
+    assert s["received"]["amount"] == 2_500_000
+    assert s["available"]["amount"] == 1_800_000
+    assert {k: v["amount"] for k, v in s["committed"].items()} == {
+        "pending": 700_000,
+        "approved": 0,
+        "paid": 0,
+    }
+    assert s["pledged_not_received"]["amount"] == 500_000
+    assert "balance" not in s  # it counted unpaid pledges as money
+    assert s["as_of"]
+    assert [c["code"] for c in s["by_county"]] == sorted(counties())
+    assert [t["code"] for t in s["by_priority_type"]] == [
+        "agricultural",
+        "intermediate",
+        "indigenous",
+    ]
+    lienchiang = next(c for c in s["by_county"] if c["code"] == "09007")
+    assert lienchiang["received"]["amount"] == 0
+    assert lienchiang["committed"]["paid"]["amount"] == 0

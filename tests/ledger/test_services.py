@@ -15,6 +15,7 @@ from ledger.errors import (
     InsufficientFunds,
     InvalidAmount,
     InvalidState,
+    NotFound,
     PermissionDenied,
     UnbalancedEntry,
     UnknownAccount,
@@ -738,17 +739,17 @@ def test_restricted_proposals_draw_on_money_received_for_that_purpose(session, w
         )
         _fund(session, world, amount=200_000, restriction="county:10008")
         _fund(session, world, amount=9_000_000)  # unrestricted money does not help
-    with pytest.raises(OverCommitment, match="restricted to county:10008: NT\\$2,000"):
-        with f.tx(session):
-            svc.propose_disbursement(
-                session,
-                key="g",
-                actor=world.ndc,
-                kind="grant",
-                project_id=world.project.id,
-                amount=300_000,
-                funding="county:10008",
-            )
+    refused = pytest.raises(OverCommitment, match="restricted to county:10008: NT\\$2,000")
+    with refused, f.tx(session):
+        svc.propose_disbursement(
+            session,
+            key="g",
+            actor=world.ndc,
+            kind="grant",
+            project_id=world.project.id,
+            amount=300_000,
+            funding="county:10008",
+        )
 
 
 def _agreement(session, world, **kw):
@@ -864,3 +865,81 @@ def test_the_database_keeps_one_report_in_force_per_period_start(session, world)
         session.add(RevenueReport(period_start=Q1[0], period_end=Q1[0], **row))
     with pytest.raises(IntegrityError), f.tx(session):
         session.add(RevenueReport(period_start=Q1[1], period_end=Q1[0], **row))
+
+
+def test_a_pending_proposal_holds_money_and_only_approval_makes_it_an_expense(session, world):
+    grants = f"expense:grants:project:{world.project.id}"
+    payable = f"liabilities:disbursements_payable:project:{world.project.id}"
+
+    def bal(code):
+        try:
+            return balance(session, code)
+        except NotFound:
+            return 0  # never posted to
+
+    with f.tx(session):
+        _fund(session, world, amount=1_000_000)
+        d = svc.propose_disbursement(
+            session,
+            key="g",
+            actor=world.ndc,
+            kind="grant",
+            project_id=world.project.id,
+            amount=300_000,
+        )
+    assert (bal(grants), bal(payable)) == (0, 0)  # not spent
+    assert bal("net_assets:held:unrestricted") == 300_000  # but held
+    assert fund_position(session).total == 1_000_000
+    assert session.get(Entry, d.reserve_entry_id).kind == "disbursement_hold"
+    with f.tx(session):
+        svc.approve_disbursement(session, disbursement_id=d.id, actor=world.moea)
+    session.refresh(d)
+    assert (bal(grants), bal(payable), bal("net_assets:held:unrestricted")) == (300_000,) * 2 + (0,)
+    assert session.get(Entry, d.commit_entry_id).kind == "disbursement_commit"
+    assert fund_position(session).total == 700_000
+    with f.tx(session):
+        svc.void_disbursement(session, key="v", disbursement_id=d.id, actor=world.moea, reason="x")
+    assert (bal(grants), bal(payable), bal("net_assets:held:unrestricted")) == (0, 0, 0)
+    assert fund_position(session).total == 1_000_000
+    void = session.scalars(select(Entry).where(Entry.reverses_entry_id == d.commit_entry_id))
+    assert void.one().kind == "disbursement_void"
+
+
+def test_a_proposal_committed_before_holds_existed_is_not_committed_twice(session, world):
+    from ledger.core import credit, debit
+    from ledger.models import Disbursement, DisbursementApproval
+    from ledger.posting import post_entry
+
+    grants = f"expense:grants:project:{world.project.id}"
+    payable = f"liabilities:disbursements_payable:project:{world.project.id}"
+    with f.tx(session):
+        _fund(session, world, amount=1_000_000)
+        legacy = post_entry(  # what propose_disbursement posted before migration 0010_money
+            session,
+            operation="disbursement_reserve",
+            key="old",
+            params={},
+            legs=[debit(grants, 200_000, "TWD"), credit(payable, 200_000, "TWD")],
+            entry_date=D,
+            memo="legacy",
+        )
+        d = Disbursement(
+            kind="grant",
+            project_id=world.project.id,
+            amount=200_000,
+            currency="TWD",
+            proposed_by_id=world.ndc.id,
+            reserve_entry_id=legacy.entry_id,
+        )
+        session.add(d)
+        session.flush()
+        session.add(
+            DisbursementApproval(disbursement_id=d.id, user_id=world.ndc.id, institution="NDC")
+        )
+    with f.tx(session):
+        svc.approve_disbursement(session, disbursement_id=d.id, actor=world.moea)
+    assert d.commit_entry_id is None
+    assert balance(session, grants) == 200_000
+    with f.tx(session):
+        svc.pay_disbursement(session, key="pay", disbursement_id=d.id, actor=world.moea)
+    assert balance(session, payable) == 0

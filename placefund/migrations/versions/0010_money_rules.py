@@ -1,4 +1,10 @@
-"""Revenue reports: one per agreement period, corrected by reversal, never edited.
+"""Money rules: revenue reports corrected by reversal; disbursements committed on approval.
+
+Disbursements gain ``commit_entry_id``: a proposal now only holds its money (moved from the
+funding source into ``net_assets:held:<source>``, not an expense); the grant expense or
+investment is posted when a manager of a second institution approves.
+
+Revenue reports: one per agreement period, corrected by reversal, never edited.
 
 A report gains what a correction needs: the report it corrects and why, and, on the report
 it replaced, when it was reversed and by which entry. Reports in force (not reversed) may
@@ -22,6 +28,17 @@ IN_FORCE = sa.text("reversed_at IS NULL")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("disbursements") as batch:
+        batch.add_column(sa.Column("commit_entry_id", BigId, nullable=True))
+        batch.create_foreign_key(
+            op.f("fk_disbursements_commit_entry_id_ledger_entries"),
+            "ledger_entries",
+            ["commit_entry_id"],
+            ["id"],
+        )
+        batch.create_unique_constraint(
+            op.f("uq_disbursements_commit_entry_id"), ["commit_entry_id"]
+        )
     with op.batch_alter_table("revenue_reports") as batch:
         batch.add_column(sa.Column("corrects_report_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("reason", sa.Text(), nullable=True))
@@ -74,3 +91,9 @@ def downgrade() -> None:
         batch.drop_column("reversed_at")
         batch.drop_column("reason")
         batch.drop_column("corrects_report_id")
+    with op.batch_alter_table("disbursements") as batch:
+        batch.drop_constraint(op.f("uq_disbursements_commit_entry_id"), type_="unique")
+        batch.drop_constraint(
+            op.f("fk_disbursements_commit_entry_id_ledger_entries"), type_="foreignkey"
+        )
+        batch.drop_column("commit_entry_id")
