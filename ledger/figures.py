@@ -42,6 +42,9 @@ from ledger.models import (
 from ledger.money import DEFAULT_CURRENCY, format_money
 from placefund.reference import counties
 
+#: Priority-area types as the briefing names them
+PRIORITY_NAMES = {"agricultural": "農山漁村", "intermediate": "中介城鎮", "indigenous": "原鄉"}
+
 #: The funding source of unrestricted money (restricted sources are ``kind:id`` purposes)
 UNRESTRICTED = None
 
@@ -95,6 +98,8 @@ class AreaFigures:
     """A county or a priority-area type: money restricted to it and commitments to it."""
 
     key: str
+    #: the county's or the type's name in Traditional Chinese
+    name: str
     #: donations received restricted to this area (its townships included for a county)
     received: int = 0
     #: what those restricted sources can still commit
@@ -212,8 +217,8 @@ def fund_figures(session: Session, currency: str = DEFAULT_CURRENCY) -> FundFigu
     """The fund's money in the figures people act on, every county and priority type listed."""
     as_of = utcnow()
     by_source = sources(session, currency)
-    by_county = {code: AreaFigures(code) for code in sorted(counties())}
-    by_priority = {code: AreaFigures(code) for code in PRIORITY_TYPES}
+    by_county = {code: AreaFigures(code, names[0]) for code, names in sorted(counties().items())}
+    by_priority = {code: AreaFigures(code, PRIORITY_NAMES[code]) for code in PRIORITY_TYPES}
     for figures in by_source.values():
         if figures.source is None:
             continue
