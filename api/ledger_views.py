@@ -211,6 +211,7 @@ def position():
         "total": money(pos.total, pos.currency),
         "unrestricted": money(pos.unrestricted, pos.currency),
         "restricted": {k: money(v, pos.currency) for k, v in pos.restricted.items()},
+        "held": {k: money(v, pos.currency) for k, v in pos.held.items()},
     }
 
 

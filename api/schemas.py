@@ -718,6 +718,11 @@ class PositionSchema(ma.Schema):
     total = fields.Nested(MoneySchema)
     unrestricted = fields.Nested(MoneySchema)
     restricted = fields.Dict(keys=fields.String(), values=fields.Nested(MoneySchema))
+    held = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(MoneySchema),
+        metadata={"description": "Per funding source: held for proposals awaiting approval"},
+    )
 
 
 # --- statements and the public summary -------------------------------------------------------

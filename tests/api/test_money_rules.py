@@ -125,3 +125,10 @@ def test_the_public_summary_says_received_available_committed_and_pledged(world,
     lienchiang = next(c for c in s["by_county"] if c["code"] == "09007")
     assert lienchiang["received"]["amount"] == 0
     assert lienchiang["committed"]["paid"]["amount"] == 0
+
+
+def test_the_ledger_position_shows_money_held_for_pending_proposals(world):
+    pos = world.call("ndc", "GET", f"{V1}/ledger/position").json
+    assert pos["held"] == {
+        "unrestricted": {"amount": 700_000, "currency": "TWD", "display": "NT$7,000"}
+    }
