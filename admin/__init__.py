@@ -69,6 +69,7 @@ def register(app: Flask) -> None:
         error_pages,
         filters,
         matching_pages,
+        money_pages,
         payment_pages,
         public,
         reconciliation_pages,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from admin.filters import state
+from admin.filters import purpose, state
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,16 @@ CATALOG: dict[str, list[Translation]] = {
             r"(?P<needed>.+)\.$",
         ),
         T(_l("There is not enough money in the account for this.")),
+    ],
+    "over_commitment": [
+        T(
+            _l(
+                "Not enough money available to commit from %(source)s: %(available)s is "
+                "available and this proposal needs %(needed)s."
+            ),
+            case="over_commitment",
+            source=lambda code: purpose(code or None),
+        ),
     ],
     "period_closed": [
         T(
@@ -92,6 +102,13 @@ CATALOG: dict[str, list[Translation]] = {
         T(
             _l("The return is more than what is due on the agreement (%(amount)s)."),
             r"^The return exceeds what is due on agreement \d+ \((?P<amount>.+)\)\.$",
+        ),
+        T(
+            _l(
+                "More has already been returned on this agreement than the corrected reports "
+                "would make due."
+            ),
+            r"^More has already been returned",
         ),
         T(_l("The amount is not valid.")),
     ],
@@ -159,6 +176,10 @@ CATALOG: dict[str, list[Translation]] = {
         T(_l("Institutions are verified when they are set up."), r"^Institutions are verified"),
         T(_l("Pledge %(id)s is fully paid."), r"^Pledge " + _ID + r" is fully paid"),
         T(_l("A reversing entry cannot itself be reversed."), r"^A reversing entry"),
+        T(
+            _l("This report was already corrected; correct the newer report instead."),
+            case="already_corrected",
+        ),
         T(_l("This cannot be done in the current state.")),
     ],
     "permission_denied": [
@@ -216,6 +237,15 @@ CATALOG: dict[str, list[Translation]] = {
         T(_l("Unknown column layout."), r"^Unknown mapping"),
         T(_l("Only companies and local businesses register themselves."), r"^Only companies"),
         T(_l("The matching parameters are not valid."), r"^invalid matching input"),
+        T(_l("The period ends before it starts."), case="period_reversed"),
+        T(
+            _l(
+                "Revenue for %(start)s to %(end)s was already reported; periods may not "
+                "overlap. Correct that report instead."
+            ),
+            case="period_overlap",
+        ),
+        T(_l("A correction needs a reason."), r"^A correction needs a reason"),
         T(_l("Some fields are not valid; see below.")),
     ],
     # --- bank statements ----------------------------------------------------------------------
@@ -273,6 +303,10 @@ FIELD_MESSAGES: list[Translation] = [
     T(_l("%(item)s does not exist."), r"^(?P<item>\S+) does not exist$"),
     T(_l("Choose what the line matches."), r"^required for an unmatched line$"),
     T(_l("Line %(n)s."), r"^line (?P<n>\d+)$"),
+    T(_l("Before the start date."), r"^before period_start$"),
+    T(_l("Overlaps a report already made."), r"^overlaps a report already made$"),
+    T(_l("Less than what was already returned."), r"^less than what was already returned$"),
+    T(_l("More than the %(amount)s available."), r"^more than the (?P<amount>.+) available$"),
 ]
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 
 from admin import LANGUAGES, forms
 from admin.views import CONSOLE_CSP, safe_next
-from ledger import queries
+from ledger import figures, queries
 from placefund.app import db_session
 
 bp = Blueprint("public", __name__, template_folder="templates")
@@ -21,8 +21,12 @@ def _headers(response):
 @bp.get("/transparency")
 def transparency():
     """What came in, went out and where, by county and priority type; donors who opted in."""
-    summary = queries.public_summary(db_session())
-    return render_template("console/transparency.html", summary=summary)
+    s = db_session()
+    return render_template(
+        "console/transparency.html",
+        summary=queries.public_summary(s),
+        figures=figures.fund_figures(s),
+    )
 
 
 @bp.post("/language")

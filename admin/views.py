@@ -34,10 +34,11 @@ from admin.filters import TAIPEI
 from admin.receipts import receipt_pdf, statement_pdf
 from api.auth import MANAGERS
 from api.common import atomic, is_manager, visible
-from ledger import books, chain, queries, services
+from ledger import books, chain, figures, queries, services
 from ledger.errors import LedgerError
 from ledger.models import Disbursement, Donation, Entry, Organisation, Pledge, User
 from ledger.money import parse_amount
+from ledger.overdue import overdue_instalments, overdue_summary
 from ledger.receipts import receipt_numbers
 from placefund.app import STATELESS_PREFIXES, db_session
 
@@ -232,19 +233,17 @@ def index():
 @signed_in(*MANAGERS)
 def dashboard():
     s = db_session()
-    position = books.fund_position(s, "TWD")
     flows = reports.monthly_flows(s, end=services.today())
     chart = charts.flow_chart(flows, in_label=_("Inflows"), out_label=_("Outflows"))
-    summary = queries.public_summary(s)
     pledges, pledge_totals = reports.pledges_outstanding(s)
     agreements = reports.agreements_due(s)
     pending = queries.list_disbursements(s, status="reserved", limit=PAGE).items
     return render_template(
         "console/dashboard.html",
-        position=position,
+        figures=figures.fund_figures(s),
+        overdue=overdue_summary(overdue_instalments(s, services.today())),
         flows=flows,
         chart=chart,
-        summary=summary,
         by_donor_county=reports.donations_by_donor_county(s),
         pledges=pledges,
         pledge_totals=pledge_totals,
@@ -381,9 +380,10 @@ def _user_names() -> dict[int, User]:
 def _funding_choices(s) -> list[tuple[str, str]]:
     from admin.filters import purpose
 
-    position = books.fund_position(s, "TWD")
+    # Purposes that received money: pledged-only purposes have nothing to commit
+    sources = [src for src in figures.sources(s, "TWD") if src is not None]
     choices = [("", purpose(None))]
-    choices += [(code, purpose(code)) for code in position.restricted]
+    choices += [(code, purpose(code)) for code in sorted(sources)]
     return choices
 
 
@@ -432,7 +432,7 @@ def propose():
         else:
             flash(_("Disbursement %(id)s proposed; it needs a second approval.", id=d.id), "info")
             return redirect(url_for("console.disbursement", disbursement_id=d.id))
-    return render_template("console/propose.html", form=form)
+    return render_template("console/propose.html", form=form, sources=figures.sources(s).values())
 
 
 def _disbursement(disbursement_id: int) -> Disbursement:
@@ -622,9 +622,13 @@ def _company_page(org: Organisation):
     with atomic() as tx:  # listed payments get their receipt numbers, once
         numbers = receipt_numbers(tx, [d.id for d in donations])
     years = sorted({d.received_on.year for d in donations}, reverse=True)
+    overdue: dict[int, list] = {}
+    for item in overdue_instalments(s, services.today(), company_id=org.id):
+        overdue.setdefault(item.pledge.id, []).append(item)
     return render_template(
         "console/company.html",
         org=org,
+        overdue=overdue,
         pledges=reports.pledge_status(s, company_id=org.id),
         donations=donations,
         receipt_number=lambda d: numbers[d.id],

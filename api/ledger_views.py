@@ -25,7 +25,7 @@ from api.common import (
 )
 from api.errors import ApiError
 from api.schemas import money
-from ledger import books, queries, services
+from ledger import books, figures, queries, services
 from ledger.errors import NotFound
 from ledger.models import Entry, Organisation
 from ledger.services import today
@@ -211,6 +211,7 @@ def position():
         "total": money(pos.total, pos.currency),
         "unrestricted": money(pos.unrestricted, pos.currency),
         "restricted": {k: money(v, pos.currency) for k, v in pos.restricted.items()},
+        "held": {k: money(v, pos.currency) for k, v in pos.held.items()},
     }
 
 
@@ -289,37 +290,46 @@ def donor_statement(args):
 @public
 @blp.response(200, schemas.PublicSummarySchema)
 def public_summary():
-    """The fund in public: money in and out, balance, by county and priority-area type
+    """The fund in public: received, available to commit, committed, pledged; by area
 
-    Donor names appear only where the donor opted in. No authentication.
+    ``committed`` splits disbursements into ``pending`` (awaiting the second institution's
+    approval: held, not spent), ``approved`` and ``paid``. Money pledged but not received
+    is never counted as available. Every county and priority-area type is listed, zero
+    included. Donor names appear only where the donor opted in. No authentication.
     """
-    s = queries.public_summary(db_session())
+    session = db_session()
+    s = queries.public_summary(session)
+    fig = figures.fund_figures(session)
     cur = s.currency
+
+    def stages(c):
+        return {stage: money(getattr(c, stage), cur) for stage in figures.STAGES}
 
     def area(a):
         return {
             "code": a.key,
             "name": a.name,
-            "restricted_in": money(a.restricted_in, cur),
-            "paid_out": money(a.paid_out, cur),
-            "committed": money(a.committed, cur),
+            "received": money(a.received, cur),
+            "available": money(a.available, cur),
+            "committed": stages(a.commitments),
         }
 
     return {
         "fund": current_app.config["SETTINGS"].fund_name,
         "currency": cur,
-        "total_in": money(s.total_in, cur),
-        "donations_in": money(s.donations_in, cur),
-        "revenue_returned": money(s.revenue_returned, cur),
+        "as_of": fig.as_of,
+        "received": money(fig.received, cur),
+        "total_in": money(fig.received, cur),
+        "total_out": money(fig.commitments.paid, cur),
+        "donations_in": money(fig.donations_received, cur),
+        "revenue_returned": money(fig.revenue_returned, cur),
+        "available": money(fig.available, cur),
+        "committed": stages(fig.commitments),
+        "pledged_not_received": money(fig.pledged_not_received, cur),
         "pledged": money(s.pledged, cur),
-        "total_out": money(s.paid_out, cur),
-        "committed": money(s.committed, cur),
-        "balance": money(s.balance, cur),
-        "unrestricted": money(s.unrestricted, cur),
-        "restricted": money(s.restricted, cur),
         "donors": s.donors,
-        "by_county": [area(a) for a in s.by_county],
-        "by_priority_type": [area(a) for a in s.by_priority_type],
+        "by_county": [area(a) for a in fig.by_county],
+        "by_priority_type": [area(a) for a in fig.by_priority_type],
         "public_donors": [
             {"name": n, "name_en": en, "pledged": money(a, cur)} for n, en, a in s.public_donors
         ],

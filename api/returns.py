@@ -20,7 +20,7 @@ from api.common import (
 )
 from ledger import queries, services
 from ledger.errors import NotFound
-from ledger.models import ReturnAgreement
+from ledger.models import ReturnAgreement, RevenueReport
 from placefund.app import db_session
 
 blp = Blueprint(
@@ -114,6 +114,38 @@ def report_revenue(data, agreement_id):
             actor=me,
         )
     return With(report, currency=report_currency(agreement_id))
+
+
+@blp.route("/revenue-reports/<int:report_id>/corrections", methods=["POST"])
+@requires("business_member", *MANAGERS)
+@errors(400, 404, 409, 413, 415, 422)
+@money_moving
+@blp.arguments(schemas.RevenueCorrectionIn)
+@blp.response(201, schemas.RevenueReportSchema)
+def correct_report(data, report_id):
+    """Correct a revenue report: it is reversed and a new report, with the reason, replaces it
+
+    Both stay on record; the reversed one carries ``reversed_at``, the new one
+    ``corrects_report_id`` and ``reason``.
+    """
+    me = user()
+    key = idempotency_key(me)
+    with atomic() as session:
+        report = session.get(RevenueReport, report_id)
+        if report is None:
+            raise NotFound(f"Revenue report {report_id} does not exist.")
+        _agreement(session, report.agreement_id)
+        new = services.correct_revenue_report(
+            session,
+            key=key,
+            report_id=report_id,
+            revenue=data["revenue"],
+            reason=data["reason"],
+            period_start=data["period_start"],
+            period_end=data["period_end"],
+            actor=me,
+        )
+    return With(new, currency=report_currency(new.agreement_id))
 
 
 def report_currency(agreement_id: int) -> str:

@@ -504,6 +504,13 @@ class RevenueReportSchema(ma.Schema):
     revenue = MoneyField("revenue_amount")
     due = MoneyField("due_amount")
     created_at = fields.DateTime()
+    corrects_report_id = fields.Integer(
+        allow_none=True, metadata={"description": "The report this one corrected"}
+    )
+    reason = fields.String(allow_none=True, metadata={"description": "Why it was corrected"})
+    reversed_at = fields.DateTime(
+        allow_none=True, metadata={"description": "Set once a correction replaced it"}
+    )
 
 
 class RevenueReportIn(Strict):
@@ -513,8 +520,14 @@ class RevenueReportIn(Strict):
         strict=True,
         required=True,
         validate=validate.Range(0, MAX_AMOUNT),
-        metadata={"description": "Minor units"},
+        metadata={"description": "Minor units; TWD in whole dollars (a multiple of 100)"},
     )
+
+
+class RevenueCorrectionIn(RevenueReportIn):
+    period_start = fields.Date(load_default=None, metadata={"description": "Default: as before"})
+    period_end = fields.Date(load_default=None, metadata={"description": "Default: as before"})
+    reason = fields.String(required=True, validate=validate.Length(1, 500))
 
 
 class RevenueReturnSchema(ma.Schema):
@@ -705,6 +718,11 @@ class PositionSchema(ma.Schema):
     total = fields.Nested(MoneySchema)
     unrestricted = fields.Nested(MoneySchema)
     restricted = fields.Dict(keys=fields.String(), values=fields.Nested(MoneySchema))
+    held = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(MoneySchema),
+        metadata={"description": "Per funding source: held for proposals awaiting approval"},
+    )
 
 
 # --- statements and the public summary -------------------------------------------------------
@@ -726,12 +744,24 @@ class DonorStatementSchema(ma.Schema):
     pledged = fields.List(fields.Nested(MoneySchema))
 
 
+class StagesSchema(ma.Schema):
+    pending = fields.Nested(
+        MoneySchema, metadata={"description": "Proposed, awaiting the second institution"}
+    )
+    approved = fields.Nested(MoneySchema, metadata={"description": "Approved, not yet paid"})
+    paid = fields.Nested(MoneySchema)
+
+
 class AreaSchema(ma.Schema):
     code = fields.String()
     name = fields.String()
-    restricted_in = fields.Nested(MoneySchema)
-    paid_out = fields.Nested(MoneySchema)
-    committed = fields.Nested(MoneySchema)
+    received = fields.Nested(
+        MoneySchema, metadata={"description": "Donations received restricted to the area"}
+    )
+    available = fields.Nested(
+        MoneySchema, metadata={"description": "What that restricted money can still commit"}
+    )
+    committed = fields.Nested(StagesSchema, metadata={"description": "To projects in the area"})
 
 
 class PublicDonorSchema(ma.Schema):
@@ -743,15 +773,23 @@ class PublicDonorSchema(ma.Schema):
 class PublicSummarySchema(ma.Schema):
     fund = fields.String()
     currency = fields.String()
-    total_in = fields.Nested(MoneySchema)
+    as_of = fields.DateTime(metadata={"description": "When the figures were read"})
+    received = fields.Nested(
+        MoneySchema, metadata={"description": "Donations (net of refunds) and revenue returned"}
+    )
+    total_in = fields.Nested(MoneySchema, metadata={"description": "The same as received"})
     donations_in = fields.Nested(MoneySchema)
     revenue_returned = fields.Nested(MoneySchema)
-    pledged = fields.Nested(MoneySchema)
+    available = fields.Nested(
+        MoneySchema,
+        metadata={"description": "Received, less fees and every commitment, per funding source"},
+    )
+    committed = fields.Nested(StagesSchema)
     total_out = fields.Nested(MoneySchema, metadata={"description": "Disbursements paid"})
-    committed = fields.Nested(MoneySchema, metadata={"description": "Reserved, not yet paid"})
-    balance = fields.Nested(MoneySchema)
-    unrestricted = fields.Nested(MoneySchema)
-    restricted = fields.Nested(MoneySchema)
+    pledged = fields.Nested(MoneySchema, metadata={"description": "Pledged in all"})
+    pledged_not_received = fields.Nested(
+        MoneySchema, metadata={"description": "Pledged and not yet paid: not available"}
+    )
     donors = fields.Integer(metadata={"description": "Number of donating companies"})
     by_county = fields.List(fields.Nested(AreaSchema))
     by_priority_type = fields.List(fields.Nested(AreaSchema))

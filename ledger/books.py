@@ -138,19 +138,24 @@ class FundPosition:
     currency: str
     unrestricted: int
     restricted: dict[str, int]
+    #: per funding source (``unrestricted`` or a purpose): held for proposals awaiting
+    #: a second institution's approval
+    held: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
-        return self.unrestricted + sum(self.restricted.values())
+        return self.unrestricted + sum(self.restricted.values()) + sum(self.held.values())
 
 
 def fund_position(session: Session, currency: str = "TWD") -> FundPosition:
-    """Net assets: restricted buckets as stored; unrestricted plus income less expenses.
+    """Net assets: restricted buckets and money held for pending proposals as stored;
+    unrestricted plus income less expenses.
 
     Income and expense accounts are not closed into net assets, so unrestricted net assets
     are the stored account plus the net of every income and expense account in the currency.
     """
     restricted: dict[str, int] = {}
+    held: dict[str, int] = {}
     unrestricted = 0
     for account in session.scalars(select(Account).where(Account.currency == currency)):
         if account.code.startswith("net_assets:restricted:"):
@@ -158,9 +163,14 @@ def fund_position(session: Session, currency: str = "TWD") -> FundPosition:
                 restricted[account.code.removeprefix("net_assets:restricted:")] = (
                     account.natural_balance
                 )
+        elif account.code.startswith("net_assets:held:"):
+            if account.balance:
+                held[account.code.removeprefix("net_assets:held:")] = account.natural_balance
         elif account.code == "net_assets:unrestricted" or account.type in ("income", "expense"):
             unrestricted += -account.balance
-    return FundPosition(currency, unrestricted, dict(sorted(restricted.items())))
+    return FundPosition(
+        currency, unrestricted, dict(sorted(restricted.items())), dict(sorted(held.items()))
+    )
 
 
 # --- periods -------------------------------------------------------------------------------

@@ -89,6 +89,17 @@ _TEMPLATES: list[tuple[re.Pattern[str], str, str, bool]] = [
         "net_assets",
         False,
     ),
+    # Money held for proposals awaiting a second institution's approval, per funding source:
+    # moved out of the source so it cannot be proposed twice, yet not spent (no expense).
+    (
+        re.compile(
+            r"^net_assets:held:(?P<source>unrestricted|"
+            r"(county|township|priority|project):[a-z0-9_]+)$"
+        ),
+        "待核准保留 {source}",
+        "net_assets",
+        False,
+    ),
     # Currency exchange: a TWD charge settled in USD passes through exchange:TWD and
     # exchange:USD so that each currency balances on its own within the entry.
     (re.compile(r"^net_assets:exchange:(?P<cur>[A-Z]{3})$"), "匯兌 {cur}", "net_assets", True),
@@ -165,6 +176,16 @@ def restriction_allows(
         "priority": ident == priority,
         "project": ident == str(project_id),
     }[kind]
+
+
+def source_account(funding: str | None) -> str:
+    """The net-asset account of a funding source: a restricted purpose or unrestricted."""
+    return restricted_account(funding) if funding else "net_assets:unrestricted"
+
+
+def held_account(funding: str | None) -> str:
+    """Where a funding source's money waits while a proposal awaits its second approval."""
+    return f"net_assets:held:{funding or 'unrestricted'}"
 
 
 def receivable_account(company_id: int) -> str:

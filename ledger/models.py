@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -397,7 +398,9 @@ DISBURSEMENT_STATES = ("reserved", "paid", "voided")
 
 
 class Disbursement(Base):
-    """A grant or investment: reserved on proposal, paid after two-institution approval."""
+    """A grant or investment: money held on proposal, committed when a manager of a second
+    institution approves, then paid. ``status`` stays ``reserved`` until paid or voided;
+    ``ledger.figures.stage_of`` tells pending from approved."""
 
     __tablename__ = "disbursements"
     __table_args__ = (
@@ -417,7 +420,14 @@ class Disbursement(Base):
     status: Mapped[str] = mapped_column(String(16), default="reserved")
     proposed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     proposed_at: Mapped[created]
+    #: The proposal's entry: money held from its funding source (``disbursement_hold``), or
+    #: for proposals made before holds existed the commitment itself
+    #: (``disbursement_reserve``)
     reserve_entry_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("ledger_entries.id"), unique=True
+    )
+    #: Posted when a second institution approves: the grant expense or investment owed
+    commit_entry_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("ledger_entries.id"), unique=True
     )
     pay_entry_id: Mapped[int | None] = mapped_column(
@@ -478,9 +488,26 @@ class ReturnAgreement(Base):
 
 
 class RevenueReport(Base):
-    """Revenue a business reports for a period; the amount due follows from the agreement."""
+    """Revenue a business reports for a period; the amount due follows from the agreement.
+
+    One report counts per agreement period: periods of reports in force never overlap (the
+    service checks under the agreement's lock; the partial unique index backs the same
+    start date). A mistake is corrected, never edited: the report is reversed (``reversed_at``,
+    its due amount taken back) and a new one, naming it and the reason, takes its place.
+    """
 
     __tablename__ = "revenue_reports"
+    __table_args__ = (
+        CheckConstraint("period_end >= period_start", name="period"),
+        Index(
+            "uq_revenue_reports_period_in_force",
+            "agreement_id",
+            "period_start",
+            unique=True,
+            sqlite_where=text("reversed_at IS NULL"),
+            postgresql_where=text("reversed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[intpk]
     agreement_id: Mapped[int] = mapped_column(ForeignKey("return_agreements.id"), index=True)
@@ -492,6 +519,18 @@ class RevenueReport(Base):
         BigId, ForeignKey("ledger_entries.id"), unique=True
     )
     created_at: Mapped[created]
+    #: The report this one corrects (it was reversed when this one was made)
+    corrects_report_id: Mapped[int | None] = mapped_column(
+        ForeignKey("revenue_reports.id"), unique=True
+    )
+    #: Why the report it corrects was wrong
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: Set when a correction reversed this report; it no longer counts
+    reversed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The entry that took its due amount back (None when nothing was due)
+    reversal_entry_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("ledger_entries.id"), unique=True
+    )
 
 
 class RevenueReturn(Base):

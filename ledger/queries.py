@@ -192,10 +192,10 @@ class AgreementTotals:
 
 
 def agreement_totals(session: Session, agreement_id: int) -> AgreementTotals:
-    """What revenue reports made due on an agreement and what has come back against it."""
+    """What revenue reports in force made due on an agreement and what has come back."""
     due = session.scalar(
         select(func.coalesce(func.sum(RevenueReport.due_amount), 0)).where(
-            RevenueReport.agreement_id == agreement_id
+            RevenueReport.agreement_id == agreement_id, RevenueReport.reversed_at.is_(None)
         )
     )
     returned = session.scalar(

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ledger import chart, virtual_accounts
+from ledger import chart, figures, virtual_accounts
 from ledger.core import Leg, credit, debit
 from ledger.errors import (
     AlreadyReversed,
@@ -712,11 +712,14 @@ def propose_disbursement(
     purpose: str = "",
     on: dt.date | None = None,
 ) -> Disbursement:
-    """Reserve money for a grant or an investment in a project; the proposer's approval counts.
+    """Propose a grant or an investment in a project; the proposer's approval counts.
 
-    Posts the commitment (grant expense or investment asset against disbursements payable).
-    Money drawn on a restricted purpose is released from that bucket now, so two proposals
-    cannot both spend the same restricted money; the purpose must match the project.
+    The money is held, not spent: it moves from its funding source (unrestricted, or the
+    restricted purpose, which must match the project) into ``net_assets:held:<source>``, so
+    two proposals cannot both count on it. The commitment (grant expense or investment
+    against disbursements payable) is posted when a second institution approves. The
+    amount may not exceed what the source has available to commit (``figures``: received,
+    less every commitment, pending ones included).
     """
     require_manager(actor)
     if kind not in ("grant", "investment"):
@@ -753,26 +756,27 @@ def propose_disbursement(
         "on": _iso(given_on),
         "actor": actor.id,
     }
-    target = (
-        f"expense:grants:project:{project_id}"
-        if kind == "grant"
-        else f"assets:investments:project:{project_id}"
-    )
-    legs = [debit(target, amount, currency), credit(_payable(project_id), amount, currency)]
-    if funding:
-        legs += [
-            debit(chart.restricted_account(funding), amount, currency),
-            credit("net_assets:unrestricted", amount, currency),
-        ]
+    # Held, not spent: the money moves from its source into the held bucket (a restricted
+    # bucket never below zero), and becomes an expense or investment only on approval.
+    legs = [
+        debit(chart.source_account(funding), amount, currency),
+        credit(chart.held_account(funding), amount, currency),
+    ]
     label = "補助" if kind == "grant" else "投資"
+    # Never commit more than the source has received and not yet committed (pledges not
+    # yet paid do not count). The source's lock comes first, so a racing retry of this same
+    # request finds the original here and is not refused for the money it holds itself.
+    figures.lock_source(session, funding, currency)
+    if find_by_key(session, key, "disbursement_hold", params) is None:
+        figures.require_available(session, source=funding, amount=amount, currency=currency)
     posted = post_entry(
         session,
-        operation="disbursement_reserve",
+        operation="disbursement_hold",
         key=key,
         params=params,
         legs=legs,
         entry_date=on,
-        memo=f"{label}保留 {project.name} {format_money(amount, currency)}",
+        memo=f"{label}保留（待核准） {project.name} {format_money(amount, currency)}",
         created_by=actor.id,
     )
     if not posted.fresh:
@@ -835,7 +839,45 @@ def approve_disbursement(session: Session, *, disbursement_id: int, actor: User)
     )
     session.flush()
     session.refresh(d)
+    if approved(d) and d.commit_entry_id is None and _holds_only(session, d):
+        d.commit_entry_id = _post_commitment(session, d, actor)
+        session.flush()
     return d
+
+
+def _holds_only(session: Session, d: Disbursement) -> bool:
+    """Did the proposal only hold its money? Proposals made before holds existed posted the
+    commitment itself on proposal (``disbursement_reserve``) and must not post it twice."""
+    return session.get(Entry, d.reserve_entry_id).kind == "disbursement_hold"
+
+
+def _post_commitment(session: Session, d: Disbursement, actor: User) -> int:
+    """Approved by two institutions: the held money becomes a grant expense or an investment
+    the fund owes the project. Restricted money is spent through unrestricted net assets,
+    where income and expense land, as it always was."""
+    target = (
+        f"expense:grants:project:{d.project_id}"
+        if d.kind == "grant"
+        else f"assets:investments:project:{d.project_id}"
+    )
+    label = "補助" if d.kind == "grant" else "投資"
+    return post_entry(
+        session,
+        # One commitment per disbursement: the key is derived from it, never reused
+        operation="disbursement_commit",
+        key=f"disbursement:{d.id}:commit",
+        params={"disbursement_id": d.id},
+        legs=[
+            debit(chart.held_account(d.funding), d.amount, d.currency),
+            credit("net_assets:unrestricted", d.amount, d.currency),
+            debit(target, d.amount, d.currency),
+            credit(_payable(d.project_id), d.amount, d.currency),
+        ],
+        entry_date=today(),
+        memo=f"{label}承諾 {d.id} {format_money(d.amount, d.currency)}",
+        related=d.reserve_entry_id,
+        created_by=actor.id,
+    ).entry_id
 
 
 def approved(d: Disbursement) -> bool:
@@ -882,7 +924,7 @@ def pay_disbursement(
         ],
         entry_date=paid_on,
         memo=f"撥款 {d.kind} {d.id} {format_money(d.amount, d.currency)}",
-        related=d.reserve_entry_id,
+        related=d.commit_entry_id or d.reserve_entry_id,
         created_by=actor.id,
     )
     d.status = "paid"
@@ -915,9 +957,12 @@ def void_disbursement(
             id=d.id,
             status=d.status,
         )
-    entry = reverse_entry(
-        session, key=key, entry_id=d.reserve_entry_id, actor=actor, reason=reason, on=on
-    )
+    if d.commit_entry_id is None:  # only held (or, before holds, committed on proposal)
+        entry = reverse_entry(
+            session, key=key, entry_id=d.reserve_entry_id, actor=actor, reason=reason, on=on
+        )
+    else:  # approved: the commitment and the hold are undone in one entry
+        entry = _reverse_commitment(session, d, key=key, actor=actor, reason=reason, on=on)
     d.status = "voided"
     d.void_entry_id = entry.id
     d.voided_by_id = actor.id
@@ -925,6 +970,36 @@ def void_disbursement(
     d.void_reason = reason
     session.flush()
     return d
+
+
+def _reverse_commitment(
+    session: Session, d: Disbursement, *, key: str, actor: User, reason: str, on: dt.date | None
+) -> Entry:
+    """The negation of an approved disbursement's hold and commitment, as one entry that
+    reverses the commitment: the money goes back to its funding source."""
+    given_on, on = on, on or today()
+    params = {"disbursement_id": d.id, "reason": reason, "on": _iso(given_on)}
+    existing = find_by_key(session, key, "disbursement_void", params)
+    if existing is not None:
+        return session.get(Entry, existing)
+    legs = [
+        Leg(p.account.code, -p.amount, p.currency)
+        for entry_id in (d.reserve_entry_id, d.commit_entry_id)
+        for p in session.get(Entry, entry_id).postings
+    ]
+    posted = post_entry(
+        session,
+        operation="disbursement_void",
+        key=key,
+        params=params,
+        legs=legs,
+        entry_date=on,
+        memo=f"沖銷 撥款案 {d.id}: {reason}",
+        reverses=d.commit_entry_id,
+        related=d.reserve_entry_id,
+        created_by=actor.id,
+    )
+    return session.get(Entry, posted.entry_id)
 
 
 # --- revenue returns -----------------------------------------------------------------------
@@ -997,9 +1072,10 @@ def _receivable_for(agreement_id: int) -> str:
 
 
 def amount_due_total(session: Session, agreement_id: int) -> int:
+    """What the reports in force (not reversed by a correction) made due on an agreement."""
     return session.scalar(
         select(func.coalesce(func.sum(RevenueReport.due_amount), 0)).where(
-            RevenueReport.agreement_id == agreement_id
+            RevenueReport.agreement_id == agreement_id, RevenueReport.reversed_at.is_(None)
         )
     )
 
@@ -1014,6 +1090,62 @@ def compute_due(revenue: int, share_bp: int, cap_left: int | None, currency: str
     return due
 
 
+def _check_report(
+    agreement: ReturnAgreement, period_start: dt.date, period_end: dt.date, revenue: object
+) -> int:
+    """The reported revenue in minor units (whole NT$ for TWD) for a period the agreement
+    covers; each way of being wrong has its own message."""
+    revenue = check_minor(revenue, positive=False, field="revenue")
+    if revenue < 0:
+        raise InvalidAmount("Revenue cannot be negative.", fields={"revenue": ["negative"]})
+    if agreement.currency == "TWD":
+        check_whole_units(revenue, agreement.currency, field="revenue")
+    if period_end < period_start:
+        raise ValidationError(
+            "The period ends before it starts.",
+            fields={"period_end": ["before period_start"]},
+            case="period_reversed",
+        )
+    if period_start < agreement.start_date or period_end > agreement.end_date:
+        raise ValidationError(
+            "The period must fall within the agreement "
+            f"({agreement.start_date} to {agreement.end_date}).",
+            fields={"period_start": ["outside the agreement"]},
+        )
+    return revenue
+
+
+def _refuse_overlap(
+    session: Session,
+    agreement_id: int,
+    period_start: dt.date,
+    period_end: dt.date,
+    *,
+    besides: int | None = None,
+) -> None:
+    """One report per period: refuse a period that overlaps a report in force. Call with the
+    agreement's receivable locked, so two reports cannot both pass."""
+    query = select(RevenueReport).where(
+        RevenueReport.agreement_id == agreement_id,
+        RevenueReport.reversed_at.is_(None),
+        RevenueReport.period_start <= period_end,
+        RevenueReport.period_end >= period_start,
+    )
+    if besides is not None:
+        query = query.where(RevenueReport.id != besides)
+    other = session.scalars(query.order_by(RevenueReport.period_start).limit(1)).first()
+    if other is not None:
+        raise ValidationError(
+            f"Revenue for {other.period_start} to {other.period_end} was already reported "
+            f"(report {other.id}); periods may not overlap. Correct that report instead.",
+            fields={"period_start": ["overlaps a report already made"]},
+            case="period_overlap",
+            id=other.id,
+            start=other.period_start.isoformat(),
+            end=other.period_end.isoformat(),
+        )
+
+
 def report_revenue(
     session: Session,
     *,
@@ -1024,34 +1156,29 @@ def report_revenue(
     revenue: int,
     actor: User | None = None,
 ) -> RevenueReport:
-    """A business reports revenue for a period; the amount due is posted as a receivable."""
+    """A business reports revenue for a period; the amount due is posted as a receivable.
+
+    One report per period: a period that overlaps a report in force is refused (a mistake
+    is put right with ``correct_revenue_report``). Revenue in TWD is whole dollars.
+    """
     agreement = _get(session, ReturnAgreement, agreement_id, "Return agreement")
-    revenue = check_minor(revenue, positive=False, field="revenue")
-    if revenue < 0:
-        raise InvalidAmount("Revenue cannot be negative.", fields={"revenue": ["negative"]})
-    if (
-        period_end < period_start
-        or period_start < agreement.start_date
-        or period_end > agreement.end_date
-    ):
-        raise ValidationError(
-            "The period must fall within the agreement "
-            f"({agreement.start_date} to {agreement.end_date}).",
-            fields={"period_start": ["outside the agreement"]},
-        )
+    revenue = _check_report(agreement, period_start, period_end, revenue)
     params = {
         "agreement_id": agreement_id,
         "period_start": period_start.isoformat(),
         "period_end": period_end.isoformat(),
         "revenue": revenue,
     }
+    receivable = _receivable_for(agreement_id)
+    # Serialise reports on one agreement: the cap and "one report per period" both hold.
+    # The idempotency check comes after the lock, so a racing retry finds its original.
+    lock_accounts(session, [receivable])
     existing = find_by_key(session, key, "revenue_report", params)
     if existing is not None:
         return session.scalars(
             select(RevenueReport).where(RevenueReport.entry_id == existing)
         ).one()
-    receivable = _receivable_for(agreement_id)
-    lock_accounts(session, [receivable])  # serialise reports on one agreement: the cap holds
+    _refuse_overlap(session, agreement_id, period_start, period_end)
     cap_left = (
         None
         if agreement.cap_amount is None
@@ -1083,6 +1210,115 @@ def report_revenue(
     session.add(report)
     session.flush()
     return report
+
+
+def correct_revenue_report(
+    session: Session,
+    *,
+    key: str,
+    report_id: int,
+    revenue: int,
+    reason: str,
+    period_start: dt.date | None = None,
+    period_end: dt.date | None = None,
+    on: dt.date | None = None,
+    actor: User | None = None,
+) -> RevenueReport:
+    """Correct a revenue report: reverse it and report again, with the reason; both are kept.
+
+    The new report's due amount is posted first and the old one's reversed after, so a
+    business that already returned money against the old report can still correct it as
+    long as the corrected reports make at least that much due. Returns the new report.
+    """
+    if not reason or not reason.strip():
+        raise ValidationError("A correction needs a reason.", fields={"reason": ["required"]})
+    old = _get(session, RevenueReport, report_id, "Revenue report")
+    agreement = _get(session, ReturnAgreement, old.agreement_id, "Return agreement")
+    period_start = period_start or old.period_start
+    period_end = period_end or old.period_end
+    revenue = _check_report(agreement, period_start, period_end, revenue)
+    given_on, on = on, on or today()
+    params = {
+        "report_id": report_id,
+        "period_start": period_start.isoformat(),
+        "period_end": period_end.isoformat(),
+        "revenue": revenue,
+        "reason": reason,
+        "on": _iso(given_on),
+    }
+    receivable = _receivable_for(agreement.id)
+    lock_accounts(session, [receivable])
+    session.refresh(old)
+    if old.reversed_at is not None:
+        newer = session.scalars(
+            select(RevenueReport).where(RevenueReport.corrects_report_id == old.id)
+        ).one()
+        same = (newer.period_start, newer.period_end, newer.revenue_amount, newer.reason)
+        if same == (period_start, period_end, revenue, reason):
+            return newer  # a retry of this very correction
+        raise InvalidState(
+            f"Revenue report {old.id} was already corrected by report {newer.id}; "
+            "correct that one instead.",
+            case="already_corrected",
+            id=old.id,
+            newer=newer.id,
+        )
+    _refuse_overlap(session, agreement.id, period_start, period_end, besides=old.id)
+    cap_left = (
+        None
+        if agreement.cap_amount is None
+        else agreement.cap_amount - (amount_due_total(session, agreement.id) - old.due_amount)
+    )
+    due = compute_due(revenue, agreement.share_bp, cap_left, agreement.currency)
+    cur = agreement.currency
+    new = RevenueReport(
+        agreement_id=agreement.id,
+        period_start=period_start,
+        period_end=period_end,
+        revenue_amount=revenue,
+        due_amount=due,
+        corrects_report_id=old.id,
+        reason=reason.strip(),
+    )
+    created_by = actor.id if actor else None
+    if due:
+        new.entry_id = post_entry(
+            session,
+            operation="revenue_report_correction",
+            key=key,
+            params=params,
+            legs=[debit(receivable, due, cur), credit("income:revenue_returns", due, cur)],
+            entry_date=on,
+            memo=f"收益回流應收 更正 報告 {old.id} {format_money(due, cur)}: {reason}",
+            created_by=created_by,
+        ).entry_id
+    if old.entry_id is not None:
+        original = session.get(Entry, old.entry_id)
+        try:
+            old.reversal_entry_id = post_entry(
+                session,
+                operation="reversal",
+                key=f"{key}:reversal",
+                params={**params, "entry_id": old.entry_id},
+                legs=[Leg(p.account.code, -p.amount, p.currency) for p in original.postings],
+                entry_date=on,
+                memo=f"沖銷 分錄 {old.entry_id}: 收益報告更正 {reason}",
+                reverses=old.entry_id,
+                created_by=created_by,
+            ).entry_id
+        except InsufficientFunds as exc:
+            returned = old.due_amount - exc.extra.get("available", 0)
+            raise InvalidAmount(
+                "More has already been returned on this agreement than the corrected "
+                f"reports make due (the correction is short by {format_money(returned, cur)}).",
+                fields={"revenue": ["less than what was already returned"]},
+            ) from exc
+    # The old report leaves force before the new one is stored: one report per period
+    old.reversed_at = utcnow()
+    session.flush()
+    session.add(new)
+    session.flush()
+    return new
 
 
 def record_revenue_return(

@@ -381,7 +381,19 @@ def reconcile_bank(
     import json
     from pathlib import Path
 
-    from ledger import reconciliation
+    from ledger import chart, reconciliation
+    from ledger.errors import LedgerError
+
+    try:  # TWD enters in whole dollars here too (the tolerance is in minor units)
+        currency = chart.spec_for(account).currency
+    except LedgerError as error:
+        raise click.BadParameter(error.detail, param_hint="--account") from error
+    if amount_tolerance < 0 or (currency == "TWD" and amount_tolerance % 100):
+        raise click.BadParameter(
+            "must be zero or more, and for TWD whole dollars: a multiple of 100 minor units "
+            f"(NT$1 is 100), not {amount_tolerance}",
+            param_hint="--amount-tolerance",
+        )
     from ledger.bankfile import StatementHasErrors
     from ledger.reconcile import ReconcileConfig
 

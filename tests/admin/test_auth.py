@@ -231,9 +231,9 @@ def test_language_switch(console):
         },
     )
     dashboard = c.get("/console/dashboard")
-    assert "Fund balance" in dashboard.text
+    assert "Money received" in dashboard.text
     back = c.post(
         "/language", data={"csrf_token": csrf_token(dashboard.text), "lang": "zh_Hant_TW"}
     )
     assert back.status_code == 302
-    assert "基金餘額" in c.get("/console/dashboard").text
+    assert "已收款項" in c.get("/console/dashboard").text

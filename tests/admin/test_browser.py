@@ -113,7 +113,7 @@ def test_sign_in_and_the_dashboard_chart(browser, served):
     assert page.locator("h1").inner_text() == "總覽"
     assert page.locator("#flows-chart rect").count() == 24
     assert page.locator("#flows-chart").bounding_box()["width"] > 300
-    assert page.locator("#fund-total").inner_text().startswith("NT$")
+    assert page.locator("#fig-received").inner_text().startswith("NT$")
     shot(page, "03-dashboard")
     context.close()
 

@@ -273,18 +273,22 @@ def test_a_reused_form_key_is_explained(console):
 
 
 def test_too_much_money_is_explained(console):
+    from ledger import services
+
     c = console.client("ndc")
-    proposed = post_form(
-        c,
-        "/console/disbursements/new",
-        "/console/disbursements/new",
-        {
-            "project_id": str(console.ids["project_x"]),
-            "kind": "grant",
-            "amount": "900,000,000",
-            "purpose": "步道",
-        },
-    )
+    form = {
+        "project_id": str(console.ids["project_x"]),
+        "kind": "grant",
+        "amount": "900,000,000",
+        "purpose": "步道",
+    }
+    refused = post_form(c, "/console/disbursements/new", "/console/disbursements/new", form)
+    assert "不限用途目前可承諾 NT$18,000，此提案需要 NT$900,000,000。" in refused.text
+    assert "Not enough" not in refused.text
+    # Received by card, so it may be committed, but not in the bank yet
+    with console.database.session() as s, s.begin():
+        services.record_donation(s, key="card", channel="stripe", amount=90_000_000_000)
+    proposed = post_form(c, "/console/disbursements/new", "/console/disbursements/new", form)
     assert proposed.status_code == 302, proposed.text
     url = proposed.headers["Location"]
     assert post_form(console.client("moea"), url, f"{url}/approve").status_code == 302

@@ -9,9 +9,11 @@ from tests.admin.conftest import post_form
 def test_dashboard_shows_balances_chart_and_lists(console):
     page = console.client("ndc").get("/console/dashboard")
     assert page.status_code == 200
-    # net assets: NT$30,000 pledged (income when pledged) less the NT$3,000 grant reserved
-    # (the NT$4,000 investment stays an asset), as books.fund_position computes it
-    assert 'id="fund-total">NT$27,000<' in page.text
+    # NT$25,000 received; NT$7,000 held by two proposals awaiting approval; the NT$5,000
+    # still pledged is not money the fund can commit (ledger/figures.py)
+    assert 'id="fig-received">NT$25,000<' in page.text
+    assert 'id="fig-available">NT$18,000<' in page.text
+    assert 'id="fig-pledged">NT$5,000<' in page.text
     assert '<svg id="flows-chart"' in page.text
     assert page.text.count('class="bar-in"') == 12
     assert "甲公司" in page.text  # pledge A is outstanding

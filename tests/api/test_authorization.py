@@ -152,6 +152,14 @@ ENDPOINTS = [
         (200,),
         "business_x",
     ),
+    Endpoint(  # own versus another business's report: tests/api/test_money_rules.py
+        "POST",
+        "/api/v1/revenue-reports/{missing}/corrections",
+        ("business_member", *M),
+        (404,),
+        body={"revenue": 100_000, "reason": "typo"},
+        key=True,
+    ),
     Endpoint(
         "POST",
         "/api/v1/return-agreements/{agreement_x}/returns",

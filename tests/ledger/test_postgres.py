@@ -19,7 +19,8 @@ from ledger import services as svc
 from ledger.books import balance, fund_position, trial_balance
 from ledger.chain import seal_pending, verify
 from ledger.errors import InsufficientFunds, LedgerError
-from ledger.models import Donation, Entry
+from ledger.figures import OverCommitment, source_figures
+from ledger.models import Disbursement, Donation, Entry
 from tests import factories as f
 
 pytestmark = pytest.mark.postgres
@@ -135,6 +136,10 @@ def test_concurrent_payments_never_overdraw_the_bank(pg, world):
         svc.record_donation(
             s, key="fund", channel="bank_transfer", amount=1_000_000, company_id=world["company"]
         )
+        # Received, so it may be committed, but not in the bank yet (Stripe's balance)
+        svc.record_donation(
+            s, key="card", channel="stripe", amount=2_600_000, company_id=world["company"]
+        )
         ids = []
         for n in range(12):
             d = svc.propose_disbursement(
@@ -191,6 +196,44 @@ def test_restricted_bucket_never_goes_below_zero(pg, world):
     assert outcome == {"reserved": 3, "refused": 13}
     with pg.session() as s:
         assert fund_position(s).restricted == {"township:10008040": 100_000}
+
+
+def test_racing_proposals_never_commit_more_than_was_received(pg, world):
+    """Many managers propose at once against unrestricted money: the first three fit, the
+    rest are refused saying what is left, and a pledge not yet paid counts for nothing."""
+    with pg.session() as s, s.begin():
+        svc.record_donation(
+            s, key="fund", channel="bank_transfer", amount=1_000_000, company_id=world["company"]
+        )
+        svc.record_pledge(s, key="promise", company_id=world["company"], amount=50_000_000)
+
+    def propose(n):
+        try:
+            with pg.session() as s, s.begin():
+                ndc, moea = _users(s, world)
+                d = svc.propose_disbursement(
+                    s,
+                    key=f"g{n}",
+                    actor=ndc if n % 2 else moea,
+                    kind="grant" if n % 3 else "investment",
+                    project_id=world["project"],
+                    amount=300_000,
+                )
+                if n % 4 == 0:  # some are approved at once; pending ones hold money too
+                    svc.approve_disbursement(s, disbursement_id=d.id, actor=moea if n % 2 else ndc)
+            return "reserved"
+        except OverCommitment as refusal:
+            assert refusal.extra["available"] == "NT$1,000"
+            return "refused"
+
+    outcome = Counter(run_parallel(propose, range(16)))
+    assert outcome == {"reserved": 3, "refused": 13}
+    with pg.session() as s:
+        committed = s.scalar(
+            select(func.sum(Disbursement.amount)).where(Disbursement.status != "voided")
+        )
+        assert committed == 900_000
+        assert source_figures(s, None).available == 100_000
 
 
 def test_mixed_concurrent_traffic_keeps_every_invariant(pg, world):

@@ -240,3 +240,18 @@ def test_bank_run_on_postgresql(pg):
         test_bank_run_matches_by_virtual_account_amount_date_and_reference(
             session, make_bank_world(session)
         )
+
+
+def test_cli_takes_a_twd_amount_tolerance_in_whole_dollars_only(database, monkeypatch):
+    from click.testing import CliRunner
+
+    from placefund.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", str(database.engine.url))
+    csv = str(BANK / "generic_utf8.csv")
+    args = ["reconcile", "bank", csv, "--mapping", "generic", "--dry-run"]
+    cents = CliRunner().invoke(main, [*args, "--amount-tolerance", "50"])
+    assert cents.exit_code == 2
+    assert "--amount-tolerance" in cents.output and "multiple of 100" in cents.output
+    whole = CliRunner().invoke(main, [*args, "--amount-tolerance", "100"])
+    assert whole.exit_code == 0, whole.output

@@ -15,6 +15,7 @@ from ledger.errors import (
     InsufficientFunds,
     InvalidAmount,
     InvalidState,
+    NotFound,
     PermissionDenied,
     UnbalancedEntry,
     UnknownAccount,
@@ -268,6 +269,10 @@ def test_companies_cannot_move_the_funds_money(session, world):
 def test_bank_cannot_be_overdrawn(session, world):
     with f.tx(session):
         _fund(session, world, amount=100_000)
+        # Received, so it may be committed, but still in Stripe's balance, not the bank's
+        svc.record_donation(
+            session, key="card", channel="stripe", amount=200_000, company_id=world.company.id
+        )
         d = svc.propose_disbursement(
             session,
             key="g",
@@ -514,9 +519,9 @@ def test_revenue_returns_follow_the_agreement(session, world):
             agreement_id=agreement.id,
             period_start=dt.date(2026, 1, 1),
             period_end=dt.date(2026, 3, 31),
-            revenue=12_345_678,
+            revenue=12_345_600,
         )
-    assert report.due_amount == 617_200  # 5% of NT$123,456.78, rounded down to whole dollars
+    assert report.due_amount == 617_200  # 5% of NT$123,456, rounded down to whole dollars
     with f.tx(session):
         second = svc.report_revenue(
             session,
@@ -671,3 +676,270 @@ def test_retry_after_midnight_without_a_date_returns_the_original(session, world
             company_id=world.company.id,
         )
     assert again.id == first.id
+
+
+def test_a_proposal_commits_only_money_received_and_not_yet_committed(session, world):
+    """Pledges are not money; pending proposals hold money; void gives it back."""
+    from ledger.figures import OverCommitment, source_figures
+
+    with f.tx(session):
+        svc.record_pledge(session, key="promise", company_id=world.company.id, amount=9_000_000)
+        _fund(session, world, amount=1_000_000)
+
+    def propose(key, amount, **kw):
+        return svc.propose_disbursement(
+            session,
+            key=key,
+            actor=world.ndc,
+            kind="grant",
+            project_id=world.project.id,
+            amount=amount,
+            **kw,
+        )
+
+    before = entries(session)
+    with pytest.raises(OverCommitment) as refused, f.tx(session):
+        propose("too-much", 5_000_000)
+    assert refused.value.extra["available"] == "NT$10,000"
+    assert "NT$10,000 is available" in refused.value.detail
+    assert refused.value.fields == {"amount": ["more than the NT$10,000 available"]}
+    session.expire_all()
+    assert entries(session) == before
+
+    with f.tx(session):
+        pending = propose("first", 600_000)
+    figures = source_figures(session, None)
+    assert (figures.commitments.pending, figures.available) == (600_000, 400_000)
+    with pytest.raises(OverCommitment, match="NT\\$4,000 is available"), f.tx(session):
+        propose("second", 600_000)
+    with f.tx(session):  # a replay of the first is not refused for the money it holds
+        assert propose("first", 600_000).id == pending.id
+        svc.approve_disbursement(session, disbursement_id=pending.id, actor=world.moea)
+    figures = source_figures(session, None)
+    assert (figures.commitments.pending, figures.commitments.approved) == (0, 600_000)
+    with f.tx(session):
+        svc.void_disbursement(
+            session, key="v", disbursement_id=pending.id, actor=world.moea, reason="取消"
+        )
+        propose("second", 1_000_000)
+    assert source_figures(session, None).available == 0
+
+
+def test_restricted_proposals_draw_on_money_received_for_that_purpose(session, world):
+    from ledger.figures import OverCommitment
+
+    with f.tx(session):
+        # Restricted pledge: in the bucket at once, but not received, so not available
+        svc.record_pledge(
+            session,
+            key="promise",
+            company_id=world.company.id,
+            amount=5_000_000,
+            restriction="county:10008",
+        )
+        _fund(session, world, amount=200_000, restriction="county:10008")
+        _fund(session, world, amount=9_000_000)  # unrestricted money does not help
+    refused = pytest.raises(OverCommitment, match="restricted to county:10008: NT\\$2,000")
+    with refused, f.tx(session):
+        svc.propose_disbursement(
+            session,
+            key="g",
+            actor=world.ndc,
+            kind="grant",
+            project_id=world.project.id,
+            amount=300_000,
+            funding="county:10008",
+        )
+
+
+def _agreement(session, world, **kw):
+    return svc.create_return_agreement(
+        session,
+        actor=world.ndc,
+        business_id=world.business.id,
+        share_bp=1000,
+        start_date=dt.date(2026, 1, 1),
+        end_date=dt.date(2026, 12, 31),
+        **kw,
+    )
+
+
+def _report(session, agreement, key, start, end, revenue=1_000_000):
+    return svc.report_revenue(
+        session,
+        key=key,
+        agreement_id=agreement.id,
+        period_start=start,
+        period_end=end,
+        revenue=revenue,
+    )
+
+
+Q1 = (dt.date(2026, 1, 1), dt.date(2026, 3, 31))
+
+
+def test_one_revenue_report_per_period_and_no_overlaps(session, world):
+    with f.tx(session):
+        agreement = _agreement(session, world)
+        first = _report(session, agreement, "q1", *Q1)
+    before = entries(session)
+    for key, start, end in [
+        ("again", *Q1),  # the same period twice
+        ("overlap", dt.date(2026, 3, 1), dt.date(2026, 4, 30)),
+        ("inside", dt.date(2026, 2, 1), dt.date(2026, 2, 28)),
+    ]:
+        with pytest.raises(ValidationError, match="already reported") as refused, f.tx(session):
+            _report(session, agreement, key, start, end)
+        assert refused.value.extra["case"] == "period_overlap"
+        assert refused.value.extra["id"] == first.id
+    session.expire_all()
+    assert entries(session) == before
+    with f.tx(session):
+        _report(session, agreement, "q2", dt.date(2026, 4, 1), dt.date(2026, 6, 30))
+    assert svc.amount_due_total(session, agreement.id) == 200_000
+
+
+def test_revenue_in_twd_is_whole_dollars_and_a_backwards_period_says_so(session, world):
+    with f.tx(session):
+        agreement = _agreement(session, world)
+    with pytest.raises(InvalidAmount, match="whole number") as refused, f.tx(session):
+        _report(session, agreement, "cents", *Q1, revenue=100_050)  # NT$1,000.50
+    assert refused.value.fields == {"revenue": ["must be a multiple of 100"]}
+    with pytest.raises(ValidationError, match="ends before it starts") as refused, f.tx(session):
+        _report(session, agreement, "back", dt.date(2026, 3, 31), dt.date(2026, 1, 1))
+    assert refused.value.fields == {"period_end": ["before period_start"]}
+    assert entries(session) == 0
+
+
+def test_a_correction_reverses_the_report_and_reports_again_both_kept(session, world):
+    with f.tx(session):
+        agreement = _agreement(session, world)
+        wrong = _report(session, agreement, "q1", *Q1, revenue=60_000_000)
+        svc.record_revenue_return(session, key="back", agreement_id=agreement.id, amount=300_000)
+    receivable = f"assets:returns_receivable:agreement:{agreement.id}"
+    assert balance(session, receivable) == 5_700_000
+    with pytest.raises(ValidationError, match="reason"), f.tx(session):
+        svc.correct_revenue_report(
+            session, key="c", report_id=wrong.id, revenue=4_300_000, reason=" "
+        )
+    with f.tx(session):
+        right = svc.correct_revenue_report(
+            session, key="c", report_id=wrong.id, revenue=4_300_000, reason="多打了一個零"
+        )
+    session.refresh(wrong)
+    assert wrong.reversed_at is not None and wrong.reversal_entry_id is not None
+    assert (right.corrects_report_id, right.reason, right.due_amount) == (
+        wrong.id,
+        "多打了一個零",
+        430_000,
+    )
+    assert (right.period_start, right.period_end) == Q1
+    assert session.get(Entry, wrong.reversal_entry_id).reverses_entry_id == wrong.entry_id
+    assert balance(session, receivable) == 130_000  # NT$4,300 due less NT$3,000 returned
+    assert svc.amount_due_total(session, agreement.id) == 430_000
+    with f.tx(session):  # a retry gives the same correction back
+        again = svc.correct_revenue_report(
+            session, key="c", report_id=wrong.id, revenue=4_300_000, reason="多打了一個零"
+        )
+    assert again.id == right.id
+    with pytest.raises(InvalidState, match="already corrected"), f.tx(session):
+        svc.correct_revenue_report(
+            session, key="c2", report_id=wrong.id, revenue=1_000_000, reason="again"
+        )
+    with pytest.raises(InvalidAmount, match="already been returned"), f.tx(session):
+        svc.correct_revenue_report(
+            session, key="c3", report_id=right.id, revenue=1_000_000, reason="less"
+        )
+
+
+def test_the_database_keeps_one_report_in_force_per_period_start(session, world):
+    from sqlalchemy.exc import IntegrityError
+
+    from ledger.models import RevenueReport
+
+    with f.tx(session):
+        agreement = _agreement(session, world)
+        _report(session, agreement, "q1", *Q1)
+    row = dict(agreement_id=agreement.id, revenue_amount=0, due_amount=0)
+    with pytest.raises(IntegrityError), f.tx(session):
+        session.add(RevenueReport(period_start=Q1[0], period_end=Q1[0], **row))
+    with pytest.raises(IntegrityError), f.tx(session):
+        session.add(RevenueReport(period_start=Q1[1], period_end=Q1[0], **row))
+
+
+def test_a_pending_proposal_holds_money_and_only_approval_makes_it_an_expense(session, world):
+    grants = f"expense:grants:project:{world.project.id}"
+    payable = f"liabilities:disbursements_payable:project:{world.project.id}"
+
+    def bal(code):
+        try:
+            return balance(session, code)
+        except NotFound:
+            return 0  # never posted to
+
+    with f.tx(session):
+        _fund(session, world, amount=1_000_000)
+        d = svc.propose_disbursement(
+            session,
+            key="g",
+            actor=world.ndc,
+            kind="grant",
+            project_id=world.project.id,
+            amount=300_000,
+        )
+    assert (bal(grants), bal(payable)) == (0, 0)  # not spent
+    assert bal("net_assets:held:unrestricted") == 300_000  # but held
+    assert fund_position(session).total == 1_000_000
+    assert session.get(Entry, d.reserve_entry_id).kind == "disbursement_hold"
+    with f.tx(session):
+        svc.approve_disbursement(session, disbursement_id=d.id, actor=world.moea)
+    session.refresh(d)
+    assert (bal(grants), bal(payable), bal("net_assets:held:unrestricted")) == (300_000,) * 2 + (0,)
+    assert session.get(Entry, d.commit_entry_id).kind == "disbursement_commit"
+    assert fund_position(session).total == 700_000
+    with f.tx(session):
+        svc.void_disbursement(session, key="v", disbursement_id=d.id, actor=world.moea, reason="x")
+    assert (bal(grants), bal(payable), bal("net_assets:held:unrestricted")) == (0, 0, 0)
+    assert fund_position(session).total == 1_000_000
+    void = session.scalars(select(Entry).where(Entry.reverses_entry_id == d.commit_entry_id))
+    assert void.one().kind == "disbursement_void"
+
+
+def test_a_proposal_committed_before_holds_existed_is_not_committed_twice(session, world):
+    from ledger.core import credit, debit
+    from ledger.models import Disbursement, DisbursementApproval
+    from ledger.posting import post_entry
+
+    grants = f"expense:grants:project:{world.project.id}"
+    payable = f"liabilities:disbursements_payable:project:{world.project.id}"
+    with f.tx(session):
+        _fund(session, world, amount=1_000_000)
+        legacy = post_entry(  # what propose_disbursement posted before migration 0012
+            session,
+            operation="disbursement_reserve",
+            key="old",
+            params={},
+            legs=[debit(grants, 200_000, "TWD"), credit(payable, 200_000, "TWD")],
+            entry_date=D,
+            memo="legacy",
+        )
+        d = Disbursement(
+            kind="grant",
+            project_id=world.project.id,
+            amount=200_000,
+            currency="TWD",
+            proposed_by_id=world.ndc.id,
+            reserve_entry_id=legacy.entry_id,
+        )
+        session.add(d)
+        session.flush()
+        session.add(
+            DisbursementApproval(disbursement_id=d.id, user_id=world.ndc.id, institution="NDC")
+        )
+    with f.tx(session):
+        svc.approve_disbursement(session, disbursement_id=d.id, actor=world.moea)
+    assert d.commit_entry_id is None
+    assert balance(session, grants) == 200_000
+    with f.tx(session):
+        svc.pay_disbursement(session, key="pay", disbursement_id=d.id, actor=world.moea)
+    assert balance(session, payable) == 0

@@ -1,0 +1,104 @@
+"""Console pages of the money rules: overdue pledge instalments a manager follows up, and
+the correction of a revenue report (a reversal and a new report, with the reason).
+
+The rules are ``ledger.overdue``'s and ``ledger.services.correct_revenue_report``'s; these
+handlers parse forms, call them and render.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from wtforms import DateField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from admin import forms
+from admin.views import bp, form_error, ledger_key, me, signed_in
+from api.auth import MANAGERS
+from api.common import atomic, visible
+from ledger import services
+from ledger.errors import LedgerError
+from ledger.models import ReturnAgreement, RevenueReport, User
+from ledger.money import parse_amount
+from ledger.overdue import overdue_instalments, overdue_summary
+from placefund.app import db_session
+
+
+class CorrectRevenueForm(forms.MoneyForm):
+    period_start = DateField(_l("Period from"), validators=[Optional()])
+    period_end = DateField(_l("Period to"), validators=[Optional()])
+    revenue = StringField(_l("Revenue (NT$)"), validators=[DataRequired(), Length(max=30)])
+    reason = TextAreaField(
+        _l("Why is the report corrected?"), validators=[DataRequired(), Length(max=500)]
+    )
+
+
+@bp.get("/pledges/overdue")
+@signed_in(*MANAGERS)
+def overdue_pledges():
+    """Instalments past their due date and not paid, oldest first, with whom to call."""
+    s = db_session()
+    items = overdue_instalments(s, services.today())
+    contacts: dict[int, list[User]] = {}
+    companies = {o.company.id for o in items}
+    if companies:
+        for u in s.scalars(
+            select(User).where(User.organisation_id.in_(companies)).order_by(User.id)
+        ):
+            contacts.setdefault(u.organisation_id, []).append(u)
+    return render_template(
+        "console/overdue.html", items=items, summary=overdue_summary(items), contacts=contacts
+    )
+
+
+def _own_report(report_id: int) -> tuple[RevenueReport, ReturnAgreement]:
+    s = db_session()
+    report = s.get(RevenueReport, report_id)
+    agreement = s.get(ReturnAgreement, report.agreement_id) if report else None
+    visible(me(), agreement.business_id if agreement else None, "Revenue report", report_id)
+    if report is None:
+        abort(404)
+    return report, agreement
+
+
+@bp.route("/revenue-reports/<int:report_id>/correct", methods=["GET", "POST"])
+@signed_in("business_member", *MANAGERS)
+def correct_revenue_report(report_id: int):
+    """Correct a revenue report: the old one is reversed and stays on record."""
+    report, agreement = _own_report(report_id)
+    form = CorrectRevenueForm()
+    if form.validate_on_submit():
+        try:
+            revenue = parse_amount(form.revenue.data, agreement.currency)
+            with atomic() as tx:
+                services.correct_revenue_report(
+                    tx,
+                    key=ledger_key(form),
+                    report_id=report_id,
+                    revenue=revenue,
+                    reason=form.reason.data.strip(),
+                    period_start=form.period_start.data,
+                    period_end=form.period_end.data,
+                    actor=me(),
+                )
+        except LedgerError as error:
+            if "revenue" not in error.fields and "amount" in error.fields:
+                error.fields["revenue"] = error.fields.pop("amount")
+            form_error(form, error)
+        else:
+            flash(_("The report was corrected; the old one is kept as reversed."), "info")
+            if me().role == "business_member":
+                return redirect(url_for("console.my_business"))
+            return redirect(url_for("console.organisation", org_id=agreement.business_id))
+    elif not form.is_submitted():
+        form.period_start.data = report.period_start
+        form.period_end.data = report.period_end
+    status = 422 if form.errors else 200
+    return (
+        render_template(
+            "console/correct_report.html", form=form, report=report, agreement=agreement
+        ),
+        status,
+    )
