@@ -914,7 +914,7 @@ def test_a_proposal_committed_before_holds_existed_is_not_committed_twice(sessio
     payable = f"liabilities:disbursements_payable:project:{world.project.id}"
     with f.tx(session):
         _fund(session, world, amount=1_000_000)
-        legacy = post_entry(  # what propose_disbursement posted before migration 0012
+        legacy = post_entry(  # what propose_disbursement posted before migration 0010
             session,
             operation="disbursement_reserve",
             key="old",

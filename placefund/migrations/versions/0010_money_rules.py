@@ -11,15 +11,15 @@ it replaced, when it was reversed and by which entry. Reports in force (not reve
 not share a start date on one agreement (the service also refuses any overlap, under the
 agreement's lock), and a period may not end before it starts.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0010
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
