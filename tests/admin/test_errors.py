@@ -153,8 +153,8 @@ def test_every_domain_error_code_has_a_translation():
                 account="assets:bank:main",
                 available=10000,
             ),
-            "assets:bank:main 餘額不足：現有 NT$100，本筆需要 NT$1,200。",
-            "Not enough money in assets:bank:main: it holds NT$100 and this needs NT$1,200.",
+            "銀行存款（主帳戶） 餘額不足：現有 NT$100，本筆需要 NT$1,200。",
+            "Not enough money in Main bank account: it holds NT$100 and this needs NT$1,200.",
         ),
         (
             PeriodClosed(
@@ -193,8 +193,8 @@ def test_every_domain_error_code_has_a_translation():
         ),
         (
             matching.errors.Infeasible("no way", constraint="min_priority_share"),
-            "限制條件 min_priority_share",
-            "the constraint min_priority_share",
+            "「優先推動地區最低比例」",
+            "the constraint “Minimum share in priority areas”",
         ),
         (
             ledger.errors.LedgerError("Something only English knows."),
@@ -290,5 +290,5 @@ def test_too_much_money_is_explained(console):
     assert post_form(console.client("moea"), url, f"{url}/approve").status_code == 302
     paid = post_form(c, url, f"{url}/pay")
     assert paid.status_code == 422
-    assert "assets:bank:main 餘額不足：現有 NT$" in paid.text
+    assert "銀行存款（主帳戶） 餘額不足：現有 NT$" in paid.text
     assert "本筆需要 NT$900,000,000。" in paid.text and "Not enough" not in paid.text

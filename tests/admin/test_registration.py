@@ -59,8 +59,11 @@ def test_a_company_registers_unverified_and_signs_in_with_its_password(console):
     c = console.client()
     response = register(c)
     assert response.status_code == 302, response.text
-    assert response.headers["Location"] == "/console/sign-in"
-    assert "您的組織已完成註冊" in c.get("/console/sign-in").text
+    # The new organisation is told what happens next, then signs in
+    assert response.headers["Location"] == "/console/registered?kind=company"
+    page = c.get(response.headers["Location"]).text
+    assert "您的組織已完成註冊" in page and 'id="next-steps"' in page
+    assert "認捐" in page and "/console/sign-in" in page
     assert organisations(console) == before + 1
     with console.database.session() as s:
         org = s.scalars(select(Organisation).where(Organisation.ubn == GOOD["ubn"])).one()
@@ -77,6 +80,7 @@ def test_a_company_registers_unverified_and_signs_in_with_its_password(console):
     assert sign_in(member, GOOD["email"], GOOD["password"]).status_code == 302
     page = member.get("/console/company")
     assert page.status_code == 200 and "未驗證" in page.text and GOOD["name"] in page.text
+    assert 'id="next-steps"' in page.text  # until a manager verifies it
     # A fund manager sees it waiting and verifies it
     manager = console.client("ndc")
     assert GOOD["name"] in manager.get("/console/organisations?verified=no").text
