@@ -120,7 +120,14 @@ class MatchRunForm(FlaskForm):
     )
     min_priority_share = StringField(
         _l("Minimum share in priority areas"),
-        validators=[Optional(), Regexp(r"^\s*[0-9./]+\s*%?\s*$"), Length(max=20)],
+        validators=[
+            Optional(),
+            Regexp(
+                r"^\s*[0-9./]+\s*%?\s*$",
+                message=_l("Write a share such as 30% or 0.3."),
+            ),
+            Length(max=20),
+        ],
     )
     priority_weight = IntegerField(
         _l("Priority-area weight (points)"),

@@ -329,6 +329,14 @@ def _render(entry: Translation, params: Mapping[str, object]) -> str | None:
 
 def translate(code: str | None, detail: str, extra: Mapping[str, object] | None = None) -> str:
     """The message for an error ``code`` in the reader's language (English detail if none)."""
+    return _translate(code, detail, extra)[0]
+
+
+def _translate(
+    code: str | None, detail: str, extra: Mapping[str, object] | None = None
+) -> tuple[str, bool]:
+    """The message and whether it says something particular to this error (an entry that
+    matched its case or its detail, not the code's catch-all)."""
     extra = dict(extra or {})
     case = extra.get("case")
     for entry in CATALOG.get(code or "", []):
@@ -346,8 +354,8 @@ def translate(code: str | None, detail: str, extra: Mapping[str, object] | None 
             params = extra
         text = _render(entry, params)
         if text is not None:
-            return text
-    return _bilingual(detail or "")
+            return text, entry.case is not None or entry.pattern is not None
+    return _bilingual(detail or ""), False
 
 
 def field_message(message: str) -> str:
@@ -365,6 +373,13 @@ def message(error) -> str:
     """A ledger or matching error's message in the reader's language."""
     return translate(getattr(error, "code", None), getattr(error, "detail", str(error)),
                      getattr(error, "extra", None))  # fmt: skip
+
+
+def is_particular(error) -> bool:
+    """Does the error's message say more than its code's catch-all ("Some fields are not
+    valid")? Then it can stand alone next to the one field it is about."""
+    return _translate(getattr(error, "code", None), getattr(error, "detail", str(error)),
+                      getattr(error, "extra", None))[1]  # fmt: skip
 
 
 def field_errors(error) -> dict[str, list[str]]:

@@ -141,12 +141,22 @@ def ledger_key(form: forms.MoneyForm) -> str:
 
 
 def form_error(form, error: LedgerError, aliases: dict[str, str] | None = None) -> None:
-    """A domain error in the reader's language: next to the fields it names (``aliases``
-    maps a service's field name to the form's), and on top of the form."""
+    """A domain error in the reader's language, said once: about one field, next to that
+    field (the fuller of the two messages); about several, on top of the form with each
+    field's own message beside it. ``aliases`` maps a service's field name to the form's."""
+    placed = []
     for name, texts in messages.field_errors(error).items():
         field = getattr(form, (aliases or {}).get(name, name), None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*list(field.errors or []), *texts]
+        # A hidden field shows no errors: its message goes on top of the form
+        if hasattr(field, "errors") and field.type not in ("HiddenField", "CSRFTokenField"):
+            placed.append((field, texts))
+    if len(placed) == 1 and len(placed[0][1]) == 1:
+        field, texts = placed[0]
+        text = messages.message(error) if messages.is_particular(error) else texts[0]
+        field.errors = [*list(field.errors or []), text]
+        return
+    for field, texts in placed:
+        field.errors = [*list(field.errors or []), *texts]
     flash(messages.message(error), "error")
 
 

@@ -234,8 +234,9 @@ def test_an_invalid_amount_is_shown_next_to_the_amount_in_chinese(console):
         },
     )
     assert response.status_code == 200
-    assert '<p class="error" id="amount-error">不是數字。</p>' in response.text
-    assert "「abc」不是金額。" in response.text
+    # Said once, next to the amount: the fuller message, no banner repeating it
+    assert '<p class="error" id="amount-error">「abc」不是金額。</p>' in response.text
+    assert response.text.count("「abc」不是金額。") == 1 and "不是數字。" not in response.text
 
 
 def test_a_closed_period_is_explained_in_chinese(console):
