@@ -425,7 +425,6 @@ def bank_candidates(
                 d.received_on,
                 virtual_account=carry,
                 counterparty=f"company:{d.company_id}" if d.company_id else None,
-                label=f"donation {d.id}",
             )
         )
     paid = (
@@ -466,7 +465,6 @@ def bank_candidates(
                 p.pledged_on,
                 virtual_account=p.virtual_account,
                 counterparty=f"company:{p.company_id}",
-                label=f"pledge {p.id}",
             )
         )
     payout_rows = select(
@@ -487,7 +485,7 @@ def bank_candidates(
                 po.paid_on,
                 reference=po.stripe_payout_id,
                 counterparty="stripe",
-                label=f"Stripe payout {po.stripe_payout_id or po.id}",
+                label=po.stripe_payout_id or str(po.id),
             )
         )
     for d in session.scalars(

@@ -1,0 +1,238 @@
+"""Every console page, as every role, in both languages: no Simplified Chinese, no raw
+codes, no amounts in minor units, no 500s.
+
+The world is the demo (``placefund demo``) plus what the demo leaves out so that every page
+has something to show: a bank statement run (lines matched to a Stripe payout, unmatched
+lines), a closed period with a balance assertion, a second matching run with parameters.
+Each role signs in, starts at its home page and follows every link; the GET routes of the
+url_map without parameters are visited too; the forms the issue names (sign-in, revenue,
+void, period close, matching, proposing, declining) are sent empty or wrong, so their
+error messages are read as well. The checks themselves live in language_checks.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import shutil
+from collections import deque
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from admin import accounts
+from ledger.models import Disbursement, Donation, Payout, Pledge, User
+from placefund.app import Database, create_app
+from placefund.config import Settings
+from placefund.demo import DEMO_PASSWORD
+from tests.admin.conftest import bank_csv, csrf_token
+from tests.admin.language_checks import problems, visible_text
+
+ROLES = {
+    "company_member": "finance1@company1.example.tw",
+    "business_member": "owner4@business4.example.tw",
+    "fund_manager": "lin.manager@ndc.example.tw",
+    "admin": "admin@placefund.example.tw",
+}
+LANGS = ("zh_Hant_TW", "en")
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+_HREF = re.compile(r'href="(/[^"#]*)')
+#: Where a crawl must not go: actions behind links, files, other faces
+_SKIP = re.compile(r"^/(api|webhooks|healthz|console/static|donate)|\.pdf$|/sign-out")
+MAX_PAGES = 400
+RUN_PARAMS = {
+    "k": 5,
+    "min_priority_share": "30%",
+    "priority_weights": {"agricultural": 150, "intermediate": 150, "indigenous": 150},
+}
+
+
+def _demo_world(path) -> Database:
+    """The demo, and what it lacks for a full crawl."""
+    from ledger import books, reconciliation
+    from matching import services as matching
+    from matching.errors import MatchingError
+    from placefund.demo import load_demo
+
+    database = Database(f"sqlite:///{path}")
+    load_demo(database, echo=lambda _line: None)
+    with database.session() as s, s.begin():
+        manager = s.scalars(select(User).where(User.email == ROLES["fund_manager"])).one()
+        first = min(p.pledged_on for p in s.scalars(select(Pledge)))
+        # A closed period before the first pledge, with an assertion (the bank held nothing)
+        books.close_period(
+            s,
+            actor=manager,
+            end_date=first - dt.timedelta(days=1),
+            assertions={"assets:bank:main": 0},
+        )
+        # A bank statement: the Stripe payout by its reference, a donation by amount and
+        # date, and a line nobody expects
+        payout = s.scalars(select(Payout)).first()
+        donation = s.scalars(select(Donation).where(Donation.channel == "bank_transfer")).first()
+        data = bank_csv(
+            (payout.paid_on.isoformat(), f"STRIPE {payout.stripe_payout_id}", "291,270"),
+            (
+                donation.received_on.isoformat(),
+                "南方食品 匯款",
+                f"{donation.gross_amount // 100:,}",
+            ),
+            (payout.paid_on.isoformat(), "不明款項", "1,234"),
+        )
+        report = reconciliation.import_bank_statement(s, data, mapping="generic")
+        reconciliation.run_bank(s, import_id=report.import_id)
+    with database.session() as s, s.begin():
+        manager = s.scalars(select(User).where(User.email == ROLES["fund_manager"])).one()
+        # Parameters shown as words; an infeasible share leaves no run, which is fine too
+        with contextlib.suppress(MatchingError):
+            matching.start_run(s, actor=manager, params=RUN_PARAMS)
+    return database
+
+
+def _minor_amounts(database) -> set[str]:
+    """The demo's amounts as minor units (NT$1,200,000 as 120,000,000): never on a page."""
+    amounts = set()
+    with database.session() as s:
+        for model, column in ((Pledge, "amount"), (Donation, "gross_amount"),
+                              (Disbursement, "amount")):  # fmt: skip
+            for row in s.scalars(select(model)):
+                minor = getattr(row, column)
+                amounts |= {f"{minor:,}", str(minor)}
+    return amounts
+
+
+@pytest.fixture(scope="module")
+def crawl_app(sqlite_template, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(accounts, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        mp.setattr(accounts, "_DUMMY_HASH", None)
+        folder = tmp_path_factory.mktemp("crawl")
+        mp.setenv("PLACEFUND_INSTANCE", str(folder))
+        path = folder / "placefund.db"
+        shutil.copy(sqlite_template, path)
+        database = _demo_world(path)
+        app = create_app(
+            Settings(database_url=f"sqlite:///{path}", secret_key="crawl"), database=database
+        )
+        app.config["TESTING"] = True
+        yield app, database, _minor_amounts(database)
+        database.engine.dispose()
+
+
+def _client(app, lang: str, email: str | None):
+    c = app.test_client()
+    with c.session_transaction() as s:
+        s["lang"] = lang
+    if email is None:
+        return c, "/"
+    page = c.get("/console/sign-in")
+    signed = c.post(
+        "/console/sign-in",
+        data={"csrf_token": csrf_token(page.text), "email": email, "password": DEMO_PASSWORD},
+    )
+    assert signed.status_code == 302, signed.text
+    return c, signed.headers["Location"]
+
+
+def _static_routes(app) -> list[str]:
+    """The url_map's GET pages that take no parameters."""
+    return sorted(
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if "GET" in rule.methods and not rule.arguments and not _SKIP.search(rule.rule)
+    )
+
+
+def crawl(app, lang: str, email: str | None) -> dict[str, tuple[int, str]]:
+    """Every page reachable from the home page and the url_map: path -> (status, html)."""
+    c, home = _client(app, lang, email)
+    queue = deque([home, "/", *_static_routes(app)])
+    seen: dict[str, tuple[int, str]] = {}
+    while queue and len(seen) < MAX_PAGES:
+        url = queue.popleft()
+        if url in seen or _SKIP.search(url):
+            continue
+        response = c.get(url, headers=BROWSER)
+        seen[url] = (response.status_code, response.text)
+        if response.status_code in (301, 302, 303, 307, 308):
+            queue.append(response.headers["Location"])
+            continue
+        if "html" not in response.content_type:
+            continue
+        for href in _HREF.findall(response.text):
+            queue.append(href.replace("&amp;", "&"))
+    return seen
+
+
+def _forms(app, lang: str, role: str) -> dict[str, tuple[int, str]]:
+    """The issue's forms sent empty or wrong (their answers are pages too)."""
+    c, home = _client(app, lang, ROLES[role])
+    answers = {}
+
+    def send(page: str, action: str | None = None, **data):
+        html = c.get(page).text
+        body = {"csrf_token": csrf_token(html), **data}
+        key = re.search(r'name="key" type="hidden" value="([^"]+)"', html)
+        if key:
+            body["key"] = key.group(1)
+        action = action or page
+        response = c.post(action, data=body)
+        answers[f"POST {action} {sorted(data.items())}"] = (response.status_code, response.text)
+
+    if role == "business_member":
+        page = c.get(home).text
+        for action in re.findall(r'action="(/console/agreements/\d+/revenue)"', page)[:1]:
+            send(home, action, period_start="", period_end="", revenue="")
+            send(home, action, period_start="2026-11-30", period_end="2026-11-01", revenue="5")
+            send(home, action, period_start="2026-11-01", period_end="2026-11-30", revenue="x")
+    if role in ("business_member", "company_member"):
+        page = c.get(home).text
+        for action in re.findall(r'action="(/console/proposals/\d+/decline)"', page)[:1]:
+            send(home, action, reason="")
+    if role == "fund_manager":
+        send("/console/ledger/periods", end_date="", confirm="")
+        send("/console/ledger/periods", end_date="2000-01-01", confirm="y",
+             assertions="assets:bank:main = NT$1.5")  # fmt: skip
+        send("/console/matching", k="", min_priority_share="abc")
+        send("/console/disbursements/new", project_id="", kind="grant", amount="1000.5",
+             purpose="")  # fmt: skip
+        page = c.get("/console/disbursements?status=reserved").text
+        for url in re.findall(r'href="(/console/disbursements/\d+)"', page)[:1]:
+            send(url, f"{url}/void", reason="")
+    anonymous = app.test_client()
+    with anonymous.session_transaction() as s:
+        s["lang"] = lang
+    html = anonymous.get("/console/sign-in").text
+    response = anonymous.post(
+        "/console/sign-in", data={"csrf_token": csrf_token(html), "email": "", "password": ""}
+    )
+    answers["POST /console/sign-in (empty)"] = (response.status_code, response.text)
+    return answers
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("role", [*ROLES, "public"])
+def test_every_page_speaks_the_readers_language(crawl_app, role, lang):
+    app, _database, minor_amounts = crawl_app
+    pages = crawl(app, lang, ROLES.get(role))
+    if role != "public":
+        pages.update(_forms(app, lang, role))
+    ok = [url for url, (status, _html) in pages.items() if status == 200]
+    # The crawl reached the role's pages (a crawl that saw nothing would pass anything)
+    assert len(ok) >= {"fund_manager": 60, "admin": 60}.get(role, 3), ok
+    failures = []
+    for url, (status, html) in pages.items():
+        if status >= 500:
+            failures.append(f"{url}: {status}")
+            continue
+        if not (status == 200 or status >= 400) or "<html" not in html:
+            continue  # redirects are followed; JSON is the API's
+        expected = '<html lang="en"' if lang == "en" else '<html lang="zh-Hant-TW"'
+        if expected not in html:
+            failures.append(f"{url}: not in the chosen language")
+        text = visible_text(html)
+        for problem in problems(text, chinese=lang != "en", minor_amounts=minor_amounts):
+            failures.append(f"{url}: {problem}")
+    assert not failures, f"{len(failures)} problems:\n" + "\n".join(sorted(set(failures))[:80])
