@@ -57,11 +57,6 @@ def register(app: Flask) -> None:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
 
-    # Jinja's optimizer folds a filter over a constant at compile time ("reserved"|state), so
-    # the words of whichever language compiled the template first stuck for everyone. Every
-    # label is chosen per request: nothing is folded.
-    app.jinja_env.optimized = False
-
     from admin.form_messages import use_console_catalog
 
     app.before_request(use_console_catalog)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import wraps
 
 from flask import Flask
+from jinja2 import pass_context
 
 from admin import labels
 from ledger.money import format_money
@@ -44,25 +47,40 @@ def state(value: str | None) -> str:
     return labels.label(value)
 
 
+def per_request(func: Callable) -> Callable:
+    """A filter whose words depend on the request's language.
+
+    Jinja evaluates a filter over a constant when it compiles the template
+    (``{{ "reserved"|state }}``), so the language of whoever rendered it first stuck for
+    everyone (the English dashboard said 待核准撥款). A filter that takes the context
+    cannot be evaluated at compile time.
+    """
+
+    @pass_context
+    @wraps(func)
+    def filter_(_context, *args, **kwargs):
+        return func(*args, **kwargs)
+
+    return filter_
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(
-        {
-            "money": money,
-            "date": date,
-            "datetime": datetime,
-            "county_name": county_name,
-            "town_name": town_name,
-            "priority_name": priority_name,
-            "purpose": purpose,
-            "state": state,
-            "label": labels.label,
-            "org_name": org_name,
-            "account_name": labels.account_name,
-            "memo": labels.memo,
-            "target": labels.target,
-            "targets_in": labels.targets_in,
-            "match_params": labels.match_params,
-            "match_keys": labels.match_keys,
-            "assertions": labels.assertions,
-        }
+        {"money": money, "date": date, "datetime": datetime, "assertions": labels.assertions}
     )
+    words = {
+        "county_name": county_name,
+        "town_name": town_name,
+        "priority_name": priority_name,
+        "purpose": purpose,
+        "state": state,
+        "label": labels.label,
+        "org_name": org_name,
+        "account_name": labels.account_name,
+        "memo": labels.memo,
+        "target": labels.target,
+        "targets_in": labels.targets_in,
+        "match_params": labels.match_params,
+        "match_keys": labels.match_keys,
+    }
+    app.jinja_env.filters.update({name: per_request(f) for name, f in words.items()})
