@@ -262,3 +262,110 @@ def test_every_page_speaks_the_readers_language(crawl_app, role, lang):
             failures += [f"{url}: Chinese label {line!r}" for line in text.splitlines()
                          if line in CHINESE_LABELS and line not in names]  # fmt: skip
     assert not failures, f"{len(failures)} problems:\n" + "\n".join(sorted(set(failures))[:80])
+
+
+# --- the same in headless Chromium: what a reader's browser shows, on a phone too ------------
+
+PHONE = {"width": 375, "height": 740}
+#: A main action: a button, a submit, a link styled as one
+_ACTIONS = "main button, main input[type=submit], main a.button, header a, header button"
+
+
+@pytest.fixture(scope="module")
+def served(crawl_app):
+    import threading
+
+    from werkzeug.serving import make_server
+
+    app, _database, _minor = crawl_app
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from tests.admin.test_browser import ARGS, CHROMIUM
+
+    if not CHROMIUM.exists():
+        pytest.skip("browser tests need Debian's Chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def _browser_page(chromium, base_url, lang: str, email: str | None):
+    context = chromium.new_context(
+        base_url=base_url, viewport=PHONE, locale="en-US" if lang == "en" else "zh-TW"
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto("/console/sign-in")
+    if lang == "en":
+        page.locator("header form.lang button").click()
+        page.wait_for_load_state()
+    if email is not None:
+        page.locator("#email").fill(email)
+        page.locator("#password").fill(DEMO_PASSWORD)
+        page.locator("main button[type=submit]").click()
+        page.wait_for_load_state()
+    else:
+        page.goto("/")
+    return context, page
+
+
+def _off_screen_actions(page) -> list[str]:
+    """Main actions a reader would have to scroll sideways to reach."""
+    return page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector)]
+            .filter(e => e.offsetParent !== null)
+            .filter(e => { const r = e.getBoundingClientRect();
+                           return r.right > window.innerWidth + 1 || r.left < -1; })
+            .map(e => (e.innerText || e.value || e.outerHTML).trim().slice(0, 60))""",
+        _ACTIONS,
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("role", [*ROLES, "public"])
+def test_in_chromium_on_a_phone(chromium, served, crawl_app, role, lang):
+    """The home page of each role and every page of its main menu, as Chromium renders them
+    375 px wide: clean text, no sideways scrolling, every main action on screen."""
+    from tests.admin.test_browser import shot
+
+    _app, _database, minor_amounts = crawl_app
+    context, page = _browser_page(chromium, served, lang, ROLES.get(role))
+    home = page.url.removeprefix(served)
+    menu = page.eval_on_selector_all(
+        "header nav a", "links => links.map(a => a.getAttribute('href'))"
+    )
+    failures = []
+    visited = 0
+    for url in dict.fromkeys([home, *menu, "/", "/console/register", "/no-such-page"]):
+        if _SKIP.search(url.split("#")[0]) or (role != "public" and url == "/console/register"):
+            continue
+        page.goto(url)
+        visited += 1
+        # The console's stylesheet applied (error pages included): the header's colour
+        colour = page.eval_on_selector("header.top", "h => getComputedStyle(h).backgroundColor")
+        if colour != "rgb(13, 43, 69)":
+            failures.append(f"{url}: unstyled (header {colour})")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            failures.append(f"{url}: {width} px wide on a {PHONE['width']} px phone")
+        failures += [f"{url}: off screen: {a!r}" for a in _off_screen_actions(page)]
+        text = page.inner_text("body")
+        failures += [f"{url}: {p}" for p in problems(text, chinese=lang != "en",
+                                                     minor_amounts=minor_amounts)]  # fmt: skip
+        if url in (home, "/"):
+            shot(page, f"crawl-{role}-{lang}-{'home' if url == home else 'front-door'}")
+    context.close()
+    assert visited >= 3
+    assert not failures, "\n".join(failures)
