@@ -491,6 +491,13 @@ def _share(value) -> str:
 
 def match_params(params) -> str:
     """A run's parameters as words: "Candidates kept per request: 10 · ..." (never JSON)."""
+    if isinstance(params, str):  # stored as JSON text
+        import json
+
+        try:
+            params = json.loads(params or "{}")
+        except ValueError:
+            return params
     if not isinstance(params, dict) or not params:
         return _("Defaults")
     parts = []
@@ -524,6 +531,12 @@ def _match_side(side: str, ident: str) -> str:
     return org_name(org) if org is not None else _("Request %(id)s", id=ident)
 
 
+#: Reasons stored before townships had English names: "township 10008040 in Nantou County"
+_TOWN_BY_CODE = re.compile(r"township (\d{8}) in [A-Z][A-Za-z ]*?(?:County|City)\b")
+
+
 def match_keys(text: str | None) -> str:
-    """The matcher's reasons name offers and requests by key (``o2``, ``r1``): by name here."""
-    return _MATCH_KEY.sub(lambda m: _match_side(m[1], m[2]), text or "")
+    """The matcher's reasons name offers and requests by key (``o2``, ``r1``) and, in runs
+    stored before, townships by code: both by name here."""
+    text = _TOWN_BY_CODE.sub(lambda m: town_name(m[1]), text or "")
+    return _MATCH_KEY.sub(lambda m: _match_side(m[1], m[2]), text)

@@ -46,6 +46,7 @@ from ledger.models import (
     User,
     utcnow,
 )
+from ledger.money import format_money
 from ledger.payment_models import (
     ReconciliationResult,
     ReconciliationRun,
@@ -668,8 +669,11 @@ def run_bank(
                 "targets": "",
                 "confidence": None,
                 "difference": ln.amount,
-                "detail": f"no ledger item for {ln.date} {ln.amount} {ln.memo}"[:500],
-                "detail_zh": f"帳上無對應項目：{ln.date} {ln.amount} {ln.memo}"[:500],
+                # The amount as people write it (NT$1,234), never in minor units
+                "detail": f"no ledger item for {ln.date} {format_money(ln.amount, ln.currency)} "
+                f"{ln.memo}"[:500],
+                "detail_zh": f"帳上無對應項目：{ln.date} {format_money(ln.amount, ln.currency)} "
+                f"{ln.memo}"[:500],
             }
         )
     for c in result.unmatched_candidates:

@@ -186,7 +186,10 @@ def visible_text(html: str) -> str:
 
 
 def problems(text: str, *, chinese: bool, minor_amounts: set[str] = frozenset()) -> list[str]:
-    """Everything wrong with a page's visible ``text`` (empty when it is clean)."""
+    """Everything wrong with a page's visible ``text`` (empty when it is clean).
+
+    ``minor_amounts``: numbers the page must never show, such as the world's amounts in
+    minor units (120,000,000 for NT$1,200,000) and its township codes."""
     found = []
     simplified = sorted({c for c in text if c in SIMPLIFIED_ONLY})
     if simplified:
@@ -204,9 +207,9 @@ def problems(text: str, *, chinese: bool, minor_amounts: set[str] = frozenset())
     if chinese:
         found += [f"raw code {m.group(0)!r} in {_around(text, m)!r}"
                   for m in ZH_WORD_CODES.finditer(text)]  # fmt: skip
-    for amount in minor_amounts:
-        for m in re.finditer(rf"(?<![\d,]){re.escape(amount)}(?![\d,])", text):
-            found.append(f"amount in minor units {amount} in {_around(text, m)!r}")
+    for code in minor_amounts:
+        for m in re.finditer(rf"(?<![\d,]){re.escape(code)}(?![\d,])", text):
+            found.append(f"minor units or code {code} in {_around(text, m)!r}")
     return found
 
 

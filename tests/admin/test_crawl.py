@@ -112,15 +112,27 @@ def _stored_names(database) -> set[str]:
 
 
 def _minor_amounts(database) -> set[str]:
-    """The demo's amounts as minor units (NT$1,200,000 as 120,000,000): never on a page."""
+    """The world's amounts as minor units (NT$1,200,000 as 120,000,000): never on a page."""
+    from ledger.payment_models import StatementLine
+
     amounts = set()
     with database.session() as s:
         for model, column in ((Pledge, "amount"), (Donation, "gross_amount"),
-                              (Disbursement, "amount")):  # fmt: skip
+                              (Disbursement, "amount"), (StatementLine, "amount")):  # fmt: skip
             for row in s.scalars(select(model)):
-                minor = getattr(row, column)
+                minor = abs(getattr(row, column))
                 amounts |= {f"{minor:,}", str(minor)}
     return amounts
+
+
+def _town_codes(database) -> set[str]:
+    """The townships of the world's organisations and projects: shown by name, never code."""
+    from ledger.models import Project
+
+    with database.session() as s:
+        codes = {o.town_code for o in s.scalars(select(Organisation))}
+        codes |= {p.town_code for p in s.scalars(select(Project))}
+    return {c for c in codes if c}
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +149,7 @@ def crawl_app(sqlite_template, tmp_path_factory):
             Settings(database_url=f"sqlite:///{path}", secret_key="crawl"), database=database
         )
         app.config["TESTING"] = True
-        yield app, database, _minor_amounts(database)
+        yield app, database, _minor_amounts(database) | _town_codes(database)
         database.engine.dispose()
 
 
@@ -156,19 +168,24 @@ def _client(app, lang: str, email: str | None):
     return c, signed.headers["Location"]
 
 
-def _static_routes(app) -> list[str]:
-    """The url_map's GET pages that take no parameters."""
-    return sorted(
-        rule.rule
-        for rule in app.url_map.iter_rules()
-        if "GET" in rule.methods and not rule.arguments and not _SKIP.search(rule.rule)
-    )
+def _known_routes(app) -> list[str]:
+    """The url_map's GET pages: those without parameters, and those with one id for the
+    first few ids (pages no link leads to, such as a reconciliation run, are read too)."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or _SKIP.search(rule.rule):
+            continue
+        if not rule.arguments:
+            urls.append(rule.rule)
+        elif len(rule.arguments) == 1 and re.search(r"<int:\w+>", rule.rule):
+            urls += [re.sub(r"<int:\w+>", str(n), rule.rule) for n in (1, 2, 3)]
+    return sorted(urls)
 
 
 def crawl(app, lang: str, email: str | None) -> dict[str, tuple[int, str]]:
     """Every page reachable from the home page and the url_map: path -> (status, html)."""
     c, home = _client(app, lang, email)
-    queue = deque([home, "/", *_static_routes(app)])
+    queue = deque([home, "/", *_known_routes(app)])
     seen: dict[str, tuple[int, str]] = {}
     while queue and len(seen) < MAX_PAGES:
         url = queue.popleft()
