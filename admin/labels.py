@@ -256,6 +256,26 @@ def org_name(org) -> str:
     return (org.name_en or org.name) if english() else org.name
 
 
+def _company_named(name: str) -> str:
+    """A company the books name by its (Chinese) name, in the reader's language."""
+    if not english() or not has_request_context():
+        return name
+    from sqlalchemy import select
+
+    from ledger.models import Organisation
+    from placefund.app import db_session
+
+    try:
+        org = (
+            db_session()
+            .scalars(select(Organisation).where(Organisation.name == name).limit(1))
+            .first()
+        )
+    except Exception:  # a label never breaks a page
+        return name
+    return org_name(org) if org is not None else name
+
+
 def _company(ident: str) -> str:
     org = _get("Organisation", ident)
     return org_name(org) if org is not None else _("Company %(id)s", id=ident)
@@ -390,7 +410,7 @@ def memo(text: str | None) -> str:
         v = m.groupdict()
         money = v.get("money", "")
         if what == "pledge":
-            return _("Pledge from %(name)s, %(money)s", name=v["name"], money=money)
+            return _("Pledge from %(name)s, %(money)s", name=_company_named(v["name"]), money=money)
         if what == "donation":
             return _("Donation by %(channel)s, %(money)s", channel=label(v["channel"]), money=money)
         if what == "refund":

@@ -138,3 +138,15 @@ def test_an_infeasible_share_names_the_constraint_in_words(app):
     with app.test_request_context(), force_locale("en"):
         text = messages.message(error)
     assert "“Capacity” (Offer 2)" in text and "o2" not in text
+
+
+def test_a_pledge_entry_names_the_company_in_english_when_it_has_an_english_name(console):
+    from ledger.models import Organisation
+
+    with console.database.session() as s, s.begin():
+        s.get(Organisation, console.ids["company_a"]).name_en = "Jia Co."
+    with console.app.test_request_context(), force_locale("en"):
+        assert labels.memo("認捐 甲公司 NT$1,000") == "Pledge from Jia Co., NT$1,000"
+        assert labels.memo("認捐 無名公司 NT$1,000") == "Pledge from 無名公司, NT$1,000"
+    with console.app.test_request_context(), force_locale("zh_Hant_TW"):
+        assert labels.memo("認捐 甲公司 NT$1,000") == "認捐：甲公司，NT$1,000"
