@@ -57,6 +57,10 @@ def register(app: Flask) -> None:
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
 
+    from admin.form_messages import use_console_catalog
+
+    app.before_request(use_console_catalog)
+
     @app.before_request
     def _csrf_protect():
         if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):

@@ -113,6 +113,11 @@ def error_page(error: BaseException):
     if isinstance(error, HTTPException):
         headers = {k: v for k, v in error.get_headers() if k.lower() in ("allow", "retry-after")}
     headers["Content-Type"] = "text/html; charset=utf-8"
+    # The console's policy, which lets the page load the console's stylesheet: an unknown
+    # path belongs to no blueprint and would otherwise get the API's (which allows nothing)
+    from admin.views import CONSOLE_CSP
+
+    headers["Content-Security-Policy"] = CONSOLE_CSP
     return body, status, headers
 
 

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import wraps
 
 from flask import Flask
-from flask_babel import get_locale
-from flask_babel import gettext as _
+from jinja2 import pass_context
 
+from admin import labels
 from ledger.money import format_money
-from ledger.queries import PRIORITY_NAMES
-from placefund.reference import counties, townships
 
 TAIPEI = dt.timezone(dt.timedelta(hours=8))
-PRIORITY_NAMES_EN = {
-    "agricultural": "Agricultural, mountain and fishing villages",
-    "intermediate": "Intermediate towns",
-    "indigenous": "Indigenous townships",
-}
 
-
-def english() -> bool:
-    return str(get_locale() or "").startswith("en")
+# Names of places, purposes, states and kinds live in admin/labels.py, the one place for them
+english = labels.english
+county_name = labels.county_name
+town_name = labels.town_name
+priority_name = labels.priority_name
+purpose = labels.purpose
+org_name = labels.org_name
 
 
 def money(amount: int | None, currency: str = "TWD") -> str:
@@ -43,104 +42,45 @@ def datetime(value: dt.datetime | None) -> str:
     return value.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M")
 
 
-def county_name(code: str | None) -> str:
-    if not code:
-        return "—"
-    names = counties().get(code)
-    if names is None:
-        return code
-    return names[1] if english() else names[0]
-
-
-def town_name(code: str | None) -> str:
-    if not code:
-        return "—"
-    town = townships().get(code)
-    if town is None:
-        return code
-    county = town.county_name_en if english() else town.county_name
-    return f"{county} {town.name}"
-
-
-def priority_name(code: str | None) -> str:
-    if not code:
-        return "—"
-    names = PRIORITY_NAMES_EN if english() else PRIORITY_NAMES
-    return names.get(code, code)
-
-
-def purpose(restriction: str | None) -> str:
-    """``county:10002`` as 宜蘭縣, ``priority:agricultural`` as 農山漁村; None as unrestricted."""
-    if not restriction:
-        return _("Unrestricted")
-    kind, _sep, ident = restriction.partition(":")
-    if kind == "county":
-        return county_name(ident)
-    if kind == "township":
-        return town_name(ident)
-    if kind == "priority":
-        return priority_name(ident)
-    if kind == "project":
-        return _("Project %(id)s", id=ident)
-    return restriction
-
-
 def state(value: str | None) -> str:
-    """Translated names of states, kinds, roles and channels."""
-    names = {
-        "reserved": _("Awaiting approval and payment"),
-        "paid": _("Paid"),
-        "voided": _("Voided"),
-        "open": _("Open"),
-        "grant": _("Grant"),
-        "investment": _("Investment"),
-        "company": _("Company"),
-        "business": _("Local business"),
-        "institution": _("Fund institution"),
-        "company_member": _("Company member"),
-        "business_member": _("Business member"),
-        "fund_manager": _("Fund manager"),
-        "admin": _("Administrator"),
-        "stripe": _("Card (Stripe)"),
-        "bank_transfer": _("Bank transfer"),
-        "other": _("Other"),
-        "proposed": _("Under review"),
-        "published": _("Awaiting answers"),
-        "accepted": _("Accepted"),
-        "declined": _("Declined"),
-        "superseded": _("Superseded"),
-        "reviewing": _("Under review"),
-        "sponsorship": _("Sponsorship"),
-        "product_development": _("Product development"),
-        "kind": _("Kind"),
-        "industry": _("Industry"),
-        "region": _("Region"),
-        "amount": _("Amount"),
-        "overlap": _("Shared goals"),
-        "priority": _("Priority area"),
-        "unmatched": _("Unmatched"),
-        "matched": _("Matched, to confirm"),
-        "confirmed": _("Confirmed"),
-        "ignored": _("Ignored"),
-        "suggested": _("Suggested"),
-        "bank": _("Bank"),
-        "unmatched_line": _("No ledger item"),
-        "unmatched_item": _("Not on the statement"),
-        "queued": _("Waiting"),
-        "running": _("Running"),
-        "succeeded": _("Finished"),
-        "failed": _("Failed"),
-    }
-    return names.get(value or "", value or "—")
+    """Translated names of states, kinds, roles and channels (see admin/labels.py)."""
+    return labels.label(value)
 
 
-def org_name(org) -> str:
-    if org is None:
-        return "—"
-    return (org.name_en or org.name) if english() else org.name
+def per_request(func: Callable) -> Callable:
+    """A filter whose words depend on the request's language.
+
+    Jinja evaluates a filter over a constant when it compiles the template
+    (``{{ "reserved"|state }}``), so the language of whoever rendered it first stuck for
+    everyone (the English dashboard said 待核准撥款). A filter that takes the context
+    cannot be evaluated at compile time.
+    """
+
+    @pass_context
+    @wraps(func)
+    def filter_(_context, *args, **kwargs):
+        return func(*args, **kwargs)
+
+    return filter_
 
 
 def register(app: Flask) -> None:
-    for f in (money, date, datetime, county_name, town_name, priority_name, purpose, state):
-        app.jinja_env.filters[f.__name__] = f
-    app.jinja_env.filters["org_name"] = org_name
+    app.jinja_env.filters.update(
+        {"money": money, "date": date, "datetime": datetime, "assertions": labels.assertions}
+    )
+    words = {
+        "county_name": county_name,
+        "town_name": town_name,
+        "priority_name": priority_name,
+        "purpose": purpose,
+        "state": state,
+        "label": labels.label,
+        "org_name": org_name,
+        "account_name": labels.account_name,
+        "memo": labels.memo,
+        "target": labels.target,
+        "targets_in": labels.targets_in,
+        "match_params": labels.match_params,
+        "match_keys": labels.match_keys,
+    }
+    app.jinja_env.filters.update({name: per_request(f) for name, f in words.items()})

@@ -22,6 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     EqualTo,
+    InputRequired,
     Length,
     NumberRange,
     Optional,
@@ -90,8 +91,12 @@ class VoidForm(MoneyForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
 
 
+# Dates: InputRequired, not DataRequired, which would replace "not a valid date" with
+# "required" for a date that was typed but is wrong
+
+
 class ClosePeriodForm(FlaskForm):
-    end_date = DateField(_l("Close the books through"), validators=[DataRequired()])
+    end_date = DateField(_l("Close the books through"), validators=[InputRequired()])
     assertions = TextAreaField(
         _l("Balance assertions (one per line: account code = amount)"),
         validators=[Optional(), Length(max=10000)],
@@ -100,8 +105,8 @@ class ClosePeriodForm(FlaskForm):
 
 
 class RevenueForm(MoneyForm):
-    period_start = DateField(_l("Period from"), validators=[DataRequired()])
-    period_end = DateField(_l("Period to"), validators=[DataRequired()])
+    period_start = DateField(_l("Period from"), validators=[InputRequired()])
+    period_end = DateField(_l("Period to"), validators=[InputRequired()])
     revenue = StringField(_l("Revenue (NT$)"), validators=[DataRequired(), Length(max=30)])
 
 
@@ -120,7 +125,14 @@ class MatchRunForm(FlaskForm):
     )
     min_priority_share = StringField(
         _l("Minimum share in priority areas"),
-        validators=[Optional(), Regexp(r"^\s*[0-9./]+\s*%?\s*$"), Length(max=20)],
+        validators=[
+            Optional(),
+            Regexp(
+                r"^\s*[0-9./]+\s*%?\s*$",
+                message=_l("Write a share such as 30% or 0.3."),
+            ),
+            Length(max=20),
+        ],
     )
     priority_weight = IntegerField(
         _l("Priority-area weight (points)"),

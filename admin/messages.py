@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from admin import labels
 from admin.filters import purpose, state
+from ledger.money import format_money
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ CATALOG: dict[str, list[Translation]] = {
             _l("Not enough money in %(account)s: it holds %(held)s and this needs %(needed)s."),
             r"^Not enough in (?P<account>\S+): it holds (?P<held>.+?) and this needs "
             r"(?P<needed>.+)\.$",
+            account=labels.account_name,
         ),
         T(_l("There is not enough money in the account for this.")),
     ],
@@ -76,7 +79,7 @@ CATALOG: dict[str, list[Translation]] = {
         T(_l("This form was already sent with other content. Reload the page and try again."))
     ],
     "already_reversed": [T(_l("Entry %(id)s has already been reversed."), r"Entry " + _ID)],
-    "account_closed": [T(_l("Account %(account)s is closed."))],
+    "account_closed": [T(_l("Account %(account)s is closed."), account=labels.account_name)],
     "currency_mismatch": [T(_l("The currency does not match the account's currency."))],
     "unbalanced_entry": [T(_l("The entry does not balance."))],
     "unknown_account": [T(_l("There is no such account in the chart of accounts."))],
@@ -160,6 +163,7 @@ CATALOG: dict[str, list[Translation]] = {
         T(
             _l("Already matched to another line: %(items)s."),
             r"^Already matched to another line: (?P<items>.+)\.$",
+            items=labels.targets_in,
         ),
         T(
             _l(
@@ -193,7 +197,11 @@ CATALOG: dict[str, list[Translation]] = {
     ],
     "not_found": [
         T(_l("This reset link is not valid or has expired."), r"^This reset link"),
-        T(_l("Account %(code)s does not exist."), r"^Account '(?P<code>[^']+)' does not exist"),
+        T(
+            _l("Account %(code)s does not exist."),
+            r"^Account '(?P<code>[^']+)' does not exist",
+            code=labels.account_name,
+        ),
         T(_l("This item does not exist, or you may not see it.")),
     ],
     # --- forms and registration -------------------------------------------------------------
@@ -228,7 +236,11 @@ CATALOG: dict[str, list[Translation]] = {
             _l("Nothing to confirm: the line is not matched; choose what it matches."),
             r"^Nothing to confirm",
         ),
-        T(_l("Unknown ledger item %(item)s."), r"^Unknown ledger item '(?P<item>[^']+)'"),
+        T(
+            _l("Unknown ledger item %(item)s."),
+            r"^Unknown ledger item '(?P<item>[^']+)'",
+            item=labels.targets_in,
+        ),
         T(_l("Only a bank line can pay a pledge."), r"^Only a bank line"),
         T(
             _l("The period must fall within the agreement (%(start)s to %(end)s)."),
@@ -270,9 +282,19 @@ CATALOG: dict[str, list[Translation]] = {
     "invalid_designations": [T(_l("The priority-area designation file has bad lines."))],
     "infeasible": [
         T(
-            _l("No set of proposals satisfies the constraint %(constraint)s; relax it."),
+            _l(
+                "No set of proposals satisfies the constraint “%(constraint)s” "
+                "(%(subject)s); relax it."
+            ),
             r".",
-        )
+            constraint=labels.label,
+            subject=labels.match_keys,
+        ),
+        T(
+            _l("No set of proposals satisfies the constraint “%(constraint)s”; relax it."),
+            r".",
+            constraint=labels.label,
+        ),
     ],
 }
 
@@ -288,7 +310,13 @@ FIELD_MESSAGES: list[Translation] = [
     T(_l("Too many decimals."), r"^fractional minor units$"),
     T(_l("Must be more than zero."), r"^must be positive$"),
     T(_l("Too large."), r"^too large$"),
-    T(_l("Must be a multiple of %(n)s."), r"^must be a multiple of (?P<n>\d+)$"),
+    # Minor units never reach a reader: 100 minor units of NT$ is one whole dollar
+    T(_l("Whole NT$ only, no cents."), r"^must be a multiple of 100$"),
+    T(
+        _l("Must be a multiple of %(n)s."),
+        r"^must be a multiple of (?P<n>\d+)$",
+        n=lambda n: format_money(int(n), "TWD"),
+    ),
     T(_l("More than is outstanding."), r"^exceeds the amount outstanding$"),
     T(_l("More than is due."), r"^exceeds the amount due$"),
     T(_l("Cannot be negative."), r"^negative$"),
@@ -300,13 +328,18 @@ FIELD_MESSAGES: list[Translation] = [
     T(_l("The file is empty."), r"^empty$"),
     T(_l("At least %(n)s characters."), r"^at least (?P<n>\d+) characters$"),
     T(_l("Too easy to guess."), r"^too easy to guess$"),
-    T(_l("%(item)s does not exist."), r"^(?P<item>\S+) does not exist$"),
+    T(_l("%(item)s does not exist."), r"^(?P<item>\S+) does not exist$", item=labels.targets_in),
     T(_l("Choose what the line matches."), r"^required for an unmatched line$"),
     T(_l("Line %(n)s."), r"^line (?P<n>\d+)$"),
     T(_l("Before the start date."), r"^before period_start$"),
     T(_l("Overlaps a report already made."), r"^overlaps a report already made$"),
     T(_l("Less than what was already returned."), r"^less than what was already returned$"),
     T(_l("More than the %(amount)s available."), r"^more than the (?P<amount>.+) available$"),
+    T(
+        _l("%(account)s: the statement says %(expected)s, the ledger has %(actual)s."),
+        r"^(?P<account>\S+): expected (?P<expected>.+), the ledger has (?P<actual>.+)$",
+        account=labels.account_name,
+    ),
 ]
 
 
@@ -323,7 +356,12 @@ def _bilingual(detail: str) -> str:
 
 
 def _render(entry: Translation, params: Mapping[str, object]) -> str | None:
-    values = {k: entry.show[k](str(v)) if k in entry.show else v for k, v in params.items()}
+    # A parameter the raise site left empty (None) counts as missing: the next entry fits
+    values = {
+        k: entry.show[k](str(v)) if k in entry.show else v
+        for k, v in params.items()
+        if v is not None
+    }
     try:
         return str(entry.text) % values if "%(" in str(entry.text) else str(entry.text)
     except (KeyError, TypeError, ValueError):
@@ -332,6 +370,14 @@ def _render(entry: Translation, params: Mapping[str, object]) -> str | None:
 
 def translate(code: str | None, detail: str, extra: Mapping[str, object] | None = None) -> str:
     """The message for an error ``code`` in the reader's language (English detail if none)."""
+    return _translate(code, detail, extra)[0]
+
+
+def _translate(
+    code: str | None, detail: str, extra: Mapping[str, object] | None = None
+) -> tuple[str, bool]:
+    """The message and whether it says something particular to this error (an entry that
+    matched its case or its detail, not the code's catch-all)."""
     extra = dict(extra or {})
     case = extra.get("case")
     for entry in CATALOG.get(code or "", []):
@@ -349,8 +395,8 @@ def translate(code: str | None, detail: str, extra: Mapping[str, object] | None 
             params = extra
         text = _render(entry, params)
         if text is not None:
-            return text
-    return _bilingual(detail or "")
+            return text, entry.case is not None or entry.pattern is not None
+    return _bilingual(detail or ""), False
 
 
 def field_message(message: str) -> str:
@@ -368,6 +414,13 @@ def message(error) -> str:
     """A ledger or matching error's message in the reader's language."""
     return translate(getattr(error, "code", None), getattr(error, "detail", str(error)),
                      getattr(error, "extra", None))  # fmt: skip
+
+
+def is_particular(error) -> bool:
+    """Does the error's message say more than its code's catch-all ("Some fields are not
+    valid")? Then it can stand alone next to the one field it is about."""
+    return _translate(getattr(error, "code", None), getattr(error, "detail", str(error)),
+                      getattr(error, "extra", None))[1]  # fmt: skip
 
 
 def field_errors(error) -> dict[str, list[str]]:

@@ -1,8 +1,23 @@
-"""Public pages: the transparency page (no sign-in) and the language switch."""
+"""Public pages: the front door, the transparency page (no sign-in) and the language switch.
+
+``/`` answers two kinds of client. A browser (its ``Accept`` puts ``text/html`` first) gets
+the landing page in the reader's language; everything else (``curl``'s ``*/*``, JSON, no
+``Accept`` at all) keeps the API's JSON index, so API clients see no change.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+import datetime as dt
+
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from admin import LANGUAGES, forms
 from admin.views import CONSOLE_CSP, safe_next
@@ -16,6 +31,43 @@ bp = Blueprint("public", __name__, template_folder="templates")
 def _headers(response):
     response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
     return response
+
+
+def wants_page() -> bool:
+    """Does the client prefer an HTML page to JSON? Only when it says so (a browser)."""
+    return request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html"
+
+
+@bp.before_app_request
+def _front_door():
+    """Browsers opening ``/`` get the landing page; the API's JSON index stays for programs."""
+    if request.path != "/" or request.method not in ("GET", "HEAD") or not wants_page():
+        return None
+    response = current_app.make_response(landing())
+    # Not the public blueprint's request (the URL is the API's index): its headers set here
+    response.headers["Content-Security-Policy"] = CONSOLE_CSP
+    return response
+
+
+@bp.after_app_request
+def _vary_on_accept(response):
+    """Caches must keep the page and the JSON of ``/`` apart."""
+    if request.path == "/":
+        response.vary.add("Accept")
+    return response
+
+
+def landing():
+    """What the fund is, its public figures, and the ways in: the page a browser sees at /."""
+    summary = queries.public_summary(db_session())
+    return render_template("console/landing.html", summary=summary, now=dt.datetime.now(dt.UTC))
+
+
+@bp.get("/admin")
+@bp.get("/admin/")
+def admin():
+    """Where people guess the console lives."""
+    return redirect(url_for("console.index"))
 
 
 @bp.get("/transparency")

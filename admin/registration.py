@@ -9,8 +9,7 @@ are registered.
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import abort, current_app, g, redirect, render_template, request, url_for
 
 from admin import accounts, forms
 from admin.filters import english
@@ -27,7 +26,8 @@ def township_choices() -> dict[str, list[tuple[str, str]]]:
     grouped: dict[str, list[tuple[str, str]]] = {}
     for code, town in sorted(townships().items()):
         county = town.county_name_en if english() else town.county_name
-        grouped.setdefault(county, []).append((code, town.name))
+        name = town.name_en if english() and town.name_en else town.name
+        grouped.setdefault(county, []).append((code, name))
     return grouped
 
 
@@ -61,13 +61,15 @@ def register():
         except LedgerError as error:
             form_error(form, error, aliases={"contact.email": "email"})
         else:
-            flash(
-                _(
-                    "Your organisation is registered. You can sign in now; a fund manager "
-                    "will verify it before money can move."
-                ),
-                "info",
-            )
-            return redirect(url_for("console.sign_in"))
+            return redirect(url_for("console.registered", kind=form.kind.data))
     status = 422 if form.is_submitted() else 200
     return render_template("console/register.html", form=form, towns=towns), status
+
+
+@bp.get("/registered")
+def registered():
+    """Right after registering: what happens next, for a company or a local business."""
+    kind = request.args.get("kind")
+    return render_template(
+        "console/registered.html", kind=kind if kind in ("company", "business") else None
+    )

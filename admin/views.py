@@ -29,7 +29,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from admin import accounts, charts, forms, messages, reports
+from admin import accounts, charts, forms, labels, messages, reports
 from admin.filters import TAIPEI
 from admin.receipts import receipt_pdf, statement_pdf
 from api.auth import MANAGERS
@@ -92,7 +92,7 @@ def _context():
     return {
         "lang": str(get_locale()),
         "me": g.get("console_user"),
-        "fund_name": current_app.config["SETTINGS"].fund_name,
+        "fund_name": labels.fund_name(),
         "language_form": forms.LanguageForm(formdata=None),
         "action_form": forms.ActionForm(formdata=None),
         # The card donation pages are another module's; link to them once they exist
@@ -143,12 +143,22 @@ def ledger_key(form: forms.MoneyForm) -> str:
 
 
 def form_error(form, error: LedgerError, aliases: dict[str, str] | None = None) -> None:
-    """A domain error in the reader's language: next to the fields it names (``aliases``
-    maps a service's field name to the form's), and on top of the form."""
+    """A domain error in the reader's language, said once: about one field, next to that
+    field (the fuller of the two messages); about several, on top of the form with each
+    field's own message beside it. ``aliases`` maps a service's field name to the form's."""
+    placed = []
     for name, texts in messages.field_errors(error).items():
         field = getattr(form, (aliases or {}).get(name, name), None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*list(field.errors or []), *texts]
+        # A hidden field shows no errors: its message goes on top of the form
+        if hasattr(field, "errors") and field.type not in ("HiddenField", "CSRFTokenField"):
+            placed.append((field, texts))
+    if len(placed) == 1 and len(placed[0][1]) == 1:
+        field, texts = placed[0]
+        text = messages.message(error) if messages.is_particular(error) else texts[0]
+        field.errors = [*list(field.errors or []), text]
+        return
+    for field, texts in placed:
+        field.errors = [*list(field.errors or []), *texts]
     flash(messages.message(error), "error")
 
 
@@ -296,7 +306,11 @@ def entries():
     kind = request.args.get("kind", "").strip()[:40] or None
     result = queries.list_entries(db_session(), kind=kind, limit=PAGE, after=_after_arg())
     return render_template(
-        "console/entries.html", entries=result.items, kind=kind or "", next_after=result.next_after
+        "console/entries.html",
+        entries=result.items,
+        kind=kind or "",
+        next_after=result.next_after,
+        entry_kinds=labels.ENTRY_KINDS,
     )
 
 
@@ -341,9 +355,21 @@ _ASSERTION = re.compile(r"^\s*([a-z0-9_:A-Z]+)\s*=\s*(.+?)\s*$")
 @signed_in(*MANAGERS)
 def periods():
     form = forms.ClosePeriodForm()
+    assertable = _assertable_accounts()
     if form.validate_on_submit():
         try:
             assertions = {}
+            # One input per bank and Stripe account (named, never by code); the text
+            # field of "code = amount" lines still works for those who type it
+            for account in assertable:
+                raw = request.form.get(f"balance-{account.code}", "").strip()
+                if raw:
+                    try:
+                        assertions[account.code] = parse_amount(raw, account.currency)
+                    except LedgerError as error:
+                        name = labels.account_name(account.code)
+                        error.fields = {"assertions": [f"{name}: {messages.message(error)}"]}
+                        raise
             for n, line in enumerate((form.assertions.data or "").splitlines(), 1):
                 if not line.strip():
                     continue
@@ -366,8 +392,21 @@ def periods():
             form_error(form, error)
     users = _user_names()
     return render_template(
-        "console/periods.html", form=form, periods=queries.list_periods(db_session()), users=users
+        "console/periods.html",
+        form=form,
+        periods=queries.list_periods(db_session()),
+        users=users,
+        assertable=assertable,
     )
+
+
+def _assertable_accounts():
+    """The accounts a statement confirms at a close: the bank's and Stripe's balances."""
+    s = db_session()
+    found = []
+    for prefix in ("assets:bank:", "assets:stripe:clearing:"):
+        found += queries.list_accounts(s, prefix=prefix, limit=50).items
+    return sorted(found, key=lambda a: a.code)
 
 
 # --- disbursements ---------------------------------------------------------------------------

@@ -47,6 +47,16 @@ CANDIDATE_KINDS = (
     "other",
 )
 
+#: The kinds in words (a reason is prose, never ``stripe_payout``)
+_KIND_EN = {
+    "pledge": "pledge",
+    "donation": "donation",
+    "stripe_payout": "Stripe payout",
+    "disbursement": "disbursement",
+    "revenue_return": "revenue return",
+    "other": "item",
+}
+
 _KIND_ZH = {
     "pledge": "認捐",
     "donation": "捐款",
@@ -76,6 +86,7 @@ class Candidate:
     virtual_account: str | None = None
     reference: str | None = None
     counterparty: str | None = None
+    #: What names it after its kind (a Stripe payout's po_ id); the id when empty
     label: str = ""
 
     @property
@@ -84,10 +95,11 @@ class Candidate:
         return (self.kind, str(self.id))
 
     def describe(self) -> str:
-        return self.label or f"{self.kind} {self.id}"
+        """In words: "Stripe payout po_..." (the label names it; else the kind and id)."""
+        return f"{_KIND_EN.get(self.kind, self.kind)} {self.label or self.id}"
 
     def describe_zh(self) -> str:
-        return self.label or f"{_KIND_ZH.get(self.kind, self.kind)} {self.id}"
+        return f"{_KIND_ZH.get(self.kind, self.kind)} {self.label or self.id}"
 
 
 @dataclass(frozen=True)

@@ -426,7 +426,6 @@ def bank_candidates(
                 d.received_on,
                 virtual_account=carry,
                 counterparty=f"company:{d.company_id}" if d.company_id else None,
-                label=f"donation {d.id}",
             )
         )
     paid = (
@@ -467,7 +466,6 @@ def bank_candidates(
                 p.pledged_on,
                 virtual_account=p.virtual_account,
                 counterparty=f"company:{p.company_id}",
-                label=f"pledge {p.id}",
             )
         )
     payout_rows = select(
@@ -488,7 +486,7 @@ def bank_candidates(
                 po.paid_on,
                 reference=po.stripe_payout_id,
                 counterparty="stripe",
-                label=f"Stripe payout {po.stripe_payout_id or po.id}",
+                label=po.stripe_payout_id or str(po.id),
             )
         )
     for d in session.scalars(
@@ -671,8 +669,11 @@ def run_bank(
                 "targets": "",
                 "confidence": None,
                 "difference": ln.amount,
-                "detail": f"no ledger item for {ln.date} {ln.amount} {ln.memo}"[:500],
-                "detail_zh": f"帳上無對應項目：{ln.date} {ln.amount} {ln.memo}"[:500],
+                # The amount as people write it (NT$1,234), never in minor units
+                "detail": f"no ledger item for {ln.date} {format_money(ln.amount, ln.currency)} "
+                f"{ln.memo}"[:500],
+                "detail_zh": f"帳上無對應項目：{ln.date} {format_money(ln.amount, ln.currency)} "
+                f"{ln.memo}"[:500],
             }
         )
     for c in result.unmatched_candidates:

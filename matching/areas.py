@@ -60,5 +60,6 @@ def area_label(area: str) -> tuple[str, str]:
         return name, name_en
     if kind == "town":
         town = townships()[area]
-        return f"{town.county_name}{town.name}", f"township {area} in {town.county_name_en}"
+        # In words in both languages: "Zhushan Township, Nantou County", never the code
+        return f"{town.county_name}{town.name}", f"{town.name_en}, {town.county_name_en}"
     return "不限地區", "anywhere"

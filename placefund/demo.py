@@ -369,6 +369,9 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
     )
 
 
+#: The request descriptions are prose: the partnership kind in words, never its code
+KIND_WORDS = {"product_development": "產品開發", "investment": "投資", "sponsorship": "贊助認養"}
+
 #: Illustrative priority-area designations (not the official list of 134 townships).
 DEMO_DESIGNATIONS = """# Illustrative designations for the demo only, not the official list.
 town_code,type
@@ -452,7 +455,7 @@ def load_matching_demo(s) -> int:
         member = next(u for u in users.values() if u.organisation_id == org.id)
         matching.save_request(
             s, actor=member, business_id=org.id, kind=kind, amount=amount, industry=industry,
-            town_code=town, tags=tags, description=f"{name}尋求{kind}夥伴",
+            town_code=town, tags=tags, description=f"{name}尋求{KIND_WORDS[kind]}夥伴",
         )  # fmt: skip
     run = matching.start_run(s, actor=manager, params={"k": 10})
     matching.publish_run(s, actor=manager, run_id=run.id)

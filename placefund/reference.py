@@ -17,6 +17,8 @@ class Township:
     county_name: str
     county_name_en: str
     region: str
+    #: As in Taiwan's postal district list (Hanyu Pinyin): "Zhushan Township"
+    name_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ def townships() -> dict[str, Township]:
             r["county_name"],
             r["county_name_en"],
             r["region"],
+            r["town_name_en"],
         )
         for r in _rows("tw_townships.csv")
     }

@@ -379,14 +379,20 @@ def test_a_company_registers_itself(browser, served):
     page.get_by_label("密碼", exact=True).fill("竹山茶園-清晨採收-2026")
     page.get_by_label("再次輸入密碼").fill("竹山茶園-清晨採收-2026")
     page.get_by_role("button", name="註冊").click()
+    # What happens next, then signing in
+    page.wait_for_url("**/console/registered?kind=company")
+    assert page.locator("h1").inner_text() == "您的組織已完成註冊"
+    assert "統一編號" in page.locator("#next-steps").inner_text()
+    shot(page, "33a-registered-next-steps")
+    page.locator("main a.button").click()
     page.wait_for_url("**/console/sign-in")
-    assert "您的組織已完成註冊" in page.locator(".flash").inner_text()
     page.get_by_label("電子郵件").fill("mei@mountain-sea.example.tw")
     page.get_by_label("密碼").fill("竹山茶園-清晨採收-2026")
     page.get_by_role("button", name="登入").click()
     page.wait_for_url("**/console/company")
     assert page.locator("h1").inner_text() == "山海茶業股份有限公司"
     assert "未驗證" in page.locator("dl.facts").inner_text()
+    assert page.locator("#next-steps").is_visible()  # until a manager verifies it
     shot(page, "33-registered-company")
     context.close()
 

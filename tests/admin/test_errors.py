@@ -153,8 +153,8 @@ def test_every_domain_error_code_has_a_translation():
                 account="assets:bank:main",
                 available=10000,
             ),
-            "assets:bank:main 餘額不足：現有 NT$100，本筆需要 NT$1,200。",
-            "Not enough money in assets:bank:main: it holds NT$100 and this needs NT$1,200.",
+            "銀行存款（主帳戶） 餘額不足：現有 NT$100，本筆需要 NT$1,200。",
+            "Not enough money in Main bank account: it holds NT$100 and this needs NT$1,200.",
         ),
         (
             PeriodClosed(
@@ -193,8 +193,8 @@ def test_every_domain_error_code_has_a_translation():
         ),
         (
             matching.errors.Infeasible("no way", constraint="min_priority_share"),
-            "限制條件 min_priority_share",
-            "the constraint min_priority_share",
+            "「優先推動地區最低比例」",
+            "the constraint “Minimum share in priority areas”",
         ),
         (
             ledger.errors.LedgerError("Something only English knows."),
@@ -234,8 +234,9 @@ def test_an_invalid_amount_is_shown_next_to_the_amount_in_chinese(console):
         },
     )
     assert response.status_code == 200
-    assert '<p class="error" id="amount-error">不是數字。</p>' in response.text
-    assert "「abc」不是金額。" in response.text
+    # Said once, next to the amount: the fuller message, no banner repeating it
+    assert '<p class="error" id="amount-error">「abc」不是金額。</p>' in response.text
+    assert response.text.count("「abc」不是金額。") == 1 and "不是數字。" not in response.text
 
 
 def test_a_closed_period_is_explained_in_chinese(console):
@@ -294,5 +295,5 @@ def test_too_much_money_is_explained(console):
     assert post_form(console.client("moea"), url, f"{url}/approve").status_code == 302
     paid = post_form(c, url, f"{url}/pay")
     assert paid.status_code == 422
-    assert "assets:bank:main 餘額不足：現有 NT$" in paid.text
+    assert "銀行存款（主帳戶） 餘額不足：現有 NT$" in paid.text
     assert "本筆需要 NT$900,000,000。" in paid.text and "Not enough" not in paid.text

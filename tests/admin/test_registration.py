@@ -59,8 +59,11 @@ def test_a_company_registers_unverified_and_signs_in_with_its_password(console):
     c = console.client()
     response = register(c)
     assert response.status_code == 302, response.text
-    assert response.headers["Location"] == "/console/sign-in"
-    assert "您的組織已完成註冊" in c.get("/console/sign-in").text
+    # The new organisation is told what happens next, then signs in
+    assert response.headers["Location"] == "/console/registered?kind=company"
+    page = c.get(response.headers["Location"]).text
+    assert "您的組織已完成註冊" in page and 'id="next-steps"' in page
+    assert "認捐" in page and "/console/sign-in" in page
     assert organisations(console) == before + 1
     with console.database.session() as s:
         org = s.scalars(select(Organisation).where(Organisation.ubn == GOOD["ubn"])).one()
@@ -77,6 +80,7 @@ def test_a_company_registers_unverified_and_signs_in_with_its_password(console):
     assert sign_in(member, GOOD["email"], GOOD["password"]).status_code == 302
     page = member.get("/console/company")
     assert page.status_code == 200 and "未驗證" in page.text and GOOD["name"] in page.text
+    assert 'id="next-steps"' in page.text  # until a manager verifies it
     # A fund manager sees it waiting and verifies it
     manager = console.client("ndc")
     assert GOOD["name"] in manager.get("/console/organisations?verified=no").text
@@ -111,12 +115,12 @@ def test_a_local_business_registers_as_a_business_member(console):
         ({"town_code": ""}, "town_code", "請從清單選擇鄉鎮市區。"),
         ({"name": ""}, "name", "請輸入組織名稱。"),
         ({"email": "not-an-email"}, "email", "這不是有效的電子郵件地址。"),
-        ({"password": "short", "confirm": "short"}, "password", "至少 10 個字元。"),
-        ({"password": "1234567890", "confirm": "1234567890"}, "password", "太容易被猜到。"),
+        ({"password": "short", "confirm": "short"}, "password", "密碼至少需要 10 個字元。"),
+        ({"password": "1234567890", "confirm": "1234567890"}, "password", "密碼太容易被猜到。"),
         (
             {"password": "mountain-sea-2026", "confirm": "mountain-sea-2026"},
             "password",
-            "太容易被猜到。",
+            "密碼太容易被猜到。",
         ),
         ({"confirm": "something else entirely"}, "confirm", "兩次輸入的密碼不同。"),
     ],
@@ -135,11 +139,12 @@ def test_a_registered_number_or_email_is_refused_next_to_its_field(console):
     assert register(c).status_code == 302
     again = register(c, email="someone.else@example.tw")
     assert again.status_code == 422
-    assert field_error(again.text, "ubn") == "已經註冊。"
-    assert "已有組織以此統一編號註冊。" in again.text
+    # Said once, next to the number (not again in a banner)
+    assert field_error(again.text, "ubn") == "已有組織以此統一編號註冊。"
+    assert again.text.count("已有組織以此統一編號註冊。") == 1
     same_email = register(c, ubn="53212539")
     assert same_email.status_code == 422
-    assert field_error(same_email.text, "email") == "已被使用。"
+    assert field_error(same_email.text, "email") == "此電子郵件已屬於其他使用者。"
 
 
 def test_registration_in_english(console):
