@@ -301,6 +301,8 @@ _ACCOUNT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^expense:adjustments$"), "adjustments"),
     (re.compile(r"^net_assets:unrestricted$"), "unrestricted"),
     (re.compile(r"^net_assets:restricted:(?P<purpose>[a-z]+:[a-z0-9_]+)$"), "restricted"),
+    (re.compile(r"^net_assets:held:unrestricted$"), "held_unrestricted"),
+    (re.compile(r"^net_assets:held:(?P<purpose>[a-z]+:[a-z0-9_]+)$"), "held"),
     (re.compile(r"^net_assets:exchange:(?P<cur>[A-Z]{3})$"), "exchange"),
 ]
 
@@ -356,6 +358,12 @@ def account_name(code: str | None) -> str:
             return _("Unrestricted net assets")
         if what == "restricted":
             return _("Restricted to %(purpose)s", purpose=purpose(g_["purpose"]))
+        if what == "held_unrestricted":
+            return _("Held for proposals awaiting approval: unrestricted money")
+        if what == "held":
+            return _(
+                "Held for proposals awaiting approval: %(purpose)s", purpose=purpose(g_["purpose"])
+            )
         if what == "exchange":
             return _("Currency exchange (%(cur)s)", cur=cur)
     return code

@@ -106,6 +106,7 @@ class Settings:
 
     database_url: str
     secret_key: str | None
+    fund_name: str = DEFAULT_FUND_NAME
     #: The fund's name on English pages
     fund_name_en: str = "Place-Creation Fund"
     #: Reverse proxies in front of the server that set X-Forwarded-For and -Proto. Only that
@@ -122,6 +123,7 @@ class Settings:
         return cls(
             database_url=normalise_database_url(url),
             secret_key=env.get("SECRET_KEY"),
+            fund_name=env.get("PLACEFUND_FUND_NAME", DEFAULT_FUND_NAME),
             fund_name_en=env.get("PLACEFUND_FUND_NAME_EN", "Place-Creation Fund"),
             proxy_hops=_hops(env.get("PLACEFUND_PROXY_HOPS", "0")),
             bank=bank_from_env(env),

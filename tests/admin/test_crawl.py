@@ -45,13 +45,18 @@ MAX_PAGES = 400
 
 
 def _chinese_labels() -> frozenset[str]:
-    """The console catalog's Traditional Chinese words without placeholders."""
+    """The console catalog's Traditional Chinese words without placeholders (not those that
+    read the same in both languages, such as Stripe)."""
     from babel.messages.pofile import read_po
 
     from admin.i18n import catalog_paths
 
     with catalog_paths("zh_Hant_TW")[0].open("rb") as fh:
-        return frozenset(m.string for m in read_po(fh) if m.id and m.string and "%" not in m.string)
+        return frozenset(
+            m.string
+            for m in read_po(fh)
+            if m.id and m.string and "%" not in m.string and m.string != m.id
+        )
 
 
 CHINESE_LABELS = _chinese_labels()
