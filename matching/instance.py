@@ -1,12 +1,19 @@
-"""The JSON formats of the matcher: instance in, result out (documented in docs/matching.md).
+"""The JSON formats of the matcher: instance in, result out (documented in the README's
+"The matcher" section).
 
 ``load_instance`` validates everything before anything is solved and reports every problem
-with its path (``offers[3].budget``), so bad input never reaches the solver.
+with its path (``offers[3].budget``), so bad input never reaches the solver. Every number is
+checked against a documented bound (``MAX_MONEY`` and friends) chosen so that the scorer's
+int64 arithmetic cannot overflow and every budget or share sum the LP and the final checks
+see stays an integer below 2**53, exact in float64: a value outside them is refused by name,
+never computed wrongly.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -40,6 +47,49 @@ RESULT_FORMAT = "placefund.match.result/1"
 #: Currencies whose amounts must be whole units (DOMAIN.md: whole-dollar TWD only).
 WHOLE_UNIT_CURRENCIES = {"TWD": 100}
 
+# --- bounds that keep the arithmetic exact (README: "Bounds") ------------------------------
+#: Amounts and budgets, minor units (NT$100,000,000,000). A feasible choice never spends more
+#: than a budget, so every budget sum that decides anything stays below 2**53 (exact in the
+#: LP's float64), and ``weights.amount * budget`` stays below 2**63 (the scorer's int64).
+MAX_MONEY = 10**13
+#: Each weight and priority weight: a pair's total then stays below 10**6 (int32 scores).
+MAX_WEIGHT = 100_000
+#: Capacities, ``k`` and ``overlap_full_at``.
+MAX_COUNT = 1_000_000
+#: ``min_score`` (far above any reachable total; it only has to be comparable in int64).
+MAX_MIN_SCORE = 10**9
+#: ``min_priority_share`` denominator: the share row's coefficients stay small integers.
+MAX_SHARE_DENOMINATOR = 1_000_000
+#: ``time_limit``, seconds (about 11.5 days).
+MAX_TIME_LIMIT = 1_000_000
+#: Integer literals longer than this are not converted at all (Python refuses more than 4,300
+#: digits, and converting is quadratic); the field they are in is reported as too large.
+MAX_INT_DIGITS = 30
+
+
+class _TooLong:
+    """An integer literal too long to convert, kept as its digit count so that its field's
+    check can refuse it by name (it is no int, no float and no string to any check)."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"<a {self.digits:,}-digit number>"
+
+
+def _parse_int(text: str) -> int | _TooLong:
+    digits = len(text) - text.startswith("-")
+    return _TooLong(digits) if digits > MAX_INT_DIGITS else int(text)
+
+
+def _parse_constant(name: str) -> float:
+    # NaN and Infinity are not JSON; Python's parser accepts them. Keep them as floats so
+    # the field's own check refuses them by name (every numeric field requires finite).
+    return float(name.lower().replace("infinity", "inf"))
+
 
 class _Checker:
     """Collects problems instead of stopping at the first, like beancount's validators."""
@@ -64,18 +114,27 @@ class _Checker:
     def string(self, value: Any, path: str, *, required: bool = True) -> str | None:
         if value is None and not required:
             return None
+        if value is None:
+            self.fail(path, "is required (a non-empty string)")
+            return None
         if not isinstance(value, str) or not value.strip():
             self.fail(path, f"must be a non-empty string, got {_kind(value)}")
             return None
         return value
 
-    def integer(self, value: Any, path: str, *, minimum: int = 0) -> int | None:
+    def integer(self, value: Any, path: str, *, minimum: int = 0, maximum: int) -> int | None:
+        if isinstance(value, _TooLong):
+            self.fail(path, f"must be at most {maximum:,}, got a {value.digits:,}-digit number")
+            return None
         # bool is an int in Python; JSON true is not a number.
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(path, f"must be an integer, got {_kind(value)}")
             return None
         if value < minimum:
-            self.fail(path, f"must be at least {minimum}, got {value}")
+            self.fail(path, f"must be at least {minimum:,}, got {value}")
+            return None
+        if value > maximum:
+            self.fail(path, f"must be at most {maximum:,}, got {value}")
             return None
         return value
 
@@ -83,7 +142,7 @@ class _Checker:
         if isinstance(value, float):
             self.fail(path, f"must be an integer amount in minor units, got {value!r}")
             return None
-        amount = self.integer(value, path)
+        amount = self.integer(value, path, maximum=MAX_MONEY)
         step = WHOLE_UNIT_CURRENCIES.get(currency)
         if amount is not None and step and amount % step:
             self.fail(
@@ -120,9 +179,17 @@ class _Checker:
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
+    if isinstance(value, _TooLong):
+        return f"a {value.digits:,}-digit number"
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
         type(value), "a list" if isinstance(value, list) else "an object"
-    ) + ("" if isinstance(value, dict | list) else f" ({value!r})")
+    ) + ("" if isinstance(value, dict | list) else f" ({_short(value)})")
+
+
+def _short(value: Any) -> str:
+    """``repr`` cut to a readable length: a message quotes the value, not a megabyte of it."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:50]}... ({len(text):,} characters)"
 
 
 def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Instance:
@@ -237,14 +304,24 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
 def load_instance(path: str | Path, designations: dict[str, str] | None = None) -> Instance:
     """Read and validate an instance JSON file."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInstance([("$", "not UTF-8 text")]) from None
+    return parse_instance(decode_json(text), designations)
+
+
+def decode_json(text: str) -> Any:
+    """JSON text to Python values, refusing what Python's parser would choke on: integer
+    literals longer than ``MAX_INT_DIGITS`` come back as ``_TooLong`` (refused by their
+    field's check), nesting too deep for the parser is an ``InvalidInstance``."""
+    try:
+        return json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         raise InvalidInstance(
             [("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
         ) from None
-    except UnicodeDecodeError:
-        raise InvalidInstance([("$", "not UTF-8 text")]) from None
-    return parse_instance(data, designations)
+    except RecursionError:
+        raise InvalidInstance([("$", "JSON nested too deeply")]) from None
 
 
 def _list(c: _Checker, top: dict, key: str, *, required: bool = True) -> list:
@@ -307,17 +384,19 @@ def _params(c: _Checker, raw: Any) -> Params:
     defaults = Params()
     kw: dict[str, Any] = {}
     if "k" in item:
-        kw["k"] = c.integer(item["k"], "params.k", minimum=1) or defaults.k
+        kw["k"] = c.integer(item["k"], "params.k", minimum=1, maximum=MAX_COUNT) or defaults.k
     if "min_score" in item:
-        kw["min_score"] = c.integer(item["min_score"], "params.min_score") or 0
+        kw["min_score"] = (
+            c.integer(item["min_score"], "params.min_score", maximum=MAX_MIN_SCORE) or 0
+        )
     if "weights" in item:
         w = c.obj(item["weights"], "params.weights")
         names = set(Weights.__dataclass_fields__)
         c.unknown_keys(w, names, "params.weights")
         values = {}
         for name in sorted(names & set(w)):
-            minimum = 1 if name == "overlap_full_at" else 0
-            value = c.integer(w[name], f"params.weights.{name}", minimum=minimum)
+            minimum, maximum = (1, MAX_COUNT) if name == "overlap_full_at" else (0, MAX_WEIGHT)
+            value = c.integer(w[name], f"params.weights.{name}", minimum=minimum, maximum=maximum)
             if value is not None:
                 values[name] = value
         kw["weights"] = Weights(**values)
@@ -327,7 +406,7 @@ def _params(c: _Checker, raw: Any) -> Params:
         weights = dict(defaults.priority_weights)
         for name in PRIORITY_TYPES:
             if name in pw:
-                value = c.integer(pw[name], f"params.priority_weights.{name}")
+                value = c.integer(pw[name], f"params.priority_weights.{name}", maximum=MAX_WEIGHT)
                 if value is not None:
                     weights[name] = value
         kw["priority_weights"] = weights
@@ -336,39 +415,71 @@ def _params(c: _Checker, raw: Any) -> Params:
             kw["enforce_budgets"] = item["enforce_budgets"]
         else:
             c.fail("params.enforce_budgets", "must be true or false")
-    for key in ("min_priority_share", "mip_gap"):
-        if key in item and item[key] is not None:
-            kw[key] = _fraction(c, item[key], f"params.{key}")
+    if item.get("min_priority_share") is not None:
+        share = _fraction(c, item["min_priority_share"], "params.min_priority_share")
+        if share.denominator > MAX_SHARE_DENOMINATOR:
+            c.fail(
+                "params.min_priority_share",
+                f"must be exact to 1/{MAX_SHARE_DENOMINATOR:,} (at most 6 decimal places, or "
+                f"a fraction whose denominator is at most {MAX_SHARE_DENOMINATOR:,}), "
+                f"got {_short(item['min_priority_share'])}",
+            )
+        else:
+            kw["min_priority_share"] = share
+    if item.get("mip_gap") is not None:
+        kw["mip_gap"] = _fraction(c, item["mip_gap"], "params.mip_gap")
     if "time_limit" in item:
         value = item["time_limit"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            c.fail("params.time_limit", f"must be a positive number of seconds, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not 0 < value <= MAX_TIME_LIMIT
+        ):
+            c.fail(
+                "params.time_limit",
+                f"must be a number of seconds above 0 and at most {MAX_TIME_LIMIT:,}, "
+                f"got {_kind(value)}",
+            )
         else:
             kw["time_limit"] = float(value)
     return Params(**kw)
 
 
+#: What ``_fraction`` reads: a decimal (optionally a percentage) or a ratio of integers, at
+#: most 9 digits each. Written out by hand rather than left to ``Fraction``, which accepts
+#: exponents ("1e-999999999") and would compute that power of ten for minutes.
+_DECIMAL = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,9}))?(%?)")
+_RATIO = re.compile(r"([0-9]{1,9})/([0-9]{1,9})")
+
+
 def _fraction(c: _Checker, value: Any, path: str) -> Fraction:
-    """A share from 0 to 1, given as a string ("0.3", "30%", "1/3") or an integer percent
-    is not accepted: "30" would be ambiguous. Strings keep it exact (no float rounding)."""
-    text = value.strip() if isinstance(value, str) else None
-    try:
-        if text is None:
-            raise ValueError
-        share = Fraction(text[:-1]) / 100 if text.endswith("%") else Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        c.fail(path, f'must be a string such as "0.3", "30%" or "1/3", got {value!r}')
+    """A share from 0 to 1, given as a string ("0.3", "30%", "1/3"): strings keep it exact
+    (no float rounding); a number is not accepted ("30" would be ambiguous)."""
+    text = value.strip() if isinstance(value, str) else ""
+    share = None
+    if m := _DECIMAL.fullmatch(text):
+        whole, frac, percent = m.group(1), m.group(2) or "", m.group(3)
+        share = Fraction(int(whole + frac), 10 ** len(frac) * (100 if percent else 1))
+    elif (m := _RATIO.fullmatch(text)) and int(m.group(2)):
+        share = Fraction(int(m.group(1)), int(m.group(2)))
+    if share is None:
+        c.fail(
+            path,
+            'must be a string such as "0.3", "30%" or "1/3" (at most 9 digits per number), '
+            f"got {_kind(value)}",
+        )
         return Fraction(0)
     if not 0 <= share <= 1:
-        c.fail(path, f"must be between 0 and 1, got {value!r}")
+        c.fail(path, f"must be between 0 and 1, got {_short(value)}")
         return Fraction(0)
     return share
 
 
 def _offer(c: _Checker, raw: Any, path: str, currency: str) -> Offer | None:
     item = c.obj(raw, path)
-    if not item:
-        return None
+    if not isinstance(raw, dict):
+        return None  # reported by c.obj; an empty object goes on to name its missing fields
     c.unknown_keys(
         item,
         {
@@ -389,8 +500,8 @@ def _offer(c: _Checker, raw: Any, path: str, currency: str) -> Offer | None:
     )
     oid = c.string(item.get("id"), f"{path}.id")
     kinds = c.choices(item.get("kinds"), f"{path}.kinds", KINDS)
-    if "kinds" not in item or (isinstance(item.get("kinds"), list) and not item["kinds"]):
-        c.fail(f"{path}.kinds", "must list at least one partnership kind")
+    if item.get("kinds") is None or (isinstance(item["kinds"], list) and not item["kinds"]):
+        c.fail(f"{path}.kinds", "is required: list at least one partnership kind")
     budget = item.get("budget")
     if budget is not None:
         budget = c.money(budget, f"{path}.budget", currency)
@@ -410,7 +521,7 @@ def _offer(c: _Checker, raw: Any, path: str, currency: str) -> Offer | None:
         c.fail(f"{path}.home_county", f"unknown county code {home!r}")
     motives = c.choices(item.get("motives"), f"{path}.motives", MOTIVES)
     goals = c.strings(item.get("goals"), f"{path}.goals")
-    capacity = c.integer(item.get("capacity", 1), f"{path}.capacity", minimum=1)
+    capacity = c.integer(item.get("capacity", 1), f"{path}.capacity", minimum=1, maximum=MAX_COUNT)
     ex = c.obj(item.get("exclusions", {}), f"{path}.exclusions")
     c.unknown_keys(ex, {"requests", "industries", "areas"}, f"{path}.exclusions")
     ex_requests = c.strings(ex.get("requests"), f"{path}.exclusions.requests")
@@ -423,6 +534,8 @@ def _offer(c: _Checker, raw: Any, path: str, currency: str) -> Offer | None:
         if not areas.is_area(area):
             c.fail(f"{path}.exclusions.areas[{i}]", f"unknown area {area!r}")
     name = item.get("name", "")
+    if not isinstance(name, str):
+        c.fail(f"{path}.name", f"must be a string, got {_kind(name)}")
     org = c.string(item.get("organisation"), f"{path}.organisation", required=False)
     if oid is None or capacity is None or (budget is None and item.get("budget") is not None):
         return None
@@ -444,8 +557,8 @@ def _offer(c: _Checker, raw: Any, path: str, currency: str) -> Offer | None:
 
 def _request(c: _Checker, raw: Any, path: str, currency: str) -> Request | None:
     item = c.obj(raw, path)
-    if not item:
-        return None
+    if not isinstance(raw, dict):
+        return None  # reported by c.obj; an empty object goes on to name its missing fields
     c.unknown_keys(
         item,
         {
@@ -468,7 +581,11 @@ def _request(c: _Checker, raw: Any, path: str, currency: str) -> Request | None:
     if kind is not None and kind not in KINDS:
         c.fail(f"{path}.kind", f"unknown kind {kind!r}; expected {', '.join(KINDS)}")
         kind = None
-    amount = c.money(item.get("amount"), f"{path}.amount", currency)
+    if item.get("amount") is None:
+        c.fail(f"{path}.amount", "is required (an integer amount in minor units)")
+        amount = None
+    else:
+        amount = c.money(item["amount"], f"{path}.amount", currency)
     code = c.string(item.get("industry"), f"{path}.industry")
     if code is not None and not industry.is_code(code):
         c.fail(f"{path}.industry", f"unknown DGBAS industry code {code!r}")
@@ -484,9 +601,11 @@ def _request(c: _Checker, raw: Any, path: str, currency: str) -> Request | None:
     description = item.get("description", "")
     if not isinstance(description, str):
         c.fail(f"{path}.description", "must be a string")
-    capacity = c.integer(item.get("capacity", 1), f"{path}.capacity", minimum=1)
+    capacity = c.integer(item.get("capacity", 1), f"{path}.capacity", minimum=1, maximum=MAX_COUNT)
     org = c.string(item.get("organisation"), f"{path}.organisation", required=False)
     name = item.get("name", "")
+    if not isinstance(name, str):
+        c.fail(f"{path}.name", f"must be a string, got {_kind(name)}")
     if None in (rid, kind, amount, code, town, capacity):
         return None
     return Request(

@@ -8,7 +8,9 @@ Components (points are ``int``; defaults in ``models.Weights``):
   distance ``d`` (2 for sibling classes, up to 6); 0 across sections. A company naming no
   industry gets half the points (open to anything, but below those who asked for it).
 - ``region``: full points when the township is in a region, county or township the company
-  named; half when the company accepts anywhere; 0 otherwise. Plus the home-county bonus
+  named, also when it lists ``anywhere`` beside them (it prefers those areas and accepts the
+  rest); half elsewhere when the company accepts anywhere (``anywhere``, or no region); 0
+  otherwise. Plus the home-county bonus
   when the request is in the company's home county, doubled for the ``relationship`` motive.
 - ``amount``: the company's budget per partner is ``budget // capacity``. Full points when
   the amount sought fits within it, falling linearly to 0 as the amount approaches the whole
@@ -145,6 +147,11 @@ def _regions_open(offer: Offer) -> bool:
     return not offer.regions or ANYWHERE in offer.regions
 
 
+def _named_areas(offer: Offer) -> tuple[str, ...]:
+    """The regions, counties and townships an offer names (``anywhere`` aside)."""
+    return tuple(a for a in offer.regions if a != ANYWHERE)
+
+
 def _home_bonus(params: Params, offer: Offer) -> int:
     return params.weights.home * (2 if "relationship" in offer.motives else 1)
 
@@ -225,10 +232,12 @@ class Scorer:
             for code in offer.exclusions.industries:
                 col = np.where(_covered_mask(code), NEG, col)
             ind[:, j] = col
-            if _regions_open(offer):
-                rcol = np.full(n_towns, w.region // 2, dtype=np.int32)
+            named = _named_areas(offer)
+            rest = w.region // 2 if _regions_open(offer) else 0
+            if named:
+                rcol = np.where(_area_mask(named), w.region, rest).astype(np.int32)
             else:
-                rcol = np.where(_area_mask(offer.regions), w.region, 0).astype(np.int32)
+                rcol = np.full(n_towns, rest, dtype=np.int32)
             if offer.home_county:
                 rcol = rcol + np.where(
                     county_of == offer.home_county, _home_bonus(params, offer), 0
@@ -421,27 +430,27 @@ class Scorer:
         params = self.instance.params
         weight = params.weights.region
         town_zh, town_en = areas.area_label(town_code)
-        if _regions_open(offer):
+        # The most specific area the company named that contains the township: a named area
+        # earns full points even beside "anywhere" (the company prefers it).
+        order = {"town": 0, "county": 1, "region": 2}
+        matched = sorted(
+            (a for a in _named_areas(offer) if areas.contains(a, town_code)),
+            key=lambda a: order[areas.area_kind(a)],
+        )
+        if matched:
+            points = weight
+            a_zh, a_en = areas.area_label(matched[0])
+            zh = f"位於企業指定的地區 {a_zh}（{town_zh}）"
+            en = f"in {a_en}, an area the company named ({town_en})"
+        elif _regions_open(offer):
             points = weight // 2
             zh, en = f"企業不限地區（位於{town_zh}）", f"the company accepts anywhere ({town_en})"
         else:
-            # The most specific area the company named that contains the township.
-            order = {"town": 0, "county": 1, "region": 2}
-            matched = sorted(
-                (a for a in offer.regions if a != ANYWHERE and areas.contains(a, town_code)),
-                key=lambda a: order[areas.area_kind(a)],
-            )
-            if matched:
-                points = weight
-                a_zh, a_en = areas.area_label(matched[0])
-                zh = f"位於企業指定的地區 {a_zh}（{town_zh}）"
-                en = f"in {a_en}, an area the company named ({town_en})"
-            else:
-                points = 0
-                names_zh = "、".join(areas.area_label(a)[0] for a in offer.regions)
-                names_en = ", ".join(areas.area_label(a)[1] for a in offer.regions)
-                zh = f"不在企業指定的地區（{names_zh}）；位於{town_zh}"
-                en = f"outside the company's areas ({names_en}); {town_en}"
+            points = 0
+            names_zh = "、".join(areas.area_label(a)[0] for a in offer.regions)
+            names_en = ", ".join(areas.area_label(a)[1] for a in offer.regions)
+            zh = f"不在企業指定的地區（{names_zh}）；位於{town_zh}"
+            en = f"outside the company's areas ({names_en}); {town_en}"
         town = townships()[town_code]
         if offer.home_county and offer.home_county == town.county_code:
             bonus = _home_bonus(params, offer)
