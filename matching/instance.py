@@ -109,7 +109,8 @@ class _Checker:
     def unknown_keys(self, value: dict, allowed: set[str], path: str) -> None:
         # Unknown keys are errors: a misspelt "capacty" would otherwise be silently ignored.
         for key in sorted(set(value) - allowed):
-            self.fail(f"{path}.{key}", "unknown field")
+            shown = key if len(key) <= 60 else f"{key[:50]}..."
+            self.fail(f"{path}.{shown}", "unknown field")
 
     def string(self, value: Any, path: str, *, required: bool = True) -> str | None:
         if value is None and not required:
@@ -140,7 +141,7 @@ class _Checker:
 
     def money(self, value: Any, path: str, currency: str) -> int | None:
         if isinstance(value, float):
-            self.fail(path, f"must be an integer amount in minor units, got {value!r}")
+            self.fail(path, f"must be an integer amount in minor units, got {_short(value)}")
             return None
         amount = self.integer(value, path, maximum=MAX_MONEY)
         step = WHOLE_UNIT_CURRENCIES.get(currency)
@@ -172,7 +173,9 @@ class _Checker:
             if item in allowed:
                 out.append(item)
             else:
-                self.fail(f"{path}[{i}]", f"unknown value {item!r}; expected {', '.join(allowed)}")
+                self.fail(
+                    f"{path}[{i}]", f"unknown value {_short(item)}; expected {', '.join(allowed)}"
+                )
         return out
 
 
@@ -215,10 +218,10 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
     )
     fmt = top.get("format", INSTANCE_FORMAT)
     if fmt != INSTANCE_FORMAT:
-        c.fail("format", f"must be {INSTANCE_FORMAT!r}, got {fmt!r}")
+        c.fail("format", f"must be {INSTANCE_FORMAT!r}, got {_short(fmt)}")
     currency = top.get("currency", "TWD")
     if not (isinstance(currency, str) and len(currency) == 3 and currency.isupper()):
-        c.fail("currency", f"must be an ISO 4217 code such as 'TWD', got {currency!r}")
+        c.fail("currency", f"must be an ISO 4217 code such as 'TWD', got {_short(currency)}")
         currency = "TWD"
     params = _params(c, top.get("params", {}))
     offers = [_offer(c, o, f"offers[{i}]", currency) for i, o in enumerate(_list(c, top, "offers"))]
@@ -234,7 +237,7 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
     for i, o in enumerate(offers):
         for j, rid in enumerate(sorted(o.exclusions.requests)):
             if rid not in request_ids:
-                c.fail(f"offers[{i}].exclusions.requests[{j}]", f"unknown request {rid!r}")
+                c.fail(f"offers[{i}].exclusions.requests[{j}]", f"unknown request {_short(rid)}")
     # Related parties must name a known party: a typo would silently let a conflict through.
     identities = offer_ids | request_ids
     identities |= {o.organisation for o in offers if o.organisation}
@@ -247,7 +250,7 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
         a, b = c.string(item.get("a"), f"{path}.a"), c.string(item.get("b"), f"{path}.b")
         for side, value in (("a", a), ("b", b)):
             if value is not None and value not in identities:
-                c.fail(f"{path}.{side}", f"{value!r} is no offer, request or organisation")
+                c.fail(f"{path}.{side}", f"{_short(value)} is no offer, request or organisation")
         note = item.get("note", "")
         if not isinstance(note, str):
             c.fail(f"{path}.note", "must be a string")
@@ -269,9 +272,9 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
             code = c.string(item.get("town_code"), f"{path}.town_code")
             kind = c.string(item.get("type"), f"{path}.type")
             if code is not None and code not in townships():
-                c.fail(f"{path}.town_code", f"unknown town code {code!r}")
+                c.fail(f"{path}.town_code", f"unknown town code {_short(code)}")
             elif kind is not None and kind not in PRIORITY_TYPES:
-                c.fail(f"{path}.type", f"unknown type {kind!r}")
+                c.fail(f"{path}.type", f"unknown type {_short(kind)}")
             elif code in table:
                 c.fail(f"{path}.town_code", f"town code {code} is designated twice")
             elif code and kind:
@@ -340,7 +343,9 @@ def _unique(c: _Checker, ids: list[str], path: str) -> None:
     seen: dict[str, int] = {}
     for i, value in enumerate(ids):
         if value in seen:
-            c.fail(f"{path}[{i}].id", f"duplicate id {value!r} (first at {path}[{seen[value]}])")
+            c.fail(
+                f"{path}[{i}].id", f"duplicate id {_short(value)} (first at {path}[{seen[value]}])"
+            )
         seen.setdefault(value, i)
 
 
@@ -354,9 +359,9 @@ def _pairs(c: _Checker, top: dict, key: str, offer_ids: set, request_ids: set) -
         o = c.string(item.get("offer"), f"{path}.offer")
         r = c.string(item.get("request"), f"{path}.request")
         if o is not None and o not in offer_ids:
-            c.fail(f"{path}.offer", f"unknown offer {o!r}")
+            c.fail(f"{path}.offer", f"unknown offer {_short(o)}")
         elif r is not None and r not in request_ids:
-            c.fail(f"{path}.request", f"unknown request {r!r}")
+            c.fail(f"{path}.request", f"unknown request {_short(r)}")
         elif o and r:
             if (o, r) in seen:
                 c.fail(path, f"{o}–{r} is listed twice")
@@ -508,17 +513,17 @@ def _offer(c: _Checker, raw: Any, path: str, currency: str) -> Offer | None:
     codes = c.strings(item.get("industries"), f"{path}.industries")
     for i, code in enumerate(codes):
         if not industry.is_code(code):
-            c.fail(f"{path}.industries[{i}]", f"unknown DGBAS industry code {code!r}")
+            c.fail(f"{path}.industries[{i}]", f"unknown DGBAS industry code {_short(code)}")
     regions = c.strings(item.get("regions"), f"{path}.regions")
     for i, area in enumerate(regions):
         if area != ANYWHERE and not areas.is_area(area):
             c.fail(
                 f"{path}.regions[{i}]",
-                f"{area!r} is not a region name, county code, township code or 'anywhere'",
+                f"{_short(area)} is not a region name, county code, township code or 'anywhere'",
             )
     home = c.string(item.get("home_county"), f"{path}.home_county", required=False)
     if home is not None and home not in counties():
-        c.fail(f"{path}.home_county", f"unknown county code {home!r}")
+        c.fail(f"{path}.home_county", f"unknown county code {_short(home)}")
     motives = c.choices(item.get("motives"), f"{path}.motives", MOTIVES)
     goals = c.strings(item.get("goals"), f"{path}.goals")
     capacity = c.integer(item.get("capacity", 1), f"{path}.capacity", minimum=1, maximum=MAX_COUNT)
@@ -528,11 +533,13 @@ def _offer(c: _Checker, raw: Any, path: str, currency: str) -> Offer | None:
     ex_codes = c.strings(ex.get("industries"), f"{path}.exclusions.industries")
     for i, code in enumerate(ex_codes):
         if not industry.is_code(code):
-            c.fail(f"{path}.exclusions.industries[{i}]", f"unknown DGBAS industry code {code!r}")
+            c.fail(
+                f"{path}.exclusions.industries[{i}]", f"unknown DGBAS industry code {_short(code)}"
+            )
     ex_areas = c.strings(ex.get("areas"), f"{path}.exclusions.areas")
     for i, area in enumerate(ex_areas):
         if not areas.is_area(area):
-            c.fail(f"{path}.exclusions.areas[{i}]", f"unknown area {area!r}")
+            c.fail(f"{path}.exclusions.areas[{i}]", f"unknown area {_short(area)}")
     name = item.get("name", "")
     if not isinstance(name, str):
         c.fail(f"{path}.name", f"must be a string, got {_kind(name)}")
@@ -579,7 +586,7 @@ def _request(c: _Checker, raw: Any, path: str, currency: str) -> Request | None:
     rid = c.string(item.get("id"), f"{path}.id")
     kind = c.string(item.get("kind"), f"{path}.kind")
     if kind is not None and kind not in KINDS:
-        c.fail(f"{path}.kind", f"unknown kind {kind!r}; expected {', '.join(KINDS)}")
+        c.fail(f"{path}.kind", f"unknown kind {_short(kind)}; expected {', '.join(KINDS)}")
         kind = None
     if item.get("amount") is None:
         c.fail(f"{path}.amount", "is required (an integer amount in minor units)")
@@ -588,15 +595,15 @@ def _request(c: _Checker, raw: Any, path: str, currency: str) -> Request | None:
         amount = c.money(item["amount"], f"{path}.amount", currency)
     code = c.string(item.get("industry"), f"{path}.industry")
     if code is not None and not industry.is_code(code):
-        c.fail(f"{path}.industry", f"unknown DGBAS industry code {code!r}")
+        c.fail(f"{path}.industry", f"unknown DGBAS industry code {_short(code)}")
         code = None
     town = c.string(item.get("town_code"), f"{path}.town_code")
     if town is not None and town not in townships():
-        c.fail(f"{path}.town_code", f"unknown township code {town!r}")
+        c.fail(f"{path}.town_code", f"unknown township code {_short(town)}")
         town = None
     ptype = c.string(item.get("priority_type"), f"{path}.priority_type", required=False)
     if ptype is not None and ptype not in PRIORITY_TYPES:
-        c.fail(f"{path}.priority_type", f"unknown type {ptype!r}; expected {PRIORITY_TYPES}")
+        c.fail(f"{path}.priority_type", f"unknown type {_short(ptype)}; expected {PRIORITY_TYPES}")
     tags = c.strings(item.get("tags"), f"{path}.tags")
     description = item.get("description", "")
     if not isinstance(description, str):
