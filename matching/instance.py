@@ -24,6 +24,12 @@ from matching.models import (
     ANYWHERE,
     COMPONENTS,
     KINDS,
+    MAX_COUNT,
+    MAX_MIN_SCORE,
+    MAX_MONEY,
+    MAX_SHARE_DENOMINATOR,
+    MAX_TIME_LIMIT,
+    MAX_WEIGHT,
     MOTIVES,
     PRIORITY_TYPES,
     Alternative,
@@ -47,21 +53,6 @@ RESULT_FORMAT = "placefund.match.result/1"
 #: Currencies whose amounts must be whole units (DOMAIN.md: whole-dollar TWD only).
 WHOLE_UNIT_CURRENCIES = {"TWD": 100}
 
-# --- bounds that keep the arithmetic exact (README: "Bounds") ------------------------------
-#: Amounts and budgets, minor units (NT$100,000,000,000). A feasible choice never spends more
-#: than a budget, so every budget sum that decides anything stays below 2**53 (exact in the
-#: LP's float64), and ``weights.amount * budget`` stays below 2**63 (the scorer's int64).
-MAX_MONEY = 10**13
-#: Each weight and priority weight: a pair's total then stays below 10**6 (int32 scores).
-MAX_WEIGHT = 100_000
-#: Capacities, ``k`` and ``overlap_full_at``.
-MAX_COUNT = 1_000_000
-#: ``min_score`` (far above any reachable total; it only has to be comparable in int64).
-MAX_MIN_SCORE = 10**9
-#: ``min_priority_share`` denominator: the share row's coefficients stay small integers.
-MAX_SHARE_DENOMINATOR = 1_000_000
-#: ``time_limit``, seconds (about 11.5 days).
-MAX_TIME_LIMIT = 1_000_000
 #: Integer literals longer than this are not converted at all (Python refuses more than 4,300
 #: digits, and converting is quadratic); the field they are in is reported as too large.
 MAX_INT_DIGITS = 30

@@ -40,6 +40,7 @@ from matching import areas, industry
 from matching.models import (
     ANYWHERE,
     COMPONENTS,
+    MAX_MONEY,
     Breakdown,
     Component,
     Instance,
@@ -50,8 +51,12 @@ from matching.models import (
 )
 from placefund.reference import townships
 
-#: Marks a hard-constraint failure inside score tables; far below any real total.
+#: Marks a hard-constraint failure inside score tables; far below any real total (at most
+#: seven times ``instance.MAX_WEIGHT``: industry, region with a doubled home bonus, amount,
+#: overlap, priority), so a total with one NEG is negative.
 NEG = -(10**6)
+#: An offer without a budget scores as if it had this one, which no amount reaches.
+NO_BUDGET = 4 * MAX_MONEY
 
 KIND_ZH = {"product_development": "產品開發", "investment": "投資", "sponsorship": "贊助認養"}
 KIND_EN = {
@@ -111,19 +116,44 @@ def overlap_points(weight: int, full_at: int, shared: int) -> int:
 
 
 @cache
+def _proximities() -> np.ndarray:
+    """``industry.proximity`` of every pair of codes (interest by row, code by column, in
+    ``industry.codes()`` order), -1 for different sections: the same numbers, computed at
+    once from each code's chain of ancestors. Two codes share a prefix of their chains (a
+    tree), so their common ancestors are counted level by level; the interest covers the
+    code when they share its whole chain, and otherwise the tree distance is
+    ``depth + depth - 2 * shared``."""
+    codes = industry.codes()
+    index = industry.code_index()
+    chains = [industry.ancestors(c)[::-1] for c in codes]  # section first
+    depth = np.array([len(chain) for chain in chains], dtype=np.int16)
+    levels = np.full((len(codes), int(depth.max())), -1, dtype=np.int32)
+    for i, chain in enumerate(chains):
+        levels[i, : len(chain)] = [index[a] for a in chain]
+    shared = np.zeros((len(codes), len(codes)), dtype=np.int16)
+    for level in levels.T:
+        shared += (level[:, None] == level[None, :]) & (level[:, None] >= 0)
+    distance = depth[:, None] + depth[None, :] - 2 * shared
+    distance[shared == depth[:, None]] = 0
+    distance[shared == 0] = -1
+    return distance
+
+
+@cache
 def _interest_vector(code: str, weight: int) -> np.ndarray:
     """Industry points, for a company interested in ``code``, of every code in
-    ``industry.codes()`` order."""
-    return np.array(
-        [industry_points(weight, industry.proximity(code, c)) for c in industry.codes()],
-        dtype=np.int32,
-    )
+    ``industry.codes()`` order (``industry_points`` over a row of ``_proximities``)."""
+    distance = _proximities()[industry.code_index()[code]].astype(np.int64)
+    points = weight * np.maximum(0, 8 - distance) // 8
+    points[distance == 0] = weight
+    points[distance < 0] = 0
+    return points.astype(np.int32)
 
 
 @cache
 def _covered_mask(code: str) -> np.ndarray:
     """Which codes lie inside ``code`` (for industry exclusions)."""
-    return np.array([industry.covers(code, c) for c in industry.codes()], dtype=bool)
+    return _proximities()[industry.code_index()[code]] == 0
 
 
 @cache
@@ -522,83 +552,100 @@ class Scorer:
             if rid in req_pos and oid in self.offer_index:
                 blocked[req_pos[rid]].append(self.offer_index[oid])
 
-        budget = self.budget[None, :]
-        share = np.where(budget >= 0, budget // self.capacity[None, :], -1)
-        # Safe divisor: only used where share < amount <= budget, where it is positive.
-        span = np.maximum(budget - share, 1)
-        tie = np.arange(n_off - 1, -1, -1, dtype=np.int64)[None, :]  # smaller id wins ties
-        block = max(1, min(len(requests), 3_000_000 // max(n_off, 1)))
+        # Amount fit as one formula for every offer: with ``d = budget - amount`` (negative:
+        # over the whole budget, a hard constraint) the points are
+        # ``weight * min(d + c, span) // span``, ``span = budget - budget // capacity``
+        # (at least 1), where ``c`` is 1 only when that difference is 0 (the whole budget is
+        # the per-partner budget, so any amount within it fits): that is ``weight`` within
+        # the per-partner budget and the linear fall beyond it, as in ``amount_points``.
+        # An offer with no budget gets a budget no amount reaches, so always ``weight``.
+        has_budget = self.budget >= 0
+        budget = np.where(has_budget, self.budget, NO_BUDGET)
+        gap = np.where(has_budget, budget - budget // self.capacity, 0)
+        span = np.maximum(gap, 1)
+        lift = (gap == 0).astype(np.int64)
+        # Hard constraints add NEG: every real total is below -NEG, so one NEG makes it
+        # negative, below any ``min_score`` (>= 0).
+        kind_penalty = np.array(
+            [np.where(self.kind_bits & bits, 0, NEG) for bits in range(8)], dtype=np.int32
+        )
+        amount_max = np.int64(w.amount)
+        overlap_lut = np.array(
+            [overlap_points(w.overlap, w.overlap_full_at, n) for n in range(64 * words + 1)],
+            dtype=np.int32,
+        )
+        threshold = max(params.min_score, 0)
+        block = max(1, min(len(requests), 2_000_000 // max(n_off, 1)))
         kk = min(k, n_off)
         outs = []
         for start in range(0, len(requests), block):
             sl = slice(start, min(start + block, len(requests)))
-            ind = self.industry_table[r_code[sl]]
-            reg = self.region_table[r_town[sl]]
-            amt = r_amount[sl][:, None]
-            amount = np.where(
-                budget < 0,
-                w.amount,
-                np.where(
-                    amt <= share,
-                    w.amount,
-                    np.where(amt > budget, NEG, w.amount * (budget - amt) // span),
-                ),
-            )
+            total = self.industry_table[r_code[sl]]
+            total += self.region_table[r_town[sl]]
+            total += kind_penalty[r_kind[sl]]
+            total += r_prio[sl][:, None]
+            d = budget[None, :] - r_amount[sl][:, None]
+            over = d < 0
+            np.add(d, lift, out=d)
+            np.minimum(d, span, out=d)
+            np.multiply(d, amount_max, out=d)
+            np.floor_divide(d, span, out=d)
+            d[over] = NEG
+            total += d.astype(np.int32)
+            del d, over
             if words:
-                shared = np.zeros(ind.shape, dtype=np.int64)
-                for word in range(words):
-                    shared += np.bitwise_count(
+                shared = np.bitwise_count(self.goal_bits[None, :, 0] & r_tags[sl, 0][:, None])
+                for word in range(1, words):
+                    shared = shared + np.bitwise_count(
                         self.goal_bits[None, :, word] & r_tags[sl, word][:, None]
                     )
-                overlap = (
-                    w.overlap * np.minimum(shared, w.overlap_full_at) // max(w.overlap_full_at, 1)
-                )
+                total += overlap_lut[shared]
+                del shared
             else:
-                overlap = np.zeros(ind.shape, dtype=np.int64)
-            prio = np.broadcast_to(r_prio[sl][:, None], ind.shape)
-            total = ind.astype(np.int64) + reg + amount + overlap + prio
-            ok = (
-                ((self.kind_bits[None, :] & r_kind[sl][:, None]) != 0)
-                & (ind >= 0)
-                & (reg >= 0)
-                & (amount >= 0)
-                & (total >= params.min_score)
-            )
+                total += overlap_lut[0]
             for i in range(sl.start, sl.stop):
                 if i in blocked:
-                    ok[i - sl.start, blocked[i]] = False
-            key = np.where(ok, total * n_off + tie, -1)
+                    total[i - sl.start, blocked[i]] = NEG
+            # The k best of each row: the k-th largest total, then every total above it and
+            # as many of those equal to it as fit, smaller offer index first.
             if kk < n_off:
-                top = np.argpartition(-key, kk - 1, axis=1)[:, :kk]
+                kth = np.partition(total, n_off - kk, axis=1)[:, n_off - kk]
+                floor = np.maximum(kth, threshold)
             else:
-                top = np.broadcast_to(np.arange(n_off), key.shape).copy()
-            top_key = np.take_along_axis(key, top, axis=1)
-            order = np.argsort(-top_key, axis=1, kind="stable")
-            top = np.take_along_axis(top, order, axis=1)
-            top_key = np.take_along_axis(top_key, order, axis=1)
-            rows, cols = np.nonzero(top_key >= 0)
-            off = top[rows, cols]
-            comp = np.stack(
-                [
-                    np.zeros(len(rows), np.int64),
-                    ind[rows, off],
-                    reg[rows, off],
-                    amount[rows, off],
-                    overlap[rows, off],
-                    prio[rows, off],
-                ],
-                axis=1,
-            )
-            outs.append((rows + sl.start, off, total[rows, off], comp))
+                floor = np.full(total.shape[0], threshold, dtype=np.int64)
+            rows, cols = np.nonzero(total >= floor[:, None])
+            scores = total[rows, cols]
+            order = np.lexsort((cols, -scores.astype(np.int64), rows))
+            rows, cols, scores = rows[order], cols[order], scores[order]
+            first = np.searchsorted(rows, rows, side="left")
+            keep = np.arange(len(rows)) - first < kk
+            outs.append((rows[keep] + sl.start, cols[keep], scores[keep]))
             if progress:
                 progress(sl.stop - sl.start)
         if not outs:
             return empty
+        req = np.concatenate([o[0] for o in outs])
+        off = np.concatenate([o[1] for o in outs])
+        score = np.concatenate([o[2] for o in outs]).astype(np.int64)
+        # The components of the kept edges only, by the same formulas.
+        ind = self.industry_table[r_code[req], off].astype(np.int64)
+        reg = self.region_table[r_town[req], off].astype(np.int64)
+        d = np.minimum(budget[off] - r_amount[req] + lift[off], span[off])
+        amount = amount_max * d // span[off]
+        if words:
+            shared = np.zeros(len(req), dtype=np.int64)
+            for word in range(words):
+                shared += np.bitwise_count(self.goal_bits[off, word] & r_tags[req, word])
+            overlap = overlap_lut[shared].astype(np.int64)
+        else:
+            overlap = np.zeros(len(req), dtype=np.int64)
+        prio = r_prio[req].astype(np.int64)
+        comp = np.stack([np.zeros(len(req), np.int64), ind, reg, amount, overlap, prio], axis=1)
         return {
-            "offer": np.concatenate([o[1] for o in outs]).astype(np.int32),
-            "request": np.concatenate([o[0] for o in outs]).astype(np.int32),
-            "score": np.concatenate([o[2] for o in outs]).astype(np.int32),
-            "points": np.concatenate([o[3] for o in outs]).astype(np.int32),
+            "offer": off.astype(np.int32),
+            "request": req.astype(np.int32),
+            "score": score.astype(np.int32),
+            "points": comp.astype(np.int32),
         }
 
 
