@@ -575,6 +575,34 @@ class Scorer:
             dtype=np.int32,
         )
         threshold = max(params.min_score, 0)
+
+        def amount_points_of(amounts: np.ndarray) -> np.ndarray:
+            """Amount points (or NEG) of these amounts for every offer: amounts x offers."""
+            d = budget[None, :] - amounts[:, None]
+            over = d < 0
+            np.add(d, lift, out=d)
+            np.minimum(d, span, out=d)
+            np.multiply(d, amount_max, out=d)
+            np.floor_divide(d, span, out=d)
+            d[over] = NEG
+            return d.astype(np.int32)
+
+        # Amounts sought are mostly round figures, so one row per distinct amount is a small
+        # table to gather from (like industries and townships), and the integer division,
+        # the costliest operation per pair, runs once per amount and offer rather than once
+        # per pair. When the amounts are too varied for one table, each block gets its own.
+        distinct, amount_row = np.unique(r_amount, return_inverse=True)
+        if len(distinct) * n_off <= 8_000_000:
+            table = amount_points_of(distinct)
+
+            def amount_table(sl: slice) -> np.ndarray:
+                return table[amount_row[sl]]
+        else:
+
+            def amount_table(sl: slice) -> np.ndarray:
+                values, rows = np.unique(r_amount[sl], return_inverse=True)
+                return amount_points_of(values)[rows]
+
         block = max(1, min(len(requests), 2_000_000 // max(n_off, 1)))
         kk = min(k, n_off)
         outs = []
@@ -584,15 +612,7 @@ class Scorer:
             total += self.region_table[r_town[sl]]
             total += kind_penalty[r_kind[sl]]
             total += r_prio[sl][:, None]
-            d = budget[None, :] - r_amount[sl][:, None]
-            over = d < 0
-            np.add(d, lift, out=d)
-            np.minimum(d, span, out=d)
-            np.multiply(d, amount_max, out=d)
-            np.floor_divide(d, span, out=d)
-            d[over] = NEG
-            total += d.astype(np.int32)
-            del d, over
+            total += amount_table(sl)
             if words:
                 shared = np.bitwise_count(self.goal_bits[None, :, 0] & r_tags[sl, 0][:, None])
                 for word in range(1, words):
@@ -606,13 +626,17 @@ class Scorer:
             for i in range(sl.start, sl.stop):
                 if i in blocked:
                     total[i - sl.start, blocked[i]] = NEG
-            # The k best of each row: the k-th largest total, then every total above it and
-            # as many of those equal to it as fit, smaller offer index first.
+            # The k best of each row: every total at or above a floor that at least k totals
+            # reach, sorted, the first k kept (ties to the smaller offer index). The floor is
+            # the k-th largest of the maxima of 4k column groups (k distinct columns reach
+            # it), which costs one pass instead of a partition of every row.
+            floor = np.full(total.shape[0], threshold, dtype=np.int64)
             if kk < n_off:
-                kth = np.partition(total, n_off - kk, axis=1)[:, n_off - kk]
-                floor = np.maximum(kth, threshold)
-            else:
-                floor = np.full(total.shape[0], threshold, dtype=np.int64)
+                groups = min(n_off, 4 * kk)
+                width = n_off // groups
+                tops = total[:, : groups * width].reshape(len(total), groups, width).max(axis=2)
+                kth = np.partition(tops, groups - kk, axis=1)[:, groups - kk]
+                np.maximum(floor, kth, out=floor)
             rows, cols = np.nonzero(total >= floor[:, None])
             scores = total[rows, cols]
             order = np.lexsort((cols, -scores.astype(np.int64), rows))
