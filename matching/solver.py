@@ -351,16 +351,15 @@ def _max_weight_b_matching(p: Prepared, edges: np.ndarray) -> np.ndarray:
     if not n:
         return np.zeros(0, dtype=bool)
     eo, er = p.edge_offer[edges], p.edge_request[edges]
-    offers, o_local = np.unique(eo, return_inverse=True)
-    reqs, r_local = np.unique(er, return_inverse=True)
-    n_o, n_r = len(offers), len(reqs)
-    # No node can use more than its degree: keeps every capacity, and the flow, small.
-    cap_o = np.minimum(p.offer_capacity[offers], np.bincount(o_local, minlength=n_o))
-    cap_r = np.minimum(p.request_capacity[reqs], np.bincount(r_local, minlength=n_r))
+    n_o, n_r = len(p.offer_capacity), len(p.request_capacity)
+    # No node can use more than its degree: keeps every capacity, and the flow, small (and
+    # nodes without edges get none, so every node can keep its own index).
+    cap_o = np.minimum(p.offer_capacity, np.bincount(eo, minlength=n_o))
+    cap_r = np.minimum(p.request_capacity, np.bincount(er, minlength=n_r))
     flow = int(min(cap_o.sum(), cap_r.sum()))
     source, sink = n_o + n_r, n_o + n_r + 1
-    tails = np.concatenate([o_local, np.full(n_o, source), n_o + np.arange(n_r), [source]])
-    heads = np.concatenate([n_o + r_local, np.arange(n_o), np.full(n_r, sink), [sink]])
+    tails = np.concatenate([eo, np.full(n_o, source), n_o + np.arange(n_r), [source]])
+    heads = np.concatenate([n_o + er, np.arange(n_o), np.full(n_r, sink), [sink]])
     caps = np.concatenate([np.ones(n, np.int64), cap_o, cap_r, [flow]])
     costs = np.concatenate([-p.edge_score[edges].astype(np.int64), np.zeros(n_o + n_r + 1)])
     mcf = min_cost_flow.SimpleMinCostFlow()
