@@ -53,6 +53,69 @@ RESULT_FORMAT = "placefund.match.result/1"
 #: Currencies whose amounts must be whole units (DOMAIN.md: whole-dollar TWD only).
 WHOLE_UNIT_CURRENCIES = {"TWD": 100}
 
+#: The fields each object of the instance format may have (README: "Instance JSON"); any
+#: other is an error, so that a misspelt "capacty" is not silently ignored.
+TOP_FIELDS = frozenset(
+    {
+        "format",
+        "currency",
+        "params",
+        "offers",
+        "requests",
+        "related_parties",
+        "declined",
+        "fixed",
+        "designations",
+    }
+)
+PARAM_FIELDS = frozenset(
+    {
+        "k",
+        "min_score",
+        "weights",
+        "priority_weights",
+        "enforce_budgets",
+        "min_priority_share",
+        "time_limit",
+        "mip_gap",
+    }
+)
+OFFER_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "organisation",
+        "kinds",
+        "budget",
+        "industries",
+        "regions",
+        "home_county",
+        "motives",
+        "goals",
+        "capacity",
+        "exclusions",
+    }
+)
+EXCLUSION_FIELDS = frozenset({"requests", "industries", "areas"})
+REQUEST_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "organisation",
+        "kind",
+        "amount",
+        "industry",
+        "town_code",
+        "priority_type",
+        "tags",
+        "description",
+        "capacity",
+    }
+)
+RELATED_FIELDS = frozenset({"a", "b", "declared_by", "note"})
+PAIR_FIELDS = frozenset({"offer", "request"})
+DESIGNATION_FIELDS = frozenset({"town_code", "type"})
+
 #: Integer literals longer than this are not converted at all (Python refuses more than 4,300
 #: digits, and converting is quadratic); the field they are in is reported as too large.
 MAX_INT_DIGITS = 30
@@ -194,17 +257,7 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
     top = c.obj(data, "$")
     c.unknown_keys(
         top,
-        {
-            "format",
-            "currency",
-            "params",
-            "offers",
-            "requests",
-            "related_parties",
-            "declined",
-            "fixed",
-            "designations",
-        },
+        TOP_FIELDS,
         "$",
     )
     fmt = top.get("format", INSTANCE_FORMAT)
@@ -237,7 +290,7 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
     for i, raw in enumerate(_list(c, top, "related_parties", required=False)):
         path = f"related_parties[{i}]"
         item = c.obj(raw, path)
-        c.unknown_keys(item, {"a", "b", "declared_by", "note"}, path)
+        c.unknown_keys(item, RELATED_FIELDS, path)
         a, b = c.string(item.get("a"), f"{path}.a"), c.string(item.get("b"), f"{path}.b")
         for side, value in (("a", a), ("b", b)):
             if value is not None and value not in identities:
@@ -259,7 +312,7 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
         for i, raw in enumerate(_list(c, top, "designations")):
             path = f"designations[{i}]"
             item = c.obj(raw, path)
-            c.unknown_keys(item, {"town_code", "type"}, path)
+            c.unknown_keys(item, DESIGNATION_FIELDS, path)
             code = c.string(item.get("town_code"), f"{path}.town_code")
             kind = c.string(item.get("type"), f"{path}.type")
             if code is not None and code not in townships():
@@ -346,7 +399,7 @@ def _pairs(c: _Checker, top: dict, key: str, offer_ids: set, request_ids: set) -
     for i, raw in enumerate(_list(c, top, key, required=False)):
         path = f"{key}[{i}]"
         item = c.obj(raw, path)
-        c.unknown_keys(item, {"offer", "request"}, path)
+        c.unknown_keys(item, PAIR_FIELDS, path)
         o = c.string(item.get("offer"), f"{path}.offer")
         r = c.string(item.get("request"), f"{path}.request")
         if o is not None and o not in offer_ids:
@@ -365,16 +418,7 @@ def _params(c: _Checker, raw: Any) -> Params:
     item = c.obj(raw, "params")
     c.unknown_keys(
         item,
-        {
-            "k",
-            "min_score",
-            "weights",
-            "priority_weights",
-            "enforce_budgets",
-            "min_priority_share",
-            "time_limit",
-            "mip_gap",
-        },
+        PARAM_FIELDS,
         "params",
     )
     defaults = Params()
@@ -478,20 +522,7 @@ def _offer(c: _Checker, raw: Any, path: str, currency: str) -> Offer | None:
         return None  # reported by c.obj; an empty object goes on to name its missing fields
     c.unknown_keys(
         item,
-        {
-            "id",
-            "name",
-            "organisation",
-            "kinds",
-            "budget",
-            "industries",
-            "regions",
-            "home_county",
-            "motives",
-            "goals",
-            "capacity",
-            "exclusions",
-        },
+        OFFER_FIELDS,
         path,
     )
     oid = c.string(item.get("id"), f"{path}.id")
@@ -519,7 +550,7 @@ def _offer(c: _Checker, raw: Any, path: str, currency: str) -> Offer | None:
     goals = c.strings(item.get("goals"), f"{path}.goals")
     capacity = c.integer(item.get("capacity", 1), f"{path}.capacity", minimum=1, maximum=MAX_COUNT)
     ex = c.obj(item.get("exclusions", {}), f"{path}.exclusions")
-    c.unknown_keys(ex, {"requests", "industries", "areas"}, f"{path}.exclusions")
+    c.unknown_keys(ex, EXCLUSION_FIELDS, f"{path}.exclusions")
     ex_requests = c.strings(ex.get("requests"), f"{path}.exclusions.requests")
     ex_codes = c.strings(ex.get("industries"), f"{path}.exclusions.industries")
     for i, code in enumerate(ex_codes):
@@ -559,19 +590,7 @@ def _request(c: _Checker, raw: Any, path: str, currency: str) -> Request | None:
         return None  # reported by c.obj; an empty object goes on to name its missing fields
     c.unknown_keys(
         item,
-        {
-            "id",
-            "name",
-            "organisation",
-            "kind",
-            "amount",
-            "industry",
-            "town_code",
-            "priority_type",
-            "tags",
-            "description",
-            "capacity",
-        },
+        REQUEST_FIELDS,
         path,
     )
     rid = c.string(item.get("id"), f"{path}.id")

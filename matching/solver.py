@@ -330,15 +330,22 @@ def _components(p: Prepared) -> tuple[np.ndarray, int]:
     n_edges = len(p.edge_score)
     if not n_edges:
         return np.empty(0, np.int64), 0
+    # One row per request listing its offers (the edges come sorted by request, so the CSR
+    # arrays are built directly, without a sort); scipy treats it as undirected.
     nodes = n_off + n_req
+    indptr = np.zeros(nodes + 1, dtype=np.int64)
+    indptr[n_off + 1 :] = np.cumsum(np.bincount(p.edge_request, minlength=n_req))
+    order = np.argsort(p.edge_request, kind="stable")
     adjacency = sp.csr_matrix(
-        (np.ones(n_edges, dtype=np.int8), (p.edge_offer, n_off + p.edge_request)),
-        shape=(nodes, nodes),
+        (np.ones(n_edges, dtype=np.int8), p.edge_offer[order], indptr), shape=(nodes, nodes)
     )
     _, labels = connected_components(adjacency, directed=False)
-    # Renumber the components that have edges 0, 1, ... in order of first appearance by node.
-    used, edge_comp = np.unique(labels[p.edge_offer], return_inverse=True)
-    return edge_comp.astype(np.int64), len(used)
+    # Number the components that have edges 0, 1, ... in the order of their labels (scipy
+    # labels in order of each component's smallest node).
+    edge_label = labels[p.edge_offer]
+    used = np.bincount(edge_label, minlength=labels.max() + 1) > 0
+    renumber = np.cumsum(used) - 1
+    return renumber[edge_label].astype(np.int64), int(used.sum())
 
 
 def _max_weight_b_matching(p: Prepared, edges: np.ndarray) -> np.ndarray:
