@@ -486,11 +486,14 @@ def _params(c: _Checker, raw: Any) -> Params:
     return Params(**kw)
 
 
-#: What ``_fraction`` reads: a decimal (optionally a percentage) or a ratio of integers, at
-#: most 9 digits each. Written out by hand rather than left to ``Fraction``, which accepts
-#: exponents ("1e-999999999") and would compute that power of ten for minutes.
+#: What ``_fraction`` reads: a decimal (optionally a percentage), at most 9 digits a side
+#: of the point, or a ratio of integers. Written out by hand rather than left to
+#: ``Fraction``, which accepts exponents ("1e-999999999") and would compute that power of
+#: ten for minutes.
 _DECIMAL = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,9}))?(%?)")
-_RATIO = re.compile(r"([0-9]{1,9})/([0-9]{1,9})")
+#: (A ratio may have 12 digits a side: what ``str(Fraction)`` writes back for any decimal
+#: read here, e.g. "0.000000001%" as "1/100000000000", so a written instance reads again.)
+_RATIO = re.compile(r"([0-9]{1,12})/([0-9]{1,12})")
 
 
 def _fraction(c: _Checker, value: Any, path: str) -> Fraction:
@@ -506,7 +509,8 @@ def _fraction(c: _Checker, value: Any, path: str) -> Fraction:
     if share is None:
         c.fail(
             path,
-            'must be a string such as "0.3", "30%" or "1/3" (at most 9 digits per number), '
+            'must be a string such as "0.3", "30%" or "1/3" (at most 9 digits a side of '
+            "the point, 12 a side of the slash), "
             f"got {_kind(value)}",
         )
         return Fraction(0)
