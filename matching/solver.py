@@ -1120,7 +1120,7 @@ def _incidence(local: np.ndarray, tight: np.ndarray, n: int, values: np.ndarray)
 def reference_total(prepared: Prepared) -> int:
     """The optimum without budgets or share rows, by NetworkX's network simplex on the
     min-cost-flow form (source -> offers -> requests -> sink, plus a free bypass so that no
-    flow is forced). Slow, but an independent exact check of the LP path."""
+    flow is forced). Slow, but an independent exact check of the OR-Tools path (tests)."""
     p = prepared
     n_off = len(p.scorer.offers)
     g = nx.DiGraph()
