@@ -152,7 +152,7 @@ def solve(instance: Instance, *, progress: Progress | None = None) -> Result:
     return assemble(prepared, solution)
 
 
-# --- 1. candidates and graph -----------------------------------------------------------------
+# --- 1. candidates ---------------------------------------------------------------------------
 
 
 def prepare(instance: Instance, *, progress: Progress | None = None) -> Prepared:
