@@ -20,6 +20,7 @@ import click
 
 from matching.errors import DesignationError, Infeasible, InvalidInstance
 from matching.instance import load_instance, result_to_json
+from matching.models import MAX_COUNT
 from matching.priority import read_designations
 from matching.solver import solve
 
@@ -98,7 +99,7 @@ def match() -> None:
 )
 @click.option(
     "--k",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_COUNT),
     default=None,
     help="Candidates kept per request (overrides params.k).",
 )

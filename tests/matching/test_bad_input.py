@@ -213,3 +213,10 @@ def test_unreadable_input_exits_2(tmp_path):
     )
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_k_option_beyond_its_bound_exits_2(tmp_path):
+    result, out = run(tmp_path, json.dumps(base()), "--k", str(HUGE))
+    assert result.exit_code == 2
+    assert "--k" in result.output
+    assert not out.exists()
