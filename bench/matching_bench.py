@@ -9,21 +9,25 @@ own; the peak is read after the solve and before any reference run. Instances co
 ``matching.synthetic.generate`` (seeded; real township and DGBAS codes; illustrative
 priority designations).
 
-References solved in the same run:
-- without budgets: NetworkX ``network_simplex`` on the min-cost-flow form (exact, slow: about
-  a minute at 2,000 x 10,000; used up to ``--networkx-max-edges``), otherwise HiGHS' interior
-  point method on the same LP (exact because the LP is totally unimodular; a different
-  algorithm than the solver's dual simplex);
-- with budgets: the LP relaxation bound (always reported: the gap to it is the headline
-  figure), the solver's best bound when tighter (``best bound``: the Lagrangian dual bound
-  of the business capacity rows, multipliers optimised by subgradient, each company's
-  knapsack solved exactly; or branch and bound's), with a ``proof`` line when that bound is
-  more than 0.5 % below the LP bound (issue #5's target for the gap to the LP bound is then
-  out of reach for every integer solution), and HiGHS branch and bound
-  on the full integer program with a time limit (``--mip-seconds``) when the instance is
-  small enough, reported with its own best solution and bound. HiGHS spends minutes in
-  presolve and root cuts at 2,000 x 10,000; ``--mip-seconds 900`` gives a dual bound that
-  shows how much of the LP gap no integer solution can close.
+Side by side, in the same process on the same candidate edges (same scores, capacities):
+OR-Tools' min-cost flow (``SimpleMinCostFlow``, written here from scratch on the textbook
+form: source -> companies -> businesses -> sink, cost ``-score``, a free bypass) is timed and
+its optimum compared with ours; ``ratio`` is our solve time over its time (the figure to
+watch, target 1.5 or less). With budgets its optimum would only be an upper bound (budgets
+ignored), so it is not run.
+
+With budgets: the LP relaxation bound (always reported), the solver's best bound when
+tighter (``best bound``: the Lagrangian dual bound of the business capacity rows,
+multipliers optimised by subgradient, each company's knapsack solved exactly; or branch and
+bound's), with a ``proof`` line when that bound is more than 0.5 % below the LP bound (issue
+#5's target for the gap to the LP bound is then out of reach for every integer solution),
+and HiGHS branch and bound on the full integer program with a time limit
+(``--mip-seconds``, 0 to skip) when the instance is small enough (``--mip-max-edges``),
+reported with its own best solution and bound.
+
+Times are wall and CPU: on a machine shared with other work, wall times stretch and CPU
+times (``time.process_time``, this process only; OR-Tools and HiGHS run single-threaded
+here) are the steadier figure.
 """
 
 from __future__ import annotations
@@ -75,13 +79,13 @@ def run_case(n_off: int, n_req: int, budgets: bool, seed: int, k: int, opts: dic
     out["generate_s"] = time.perf_counter() - t
     base = _mib()
 
-    _note("scoring, pruning, building the graph")
+    _note("scoring and pruning")
     t, c = time.perf_counter(), time.process_time()
     prepared = solver.prepare(inst)
     out["graph_s"] = time.perf_counter() - t
     out["graph_cpu_s"] = time.process_time() - c
     out["score_s"] = prepared.stats["score_seconds"]
-    out["edges"] = prepared.graph.number_of_edges()
+    out["edges"] = len(prepared.edge_score)
     _note("solving")
     t, c = time.perf_counter(), time.process_time()
     solution = solver.optimise(prepared)
@@ -101,18 +105,16 @@ def run_case(n_off: int, n_req: int, budgets: bool, seed: int, k: int, opts: dic
         solver.assemble(prepared, solution)
         out["explain_s"] = time.perf_counter() - t
 
-    # Reference, after the peak memory was read.
+    # References, after the peak memory was read.
+    if not budgets:
+        _note("OR-Tools min-cost flow on the same edges")
+        t, c = time.perf_counter(), time.process_time()
+        out["ortools_total"] = _ortools(prepared, np)
+        out["ortools_s"] = time.perf_counter() - t
+        out["ortools_cpu_s"] = time.process_time() - c
     _note("reference")
     t = time.perf_counter()
-    if not budgets and out["edges"] <= opts["networkx_max_edges"]:
-        out["reference"] = "networkx network_simplex"
-        out["reference_total"] = solver.reference_total(prepared)
-    elif not budgets:
-        # The LP is totally unimodular, so an interior-point solve (another algorithm than
-        # our dual simplex, with crossover to a vertex) gives the exact integer optimum.
-        out["reference"] = "HiGHS interior point on the LP (integral: TU)"
-        out["reference_total"] = _ipm(prepared, np)
-    elif out["edges"] <= opts["mip_max_edges"]:
+    if budgets and out["edges"] <= opts["mip_max_edges"] and opts["mip_seconds"] > 0:
         out["reference"] = f"HiGHS branch and bound, {opts['mip_seconds']:.0f} s limit"
         value, dual = _mip(
             prepared, budgets, opts["mip_seconds"], np, milp, LinearConstraint, Bounds
@@ -125,26 +127,35 @@ def run_case(n_off: int, n_req: int, budgets: bool, seed: int, k: int, opts: dic
     return out
 
 
-def _ipm(prepared, np) -> int:
-    """The no-budget b-matching LP solved by interior point, checked to be integral."""
-    import scipy.sparse as sp
-    from scipy.optimize import linprog
+def _ortools(prepared, np) -> int:
+    """The best total without budgets by OR-Tools' min-cost flow: source -> every company
+    (its capacity) -> each candidate business (1, cost -score) -> sink (its capacity), and a
+    free source -> sink bypass so that no pair is forced. Built from the prepared arrays
+    directly, not through the solver's own code."""
+    from ortools.graph.python import min_cost_flow
 
     p = prepared
-    n = len(p.edge_score)
-    cols = np.arange(n)
     n_off, n_req = len(p.offer_capacity), len(p.request_capacity)
-    A = sp.vstack(
-        [
-            sp.csr_matrix((np.ones(n), (p.edge_offer, cols)), shape=(n_off, n)),
-            sp.csr_matrix((np.ones(n), (p.edge_request, cols)), shape=(n_req, n)),
-        ],
-        format="csr",
+    n = len(p.edge_score)
+    source, sink = n_off + n_req, n_off + n_req + 1
+    flow = int(min(p.offer_capacity.sum(), p.request_capacity.sum()))
+    tails = np.concatenate(
+        [p.edge_offer, np.full(n_off, source), n_off + np.arange(n_req), [source]]
     )
-    b = np.concatenate([p.offer_capacity, p.request_capacity]).astype(float)
-    res = linprog(-p.edge_score.astype(float), A_ub=A, b_ub=b, bounds=(0, 1), method="highs-ipm")
-    assert np.all((res.x < 1e-6) | (res.x > 1 - 1e-6)), "interior-point vertex not integral"
-    return int(p.edge_score[res.x > 0.5].sum())
+    heads = np.concatenate([n_off + p.edge_request, np.arange(n_off), np.full(n_req, sink), [sink]])
+    caps = np.concatenate([np.ones(n), p.offer_capacity, p.request_capacity, [flow]])
+    costs = np.concatenate([-p.edge_score.astype(np.int64), np.zeros(n_off + n_req + 1)])
+    mcf = min_cost_flow.SimpleMinCostFlow()
+    mcf.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int32),
+        heads.astype(np.int32),
+        caps.astype(np.int64),
+        costs.astype(np.int64),
+    )
+    mcf.set_nodes_supplies(np.array([source, sink]), np.array([flow, -flow]))
+    status = mcf.solve()
+    assert status == mcf.OPTIMAL, status
+    return -int(mcf.optimal_cost())
 
 
 def _mip(prepared, budgets, seconds, np, milp, LinearConstraint, Bounds):
@@ -203,12 +214,26 @@ def report(r: dict) -> None:
         f"{r['components']}; matched pairs: {r['matched']:,}"
     )
     print(
-        f"  graph build: {r['graph_s']:.2f} s wall, {r['graph_cpu_s']:.2f} s CPU (scoring "
-        f"{r['score_s']:.2f} s wall; the rest pruning and the NetworkX graph)"
+        f"  build:       {r['graph_s']:.2f} s wall, {r['graph_cpu_s']:.2f} s CPU (scoring and "
+        "pruning to the k best per business)"
     )
     print(
         f"  solve:       {r['solve_s']:.2f} s wall, {r['solve_cpu_s']:.2f} s CPU  [{r['status']}]"
     )
+    print(
+        f"  end to end:  {r['graph_s'] + r['solve_s']:.2f} s wall, "
+        f"{r['graph_cpu_s'] + r['solve_cpu_s']:.2f} s CPU (build and solve)"
+    )
+    if "ortools_total" in r:
+        same = "equal" if r["ortools_total"] == r["total"] else "DIFFERENT"
+        print(
+            f"  OR-Tools:    min-cost flow on the same edges: {r['ortools_total']:,} ({same} "
+            f"optimum) in {r['ortools_s']:.2f} s wall, {r['ortools_cpu_s']:.2f} s CPU"
+        )
+        print(
+            f"  ratio:       our solve / OR-Tools = {r['solve_s'] / r['ortools_s']:.2f} wall, "
+            f"{r['solve_cpu_s'] / max(r['ortools_cpu_s'], 1e-9):.2f} CPU (target 1.5 or less)"
+        )
     if "explain_s" in r:
         print(f"  explain:     {r['explain_s']:.2f} s (breakdowns and alternatives)")
     print(f"  total score: {r['total']:,}")
@@ -241,8 +266,8 @@ def report(r: dict) -> None:
         if r.get("reference_bound") is not None:
             line += f", its bound {r['reference_bound']:,}"
         print(line + f"  [{r['reference_s']:.1f} s]")
-    else:
-        print("  reference:   skipped at this size (see --mip-max-edges)")
+    elif r["budgets"]:
+        print("  reference:   skipped (see --mip-max-edges, --mip-seconds)")
     print(
         f"  peak memory: {r['peak_mib']:,.0f} MiB (after generating the instance: "
         f"{r['base_mib']:,.0f} MiB)"
@@ -264,12 +289,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument(
-        "--networkx-max-edges",
-        type=int,
-        default=250_000,
-        help="largest instance for the NetworkX reference (slow)",
-    )
-    parser.add_argument(
         "--mip-max-edges",
         type=int,
         default=250_000,
@@ -279,7 +298,6 @@ def main() -> None:
     parser.add_argument("--no-explain", action="store_true", help="skip timing the explanations")
     args = parser.parse_args()
     opts = {
-        "networkx_max_edges": args.networkx_max_edges,
         "mip_max_edges": args.mip_max_edges,
         "mip_seconds": args.mip_seconds,
         "explain": not args.no_explain,

@@ -1,9 +1,10 @@
 """``placefund match``: the matcher on JSON files, without a database.
 
 The lead registers the group on the ``placefund`` command (``main.add_command(match)``).
-Exit codes: 0 success, 2 bad input (file, field or designation CSV), 3 infeasible settings.
-Nothing is written when the run fails: the result goes to a temporary file that replaces
-the output only once complete.
+Exit codes: 0 success, 2 bad input (file, field, designation CSV or an output folder that
+does not exist, found before anything is solved), 3 infeasible settings; 1 is left to what
+the matcher did not foresee (a bug) and to an interrupt. Nothing is written when the run
+fails: the result goes to a temporary file that replaces the output only once complete.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import click
 
 from matching.errors import DesignationError, Infeasible, InvalidInstance
 from matching.instance import load_instance, result_to_json
+from matching.models import MAX_COUNT
 from matching.priority import read_designations
 from matching.solver import solve
 
@@ -32,11 +34,11 @@ class _InfeasibleError(click.ClickException):
 
 
 class _StageBars:
-    """One click progress bar per stage (scoring, solving), drawn on stderr. click only
-    draws when stderr is a terminal, so logs and pipes stay clean."""
+    """One click progress bar per stage (scoring, solving), drawn on stderr, and only when
+    stderr is a terminal: click would still print each stage's label to a pipe or log."""
 
     def __init__(self, enabled: bool):
-        self.enabled = enabled
+        self.enabled = enabled and _is_terminal(sys.stderr)
         self.stage: str | None = None
         self.bar = None
         self.done = 0
@@ -60,6 +62,13 @@ class _StageBars:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
 @click.group("match")
@@ -90,7 +99,7 @@ def match() -> None:
 )
 @click.option(
     "--k",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_COUNT),
     default=None,
     help="Candidates kept per request (overrides params.k).",
 )
@@ -99,11 +108,19 @@ def solve_command(
     input_path: Path, output_path: Path, designations: Path | None, k: int | None, quiet: bool
 ) -> None:
     """Solve a matching instance and write the assignment with its explanations."""
+    # Where the result goes is checked before a solve that may take minutes.
+    folder = output_path.parent if str(output_path.parent) else Path(".")
+    if not folder.is_dir():
+        raise _InputError(f"--output: the folder {folder} does not exist")
+    if output_path.is_dir():
+        raise _InputError(f"--output: {output_path} is a folder, not a file")
     try:
         table = read_designations(designations) if designations else None
         instance = load_instance(input_path, table)
     except FileNotFoundError as exc:
         raise _InputError(f"cannot read {exc.filename}: no such file") from None
+    except OSError as exc:
+        raise _InputError(f"cannot read {exc.filename}: {exc.strerror}") from None
     except (InvalidInstance, DesignationError) as exc:
         raise _InputError(_problem_list(exc)) from None
     if k is not None:

@@ -1,12 +1,19 @@
-"""The JSON formats of the matcher: instance in, result out (documented in docs/matching.md).
+"""The JSON formats of the matcher: instance in, result out (documented in the README's
+"The matcher" section).
 
 ``load_instance`` validates everything before anything is solved and reports every problem
-with its path (``offers[3].budget``), so bad input never reaches the solver.
+with its path (``offers[3].budget``), so bad input never reaches the solver. Every number is
+checked against a documented bound (``MAX_MONEY`` and friends) chosen so that the scorer's
+int64 arithmetic cannot overflow and every budget or share sum the LP and the final checks
+see stays an integer below 2**53, exact in float64: a value outside them is refused by name,
+never computed wrongly.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -17,6 +24,12 @@ from matching.models import (
     ANYWHERE,
     COMPONENTS,
     KINDS,
+    MAX_COUNT,
+    MAX_MIN_SCORE,
+    MAX_MONEY,
+    MAX_SHARE_DENOMINATOR,
+    MAX_TIME_LIMIT,
+    MAX_WEIGHT,
     MOTIVES,
     PRIORITY_TYPES,
     Alternative,
@@ -40,6 +53,97 @@ RESULT_FORMAT = "placefund.match.result/1"
 #: Currencies whose amounts must be whole units (DOMAIN.md: whole-dollar TWD only).
 WHOLE_UNIT_CURRENCIES = {"TWD": 100}
 
+#: The fields each object of the instance format may have (README: "Instance JSON"); any
+#: other is an error, so that a misspelt "capacty" is not silently ignored.
+TOP_FIELDS = frozenset(
+    {
+        "format",
+        "currency",
+        "params",
+        "offers",
+        "requests",
+        "related_parties",
+        "declined",
+        "fixed",
+        "designations",
+    }
+)
+PARAM_FIELDS = frozenset(
+    {
+        "k",
+        "min_score",
+        "weights",
+        "priority_weights",
+        "enforce_budgets",
+        "min_priority_share",
+        "time_limit",
+        "mip_gap",
+    }
+)
+OFFER_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "organisation",
+        "kinds",
+        "budget",
+        "industries",
+        "regions",
+        "home_county",
+        "motives",
+        "goals",
+        "capacity",
+        "exclusions",
+    }
+)
+EXCLUSION_FIELDS = frozenset({"requests", "industries", "areas"})
+REQUEST_FIELDS = frozenset(
+    {
+        "id",
+        "name",
+        "organisation",
+        "kind",
+        "amount",
+        "industry",
+        "town_code",
+        "priority_type",
+        "tags",
+        "description",
+        "capacity",
+    }
+)
+RELATED_FIELDS = frozenset({"a", "b", "declared_by", "note"})
+PAIR_FIELDS = frozenset({"offer", "request"})
+DESIGNATION_FIELDS = frozenset({"town_code", "type"})
+
+#: Integer literals longer than this are not converted at all (Python refuses more than 4,300
+#: digits, and converting is quadratic); the field they are in is reported as too large.
+MAX_INT_DIGITS = 30
+
+
+class _TooLong:
+    """An integer literal too long to convert, kept as its digit count so that its field's
+    check can refuse it by name (it is no int, no float and no string to any check)."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"<a {self.digits:,}-digit number>"
+
+
+def _parse_int(text: str) -> int | _TooLong:
+    digits = len(text) - text.startswith("-")
+    return _TooLong(digits) if digits > MAX_INT_DIGITS else int(text)
+
+
+def _parse_constant(name: str) -> float:
+    # NaN and Infinity are not JSON; Python's parser accepts them. Keep them as floats so
+    # the field's own check refuses them by name (every numeric field requires finite).
+    return float(name.lower().replace("infinity", "inf"))
+
 
 class _Checker:
     """Collects problems instead of stopping at the first, like beancount's validators."""
@@ -59,31 +163,41 @@ class _Checker:
     def unknown_keys(self, value: dict, allowed: set[str], path: str) -> None:
         # Unknown keys are errors: a misspelt "capacty" would otherwise be silently ignored.
         for key in sorted(set(value) - allowed):
-            self.fail(f"{path}.{key}", "unknown field")
+            shown = key if len(key) <= 60 else f"{key[:50]}..."
+            self.fail(f"{path}.{shown}", "unknown field")
 
     def string(self, value: Any, path: str, *, required: bool = True) -> str | None:
         if value is None and not required:
+            return None
+        if value is None:
+            self.fail(path, "is required (a non-empty string)")
             return None
         if not isinstance(value, str) or not value.strip():
             self.fail(path, f"must be a non-empty string, got {_kind(value)}")
             return None
         return value
 
-    def integer(self, value: Any, path: str, *, minimum: int = 0) -> int | None:
+    def integer(self, value: Any, path: str, *, minimum: int = 0, maximum: int) -> int | None:
+        if isinstance(value, _TooLong):
+            self.fail(path, f"must be at most {maximum:,}, got a {value.digits:,}-digit number")
+            return None
         # bool is an int in Python; JSON true is not a number.
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(path, f"must be an integer, got {_kind(value)}")
             return None
         if value < minimum:
-            self.fail(path, f"must be at least {minimum}, got {value}")
+            self.fail(path, f"must be at least {minimum:,}, got {value}")
+            return None
+        if value > maximum:
+            self.fail(path, f"must be at most {maximum:,}, got {value}")
             return None
         return value
 
     def money(self, value: Any, path: str, currency: str) -> int | None:
         if isinstance(value, float):
-            self.fail(path, f"must be an integer amount in minor units, got {value!r}")
+            self.fail(path, f"must be an integer amount in minor units, got {_short(value)}")
             return None
-        amount = self.integer(value, path)
+        amount = self.integer(value, path, maximum=MAX_MONEY)
         step = WHOLE_UNIT_CURRENCIES.get(currency)
         if amount is not None and step and amount % step:
             self.fail(
@@ -113,16 +227,26 @@ class _Checker:
             if item in allowed:
                 out.append(item)
             else:
-                self.fail(f"{path}[{i}]", f"unknown value {item!r}; expected {', '.join(allowed)}")
+                self.fail(
+                    f"{path}[{i}]", f"unknown value {_short(item)}; expected {', '.join(allowed)}"
+                )
         return out
 
 
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
+    if isinstance(value, _TooLong):
+        return f"a {value.digits:,}-digit number"
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(
         type(value), "a list" if isinstance(value, list) else "an object"
-    ) + ("" if isinstance(value, dict | list) else f" ({value!r})")
+    ) + ("" if isinstance(value, dict | list) else f" ({_short(value)})")
+
+
+def _short(value: Any) -> str:
+    """``repr`` cut to a readable length: a message quotes the value, not a megabyte of it."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:50]}... ({len(text):,} characters)"
 
 
 def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Instance:
@@ -133,25 +257,15 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
     top = c.obj(data, "$")
     c.unknown_keys(
         top,
-        {
-            "format",
-            "currency",
-            "params",
-            "offers",
-            "requests",
-            "related_parties",
-            "declined",
-            "fixed",
-            "designations",
-        },
+        TOP_FIELDS,
         "$",
     )
     fmt = top.get("format", INSTANCE_FORMAT)
     if fmt != INSTANCE_FORMAT:
-        c.fail("format", f"must be {INSTANCE_FORMAT!r}, got {fmt!r}")
+        c.fail("format", f"must be {INSTANCE_FORMAT!r}, got {_short(fmt)}")
     currency = top.get("currency", "TWD")
     if not (isinstance(currency, str) and len(currency) == 3 and currency.isupper()):
-        c.fail("currency", f"must be an ISO 4217 code such as 'TWD', got {currency!r}")
+        c.fail("currency", f"must be an ISO 4217 code such as 'TWD', got {_short(currency)}")
         currency = "TWD"
     params = _params(c, top.get("params", {}))
     offers = [_offer(c, o, f"offers[{i}]", currency) for i, o in enumerate(_list(c, top, "offers"))]
@@ -167,7 +281,7 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
     for i, o in enumerate(offers):
         for j, rid in enumerate(sorted(o.exclusions.requests)):
             if rid not in request_ids:
-                c.fail(f"offers[{i}].exclusions.requests[{j}]", f"unknown request {rid!r}")
+                c.fail(f"offers[{i}].exclusions.requests[{j}]", f"unknown request {_short(rid)}")
     # Related parties must name a known party: a typo would silently let a conflict through.
     identities = offer_ids | request_ids
     identities |= {o.organisation for o in offers if o.organisation}
@@ -176,11 +290,11 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
     for i, raw in enumerate(_list(c, top, "related_parties", required=False)):
         path = f"related_parties[{i}]"
         item = c.obj(raw, path)
-        c.unknown_keys(item, {"a", "b", "declared_by", "note"}, path)
+        c.unknown_keys(item, RELATED_FIELDS, path)
         a, b = c.string(item.get("a"), f"{path}.a"), c.string(item.get("b"), f"{path}.b")
         for side, value in (("a", a), ("b", b)):
             if value is not None and value not in identities:
-                c.fail(f"{path}.{side}", f"{value!r} is no offer, request or organisation")
+                c.fail(f"{path}.{side}", f"{_short(value)} is no offer, request or organisation")
         note = item.get("note", "")
         if not isinstance(note, str):
             c.fail(f"{path}.note", "must be a string")
@@ -198,13 +312,13 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
         for i, raw in enumerate(_list(c, top, "designations")):
             path = f"designations[{i}]"
             item = c.obj(raw, path)
-            c.unknown_keys(item, {"town_code", "type"}, path)
+            c.unknown_keys(item, DESIGNATION_FIELDS, path)
             code = c.string(item.get("town_code"), f"{path}.town_code")
             kind = c.string(item.get("type"), f"{path}.type")
             if code is not None and code not in townships():
-                c.fail(f"{path}.town_code", f"unknown town code {code!r}")
+                c.fail(f"{path}.town_code", f"unknown town code {_short(code)}")
             elif kind is not None and kind not in PRIORITY_TYPES:
-                c.fail(f"{path}.type", f"unknown type {kind!r}")
+                c.fail(f"{path}.type", f"unknown type {_short(kind)}")
             elif code in table:
                 c.fail(f"{path}.town_code", f"town code {code} is designated twice")
             elif code and kind:
@@ -237,14 +351,24 @@ def parse_instance(data: Any, designations: dict[str, str] | None = None) -> Ins
 def load_instance(path: str | Path, designations: dict[str, str] | None = None) -> Instance:
     """Read and validate an instance JSON file."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInstance([("$", "not UTF-8 text")]) from None
+    return parse_instance(decode_json(text), designations)
+
+
+def decode_json(text: str) -> Any:
+    """JSON text to Python values, refusing what Python's parser would choke on: integer
+    literals longer than ``MAX_INT_DIGITS`` come back as ``_TooLong`` (refused by their
+    field's check), nesting too deep for the parser is an ``InvalidInstance``."""
+    try:
+        return json.loads(text, parse_int=_parse_int, parse_constant=_parse_constant)
     except json.JSONDecodeError as exc:
         raise InvalidInstance(
             [("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
         ) from None
-    except UnicodeDecodeError:
-        raise InvalidInstance([("$", "not UTF-8 text")]) from None
-    return parse_instance(data, designations)
+    except RecursionError:
+        raise InvalidInstance([("$", "JSON nested too deeply")]) from None
 
 
 def _list(c: _Checker, top: dict, key: str, *, required: bool = True) -> list:
@@ -263,7 +387,9 @@ def _unique(c: _Checker, ids: list[str], path: str) -> None:
     seen: dict[str, int] = {}
     for i, value in enumerate(ids):
         if value in seen:
-            c.fail(f"{path}[{i}].id", f"duplicate id {value!r} (first at {path}[{seen[value]}])")
+            c.fail(
+                f"{path}[{i}].id", f"duplicate id {_short(value)} (first at {path}[{seen[value]}])"
+            )
         seen.setdefault(value, i)
 
 
@@ -273,13 +399,13 @@ def _pairs(c: _Checker, top: dict, key: str, offer_ids: set, request_ids: set) -
     for i, raw in enumerate(_list(c, top, key, required=False)):
         path = f"{key}[{i}]"
         item = c.obj(raw, path)
-        c.unknown_keys(item, {"offer", "request"}, path)
+        c.unknown_keys(item, PAIR_FIELDS, path)
         o = c.string(item.get("offer"), f"{path}.offer")
         r = c.string(item.get("request"), f"{path}.request")
         if o is not None and o not in offer_ids:
-            c.fail(f"{path}.offer", f"unknown offer {o!r}")
+            c.fail(f"{path}.offer", f"unknown offer {_short(o)}")
         elif r is not None and r not in request_ids:
-            c.fail(f"{path}.request", f"unknown request {r!r}")
+            c.fail(f"{path}.request", f"unknown request {_short(r)}")
         elif o and r:
             if (o, r) in seen:
                 c.fail(path, f"{o}–{r} is listed twice")
@@ -292,32 +418,25 @@ def _params(c: _Checker, raw: Any) -> Params:
     item = c.obj(raw, "params")
     c.unknown_keys(
         item,
-        {
-            "k",
-            "min_score",
-            "weights",
-            "priority_weights",
-            "enforce_budgets",
-            "min_priority_share",
-            "time_limit",
-            "mip_gap",
-        },
+        PARAM_FIELDS,
         "params",
     )
     defaults = Params()
     kw: dict[str, Any] = {}
     if "k" in item:
-        kw["k"] = c.integer(item["k"], "params.k", minimum=1) or defaults.k
+        kw["k"] = c.integer(item["k"], "params.k", minimum=1, maximum=MAX_COUNT) or defaults.k
     if "min_score" in item:
-        kw["min_score"] = c.integer(item["min_score"], "params.min_score") or 0
+        kw["min_score"] = (
+            c.integer(item["min_score"], "params.min_score", maximum=MAX_MIN_SCORE) or 0
+        )
     if "weights" in item:
         w = c.obj(item["weights"], "params.weights")
         names = set(Weights.__dataclass_fields__)
         c.unknown_keys(w, names, "params.weights")
         values = {}
         for name in sorted(names & set(w)):
-            minimum = 1 if name == "overlap_full_at" else 0
-            value = c.integer(w[name], f"params.weights.{name}", minimum=minimum)
+            minimum, maximum = (1, MAX_COUNT) if name == "overlap_full_at" else (0, MAX_WEIGHT)
+            value = c.integer(w[name], f"params.weights.{name}", minimum=minimum, maximum=maximum)
             if value is not None:
                 values[name] = value
         kw["weights"] = Weights(**values)
@@ -327,7 +446,7 @@ def _params(c: _Checker, raw: Any) -> Params:
         weights = dict(defaults.priority_weights)
         for name in PRIORITY_TYPES:
             if name in pw:
-                value = c.integer(pw[name], f"params.priority_weights.{name}")
+                value = c.integer(pw[name], f"params.priority_weights.{name}", maximum=MAX_WEIGHT)
                 if value is not None:
                     weights[name] = value
         kw["priority_weights"] = weights
@@ -336,93 +455,120 @@ def _params(c: _Checker, raw: Any) -> Params:
             kw["enforce_budgets"] = item["enforce_budgets"]
         else:
             c.fail("params.enforce_budgets", "must be true or false")
-    for key in ("min_priority_share", "mip_gap"):
-        if key in item and item[key] is not None:
-            kw[key] = _fraction(c, item[key], f"params.{key}")
+    if item.get("min_priority_share") is not None:
+        share = _fraction(c, item["min_priority_share"], "params.min_priority_share")
+        if share.denominator > MAX_SHARE_DENOMINATOR:
+            c.fail(
+                "params.min_priority_share",
+                f"must be exact to 1/{MAX_SHARE_DENOMINATOR:,} (at most 6 decimal places, or "
+                f"a fraction whose denominator is at most {MAX_SHARE_DENOMINATOR:,}), "
+                f"got {_short(item['min_priority_share'])}",
+            )
+        else:
+            kw["min_priority_share"] = share
+    if item.get("mip_gap") is not None:
+        kw["mip_gap"] = _fraction(c, item["mip_gap"], "params.mip_gap")
     if "time_limit" in item:
         value = item["time_limit"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            c.fail("params.time_limit", f"must be a positive number of seconds, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not 0 < value <= MAX_TIME_LIMIT
+        ):
+            c.fail(
+                "params.time_limit",
+                f"must be a number of seconds above 0 and at most {MAX_TIME_LIMIT:,}, "
+                f"got {_kind(value)}",
+            )
         else:
             kw["time_limit"] = float(value)
     return Params(**kw)
 
 
+#: What ``_fraction`` reads: a decimal (optionally a percentage), at most 9 digits a side
+#: of the point, or a ratio of integers. Written out by hand rather than left to
+#: ``Fraction``, which accepts exponents ("1e-999999999") and would compute that power of
+#: ten for minutes.
+_DECIMAL = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,9}))?(%?)")
+#: (A ratio may have 12 digits a side: what ``str(Fraction)`` writes back for any decimal
+#: read here, e.g. "0.000000001%" as "1/100000000000", so a written instance reads again.)
+_RATIO = re.compile(r"([0-9]{1,12})/([0-9]{1,12})")
+
+
 def _fraction(c: _Checker, value: Any, path: str) -> Fraction:
-    """A share from 0 to 1, given as a string ("0.3", "30%", "1/3") or an integer percent
-    is not accepted: "30" would be ambiguous. Strings keep it exact (no float rounding)."""
-    text = value.strip() if isinstance(value, str) else None
-    try:
-        if text is None:
-            raise ValueError
-        share = Fraction(text[:-1]) / 100 if text.endswith("%") else Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        c.fail(path, f'must be a string such as "0.3", "30%" or "1/3", got {value!r}')
+    """A share from 0 to 1, given as a string ("0.3", "30%", "1/3"): strings keep it exact
+    (no float rounding); a number is not accepted ("30" would be ambiguous)."""
+    text = value.strip() if isinstance(value, str) else ""
+    share = None
+    if m := _DECIMAL.fullmatch(text):
+        whole, frac, percent = m.group(1), m.group(2) or "", m.group(3)
+        share = Fraction(int(whole + frac), 10 ** len(frac) * (100 if percent else 1))
+    elif (m := _RATIO.fullmatch(text)) and int(m.group(2)):
+        share = Fraction(int(m.group(1)), int(m.group(2)))
+    if share is None:
+        c.fail(
+            path,
+            'must be a string such as "0.3", "30%" or "1/3" (at most 9 digits a side of '
+            "the point, 12 a side of the slash), "
+            f"got {_kind(value)}",
+        )
         return Fraction(0)
     if not 0 <= share <= 1:
-        c.fail(path, f"must be between 0 and 1, got {value!r}")
+        c.fail(path, f"must be between 0 and 1, got {_short(value)}")
         return Fraction(0)
     return share
 
 
 def _offer(c: _Checker, raw: Any, path: str, currency: str) -> Offer | None:
     item = c.obj(raw, path)
-    if not item:
-        return None
+    if not isinstance(raw, dict):
+        return None  # reported by c.obj; an empty object goes on to name its missing fields
     c.unknown_keys(
         item,
-        {
-            "id",
-            "name",
-            "organisation",
-            "kinds",
-            "budget",
-            "industries",
-            "regions",
-            "home_county",
-            "motives",
-            "goals",
-            "capacity",
-            "exclusions",
-        },
+        OFFER_FIELDS,
         path,
     )
     oid = c.string(item.get("id"), f"{path}.id")
     kinds = c.choices(item.get("kinds"), f"{path}.kinds", KINDS)
-    if "kinds" not in item or (isinstance(item.get("kinds"), list) and not item["kinds"]):
-        c.fail(f"{path}.kinds", "must list at least one partnership kind")
+    if item.get("kinds") is None or (isinstance(item["kinds"], list) and not item["kinds"]):
+        c.fail(f"{path}.kinds", "is required: list at least one partnership kind")
     budget = item.get("budget")
     if budget is not None:
         budget = c.money(budget, f"{path}.budget", currency)
     codes = c.strings(item.get("industries"), f"{path}.industries")
     for i, code in enumerate(codes):
         if not industry.is_code(code):
-            c.fail(f"{path}.industries[{i}]", f"unknown DGBAS industry code {code!r}")
+            c.fail(f"{path}.industries[{i}]", f"unknown DGBAS industry code {_short(code)}")
     regions = c.strings(item.get("regions"), f"{path}.regions")
     for i, area in enumerate(regions):
         if area != ANYWHERE and not areas.is_area(area):
             c.fail(
                 f"{path}.regions[{i}]",
-                f"{area!r} is not a region name, county code, township code or 'anywhere'",
+                f"{_short(area)} is not a region name, county code, township code or 'anywhere'",
             )
     home = c.string(item.get("home_county"), f"{path}.home_county", required=False)
     if home is not None and home not in counties():
-        c.fail(f"{path}.home_county", f"unknown county code {home!r}")
+        c.fail(f"{path}.home_county", f"unknown county code {_short(home)}")
     motives = c.choices(item.get("motives"), f"{path}.motives", MOTIVES)
     goals = c.strings(item.get("goals"), f"{path}.goals")
-    capacity = c.integer(item.get("capacity", 1), f"{path}.capacity", minimum=1)
+    capacity = c.integer(item.get("capacity", 1), f"{path}.capacity", minimum=1, maximum=MAX_COUNT)
     ex = c.obj(item.get("exclusions", {}), f"{path}.exclusions")
-    c.unknown_keys(ex, {"requests", "industries", "areas"}, f"{path}.exclusions")
+    c.unknown_keys(ex, EXCLUSION_FIELDS, f"{path}.exclusions")
     ex_requests = c.strings(ex.get("requests"), f"{path}.exclusions.requests")
     ex_codes = c.strings(ex.get("industries"), f"{path}.exclusions.industries")
     for i, code in enumerate(ex_codes):
         if not industry.is_code(code):
-            c.fail(f"{path}.exclusions.industries[{i}]", f"unknown DGBAS industry code {code!r}")
+            c.fail(
+                f"{path}.exclusions.industries[{i}]", f"unknown DGBAS industry code {_short(code)}"
+            )
     ex_areas = c.strings(ex.get("areas"), f"{path}.exclusions.areas")
     for i, area in enumerate(ex_areas):
         if not areas.is_area(area):
-            c.fail(f"{path}.exclusions.areas[{i}]", f"unknown area {area!r}")
+            c.fail(f"{path}.exclusions.areas[{i}]", f"unknown area {_short(area)}")
     name = item.get("name", "")
+    if not isinstance(name, str):
+        c.fail(f"{path}.name", f"must be a string, got {_kind(name)}")
     org = c.string(item.get("organisation"), f"{path}.organisation", required=False)
     if oid is None or capacity is None or (budget is None and item.get("budget") is not None):
         return None
@@ -444,49 +590,43 @@ def _offer(c: _Checker, raw: Any, path: str, currency: str) -> Offer | None:
 
 def _request(c: _Checker, raw: Any, path: str, currency: str) -> Request | None:
     item = c.obj(raw, path)
-    if not item:
-        return None
+    if not isinstance(raw, dict):
+        return None  # reported by c.obj; an empty object goes on to name its missing fields
     c.unknown_keys(
         item,
-        {
-            "id",
-            "name",
-            "organisation",
-            "kind",
-            "amount",
-            "industry",
-            "town_code",
-            "priority_type",
-            "tags",
-            "description",
-            "capacity",
-        },
+        REQUEST_FIELDS,
         path,
     )
     rid = c.string(item.get("id"), f"{path}.id")
     kind = c.string(item.get("kind"), f"{path}.kind")
     if kind is not None and kind not in KINDS:
-        c.fail(f"{path}.kind", f"unknown kind {kind!r}; expected {', '.join(KINDS)}")
+        c.fail(f"{path}.kind", f"unknown kind {_short(kind)}; expected {', '.join(KINDS)}")
         kind = None
-    amount = c.money(item.get("amount"), f"{path}.amount", currency)
+    if item.get("amount") is None:
+        c.fail(f"{path}.amount", "is required (an integer amount in minor units)")
+        amount = None
+    else:
+        amount = c.money(item["amount"], f"{path}.amount", currency)
     code = c.string(item.get("industry"), f"{path}.industry")
     if code is not None and not industry.is_code(code):
-        c.fail(f"{path}.industry", f"unknown DGBAS industry code {code!r}")
+        c.fail(f"{path}.industry", f"unknown DGBAS industry code {_short(code)}")
         code = None
     town = c.string(item.get("town_code"), f"{path}.town_code")
     if town is not None and town not in townships():
-        c.fail(f"{path}.town_code", f"unknown township code {town!r}")
+        c.fail(f"{path}.town_code", f"unknown township code {_short(town)}")
         town = None
     ptype = c.string(item.get("priority_type"), f"{path}.priority_type", required=False)
     if ptype is not None and ptype not in PRIORITY_TYPES:
-        c.fail(f"{path}.priority_type", f"unknown type {ptype!r}; expected {PRIORITY_TYPES}")
+        c.fail(f"{path}.priority_type", f"unknown type {_short(ptype)}; expected {PRIORITY_TYPES}")
     tags = c.strings(item.get("tags"), f"{path}.tags")
     description = item.get("description", "")
     if not isinstance(description, str):
         c.fail(f"{path}.description", "must be a string")
-    capacity = c.integer(item.get("capacity", 1), f"{path}.capacity", minimum=1)
+    capacity = c.integer(item.get("capacity", 1), f"{path}.capacity", minimum=1, maximum=MAX_COUNT)
     org = c.string(item.get("organisation"), f"{path}.organisation", required=False)
     name = item.get("name", "")
+    if not isinstance(name, str):
+        c.fail(f"{path}.name", f"must be a string, got {_kind(name)}")
     if None in (rid, kind, amount, code, town, capacity):
         return None
     return Request(

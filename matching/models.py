@@ -23,6 +23,23 @@ REGIONS = ("north", "central", "south", "east", "islands")
 #: Written in an offer's regions to mean "no regional preference".
 ANYWHERE = "anywhere"
 
+# --- bounds that keep the arithmetic exact (README: "Bounds") ------------------------------
+# ``matching.instance`` refuses, by field, any value outside them.
+#: Amounts and budgets, minor units (NT$100,000,000,000). A feasible choice never spends more
+#: than a budget, so every budget sum that decides anything stays below 2**53 (exact in the
+#: LP's float64), and ``weights.amount * budget`` stays below 2**63 (the scorer's int64).
+MAX_MONEY = 10**13
+#: Each weight and priority weight: a pair's total then stays below 10**6 (int32 scores).
+MAX_WEIGHT = 100_000
+#: Capacities, ``k`` and ``overlap_full_at``.
+MAX_COUNT = 1_000_000
+#: ``min_score`` (far above any reachable total; it only has to be comparable in int64).
+MAX_MIN_SCORE = 10**9
+#: ``min_priority_share`` denominator: the share row's coefficients stay small integers.
+MAX_SHARE_DENOMINATOR = 1_000_000
+#: ``time_limit``, seconds (about 11.5 days).
+MAX_TIME_LIMIT = 1_000_000
+
 #: Score components in the order they are reported.
 COMPONENTS = ("kind", "industry", "region", "amount", "overlap", "priority")
 

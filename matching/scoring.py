@@ -8,7 +8,9 @@ Components (points are ``int``; defaults in ``models.Weights``):
   distance ``d`` (2 for sibling classes, up to 6); 0 across sections. A company naming no
   industry gets half the points (open to anything, but below those who asked for it).
 - ``region``: full points when the township is in a region, county or township the company
-  named; half when the company accepts anywhere; 0 otherwise. Plus the home-county bonus
+  named, also when it lists ``anywhere`` beside them (it prefers those areas and accepts the
+  rest); half elsewhere when the company accepts anywhere (``anywhere``, or no region); 0
+  otherwise. Plus the home-county bonus
   when the request is in the company's home county, doubled for the ``relationship`` motive.
 - ``amount``: the company's budget per partner is ``budget // capacity``. Full points when
   the amount sought fits within it, falling linearly to 0 as the amount approaches the whole
@@ -38,6 +40,7 @@ from matching import areas, industry
 from matching.models import (
     ANYWHERE,
     COMPONENTS,
+    MAX_MONEY,
     Breakdown,
     Component,
     Instance,
@@ -48,8 +51,12 @@ from matching.models import (
 )
 from placefund.reference import townships
 
-#: Marks a hard-constraint failure inside score tables; far below any real total.
+#: Marks a hard-constraint failure inside score tables; far below any real total (at most
+#: seven times ``instance.MAX_WEIGHT``: industry, region with a doubled home bonus, amount,
+#: overlap, priority), so a total with one NEG is negative.
 NEG = -(10**6)
+#: An offer without a budget scores as if it had this one, which no amount reaches.
+NO_BUDGET = 4 * MAX_MONEY
 
 KIND_ZH = {"product_development": "產品開發", "investment": "投資", "sponsorship": "贊助認養"}
 KIND_EN = {
@@ -109,19 +116,44 @@ def overlap_points(weight: int, full_at: int, shared: int) -> int:
 
 
 @cache
+def _proximities() -> np.ndarray:
+    """``industry.proximity`` of every pair of codes (interest by row, code by column, in
+    ``industry.codes()`` order), -1 for different sections: the same numbers, computed at
+    once from each code's chain of ancestors. Two codes share a prefix of their chains (a
+    tree), so their common ancestors are counted level by level; the interest covers the
+    code when they share its whole chain, and otherwise the tree distance is
+    ``depth + depth - 2 * shared``."""
+    codes = industry.codes()
+    index = industry.code_index()
+    chains = [industry.ancestors(c)[::-1] for c in codes]  # section first
+    depth = np.array([len(chain) for chain in chains], dtype=np.int16)
+    levels = np.full((len(codes), int(depth.max())), -1, dtype=np.int32)
+    for i, chain in enumerate(chains):
+        levels[i, : len(chain)] = [index[a] for a in chain]
+    shared = np.zeros((len(codes), len(codes)), dtype=np.int16)
+    for level in levels.T:
+        shared += (level[:, None] == level[None, :]) & (level[:, None] >= 0)
+    distance = depth[:, None] + depth[None, :] - 2 * shared
+    distance[shared == depth[:, None]] = 0
+    distance[shared == 0] = -1
+    return distance
+
+
+@cache
 def _interest_vector(code: str, weight: int) -> np.ndarray:
     """Industry points, for a company interested in ``code``, of every code in
-    ``industry.codes()`` order."""
-    return np.array(
-        [industry_points(weight, industry.proximity(code, c)) for c in industry.codes()],
-        dtype=np.int32,
-    )
+    ``industry.codes()`` order (``industry_points`` over a row of ``_proximities``)."""
+    distance = _proximities()[industry.code_index()[code]].astype(np.int64)
+    points = weight * np.maximum(0, 8 - distance) // 8
+    points[distance == 0] = weight
+    points[distance < 0] = 0
+    return points.astype(np.int32)
 
 
 @cache
 def _covered_mask(code: str) -> np.ndarray:
     """Which codes lie inside ``code`` (for industry exclusions)."""
-    return np.array([industry.covers(code, c) for c in industry.codes()], dtype=bool)
+    return _proximities()[industry.code_index()[code]] == 0
 
 
 @cache
@@ -143,6 +175,11 @@ def _area_mask(values: Iterable[str]) -> np.ndarray:
 
 def _regions_open(offer: Offer) -> bool:
     return not offer.regions or ANYWHERE in offer.regions
+
+
+def _named_areas(offer: Offer) -> tuple[str, ...]:
+    """The regions, counties and townships an offer names (``anywhere`` aside)."""
+    return tuple(a for a in offer.regions if a != ANYWHERE)
 
 
 def _home_bonus(params: Params, offer: Offer) -> int:
@@ -225,10 +262,12 @@ class Scorer:
             for code in offer.exclusions.industries:
                 col = np.where(_covered_mask(code), NEG, col)
             ind[:, j] = col
-            if _regions_open(offer):
-                rcol = np.full(n_towns, w.region // 2, dtype=np.int32)
+            named = _named_areas(offer)
+            rest = w.region // 2 if _regions_open(offer) else 0
+            if named:
+                rcol = np.where(_area_mask(named), w.region, rest).astype(np.int32)
             else:
-                rcol = np.where(_area_mask(offer.regions), w.region, 0).astype(np.int32)
+                rcol = np.full(n_towns, rest, dtype=np.int32)
             if offer.home_county:
                 rcol = rcol + np.where(
                     county_of == offer.home_county, _home_bonus(params, offer), 0
@@ -421,27 +460,27 @@ class Scorer:
         params = self.instance.params
         weight = params.weights.region
         town_zh, town_en = areas.area_label(town_code)
-        if _regions_open(offer):
+        # The most specific area the company named that contains the township: a named area
+        # earns full points even beside "anywhere" (the company prefers it).
+        order = {"town": 0, "county": 1, "region": 2}
+        matched = sorted(
+            (a for a in _named_areas(offer) if areas.contains(a, town_code)),
+            key=lambda a: order[areas.area_kind(a)],
+        )
+        if matched:
+            points = weight
+            a_zh, a_en = areas.area_label(matched[0])
+            zh = f"位於企業指定的地區 {a_zh}（{town_zh}）"
+            en = f"in {a_en}, an area the company named ({town_en})"
+        elif _regions_open(offer):
             points = weight // 2
             zh, en = f"企業不限地區（位於{town_zh}）", f"the company accepts anywhere ({town_en})"
         else:
-            # The most specific area the company named that contains the township.
-            order = {"town": 0, "county": 1, "region": 2}
-            matched = sorted(
-                (a for a in offer.regions if a != ANYWHERE and areas.contains(a, town_code)),
-                key=lambda a: order[areas.area_kind(a)],
-            )
-            if matched:
-                points = weight
-                a_zh, a_en = areas.area_label(matched[0])
-                zh = f"位於企業指定的地區 {a_zh}（{town_zh}）"
-                en = f"in {a_en}, an area the company named ({town_en})"
-            else:
-                points = 0
-                names_zh = "、".join(areas.area_label(a)[0] for a in offer.regions)
-                names_en = ", ".join(areas.area_label(a)[1] for a in offer.regions)
-                zh = f"不在企業指定的地區（{names_zh}）；位於{town_zh}"
-                en = f"outside the company's areas ({names_en}); {town_en}"
+            points = 0
+            names_zh = "、".join(areas.area_label(a)[0] for a in offer.regions)
+            names_en = ", ".join(areas.area_label(a)[1] for a in offer.regions)
+            zh = f"不在企業指定的地區（{names_zh}）；位於{town_zh}"
+            en = f"outside the company's areas ({names_en}); {town_en}"
         town = townships()[town_code]
         if offer.home_county and offer.home_county == town.county_code:
             bonus = _home_bonus(params, offer)
@@ -513,83 +552,124 @@ class Scorer:
             if rid in req_pos and oid in self.offer_index:
                 blocked[req_pos[rid]].append(self.offer_index[oid])
 
-        budget = self.budget[None, :]
-        share = np.where(budget >= 0, budget // self.capacity[None, :], -1)
-        # Safe divisor: only used where share < amount <= budget, where it is positive.
-        span = np.maximum(budget - share, 1)
-        tie = np.arange(n_off - 1, -1, -1, dtype=np.int64)[None, :]  # smaller id wins ties
-        block = max(1, min(len(requests), 3_000_000 // max(n_off, 1)))
+        # Amount fit as one formula for every offer: with ``d = budget - amount`` (negative:
+        # over the whole budget, a hard constraint) the points are
+        # ``weight * min(d + c, span) // span``, ``span = budget - budget // capacity``
+        # (at least 1), where ``c`` is 1 only when that difference is 0 (the whole budget is
+        # the per-partner budget, so any amount within it fits): that is ``weight`` within
+        # the per-partner budget and the linear fall beyond it, as in ``amount_points``.
+        # An offer with no budget gets a budget no amount reaches, so always ``weight``.
+        has_budget = self.budget >= 0
+        budget = np.where(has_budget, self.budget, NO_BUDGET)
+        gap = np.where(has_budget, budget - budget // self.capacity, 0)
+        span = np.maximum(gap, 1)
+        lift = (gap == 0).astype(np.int64)
+        # Hard constraints add NEG: every real total is below -NEG, so one NEG makes it
+        # negative, below any ``min_score`` (>= 0).
+        kind_penalty = np.array(
+            [np.where(self.kind_bits & bits, 0, NEG) for bits in range(8)], dtype=np.int32
+        )
+        amount_max = np.int64(w.amount)
+        overlap_lut = np.array(
+            [overlap_points(w.overlap, w.overlap_full_at, n) for n in range(64 * words + 1)],
+            dtype=np.int32,
+        )
+        threshold = max(params.min_score, 0)
+
+        def amount_points_of(amounts: np.ndarray) -> np.ndarray:
+            """Amount points (or NEG) of these amounts for every offer: amounts x offers."""
+            d = budget[None, :] - amounts[:, None]
+            over = d < 0
+            np.add(d, lift, out=d)
+            np.minimum(d, span, out=d)
+            np.multiply(d, amount_max, out=d)
+            np.floor_divide(d, span, out=d)
+            d[over] = NEG
+            return d.astype(np.int32)
+
+        # Amounts sought are mostly round figures, so one row per distinct amount is a small
+        # table to gather from (like industries and townships), and the integer division,
+        # the costliest operation per pair, runs once per amount and offer rather than once
+        # per pair. When the amounts are too varied for one table, each block gets its own.
+        distinct, amount_row = np.unique(r_amount, return_inverse=True)
+        if len(distinct) * n_off <= 8_000_000:
+            table = amount_points_of(distinct)
+
+            def amount_table(sl: slice) -> np.ndarray:
+                return table[amount_row[sl]]
+        else:
+
+            def amount_table(sl: slice) -> np.ndarray:
+                values, rows = np.unique(r_amount[sl], return_inverse=True)
+                return amount_points_of(values)[rows]
+
+        block = max(1, min(len(requests), 2_000_000 // max(n_off, 1)))
         kk = min(k, n_off)
         outs = []
         for start in range(0, len(requests), block):
             sl = slice(start, min(start + block, len(requests)))
-            ind = self.industry_table[r_code[sl]]
-            reg = self.region_table[r_town[sl]]
-            amt = r_amount[sl][:, None]
-            amount = np.where(
-                budget < 0,
-                w.amount,
-                np.where(
-                    amt <= share,
-                    w.amount,
-                    np.where(amt > budget, NEG, w.amount * (budget - amt) // span),
-                ),
-            )
+            total = self.industry_table[r_code[sl]]
+            total += self.region_table[r_town[sl]]
+            total += kind_penalty[r_kind[sl]]
+            total += r_prio[sl][:, None]
+            total += amount_table(sl)
             if words:
-                shared = np.zeros(ind.shape, dtype=np.int64)
-                for word in range(words):
-                    shared += np.bitwise_count(
+                shared = np.bitwise_count(self.goal_bits[None, :, 0] & r_tags[sl, 0][:, None])
+                for word in range(1, words):
+                    shared = shared + np.bitwise_count(
                         self.goal_bits[None, :, word] & r_tags[sl, word][:, None]
                     )
-                overlap = (
-                    w.overlap * np.minimum(shared, w.overlap_full_at) // max(w.overlap_full_at, 1)
-                )
+                total += overlap_lut[shared]
+                del shared
             else:
-                overlap = np.zeros(ind.shape, dtype=np.int64)
-            prio = np.broadcast_to(r_prio[sl][:, None], ind.shape)
-            total = ind.astype(np.int64) + reg + amount + overlap + prio
-            ok = (
-                ((self.kind_bits[None, :] & r_kind[sl][:, None]) != 0)
-                & (ind >= 0)
-                & (reg >= 0)
-                & (amount >= 0)
-                & (total >= params.min_score)
-            )
+                total += overlap_lut[0]
             for i in range(sl.start, sl.stop):
                 if i in blocked:
-                    ok[i - sl.start, blocked[i]] = False
-            key = np.where(ok, total * n_off + tie, -1)
+                    total[i - sl.start, blocked[i]] = NEG
+            # The k best of each row: every total at or above a floor that at least k totals
+            # reach, sorted, the first k kept (ties to the smaller offer index). The floor is
+            # the k-th largest of the maxima of 4k column groups (k distinct columns reach
+            # it), which costs one pass instead of a partition of every row.
+            floor = np.full(total.shape[0], threshold, dtype=np.int64)
             if kk < n_off:
-                top = np.argpartition(-key, kk - 1, axis=1)[:, :kk]
-            else:
-                top = np.broadcast_to(np.arange(n_off), key.shape).copy()
-            top_key = np.take_along_axis(key, top, axis=1)
-            order = np.argsort(-top_key, axis=1, kind="stable")
-            top = np.take_along_axis(top, order, axis=1)
-            top_key = np.take_along_axis(top_key, order, axis=1)
-            rows, cols = np.nonzero(top_key >= 0)
-            off = top[rows, cols]
-            comp = np.stack(
-                [
-                    np.zeros(len(rows), np.int64),
-                    ind[rows, off],
-                    reg[rows, off],
-                    amount[rows, off],
-                    overlap[rows, off],
-                    prio[rows, off],
-                ],
-                axis=1,
-            )
-            outs.append((rows + sl.start, off, total[rows, off], comp))
+                groups = min(n_off, 4 * kk)
+                width = n_off // groups
+                tops = total[:, : groups * width].reshape(len(total), groups, width).max(axis=2)
+                kth = np.partition(tops, groups - kk, axis=1)[:, groups - kk]
+                np.maximum(floor, kth, out=floor)
+            rows, cols = np.nonzero(total >= floor[:, None])
+            scores = total[rows, cols]
+            order = np.lexsort((cols, -scores.astype(np.int64), rows))
+            rows, cols, scores = rows[order], cols[order], scores[order]
+            first = np.searchsorted(rows, rows, side="left")
+            keep = np.arange(len(rows)) - first < kk
+            outs.append((rows[keep] + sl.start, cols[keep], scores[keep]))
             if progress:
                 progress(sl.stop - sl.start)
         if not outs:
             return empty
+        req = np.concatenate([o[0] for o in outs])
+        off = np.concatenate([o[1] for o in outs])
+        score = np.concatenate([o[2] for o in outs]).astype(np.int64)
+        # The components of the kept edges only, by the same formulas.
+        ind = self.industry_table[r_code[req], off].astype(np.int64)
+        reg = self.region_table[r_town[req], off].astype(np.int64)
+        d = np.minimum(budget[off] - r_amount[req] + lift[off], span[off])
+        amount = amount_max * d // span[off]
+        if words:
+            shared = np.zeros(len(req), dtype=np.int64)
+            for word in range(words):
+                shared += np.bitwise_count(self.goal_bits[off, word] & r_tags[req, word])
+            overlap = overlap_lut[shared].astype(np.int64)
+        else:
+            overlap = np.zeros(len(req), dtype=np.int64)
+        prio = r_prio[req].astype(np.int64)
+        comp = np.stack([np.zeros(len(req), np.int64), ind, reg, amount, overlap, prio], axis=1)
         return {
-            "offer": np.concatenate([o[1] for o in outs]).astype(np.int32),
-            "request": np.concatenate([o[0] for o in outs]).astype(np.int32),
-            "score": np.concatenate([o[2] for o in outs]).astype(np.int32),
-            "points": np.concatenate([o[3] for o in outs]).astype(np.int32),
+            "offer": off.astype(np.int32),
+            "request": req.astype(np.int32),
+            "score": score.astype(np.int32),
+            "points": comp.astype(np.int32),
         }
 
 

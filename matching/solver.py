@@ -3,13 +3,14 @@ declined and fixed pairs, and an optional minimum share of priority-area matches
 
 Three steps, each usable on its own (the benchmark times them apart):
 
-1. ``prepare``: score all pairs, keep the best ``k`` offers per request, and build the
-   bipartite candidate graph in NetworkX (nodes: offers ``0..n_offers-1``, then requests).
-2. ``optimise``: solve each connected component of the graph separately (they share no
-   constraint), unless a minimum priority share ties them together.
-   - Without budget rows this is a capacitated b-matching. Its constraint matrix (bipartite
-     incidence) is totally unimodular, so the linear program has integral optimal vertices:
-     HiGHS' dual simplex gives the exact optimum, and we check that it is integral.
+1. ``prepare``: score all pairs, keep the best ``k`` offers per request: the bipartite
+   candidate graph as numpy arrays of edges (offer index, request index, score).
+2. ``optimise``: split the graph into connected components (scipy's ``csgraph``; they share
+   no constraint), unless a minimum priority share ties them together.
+   - Components where no budget can bind are a capacitated b-matching: all of them are
+     solved at once, exactly, as one min-cost flow (OR-Tools' ``SimpleMinCostFlow``: source
+     -> offers -> requests -> sink, cost ``-score``, plus a free bypass so that no flow is
+     forced), in integers throughout.
    - Budgets (and the share row) make it an integer program. We solve the LP relaxation
      (its value is the bound we report), build an incumbent by LP diving, improve it by local
      search (``_Residual.improve``: add, swap, swap-and-move, move to a better offer), and
@@ -41,7 +42,9 @@ from time import perf_counter
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from ortools.graph.python import min_cost_flow
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.sparse.csgraph import connected_components
 
 from matching.errors import Infeasible
 from matching.models import (
@@ -105,7 +108,7 @@ _EPS = 1e-6
 
 @dataclass
 class Prepared:
-    """Scored, pruned candidates and their graph, ready to optimise."""
+    """Scored, pruned candidates (the edges of the candidate graph), ready to optimise."""
 
     instance: Instance
     scorer: Scorer
@@ -115,7 +118,6 @@ class Prepared:
     edge_request: np.ndarray
     edge_score: np.ndarray
     edge_points: np.ndarray
-    graph: nx.Graph
     #: Fixed pairs as (offer index, request index).
     fixed: list[tuple[int, int]]
     #: What is left for the optimiser after the fixed pairs.
@@ -150,17 +152,17 @@ def solve(instance: Instance, *, progress: Progress | None = None) -> Result:
     return assemble(prepared, solution)
 
 
-# --- 1. candidates and graph -----------------------------------------------------------------
+# --- 1. candidates ---------------------------------------------------------------------------
 
 
 def prepare(instance: Instance, *, progress: Progress | None = None) -> Prepared:
-    """Score every pair, keep the best ``k`` per request and build the candidate graph.
+    """Score every pair and keep the best ``k`` per request (the candidate edges).
     Raises ``Infeasible`` when the fixed pairs alone break a capacity or budget."""
     t0 = perf_counter()
     scorer = Scorer.build(instance)
     requests = tuple(sorted(instance.requests, key=lambda r: r.id))
     req_pos = {r.id: i for i, r in enumerate(requests)}
-    n_off, n_req = len(scorer.offers), len(requests)
+    n_req = len(requests)
     if progress:
         progress("scoring", 0, n_req)
     done = 0
@@ -205,11 +207,6 @@ def prepare(instance: Instance, *, progress: Progress | None = None) -> Prepared
     edge_score = arrays["score"][keep]
     edge_points = arrays["points"][keep]
 
-    # Nodes are offer indices, then n_offers + request indices. Edges carry no attributes:
-    # scores stay in the numpy arrays (an attribute dict per edge costs about 150 bytes, which
-    # is 150 MB at a million edges).
-    graph = nx.Graph()
-    graph.add_edges_from(zip(edge_offer.tolist(), (edge_request + n_off).tolist(), strict=True))
     t2 = perf_counter()
     return Prepared(
         instance=instance,
@@ -219,7 +216,6 @@ def prepare(instance: Instance, *, progress: Progress | None = None) -> Prepared
         edge_request=edge_request,
         edge_score=edge_score,
         edge_points=edge_points,
-        graph=graph,
         fixed=fixed,
         offer_capacity=offer_capacity,
         request_capacity=request_capacity,
@@ -227,7 +223,7 @@ def prepare(instance: Instance, *, progress: Progress | None = None) -> Prepared
         offer_budget=offer_budget,
         request_amount=request_amount,
         request_priority=np.array([r.priority_type is not None for r in requests], dtype=bool),
-        stats={"score_seconds": t1 - t0, "graph_seconds": t2 - t1, "edges": len(edge_score)},
+        stats={"score_seconds": t1 - t0, "prune_seconds": t2 - t1, "edges": len(edge_score)},
     )
 
 
@@ -273,28 +269,38 @@ def optimise(prepared: Prepared, *, progress: Progress | None = None) -> Solutio
     selected = np.zeros(n_edges, dtype=bool)
     share = params.min_priority_share or Fraction(0)
 
-    comps = sorted(nx.connected_components(p.graph), key=min)
-    comp_of = np.full(n_off + len(p.requests), -1, dtype=np.int64)
-    for c, nodes in enumerate(comps):
-        comp_of[list(nodes)] = c
-    edge_comp = comp_of[p.edge_offer] if n_edges else np.empty(0, np.int64)
+    edge_comp, n_comps = _components(p)
+    # A budget can bind only where the offer's candidate amounts add up to more than it.
+    spend = np.bincount(p.edge_offer, weights=p.request_amount[p.edge_request], minlength=n_off)
+    binding = p.has_budget & (spend > p.offer_budget)
     if share:
         # The share row links every component: solve them as one problem.
+        flow_edges = np.empty(0, np.int64)
         groups = [np.arange(n_edges)] if n_edges else []
     else:
-        order = np.argsort(edge_comp, kind="stable")
-        bounds = np.searchsorted(edge_comp[order], np.arange(len(comps) + 1))
-        groups = [order[bounds[c] : bounds[c + 1]] for c in range(len(comps))]
+        needs_lp = np.zeros(n_comps, dtype=bool)
+        needs_lp[edge_comp[binding[p.edge_offer]]] = True
+        in_lp = needs_lp[edge_comp]
+        flow_edges = np.nonzero(~in_lp)[0]
+        lp_edges = np.nonzero(in_lp)[0]
+        order = lp_edges[np.argsort(edge_comp[lp_edges], kind="stable")]
+        comps = edge_comp[order]
+        cuts = np.nonzero(np.diff(comps))[0] + 1
+        groups = [g for g in np.split(order, cuts) if len(g)]
 
     fixed_priority = sum(bool(p.request_priority[r]) for _, r in p.fixed)
     fixed_other = len(p.fixed) - fixed_priority
     if share and not groups and fixed_priority < share * (fixed_priority + fixed_other):
         _share_check(share, fixed_priority, fixed_other, 0)
 
-    bound = lp_bound = 0
+    if progress:
+        progress("solving", 0, len(groups) + 1)
+    # Every component without a binding budget at once: exact, in integers.
+    selected[flow_edges[_max_weight_b_matching(p, flow_edges)]] = True
+    bound = lp_bound = int(p.edge_score[selected].sum())
     status = "optimal"
     if progress:
-        progress("solving", 0, len(groups))
+        progress("solving", 1, len(groups) + 1)
     for g, edges in enumerate(groups):
         inner = progress if progress and len(edges) >= STAGE_PROGRESS_EDGES else None
         sub = _solve_group(p, edges, share, fixed_priority, fixed_other, progress=inner)
@@ -304,7 +310,7 @@ def optimise(prepared: Prepared, *, progress: Progress | None = None) -> Solutio
         if not sub.optimal:
             status = "feasible"
         if progress:
-            progress("solving", g + 1, len(groups))
+            progress("solving", g + 2, len(groups) + 1)
     total = int(p.edge_score[selected].sum())
     return Solution(
         selected=selected,
@@ -312,9 +318,69 @@ def optimise(prepared: Prepared, *, progress: Progress | None = None) -> Solutio
         bound=max(bound, total),
         lp_bound=max(lp_bound, total),
         status=status if bound <= total else "feasible",
-        components=len(comps),
+        components=n_comps,
         stats={"solve_seconds": perf_counter() - t0},
     )
+
+
+def _components(p: Prepared) -> tuple[np.ndarray, int]:
+    """The connected component of every candidate edge (numbered by their smallest offer,
+    so the numbering does not depend on input order) and how many there are."""
+    n_off, n_req = len(p.offer_capacity), len(p.request_capacity)
+    n_edges = len(p.edge_score)
+    if not n_edges:
+        return np.empty(0, np.int64), 0
+    # One row per request listing its offers (the edges come sorted by request, so the CSR
+    # arrays are built directly, without a sort); scipy treats it as undirected.
+    nodes = n_off + n_req
+    indptr = np.zeros(nodes + 1, dtype=np.int64)
+    indptr[n_off + 1 :] = np.cumsum(np.bincount(p.edge_request, minlength=n_req))
+    order = np.argsort(p.edge_request, kind="stable")
+    adjacency = sp.csr_matrix(
+        (np.ones(n_edges, dtype=np.int8), p.edge_offer[order], indptr), shape=(nodes, nodes)
+    )
+    _, labels = connected_components(adjacency, directed=False)
+    # Number the components that have edges 0, 1, ... in the order of their labels (scipy
+    # labels in order of each component's smallest node).
+    edge_label = labels[p.edge_offer]
+    used = np.bincount(edge_label, minlength=labels.max() + 1) > 0
+    renumber = np.cumsum(used) - 1
+    return renumber[edge_label].astype(np.int64), int(used.sum())
+
+
+def _max_weight_b_matching(p: Prepared, edges: np.ndarray) -> np.ndarray:
+    """The exact best choice of ``edges`` under the offers' and requests' capacities (no
+    budget, no share row), as a mask over ``edges``: OR-Tools' min-cost flow on source ->
+    offers (their capacity) -> requests (each edge once, cost ``-score``) -> sink (their
+    capacity), with a free source -> sink bypass so that no pair is forced. All integers:
+    exact for any score the input bounds allow."""
+    n = len(edges)
+    if not n:
+        return np.zeros(0, dtype=bool)
+    eo, er = p.edge_offer[edges], p.edge_request[edges]
+    n_o, n_r = len(p.offer_capacity), len(p.request_capacity)
+    # No node can use more than its degree: keeps every capacity, and the flow, small (and
+    # nodes without edges get none, so every node can keep its own index).
+    cap_o = np.minimum(p.offer_capacity, np.bincount(eo, minlength=n_o))
+    cap_r = np.minimum(p.request_capacity, np.bincount(er, minlength=n_r))
+    flow = int(min(cap_o.sum(), cap_r.sum()))
+    source, sink = n_o + n_r, n_o + n_r + 1
+    tails = np.concatenate([eo, np.full(n_o, source), n_o + np.arange(n_r), [source]])
+    heads = np.concatenate([n_o + er, np.arange(n_o), np.full(n_r, sink), [sink]])
+    caps = np.concatenate([np.ones(n, np.int64), cap_o, cap_r, [flow]])
+    costs = np.concatenate([-p.edge_score[edges].astype(np.int64), np.zeros(n_o + n_r + 1)])
+    mcf = min_cost_flow.SimpleMinCostFlow()
+    arcs = mcf.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int32),
+        heads.astype(np.int32),
+        caps.astype(np.int64),
+        costs.astype(np.int64),
+    )
+    mcf.set_nodes_supplies(np.array([source, sink]), np.array([flow, -flow]))
+    status = mcf.solve()
+    if status != mcf.OPTIMAL:  # pragma: no cover - the bypass makes every instance feasible
+        raise RuntimeError(f"min-cost flow: {status}")
+    return mcf.flows(arcs[:n]) > 0
 
 
 @dataclass
@@ -387,17 +453,19 @@ def _solve_group(
         _share_check(share, fixed_priority, fixed_other, _most_priority(p, edges, A, b))
     x = lp.x
     lp_value = -lp.fun
-    lp_bound = math.floor(lp_value + _EPS)
-    if np.all((x < _EPS) | (x > 1 - _EPS)):
-        # Always the case without budget or share rows: the matrix is totally unimodular.
-        return _Sub(x > 0.5, lp_bound, lp_bound, True)
+    lp_bound = _whole_bound(lp_value)
+    if np.all((x < _EPS) | (x > 1 - _EPS)) and state.fits(x > 0.5):
+        # An integral LP optimum that meets every row exactly (HiGHS' own check has a
+        # tolerance, which a budget of many digits could hide a whole unit in).
+        total = int(p.edge_score[edges][x > 0.5].sum())
+        return _Sub(x > 0.5, max(total, lp_bound), max(total, lp_bound), total >= lp_bound)
 
     stage("rounding and local search")
     chosen, feasible = state.round(score, x)
     if feasible:
         chosen = state.improve(p.edge_score[edges])
-    incumbent = int(score[chosen].sum()) if feasible else None
-    if incumbent is not None and lp_value - incumbent < 1 - _EPS:
+    incumbent = int(p.edge_score[edges][chosen].sum()) if feasible else None
+    if incumbent is not None and lp_bound <= incumbent:
         return _Sub(chosen, lp_bound, lp_bound, True)
     # Reduced costs of the maximisation: an edge whose reduced cost is below -gap cannot be
     # in any solution better than the incumbent (such a solution is worth at most
@@ -424,7 +492,7 @@ def _solve_group(
             if dual is not None and np.isfinite(dual):
                 # Nothing outside the candidates beats the incumbent, so the sub-problem's
                 # bound (or the incumbent) bounds the whole problem.
-                best_bound = min(lp_bound, max(incumbent, math.floor(-dual + _EPS)))
+                best_bound = min(lp_bound, max(incumbent, _whole_bound(-dual)))
             optimal = res.status == 0 and best_bound <= incumbent
     elif incumbent is not None:
         if share_row is None:
@@ -618,6 +686,23 @@ class _Residual:
         if not rows:
             return None, None
         return sp.vstack(rows, format="csr"), np.concatenate(rhs).astype(np.float64)
+
+    def fits(self, chosen: np.ndarray) -> bool:
+        """Whether choosing the ``chosen`` edges (a mask) on top of what is taken keeps every
+        capacity, budget and the share row, checked exactly. (The amounts are summed in
+        float64, but a sum that could decide the verdict is at most a budget, at most
+        ``MAX_MONEY`` < 2**53: every partial sum is an exact integer.)"""
+        eo, er = self.eo[chosen], self.er[chosen]
+        if (np.bincount(eo, minlength=len(self.cap_o)) > self.cap_o).any():
+            return False
+        if (np.bincount(er, minlength=len(self.cap_r)) > self.cap_r).any():
+            return False
+        spend = np.bincount(eo, weights=self.amount[chosen], minlength=len(self.budget))
+        if (self.has_budget & (spend > self.budget)).any():
+            return False
+        if self.share_coef is not None:
+            return self.slack + int(self.share_coef[chosen].sum()) >= 0
+        return True
 
     def take(self, e: int) -> bool:
         """Choose edge ``e`` if what is left allows it."""
@@ -1035,7 +1120,7 @@ def _incidence(local: np.ndarray, tight: np.ndarray, n: int, values: np.ndarray)
 def reference_total(prepared: Prepared) -> int:
     """The optimum without budgets or share rows, by NetworkX's network simplex on the
     min-cost-flow form (source -> offers -> requests -> sink, plus a free bypass so that no
-    flow is forced). Slow, but an independent exact check of the LP path."""
+    flow is forced). Slow, but an independent exact check of the OR-Tools path (tests)."""
     p = prepared
     n_off = len(p.scorer.offers)
     g = nx.DiGraph()

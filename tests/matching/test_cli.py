@@ -113,3 +113,25 @@ def test_missing_input_file(tmp_path):
     )
     assert result.exit_code == 2
     assert "no such file" in result.output
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(tmp_path):
+    # The README promises progress bars on a terminal only; click would still print each
+    # stage's label to a pipe.
+    src = write(tmp_path, instance_to_json(generate(6, 20, 1)))
+    out = tmp_path / "result.json"
+    result = CliRunner().invoke(match, ["solve", "--input", str(src), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert "Scoring" not in result.output
+
+
+def test_progress_bars_on_a_terminal(monkeypatch):
+    from matching import cli
+
+    monkeypatch.setattr(cli, "_is_terminal", lambda stream: True)
+    bars = cli._StageBars(enabled=True)
+    assert bars.enabled
+    assert not cli._StageBars(enabled=False).enabled
+    monkeypatch.setattr(cli, "_is_terminal", lambda stream: False)
+    assert not cli._StageBars(enabled=True).enabled

@@ -28,3 +28,16 @@ def test_labels_in_both_languages():
     zh, en = industry.label("0895")
     assert zh == "0895 製茶業"
     assert "section C Manufacturing" in en
+
+
+def test_proximity_table_equals_the_tree_walk():
+    # The scorer's table of every pair (computed from ancestor chains) against the NetworkX
+    # tree walk that explanations use, for every code against a spread of interests.
+    from matching.scoring import _proximities
+
+    table = _proximities()
+    codes = industry.codes()
+    for interest in codes[::7]:
+        row = table[industry.code_index()[interest]]
+        expected = [industry.proximity(interest, c) for c in codes]
+        assert row.tolist() == [-1 if d is None else d for d in expected]

@@ -97,3 +97,12 @@ def test_load_reports_bad_json(tmp_path):
     path.write_text('{\n  "offers": [,]\n}')
     with pytest.raises(InvalidInstance, match=r"not valid JSON.*line 2"):
         load_instance(path)
+
+
+@pytest.mark.parametrize("written", ["0.000000001", "0.000000001%", "99.999999999%", "1/3"])
+def test_mip_gap_written_back_reads_again(written):
+    data = minimal()
+    data["params"] = {"mip_gap": written}
+    first = parse_instance(data)
+    again = parse_instance(json.loads(json.dumps(instance_to_json(first))))
+    assert again.params.mip_gap == first.params.mip_gap

@@ -1,12 +1,13 @@
 from dataclasses import replace
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from matching.models import COMPONENTS, Exclusions, Pair, Params, RelatedParty, Weights
 from matching.scoring import Scorer, amount_points, conflict_pairs, industry_points, money
 from matching.synthetic import generate
-from tests.matching.conftest import ZHUSHAN, instance, offer, request
+from tests.matching.conftest import DONGGANG, ZHUSHAN, instance, offer, request
 
 
 def explain(o, r, **kw):
@@ -72,6 +73,35 @@ def test_region_fit_and_home_county_bonus():
     )
     assert points(doubled)["region"] == w.region + 2 * w.home
     assert "doubled" in doubled.components[2].reason.en
+
+
+@pytest.mark.parametrize(
+    ("regions", "town", "expected"),
+    [
+        # Named areas beside "anywhere": full points inside them, half elsewhere.
+        (("anywhere", "central"), ZHUSHAN, "full"),
+        (("central", "anywhere"), ZHUSHAN, "full"),
+        (("anywhere", ZHUSHAN), ZHUSHAN, "full"),
+        (("anywhere", "10008"), ZHUSHAN, "full"),
+        (("anywhere", "north"), ZHUSHAN, "half"),
+        (("anywhere", "central"), DONGGANG, "half"),
+        (("central",), DONGGANG, "none"),
+    ],
+)
+def test_named_areas_beside_anywhere_earn_full_points(regions, town, expected):
+    w = Weights()
+    points_for = {"full": w.region, "half": w.region // 2, "none": 0}[expected]
+    o, r = offer(regions=regions), request(town_code=town)
+    b = explain(o, r)
+    assert points(b)["region"] == points_for
+    if expected == "full":
+        assert b.components[2].reason.en.startswith("in ")
+    elif expected == "half":
+        assert b.components[2].reason.en.startswith("the company accepts anywhere")
+    # The numpy path that prunes candidates gives the same points.
+    inst = instance([o], [r])
+    arrays = Scorer.build(inst).candidate_arrays(inst.requests, 5)
+    assert arrays["points"][0][COMPONENTS.index("region")] == points_for
 
 
 def test_region_exclusion_blocks():
