@@ -215,7 +215,7 @@ def _back(line_id: int):
     return redirect(f"{url_for('console.reconciliation_queue')}#line-{line_id}")
 
 
-@bp.post("/reconciliation/lines/<int:line_id>/confirm")
+@bp.post("/reconciliation/lines/<bigid:line_id>/confirm")
 @signed_in(*MANAGERS)
 def reconciliation_confirm(line_id: int):
     _line(line_id)
@@ -258,13 +258,13 @@ def _decide(line_id: int, action: str):
     return _queue_page(line_forms={(line_id, action): form}, status=422)
 
 
-@bp.post("/reconciliation/lines/<int:line_id>/unmatch")
+@bp.post("/reconciliation/lines/<bigid:line_id>/unmatch")
 @signed_in(*MANAGERS)
 def reconciliation_unmatch(line_id: int):
     return _decide(line_id, "unmatch")
 
 
-@bp.post("/reconciliation/lines/<int:line_id>/ignore")
+@bp.post("/reconciliation/lines/<bigid:line_id>/ignore")
 @signed_in(*MANAGERS)
 def reconciliation_ignore(line_id: int):
     return _decide(line_id, "ignore")

@@ -184,7 +184,7 @@ class ReconciliationLineSchema(ma.Schema):
 class ReconciliationLineArgs(schemas.PageArgs):
     status = fields.String(load_default=None, validate=validate.OneOf(LINE_STATES))
     source = fields.String(load_default=None, validate=validate.OneOf(LINE_SOURCES))
-    import_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**63 - 1))
+    import_id = fields.Integer(load_default=None, validate=validate.Range(1, schemas.MAX_ID))
 
 
 class StatementLineConfirmIn(schemas.Strict):
@@ -364,7 +364,7 @@ def list_lines(args):
     )
 
 
-@blp.route("/lines/<int:line_id>/confirm", methods=["POST"])
+@blp.route("/lines/<bigid:line_id>/confirm", methods=["POST"])
 @requires(*MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @blp.arguments(StatementLineConfirmIn, required=False)
@@ -377,7 +377,7 @@ def confirm_line(data, line_id):
         )
 
 
-@blp.route("/lines/<int:line_id>/unmatch", methods=["POST"])
+@blp.route("/lines/<bigid:line_id>/unmatch", methods=["POST"])
 @requires(*MANAGERS)
 @errors(400, 404, 413, 415, 422)
 @blp.arguments(StatementLineReasonIn)
@@ -390,7 +390,7 @@ def unmatch_line(data, line_id):
         )
 
 
-@blp.route("/lines/<int:line_id>/ignore", methods=["POST"])
+@blp.route("/lines/<bigid:line_id>/ignore", methods=["POST"])
 @requires(*MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @blp.arguments(StatementLineReasonIn)

@@ -98,6 +98,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
+    # Second, once the body limit is set: text no column can hold is refused before any view.
+    from placefund import request_guard
+
+    request_guard.register(app)
+
     @app.after_request
     def _finish(response):
         headers = response.headers
