@@ -35,11 +35,14 @@ HTTP_CODES = {
     409: "conflict",
     412: "precondition_failed",
     413: "request_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_error",
     428: "precondition_required",
     429: "too_many_requests",
+    431: "request_header_fields_too_large",
     500: "internal_error",
+    501: "not_implemented",
     503: "service_unavailable",
 }
 

@@ -86,6 +86,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
+    from placefund.last_resort import LastResort
+
+    # Outermost: whatever escapes the app (and ProxyFix) still gets an answer of ours
+    app.wsgi_app = LastResort(app.wsgi_app)
     db = database or Database(settings.database_url)
     app.extensions["placefund.db"] = db
 
