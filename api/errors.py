@@ -210,7 +210,15 @@ def handle_integrity(error: IntegrityError):
 def handle_database(error: DBAPIError):
     if isinstance(error, OperationalError):
         log.error("database unavailable: %s", error.orig.__class__.__name__)
-        return problem(503, "service_unavailable", "The database is unavailable; retry later.")
+        # Retryable: the pool has recycled its dead connections, and a money-moving retry
+        # with the same Idempotency-Key answers the stored result should the commit have
+        # reached the server before the connection was lost
+        return problem(
+            503,
+            "service_unavailable",
+            "The database is unavailable; retry later.",
+            headers={"Retry-After": "1"},
+        )
     if isinstance(error, DataError):
         # The request carried a value the column cannot hold that no schema caught (too
         # large a number, a NUL character): the client's to fix, and nothing was stored.
