@@ -452,7 +452,7 @@ def _describe_line(line: StatementLine) -> str:
     )
 
 
-@bp.post("/reconciliation/lines/<int:line_id>/confirm")
+@bp.post("/reconciliation/lines/<bigid:line_id>/confirm")
 @signed_in(*MANAGERS)
 def reconciliation_confirm(line_id: int):
     """Confirm the proposed match or the items chosen; from the line page, errors stay there."""
@@ -504,13 +504,13 @@ def _decide(line_id: int, action: str):
     return _line_page(line, status=422, reason_form=form, action=action)
 
 
-@bp.post("/reconciliation/lines/<int:line_id>/unmatch")
+@bp.post("/reconciliation/lines/<bigid:line_id>/unmatch")
 @signed_in(*MANAGERS)
 def reconciliation_unmatch(line_id: int):
     return _decide(line_id, "unmatch")
 
 
-@bp.post("/reconciliation/lines/<int:line_id>/ignore")
+@bp.post("/reconciliation/lines/<bigid:line_id>/ignore")
 @signed_in(*MANAGERS)
 def reconciliation_ignore(line_id: int):
     return _decide(line_id, "ignore")

@@ -314,7 +314,7 @@ def entries():
     )
 
 
-@bp.get("/ledger/entries/<int:entry_id>")
+@bp.get("/ledger/entries/<bigid:entry_id>")
 @signed_in(*MANAGERS)
 def entry(entry_id: int):
     e = db_session().get(Entry, entry_id)

@@ -132,7 +132,7 @@ class _Lookup:
             ]
             plan = self.compiled[dialect] = (sql, processors)
         sql, processors = plan
-        batch = Batch(connection.connection.driver_connection)
+        batch = Batch(connection.connection.driver_connection, connection)
         lookup = batch.add(sql, [digest])
         raw = batch.run()[lookup].row()
         if raw is None:

@@ -12,7 +12,7 @@ import logging
 
 import marshmallow as ma
 from flask import Flask, g, jsonify, request
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -35,11 +35,14 @@ HTTP_CODES = {
     409: "conflict",
     412: "precondition_failed",
     413: "request_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_error",
     428: "precondition_required",
     429: "too_many_requests",
+    431: "request_header_fields_too_large",
     500: "internal_error",
+    501: "not_implemented",
     503: "service_unavailable",
 }
 
@@ -97,20 +100,31 @@ def problem(
         "code": code,
         "title": http.HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail,
+        "detail": encodable(detail),
         "instance": request.path,
     }
     request_id = g.get("request_id")
     if request_id:
         body["request_id"] = request_id
     if fields:
-        body["errors"] = {k: [str(m) for m in v] for k, v in fields.items()}
+        body["errors"] = {encodable(k): [encodable(str(m)) for m in v] for k, v in fields.items()}
     response = jsonify(body)
     response.status_code = status
     response.mimetype = PROBLEM_MEDIA_TYPE
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def encodable(text: str) -> str:
+    """``text`` as it can be sent in UTF-8: a lone surrogate (from a client's ``"\\ud800"``,
+    echoed in a field name or message) written as ``\\ud800`` instead of failing to encode
+    while the error itself is being answered."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
@@ -196,7 +210,24 @@ def handle_integrity(error: IntegrityError):
 def handle_database(error: DBAPIError):
     if isinstance(error, OperationalError):
         log.error("database unavailable: %s", error.orig.__class__.__name__)
-        return problem(503, "service_unavailable", "The database is unavailable; retry later.")
+        # Retryable: the pool has recycled its dead connections, and a money-moving retry
+        # with the same Idempotency-Key answers the stored result should the commit have
+        # reached the server before the connection was lost
+        return problem(
+            503,
+            "service_unavailable",
+            "The database is unavailable; retry later.",
+            headers={"Retry-After": "1"},
+        )
+    if isinstance(error, DataError):
+        # The request carried a value the column cannot hold that no schema caught (too
+        # large a number, a NUL character): the client's to fix, and nothing was stored.
+        log.warning("database refused a value: %s", error.orig.__class__.__name__)
+        return problem(
+            422,
+            "unstorable_value",
+            "A value in the request cannot be stored (out of range or a forbidden character).",
+        )
     log.exception("database error")
     return problem(500, "internal_error", "An unexpected error occurred.")
 

@@ -118,7 +118,7 @@ def list_entries(args):
     )
 
 
-@blp.route("/ledger/entries/<int:entry_id>", methods=["GET"])
+@blp.route("/ledger/entries/<bigid:entry_id>", methods=["GET"])
 @requires(*MANAGERS)
 @errors(404)
 @blp.response(200, schemas.EntrySchema)
@@ -152,7 +152,7 @@ def record_adjustment(data):
         )
 
 
-@blp.route("/ledger/entries/<int:entry_id>/reversal", methods=["POST"])
+@blp.route("/ledger/entries/<bigid:entry_id>/reversal", methods=["POST"])
 @requires(*MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @money_moving

@@ -188,7 +188,7 @@ class ReconciliationLineArgs(schemas.PageArgs):
         metadata={"description": "open: unmatched or matched, i.e. waiting for a decision"},
     )
     source = fields.String(load_default=None, validate=validate.OneOf(LINE_SOURCES))
-    import_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**63 - 1))
+    import_id = fields.Integer(load_default=None, validate=validate.Range(1, schemas.MAX_ID))
     start = fields.Date(load_default=None, data_key="from", metadata={"description": "On or after"})
     end = fields.Date(load_default=None, data_key="to", metadata={"description": "On or before"})
     min_amount = fields.Integer(
@@ -404,7 +404,7 @@ def list_lines(args):
     return page | {"total": reconciliation_queue.count(session, line_filter)}
 
 
-@blp.route("/lines/<int:line_id>/confirm", methods=["POST"])
+@blp.route("/lines/<bigid:line_id>/confirm", methods=["POST"])
 @requires(*MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @blp.arguments(StatementLineConfirmIn, required=False)
@@ -417,7 +417,7 @@ def confirm_line(data, line_id):
         )
 
 
-@blp.route("/lines/<int:line_id>/unmatch", methods=["POST"])
+@blp.route("/lines/<bigid:line_id>/unmatch", methods=["POST"])
 @requires(*MANAGERS)
 @errors(400, 404, 413, 415, 422)
 @blp.arguments(StatementLineReasonIn)
@@ -430,7 +430,7 @@ def unmatch_line(data, line_id):
         )
 
 
-@blp.route("/lines/<int:line_id>/ignore", methods=["POST"])
+@blp.route("/lines/<bigid:line_id>/ignore", methods=["POST"])
 @requires(*MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @blp.arguments(StatementLineReasonIn)

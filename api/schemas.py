@@ -15,8 +15,15 @@ from ledger.money import EXPONENTS, MAX_AMOUNT, Money
 from ledger.ubn import is_valid_ubn
 from placefund.reference import counties, townships
 
-#: Largest id accepted in a path or filter (ids are 64-bit at most)
-MAX_ID = 2**63 - 1
+#: The column types' bounds. Every integer a request carries is checked against the column
+#: it ends up compared with or stored in, so a number too large for it is a 4xx naming the
+#: field, never a database "integer out of range" (a 500).
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+#: Largest id accepted in a path, filter or body: ids are INTEGER (32-bit) columns, except
+#: ledger entries and statement lines (``MAX_BIG_ID``).
+MAX_ID = INT32_MAX
+MAX_BIG_ID = INT64_MAX
 
 
 class Strict(ma.Schema):
@@ -222,7 +229,7 @@ class OrganisationPatch(Strict):
     town_code = fields.String(validate=validate_town)
     version = fields.Integer(
         strict=True,
-        validate=validate.Range(1, 2**31 - 1),
+        validate=validate.Range(1, INT32_MAX),
         metadata={"description": "The version you read (or send If-Match)"},
     )
 
@@ -346,7 +353,7 @@ class PledgeIn(Strict):
 
 class PledgePatch(Strict):
     public_name = Bool(required=True)
-    version = fields.Integer(strict=True, validate=validate.Range(1, 2**31 - 1))
+    version = fields.Integer(strict=True, validate=validate.Range(1, INT32_MAX))
 
 
 class PledgeArgs(DateRangeArgs):

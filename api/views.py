@@ -27,19 +27,33 @@ from api import (
 )
 from api.errors import PROBLEM_MEDIA_TYPE, ApiError, ProblemSchema, register_error_handlers
 from api.operation_ids import name_operations
+from api.schemas import MAX_BIG_ID, MAX_ID
 from ledger.posting import REPLAYED
 
 API_PREFIX = "/api/v1"
-MAX_ID = 2**63 - 1
 
 
 class IdConverter(IntegerConverter):
-    """``<int:id>`` limited to positive 64-bit values: a larger id is a 404, not an overflow."""
+    """``<int:id>``: an id of an INTEGER (32-bit) column. A larger number is a 404 (no such
+    object can exist), never an "integer out of range" from the database.
+
+    At most 20 digits match at all: werkzeug would otherwise hand ``int()`` a number of any
+    length (beyond 4,300 digits Python refuses to convert it, an unhandled ValueError).
+    """
+
+    regex = r"\d{1,20}"
+    max_id = MAX_ID
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("min", 1)
-        kwargs.setdefault("max", MAX_ID)
+        kwargs.setdefault("max", self.max_id)
         super().__init__(map, *args, **kwargs)
+
+
+class BigIdConverter(IdConverter):
+    """``<bigid:id>``: an id of a BIGINT column (ledger entries, statement lines)."""
+
+    max_id = MAX_BIG_ID
 
 
 class Api(SmorestApi):
@@ -93,6 +107,7 @@ SWAGGER_UI_STATIC = "/api/docs/static"
 
 def register(app: Flask) -> Api:
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["bigid"] = BigIdConverter
     app.config.update(
         API_TITLE="placefund API",
         API_VERSION="1.0.0",
@@ -115,9 +130,11 @@ def register(app: Flask) -> Api:
             static_url_path=SWAGGER_UI_STATIC,
         )
     )
-    api.register_converter(
-        IdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_ID}
-    )
+    for converter in (IdConverter, BigIdConverter):
+        api.register_converter(
+            converter,
+            lambda _c, top=converter.max_id: {"type": "integer", "minimum": 1, "maximum": top},
+        )
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "pf_... API token"}
     )

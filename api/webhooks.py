@@ -9,6 +9,7 @@ duplicate or replayed delivery answers 200 at once and changes nothing.
 from __future__ import annotations
 
 import logging
+import re
 
 import stripe
 from flask import Blueprint, current_app, jsonify, request
@@ -25,6 +26,52 @@ bp = Blueprint("stripe_webhooks", __name__)
 
 #: Stripe's events can exceed the API's 64 KiB body limit (a charge with its refunds).
 MAX_EVENT_BYTES = 1024 * 1024
+
+#: Stripe's ids (``evt_...``, ``pi_...``): printable ASCII, as long as our columns hold
+_STRIPE_ID = re.compile(r"^[\x21-\x7e]{1,255}$")
+#: Event types: ``payment_intent.succeeded``, ``v2.core.event_destination.ping``...
+_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
+#: ``created`` is seconds since the epoch and is stored in a BIGINT column
+_MAX_CREATED = 2**63 - 1
+
+
+def event_problems(event: object) -> dict[str, list[str]]:
+    """What makes a signed body unusable as an event, by field; empty when it is usable.
+
+    Only what is stored or followed is checked: the id (the duplicate guard), the type, the
+    time, and the object's id, which the effect re-fetches from Stripe (never trusting the
+    rest of the body). Anything else in the event is not read.
+    """
+    if not isinstance(event, dict):
+        return {"_schema": ["an event is a JSON object"]}
+    found: dict[str, list[str]] = {}
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not _STRIPE_ID.match(event_id):
+        found["id"] = ["a string of 1 to 255 printable ASCII characters"]
+    event_type = event.get("type")
+    if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
+        found["type"] = ["a string of 1 to 100 letters, digits, dots, dashes or underscores"]
+    created = event.get("created")
+    if created is not None and (
+        isinstance(created, bool)
+        or not isinstance(created, int)
+        or not 0 <= created <= _MAX_CREATED
+    ):
+        found["created"] = ["seconds since the epoch (a non-negative integer)"]
+    if not isinstance(event.get("livemode", False), bool):
+        found["livemode"] = ["true or false"]
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        found["data.object"] = ["an object"]
+    else:
+        object_id = obj.get("id")
+        needed = event_type in payments.HANDLED_EVENTS
+        if (object_id is not None or needed) and (
+            not isinstance(object_id, str) or not _STRIPE_ID.match(object_id)
+        ):
+            found["data.object.id"] = ["a string of 1 to 255 printable ASCII characters"]
+    return found
 
 
 def gateway() -> StripeGateway:
@@ -45,9 +92,24 @@ def stripe_webhook():
         event = gw.construct_event(payload, request.headers.get("Stripe-Signature"))
     except StripeNotConfigured as exc:
         return problem(503, exc.code, exc.detail)
-    except (ValueError, stripe.SignatureVerificationError):
+    except stripe.SignatureVerificationError:
         log.warning("stripe webhook refused: bad or missing signature")
         return problem(400, "invalid_signature", "The Stripe signature is missing or wrong.")
+    except ValueError:
+        log.warning("stripe webhook refused: the signed body is not JSON")
+        return problem(400, "malformed_event", "The signed body is not UTF-8 JSON.")
+    malformed = event_problems(event)
+    if malformed:
+        # Refused, not stored: an event without a usable id cannot be told from its retries,
+        # so storing it would let redeliveries grow the table without bound. Stripe retries
+        # a 4xx for a few days at most, and the refusals are in the log.
+        log.warning("stripe webhook refused: malformed event (%s)", ", ".join(sorted(malformed)))
+        return problem(
+            400,
+            "malformed_event",
+            "The signed body is not a Stripe event we can store; nothing was stored.",
+            fields=malformed,
+        )
     session = db_session()
     if session.in_transaction():
         session.commit()

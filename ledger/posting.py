@@ -51,7 +51,7 @@ from ledger.errors import (
 from ledger.models import Account, Entry, Period, utcnow
 from ledger.money import format_money
 from placefund.db import as_loaded
-from placefund.pgwire import Batch, numbered
+from placefund.pgwire import Batch, numbered, raise_as_sqlalchemy
 
 
 @dataclass(frozen=True)
@@ -262,6 +262,7 @@ class _Raw:
 
     def __init__(self, session: Session):
         connection = session.connection()
+        self.connection = connection
         self.sqlite = connection.dialect.name == "sqlite"
         self.cursor = connection.connection.driver_connection.cursor()
 
@@ -278,8 +279,12 @@ class _Raw:
         return v
 
     def one(self, text: str, params: Iterable[object]):
-        self.cursor.execute(self.sql(text), [self.value(v) for v in params])
-        return self.cursor.fetchone()
+        try:
+            self.cursor.execute(self.sql(text), [self.value(v) for v in params])
+            return self.cursor.fetchone()
+        except self.connection.dialect.loaded_dbapi.Error as exc:
+            # As SQLAlchemy would raise it (IntegrityError, OperationalError...)
+            raise_as_sqlalchemy(self.connection, exc, text)
 
 
 def post_entry(
@@ -340,7 +345,7 @@ def post_entry(
             # The claim may have been written before the failure (PostgreSQL has aborted
             # the transaction anyway): the session must be rolled back, never committed.
             session.info[_FAILED] = f"{type(exc).__name__}: {exc}"
-            if getattr(exc, "sqlstate", None) == REFUSED:
+            if getattr(getattr(exc, "orig", exc), "sqlstate", None) == REFUSED:
                 raise PostingRefused(str(exc)) from exc
             raise
         if commit:
@@ -492,7 +497,7 @@ def _post_pipelined(
     # each other only while neither holds a balance lock, so they cannot deadlock.
     known = _known_accounts(session)
     new_specs = [spec_for(leg.account) for leg in legs if leg.account not in known]
-    batch = Batch(raw.cursor.connection)
+    batch = Batch(raw.cursor.connection, raw.connection)
     claim = batch.add(_PG["entry"], entry)
     opened = None
     if new_specs:

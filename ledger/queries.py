@@ -11,7 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import BigInteger, Select, func, select
 from sqlalchemy.orm import Session
 
 from ledger.books import fund_position
@@ -39,10 +39,17 @@ class Page:
     next_after: int | None
 
 
+def _column_max(key) -> int:
+    """The largest value the key's column holds: BIGINT or INTEGER."""
+    return 2**63 - 1 if isinstance(key.type, BigInteger) else 2**31 - 1
+
+
 def page(session: Session, stmt: Select, key, *, limit: int, after: int | None) -> Page:
     """Run ``stmt`` newest first, ``limit`` rows after the keyset position ``after``."""
-    if after is not None:
+    if after is not None and after <= _column_max(key):
         stmt = stmt.where(key < after)
+    # A position beyond what the key's column can hold is before every row: no filter (the
+    # database would refuse to compare an INTEGER column with it).
     rows = session.execute(stmt.order_by(key.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]

@@ -87,6 +87,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
+    from placefund.last_resort import LastResort
+
+    # Outermost: whatever escapes the app (and ProxyFix) still gets an answer of ours
+    app.wsgi_app = LastResort(app.wsgi_app)
     db = database or Database(settings.database_url)
     app.extensions["placefund.db"] = db
 
@@ -98,6 +102,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+    # Second, once the body limit is set: text no column can hold is refused before any view.
+    from placefund import request_guard
+
+    request_guard.register(app)
 
     @app.after_request
     def _finish(response):

@@ -133,8 +133,11 @@ class Batch:
     included, so the transaction is then aborted and must be rolled back.
     """
 
-    def __init__(self, driver: psycopg.Connection):
+    def __init__(self, driver: psycopg.Connection, connection=None):
+        """``connection``: the SQLAlchemy ``Connection`` that holds ``driver``. With it, a
+        failure is raised as SQLAlchemy raises a driver's error (``raise_as_sqlalchemy``)."""
         self.driver = driver
+        self.connection = connection
         self.statements: list[tuple[str, list]] = []
 
     def add(self, sql: str, params: Sequence = ()) -> int:
@@ -143,6 +146,14 @@ class Batch:
         return len(self.statements) - 1
 
     def run(self, *, commit: bool = False) -> list[Result]:
+        if self.connection is None:
+            return self._run(commit)
+        try:
+            return self._run(commit)
+        except psycopg.Error as exc:
+            raise_as_sqlalchemy(self.connection, exc, "; ".join(sql for sql, _ in self.statements))
+
+    def _run(self, commit: bool) -> list[Result]:
         driver = self.driver
         pg = driver.pgconn
         # Named statements only where psycopg never sends DEALLOCATE ALL (placefund.db
@@ -208,6 +219,18 @@ class Batch:
         if failure is not None:
             raise failure
         return out
+
+
+def raise_as_sqlalchemy(connection, exc: BaseException, statement: str | None = None):
+    """Raise ``exc``, a driver error from beneath SQLAlchemy, exactly as SQLAlchemy raises
+    one from its own statements: wrapped in its class (IntegrityError, OperationalError,
+    DataError...) for the app's error handlers, and after a lost connection with that
+    connection invalidated and the pool's older ones recycled, so the next request gets a
+    live connection. Call it from the ``except`` block that caught ``exc``.
+    """
+    # SQLAlchemy's own handler for exactly this (Connection._handle_dbapi_exception): the
+    # same code path its execute() takes, events and disconnect detection included
+    connection._handle_dbapi_exception(exc, statement, None, None, None)
 
 
 def _begin_statement(driver: psycopg.Connection) -> bytes:

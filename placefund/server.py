@@ -17,6 +17,8 @@ import sys
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
+from placefund.last_resort import install_in_gunicorn
+
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -128,11 +130,15 @@ def run(
             "timeout": 60,
             "keepalive": 5,
             # Request line and header limits; the body limit is the app's MAX_CONTENT_LENGTH.
+            # A request over them is refused by gunicorn (414, 431) with a problem document.
             "limit_request_line": 4094,
             "limit_request_fields": 100,
             "limit_request_field_size": 8190,
             "forwarded_allow_ips": "127.0.0.1",
             "when_ready": _start_sealer,
+            # gunicorn's own error pages (414, 431, 400, a 500 while sending) as problem
+            # documents, like every other answer under /api and /webhooks
+            "post_worker_init": install_in_gunicorn,
             "on_exit": _stop_sealer,
         }
     ).run()
