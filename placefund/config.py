@@ -36,6 +36,12 @@ class Settings:
     #: many hops are believed, so a client cannot forge its address (the registration limits
     #: and the access log key on it); 0 (the default) believes none.
     proxy_hops: int = 0
+    #: Where the rate limits on sign-in, registration and reset links count (see
+    #: placefund/rate_limits.py): ``memory://`` per process, or ``redis://...`` shared by
+    #: every worker and server
+    rate_limit_storage: str = "memory://"
+    #: The console's session cookie only over HTTPS (set behind TLS)
+    session_cookie_secure: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -46,6 +52,10 @@ class Settings:
             secret_key=env.get("SECRET_KEY"),
             fund_name=env.get("PLACEFUND_FUND_NAME", "地方創生基金專戶"),
             proxy_hops=_hops(env.get("PLACEFUND_PROXY_HOPS", "0")),
+            rate_limit_storage=_rate_limit_storage(
+                env.get("PLACEFUND_RATE_LIMIT_STORAGE", "memory://")
+            ),
+            session_cookie_secure=_flag("SESSION_COOKIE_SECURE", env.get("SESSION_COOKIE_SECURE")),
         )
 
 
@@ -56,3 +66,22 @@ def _hops(value: str) -> int:
             f"front of the server), not {value!r}."
         )
     return int(value)
+
+
+def _rate_limit_storage(value: str) -> str:
+    if not value.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+        raise ValueError(
+            "PLACEFUND_RATE_LIMIT_STORAGE must be memory:// or a redis:// URL "
+            f"(e.g. redis://127.0.0.1:6379/0), not {value!r}."
+        )
+    return value
+
+
+def _flag(name: str, value: str | None) -> bool:
+    if value is None or value.strip() == "":
+        return False
+    if value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0, not {value!r}.")
