@@ -243,7 +243,7 @@ def two_factor_page():
                 form_error(form, error)
                 return _two_factor_render(form, user, secret), 422
             _open_session(user)
-            flash(_("Two-factor sign-in is on."), "info")
+            flash(_("Two-factor sign-in is on."), "info")  # after: opening clears notices
             response = make_response(
                 render_template(
                     "console/recovery_codes.html", codes=codes, next=target or home_for(user)
@@ -255,7 +255,8 @@ def two_factor_page():
         if used is None:
             form.code.errors = [_("The code is wrong or has been used already.")]
             return _two_factor_render(form, user, None), 401
-        if used == "recovery":
+        response = _signed_in_response(user, target)
+        if used == "recovery":  # after the new session: signing in clears earlier notices
             left = two_factor.recovery_codes_left(db_session(), user)
             flash(
                 _(
@@ -265,7 +266,7 @@ def two_factor_page():
                 ),
                 "error",
             )
-        return _signed_in_response(user, target)
+        return response
     status = 400 if form.errors else 200
     return _two_factor_render(form, user, secret if enrolling else None), status
 

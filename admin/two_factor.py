@@ -101,7 +101,7 @@ def new_recovery_codes(session: Session, user: User) -> list[str]:
     """Replace the user's recovery codes with ten new ones (the old ones stop working)."""
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
-    session.add_all(RecoveryCode(user_id=user.id, code_hash=_digest(c)) for c in codes)
+    session.add_all(RecoveryCode(user_id=user.id, code_hash=_digest(_normalise(c))) for c in codes)
     session.flush()
     return codes
 
