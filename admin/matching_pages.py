@@ -45,7 +45,7 @@ def org_proposals(org, decline_form=None, form_proposal: int | None = None) -> l
             {
                 "p": p,
                 "side": side,
-                "explanation": reports.explain(p, _lang()),
+                "explanation": reports.explain(p, _lang(), user),
                 "may_answer": own and p.status == "published" and answered is None,
                 "decline_form": forms.unique_ids(
                     decline_form
@@ -157,7 +157,7 @@ def matching_run(run_id: int):
     if run is None:
         abort(404)
     proposals = [
-        {"p": p, "explanation": reports.explain(p, _lang())}
+        {"p": p, "explanation": reports.explain(p, _lang(), me())}
         for p in matching.visible_proposals(s, me(), run_id=run_id)
     ]
     return render_template("console/matching_run.html", run=run, proposals=proposals)
