@@ -42,6 +42,9 @@ class Settings:
     rate_limit_storage: str = "memory://"
     #: The console's session cookie only over HTTPS (set behind TLS)
     session_cookie_secure: bool = False
+    #: /readyz turns unavailable when the oldest entry waiting to be sealed into the hash
+    #: chain has waited longer than this many seconds (the sealer has stopped or fallen behind)
+    seal_max_lag: int = 300
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -56,6 +59,9 @@ class Settings:
                 env.get("PLACEFUND_RATE_LIMIT_STORAGE", "memory://")
             ),
             session_cookie_secure=_flag("SESSION_COOKIE_SECURE", env.get("SESSION_COOKIE_SECURE")),
+            seal_max_lag=_seconds(
+                "PLACEFUND_SEAL_MAX_LAG", env.get("PLACEFUND_SEAL_MAX_LAG", "300")
+            ),
         )
 
 
@@ -85,3 +91,11 @@ def _flag(name: str, value: str | None) -> bool:
     if value.strip().lower() in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name} must be 1 or 0, not {value!r}.")
+
+
+def _seconds(name: str, value: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= 86_400:
+        raise ValueError(
+            f"{name} must be a whole number of seconds from 1 to 86400, not {value!r}."
+        )
+    return int(value)

@@ -173,9 +173,8 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
                     organisation_id=business.id,
                 )
             )
-        from admin.accounts import hash_password
-
         from admin import two_factor
+        from admin.accounts import hash_password
 
         demo_hash = hash_password(DEMO_PASSWORD)
         # Fund managers and admins sign in with a second factor; the demo enrols them all

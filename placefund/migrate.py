@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
 from importlib import resources
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, inspect
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -26,3 +29,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def is_migrated(engine: Engine) -> bool:
     return inspect(engine).has_table("alembic_version")
+
+
+@cache
+def head_revision() -> str:
+    """The newest migration this code ships (read once: the files do not change while we run)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("placefund") / "migrations"))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The migration the database is at (None: never migrated)."""
+    return MigrationContext.configure(connection).get_current_revision()
