@@ -226,7 +226,8 @@ def two_factor_page():
         if not isinstance(secret, str):
             secret = web_session["mfa_secret"] = two_factor.new_secret()
     if form.validate_on_submit():
-        refused = rate_limits().hit(TWO_FACTOR_ATTEMPTS, str(user.id))
+        # Only wrong codes count (below): a manager signing in all day is never held back
+        refused = rate_limits().check(TWO_FACTOR_ATTEMPTS, str(user.id))
         if refused:
             form.code.errors = [
                 _(
@@ -240,6 +241,7 @@ def two_factor_page():
                 with atomic() as s:
                     codes = two_factor.enrol(s, s.get(User, user.id), secret, form.code.data)
             except LedgerError as error:
+                rate_limits().hit(TWO_FACTOR_ATTEMPTS, str(user.id))
                 form_error(form, error)
                 return _two_factor_render(form, user, secret), 422
             _open_session(user)
@@ -253,6 +255,7 @@ def two_factor_page():
         with atomic() as s:
             used = two_factor.verify(s, s.get(User, user.id), form.code.data)
         if used is None:
+            rate_limits().hit(TWO_FACTOR_ATTEMPTS, str(user.id))
             form.code.errors = [_("The code is wrong or has been used already.")]
             return _two_factor_render(form, user, None), 401
         response = _signed_in_response(user, target)

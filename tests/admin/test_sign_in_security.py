@@ -380,3 +380,11 @@ def test_company_members_sign_in_without_a_second_factor(console):
     assert sign_in(c, console.emails["company_a"], PASSWORD, second_factor=False).headers[
         "Location"
     ] == ("/console/company")
+
+
+def test_right_codes_never_count_against_the_limit(console):
+    for _ in range(7):  # more sign-ins than the wrong-code limit allows wrong codes
+        c = console.app.test_client()
+        assert sign_in(c, console.emails["ndc"], PASSWORD).headers["Location"] == (
+            "/console/dashboard"
+        )
