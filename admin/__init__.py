@@ -8,9 +8,7 @@ HTML error pages for everything that is not the API.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import os
 import secrets
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from flask import Flask, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
+from admin import console_sessions
 from placefund.app import STATELESS_PREFIXES
 
 log = logging.getLogger(__name__)
@@ -40,11 +39,14 @@ def register(app: Flask) -> None:
         # Sessions and CSRF tokens need a key; without SECRET_KEY they last until a restart.
         log.warning("SECRET_KEY is not set: console sessions end when the server restarts")
         app.config["SECRET_KEY"] = secrets.token_hex(32)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # Set, not setdefault: Flask defines every one of these (SameSite none, 31 days), so a
+    # default of ours would never apply.
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
     # Behind HTTPS set SESSION_COOKIE_SECURE=1 so the session cookie never travels in clear
-    app.config.setdefault("SESSION_COOKIE_SECURE", os.environ.get("SESSION_COOKIE_SECURE") == "1")
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", dt.timedelta(hours=8))
+    app.config["SESSION_COOKIE_SECURE"] = app.config["SETTINGS"].session_cookie_secure
+    # The cookie's lifetime matches the server-side session's (admin/console_sessions.py)
+    app.config["PERMANENT_SESSION_LIFETIME"] = console_sessions.LIFETIME
     # CSRF is checked below for every unsafe request except the exempt prefixes, so a new
     # blueprint is protected without having to opt in.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
@@ -79,6 +81,7 @@ def register(app: Flask) -> None:
         reconciliation_pages,
         registration,
         self_service,
+        sign_in_pages,
         views,
     )
 

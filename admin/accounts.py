@@ -1,4 +1,8 @@
-"""Console sign-in: argon2 password hashes, lockout after repeated failures, manager resets.
+"""Console sign-in: argon2 password hashes, manager resets.
+
+Guessing is slowed by rate limits checked before any hash (placefund/rate_limits.py, applied
+in the sign-in view), never by locking the account: a lock would let anyone lock every fund
+manager out and stall the two-institution approvals at will.
 
 Like ledger services these only flush; the view's transaction commits.
 """
@@ -17,13 +21,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from admin import console_sessions, two_factor
 from admin.models import PasswordReset
 from ledger.errors import NotFound, PermissionDenied, ValidationError
 from ledger.models import User, utcnow
 
-#: Failures in a row that lock an account, and for how long
-MAX_FAILURES = 5
-LOCK_FOR = dt.timedelta(minutes=15)
 RESET_VALID_FOR = dt.timedelta(hours=24)
 MIN_PASSWORD_LENGTH = 10
 
@@ -46,11 +48,10 @@ def _dummy_hash() -> str:
 
 
 class SignInRefused(Exception):
-    """Wrong email or password, or the account is locked (``locked_until`` then says until when)."""
+    """Wrong email or password."""
 
-    def __init__(self, locked_until: dt.datetime | None = None):
+    def __init__(self):
         super().__init__("sign-in refused")
-        self.locked_until = locked_until
 
 
 def find_user(session: Session, email: str) -> User | None:
@@ -62,35 +63,22 @@ def find_user(session: Session, email: str) -> User | None:
 def authenticate(session: Session, email: str, password: str) -> User:
     """The user with this email and password, or ``SignInRefused``.
 
-    Each failure is counted; the ``MAX_FAILURES``-th locks the account for ``LOCK_FOR``.
-    A locked account refuses even the right password until the lock ends or a manager
-    resets it. Success clears the count and upgrades an outdated hash.
+    Each failure is counted, so the user is told at their next sign-in how many attempts
+    failed meanwhile. Success clears the count and upgrades an outdated hash.
     """
     user = find_user(session, email)
-    now = utcnow()
     if user is None or not user.password_hash:
         # Same work as a wrong password, so response times do not reveal which emails exist
         with contextlib.suppress(VerificationError):
             hasher.verify(_dummy_hash(), password)
         raise SignInRefused()
-    if user.locked_until is not None and user.locked_until > now:
-        raise SignInRefused(user.locked_until)
     try:
         hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         # Counted in SQL (UPDATE ... SET n = n + 1): parallel guesses cannot lose a count
         user.failed_logins = User.failed_logins + 1
         session.flush()
-        session.refresh(user, ["failed_logins"])
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until = now + LOCK_FOR
-            user.failed_logins = 0
-            session.flush()
-            raise SignInRefused(user.locked_until) from None
-        session.flush()
         raise SignInRefused() from None
-    user.failed_logins = 0
-    user.locked_until = None
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     session.flush()
@@ -98,7 +86,7 @@ def authenticate(session: Session, email: str, password: str) -> User:
 
 
 def set_password(session: Session, user: User, password: str) -> User:
-    """Store a new password (hashed); unlocks the account and ends its other sessions."""
+    """Store a new password (hashed) and end every console session of the user."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
             f"The password needs at least {MIN_PASSWORD_LENGTH} characters.",
@@ -107,8 +95,8 @@ def set_password(session: Session, user: User, password: str) -> User:
     user.password_hash = hasher.hash(password)
     user.password_changed_at = utcnow()
     user.failed_logins = 0
-    user.locked_until = None
     session.flush()
+    console_sessions.end_all(session, user.id, "password_changed")
     return user
 
 
@@ -202,7 +190,9 @@ def may_reset(actor: User, target: User) -> bool:
 def issue_reset(session: Session, *, actor: User, target: User) -> tuple[PasswordReset, str]:
     """A manager issues a one-time reset link for ``target``; returns the row and the secret.
 
-    Earlier unused links of the user stop working; the account is unlocked.
+    Earlier unused links of the user stop working. An admin's reset also clears the
+    user's two-factor enrolment (the reset link is then the way back in after a lost phone
+    and lost recovery codes), and the user enrols again at the next sign-in.
     """
     if not may_reset(actor, target):
         raise PermissionDenied("You may not reset this user's password.")
@@ -220,8 +210,8 @@ def issue_reset(session: Session, *, actor: User, target: User) -> tuple[Passwor
         created_by_id=actor.id,
         expires_at=now + RESET_VALID_FOR,
     )
-    target.failed_logins = 0
-    target.locked_until = None
+    if actor.role == "admin":
+        two_factor.clear(session, target)
     session.add(row)
     session.flush()
     return row, secret
@@ -245,9 +235,3 @@ def use_reset(session: Session, secret: str, password: str) -> User:
     row.used_at = utcnow()
     session.flush()
     return user
-
-
-def session_stamp(user: User) -> str:
-    """Changes whenever the password does: a session carrying an old stamp is signed out."""
-    basis = f"{user.id}:{user.password_hash or ''}"
-    return hashlib.sha256(basis.encode()).hexdigest()[:16]

@@ -26,7 +26,7 @@ log = logging.getLogger("placefund.console")
 
 #: Paths whose clients are programs: they keep the API's problem documents
 JSON_PATHS = ("/api", "/webhooks")
-JSON_EXACT = ("/", "/healthz")
+JSON_EXACT = ("/", "/healthz", "/readyz")
 
 
 def wants_html() -> bool:

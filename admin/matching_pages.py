@@ -47,7 +47,7 @@ def org_proposals(org) -> list[dict]:
                 "p": p,
                 "side": side,
                 "stage": matching.proposal_stage(p),
-                "explanation": reports.explain(p, _lang()),
+                "explanation": reports.explain(p, _lang(), user),
                 "may_answer": own and _may_answer(p, side),
             }
         )
@@ -85,7 +85,7 @@ def _confirm_page(proposal, decision: str, form, status: int = 200):
             "p": proposal,
             "side": side,
             "stage": matching.proposal_stage(proposal),
-            "explanation": reports.explain(proposal, _lang()),
+            "explanation": reports.explain(proposal, _lang(), me()),
         },
         decision=decision,
         form=form,
@@ -176,7 +176,7 @@ def matching_run(run_id: int):
     if run is None:
         abort(404)
     proposals = [
-        {"p": p, "explanation": reports.explain(p, _lang())}
+        {"p": p, "explanation": reports.explain(p, _lang(), me())}
         for p in matching.visible_proposals(s, me(), run_id=run_id)
     ]
     return render_template("console/matching_run.html", run=run, proposals=proposals)

@@ -189,6 +189,7 @@ CATALOG: dict[str, list[Translation]] = {
     "permission_denied": [
         T(_l("Only a fund manager may do this."), r"^Only a fund manager"),
         T(_l("You may not reset this user's password."), r"^You may not reset"),
+        T(_l("You may not end this user's sessions."), r"^You may not end this user"),
         T(
             _l("Only the company or the business answers a proposal."),
             r"^Only the company or the business",
@@ -228,6 +229,13 @@ CATALOG: dict[str, list[Translation]] = {
             r"^The password needs at least (?P<n>\d+) characters",
         ),
         T(_l("The password is too easy to guess."), case="weak_password"),
+        T(
+            _l(
+                "The code does not match. Check the clock of your phone and type the code "
+                "shown now."
+            ),
+            case="two_factor_code",
+        ),
         T(
             _l("Money restricted to this purpose cannot be spent on project %(id)s."),
             r"^Money restricted to \S+ cannot be spent on project " + _ID,
@@ -328,6 +336,7 @@ FIELD_MESSAGES: list[Translation] = [
     T(_l("The file is empty."), r"^empty$"),
     T(_l("At least %(n)s characters."), r"^at least (?P<n>\d+) characters$"),
     T(_l("Too easy to guess."), r"^too easy to guess$"),
+    T(_l("The code does not match."), r"^the code does not match$"),
     T(_l("%(item)s does not exist."), r"^(?P<item>\S+) does not exist$", item=labels.targets_in),
     T(_l("Choose what the line matches."), r"^required for an unmatched line$"),
     T(_l("Line %(n)s."), r"^line (?P<n>\d+)$"),

@@ -2,22 +2,22 @@
 
 The organisation is created unverified by the same domain service as the API's
 ``POST /api/v1/organisations``; a fund manager verifies it from /console/organisations.
-Each address may try a few times only (placefund.throttle, shared with the API), so the
+Each address may try a few times only (placefund/rate_limits.py, shared with the API), so the
 page cannot be used to create organisations in bulk or to probe which numbers and emails
 are registered.
 """
 
 from __future__ import annotations
 
-from flask import abort, current_app, g, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 
 from admin import accounts, forms
 from admin.filters import english
 from admin.views import bp, form_error
 from api.common import atomic
 from ledger.errors import LedgerError
+from placefund.rate_limits import REGISTRATION_ATTEMPTS, REGISTRATIONS, rate_limits
 from placefund.reference import townships
-from placefund.throttle import registration_throttles
 
 
 def township_choices() -> dict[str, list[tuple[str, str]]]:
@@ -38,12 +38,11 @@ def register():
     form = forms.RegistrationForm()
     towns = township_choices()
     form.town_code.choices = [(code, name) for group in towns.values() for code, name in group]
-    if form.is_submitted():
-        attempts, registrations = registration_throttles(current_app)
-        if not attempts.allow(request.remote_addr or "?"):
-            abort(429)
+    address = request.remote_addr or "?"
+    if form.is_submitted() and rate_limits().hit(REGISTRATION_ATTEMPTS, address):
+        abort(429)
     if form.validate_on_submit():
-        if not registrations.allow(request.remote_addr or "?"):
+        if rate_limits().hit(REGISTRATIONS, address):
             abort(429)
         try:
             with atomic() as s:

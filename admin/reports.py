@@ -186,12 +186,13 @@ class Explanation:
     alternatives: list[dict]
 
 
-def explain(proposal, lang: str) -> Explanation:
-    """The components (points, max, reason) and the best alternatives of a proposal."""
-    import json
+def explain(proposal, lang: str, viewer) -> Explanation:
+    """The components (points, max, reason) and the best alternatives of a proposal, as
+    ``viewer`` may see them (matching/disclosure.py: alternatives for managers only)."""
+    from matching.disclosure import explanation_for
 
     key = "en" if lang == "en" else "zh"
-    data = json.loads(proposal.explanation or "{}")
+    data = explanation_for(proposal, viewer)
 
     def text(reason) -> str:
         if isinstance(reason, dict):

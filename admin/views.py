@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -29,8 +30,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from admin import accounts, charts, forms, labels, messages, reports
-from admin.filters import TAIPEI
+from admin import accounts, charts, console_sessions, forms, labels, messages, reports
 from admin.receipts import receipt_pdf, statement_pdf
 from api.auth import MANAGERS
 from api.common import atomic, is_manager, visible
@@ -41,6 +41,12 @@ from ledger.money import parse_amount
 from ledger.overdue import overdue_instalments, overdue_summary
 from ledger.receipts import receipt_numbers
 from placefund.app import STATELESS_PREFIXES, db_session
+from placefund.rate_limits import (
+    RESET_ATTEMPTS,
+    SIGN_IN_FAILURES_PER_ACCOUNT,
+    account_key,
+    rate_limits,
+)
 
 bp = Blueprint(
     "console",
@@ -65,18 +71,23 @@ PAGE = 50
 
 @bp.before_app_request
 def _load_user():
-    """The console user from the signed session; a changed password ends old sessions."""
+    """The console user of the request's server-side session (admin/console_sessions.py): a
+    session that was signed out, revoked, ended by a password change or expired is gone."""
     g.console_user = None
-    uid = web_session.get("uid")
-    if uid is None or request.path.startswith(STATELESS_PREFIXES):
+    g.console_session = None
+    secret = web_session.get("sid")
+    if secret is None or request.path.startswith(STATELESS_PREFIXES):
         return
-    user = db_session().get(User, uid)
-    if user is None or web_session.get("stamp") != accounts.session_stamp(user):
-        web_session.pop("uid", None)
-        web_session.pop("stamp", None)
+    s = db_session()
+    row = console_sessions.find_active(s, secret) if isinstance(secret, str) else None
+    if row is None:
+        web_session.pop("sid", None)
         return
-    g.console_user = user
-    g.user = user  # the access log records who asked
+    if s.dirty:
+        s.commit()  # last seen (at most once a minute)
+    g.console_session = row
+    g.console_user = row.user
+    g.user = row.user  # the access log records who asked
 
 
 @bp.after_request
@@ -123,10 +134,22 @@ def signed_in(*roles: str):
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only a local path: never another host (open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """Only a path on this site: never another host (open redirect).
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a slash, so
+    ``/\t/evil.example`` or ``/\\evil.example`` would leave the site: anything holding a
+    control character or a backslash is refused, as is anything with a scheme or a host.
+    """
+    if not target or len(target) > 2000:
+        return default
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return default
+    if not target.startswith("/") or target.startswith("//"):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
 
 
 def home_for(user: User) -> str:
@@ -162,52 +185,7 @@ def form_error(form, error: LedgerError, aliases: dict[str, str] | None = None) 
     flash(messages.message(error), "error")
 
 
-# --- signing in and out ----------------------------------------------------------------------
-
-
-@bp.route("/sign-in", methods=["GET", "POST"])
-def sign_in():
-    form = forms.SignInForm()
-    target = safe_next(request.values.get("next"), "")
-    if form.validate_on_submit():
-        s = db_session()
-        try:
-            user = accounts.authenticate(s, form.email.data, form.password.data)
-        except accounts.SignInRefused as refused:
-            s.commit()  # the failure count is kept
-            if refused.locked_until is not None:
-                when = refused.locked_until.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M")
-                form.password.errors = [
-                    _(
-                        "Too many failed attempts: this account is locked until %(when)s. "
-                        "A fund manager can reset the password.",
-                        when=when,
-                    )
-                ]
-            else:
-                form.password.errors = [_("The email or the password is wrong.")]
-            return render_template("console/sign_in.html", form=form, next=target), 401
-        s.commit()
-        lang = web_session.get("lang")
-        web_session.clear()  # a fresh session: no fixation across sign-in
-        if lang:
-            web_session["lang"] = lang
-        web_session.permanent = True
-        web_session["uid"] = user.id
-        web_session["stamp"] = accounts.session_stamp(user)
-        return redirect(target or home_for(user))
-    status = 400 if form.errors else 200
-    return render_template("console/sign_in.html", form=form, next=target), status
-
-
-@bp.post("/sign-out")
-def sign_out():
-    lang = web_session.get("lang")
-    web_session.clear()
-    if lang:
-        web_session["lang"] = lang
-    flash(_("You have signed out."), "info")
-    return redirect(url_for("console.sign_in"))
+# --- password reset links (signing in and out: admin/sign_in_pages.py) -----------------------
 
 
 @bp.route("/reset/<secret>", methods=["GET", "POST"])
@@ -217,6 +195,10 @@ def reset_password(secret: str):
         abort(404)
     row = accounts.find_reset(db_session(), secret)
     form = forms.NewPasswordForm()
+    if form.is_submitted():
+        refused = rate_limits().hit(RESET_ATTEMPTS, request.remote_addr or "?")
+        if refused is not None:
+            abort(429)
     if form.validate_on_submit():
         try:
             with atomic() as s:
@@ -224,7 +206,7 @@ def reset_password(secret: str):
         except LedgerError as error:
             form_error(form, error)
         else:
-            web_session.pop("uid", None)
+            web_session.pop("sid", None)
             flash(_("Your password is set. Please sign in."), "info")
             return redirect(url_for("console.sign_in"))
     return render_template("console/reset.html", form=form, user=row.user)
@@ -629,7 +611,11 @@ def verify(org_id: int):
 def users():
     items = db_session().scalars(select(User).order_by(User.organisation_id, User.id)).all()
     return render_template(
-        "console/users.html", items=items, may_reset=accounts.may_reset, now=dt.datetime.now(dt.UTC)
+        "console/users.html",
+        items=items,
+        may_reset=accounts.may_reset,
+        may_revoke=console_sessions.may_revoke,
+        sessions=console_sessions.active_counts(db_session()),
     )
 
 
@@ -642,6 +628,8 @@ def reset_user(user_id: int):
     try:
         with atomic() as s:
             row, secret = accounts.issue_reset(s, actor=me(), target=target)
+        # The owner is back in: strangers' failed guesses no longer hold their account back
+        rate_limits().clear(SIGN_IN_FAILURES_PER_ACCOUNT, account_key(target.email))
     except LedgerError as error:
         flash(messages.message(error), "error")
         return redirect(url_for("console.users"))

@@ -12,6 +12,7 @@ from api.common import Blueprint, atomic, errors, user
 from api.schemas import Amount, Bool, Id, Strict, Text
 from ledger.errors import NotFound, ValidationError
 from matching import services
+from matching.disclosure import explanation_for
 from matching.records import KINDS, JsonList, MatchOffer, MatchRequest
 from placefund.app import db_session
 
@@ -142,7 +143,9 @@ class ProposalSchema(ma.Schema):
         lambda p: services.proposal_stage(p),
         metadata={"description": "who is still to answer: " + ", ".join(services.STAGES)},
     )
-    explanation = fields.Function(lambda p: json.loads(p.explanation))
+    #: As the caller may see it: alternatives and the company's budget figures are for
+    #: fund managers (matching/disclosure.py)
+    explanation = fields.Function(lambda p: explanation_for(p, user()))
     company_response = fields.String(allow_none=True)
     company_reason = fields.String(allow_none=True)
     business_response = fields.String(allow_none=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from sqlalchemy import select
 
 from api import operations, schemas
@@ -28,7 +28,7 @@ from ledger import organisations, queries
 from ledger.errors import NotFound
 from ledger.models import Organisation, User
 from placefund.app import db_session
-from placefund.throttle import registration_throttles
+from placefund.rate_limits import REGISTRATION_ATTEMPTS, REGISTRATIONS, rate_limits
 
 blp = Blueprint(
     "organisations",
@@ -38,10 +38,11 @@ blp = Blueprint(
 )
 
 
-def _throttled(throttle, detail: str) -> None:
-    """429 with Retry-After once the client's address is over the throttle's limit."""
-    if not throttle.allow(request.remote_addr or "?"):
-        retry = {"Retry-After": str(int(throttle.window))}
+def _throttled(rule, detail: str) -> None:
+    """429 with Retry-After once the client's address is over the rule's limit."""
+    refused = rate_limits().hit(rule, request.remote_addr or "?")
+    if refused is not None:
+        retry = {"Retry-After": str(refused.retry_after)}
         raise ApiError(429, detail, code="too_many_requests", headers=retry)
 
 
@@ -57,9 +58,10 @@ def register(data):
     address may try a few times only (429 with Retry-After beyond that).
     """
     # Counted with the console's registration page, per client address
-    attempts, registrations = registration_throttles(current_app)
-    _throttled(attempts, "Too many registration attempts from your address; try again later.")
-    _throttled(registrations, "Too many organisations registered from your address; try later.")
+    _throttled(
+        REGISTRATION_ATTEMPTS, "Too many registration attempts from your address; try again later."
+    )
+    _throttled(REGISTRATIONS, "Too many organisations registered from your address; try later.")
     with atomic() as session:
         org, member, token, plain = operations.register_organisation(
             session,

@@ -10,6 +10,9 @@ sealing is picked up by the next call.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import random
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +25,72 @@ from ledger.models import Account, Entry, Posting, Seal, Unsealed, utcnow
 
 #: Arbitrary constant naming the sealer's PostgreSQL advisory lock.
 SEAL_LOCK = 0x504C4644  # "PLFD"
+
+log = logging.getLogger("placefund.sealer")
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Committed entries waiting to be sealed, and when the oldest of them was written."""
+
+    entries: int
+    oldest_at: dt.datetime | None
+
+    def age_seconds(self, now: dt.datetime | None = None) -> float:
+        if self.oldest_at is None:
+            return 0.0
+        return max(0.0, ((now or utcnow()) - self.oldest_at).total_seconds())
+
+
+def unsealed_backlog(session: Session) -> Backlog:
+    row = session.execute(
+        select(
+            func.count(Unsealed.entry_id), func.min(Entry.created_at, type_=Entry.created_at.type)
+        )
+        .select_from(Unsealed)
+        .join(Entry, Entry.id == Unsealed.entry_id)
+    ).one()
+    return Backlog(int(row[0] or 0), row[1])
+
+
+def seal_continuously(
+    sessions: Callable[[], Session],
+    *,
+    interval: float = 1.0,
+    max_backoff: float = 30.0,
+    stop: Callable[[], bool] = lambda: False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Seal new entries every ``interval`` seconds until ``stop()``; never gives up.
+
+    A failed round (the database restarted, the connection dropped, a statement timed out)
+    is logged and tried again after a growing, jittered wait of up to ``max_backoff``
+    seconds; the pool then replaces the broken connection. Sealing catches up from
+    ``ledger_unsealed`` whenever the database is back, so nothing is lost meanwhile, and
+    the readiness endpoint reports the backlog while it grows.
+    """
+    failures = 0
+    while not stop():
+        try:
+            with sessions() as session, session.begin():
+                # Several servers may run a sealer; the advisory lock lets one seal while
+                # the others skip the round.
+                count = seal_pending(session, wait=False)
+        except Exception as error:
+            failures += 1
+            delay = min(max_backoff, interval * 2**failures) * (0.5 + random.random() / 2)
+            log.warning(
+                "sealing failed; trying again",
+                extra={"error": type(error).__name__, "failures": failures, "retry_in": delay},
+            )
+        else:
+            if failures:
+                log.info("sealing resumed", extra={"after_failures": failures})
+            failures = 0
+            delay = interval
+            if count:
+                log.info("sealed", extra={"entries": count})
+        sleep(delay)
 
 
 def _entry_fields(row, entry_id: int | None = None) -> dict[str, object]:

@@ -110,12 +110,16 @@ class User(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[created]
-    #: Console sign-in failures since the last success; reaching the limit locks the account
+    #: Console sign-in failures since the last success, told to the user when they next
+    #: sign in (guessing is slowed by rate limits, never by locking the account)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    #: Sign-in is refused until this time (set after repeated failures)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    #: When the password was last set; sessions signed in before it are signed out
+    #: When the password was last set (every console session is ended then)
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Two-factor sign-in (TOTP, RFC 6238): the shared secret (base32) once enrolled, and
+    #: the last time step accepted, so a code is never accepted twice
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 

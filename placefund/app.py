@@ -155,6 +155,40 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             return jsonify(status="unavailable", database="unreachable"), 503
         return jsonify(status="ok", database="reachable")
 
+    migration_head: dict[str, str] = {}
+
+    @app.get("/readyz")
+    def readyz():
+        """Ready to serve: the database answers, its schema is at this code's migration, and
+        the hash chain keeps up (the oldest unsealed entry is younger than
+        ``PLACEFUND_SEAL_MAX_LAG``). 503 with the failing checks otherwise."""
+        from ledger.chain import unsealed_backlog
+        from placefund.migrate import current_revision, head_revision
+
+        if "head" not in migration_head:  # the files do not change while we run
+            migration_head["head"] = head_revision(db.engine)
+        try:
+            revision = current_revision(db.engine)
+            with db.session() as session:
+                backlog = unsealed_backlog(session)
+        except Exception:  # any driver failure means "not ready"
+            return jsonify(status="unavailable", database="unreachable"), 503
+        lag = backlog.age_seconds()
+        checks = {
+            "database": "reachable",
+            "migrations": "current" if revision == migration_head["head"] else "behind",
+            "sealing": "ok" if lag <= settings.seal_max_lag else "behind",
+        }
+        ready = checks["migrations"] == "current" and checks["sealing"] == "ok"
+        body = {
+            "status": "ok" if ready else "unavailable",
+            **checks,
+            "unsealed_entries": backlog.entries,
+            "oldest_unsealed_seconds": round(lag, 1),
+            "seal_max_lag_seconds": settings.seal_max_lag,
+        }
+        return jsonify(body), 200 if ready else 503
+
     from api.views import register as register_api
 
     api = register_api(app)

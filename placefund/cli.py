@@ -200,22 +200,24 @@ def ledger() -> None:
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between rounds.")
 def ledger_seal(follow: bool, interval: float) -> None:
     """Seal committed entries that are not yet in the hash chain."""
-    import time
-
-    from ledger.chain import seal_pending
+    from ledger.chain import seal_continuously, seal_pending
 
     database = _database()
-    while True:
-        with database.session() as session, session.begin():
-            # With --follow several servers may run a sealer; the advisory lock lets one
-            # seal while the others skip the round.
-            count = seal_pending(session, wait=not follow)
-        if not follow:
-            click.echo(f"Sealed {count} entries.")
-            return
-        if count:
-            click.echo(f"Sealed {count} entries.", err=True)
-        time.sleep(interval)
+    if follow:
+        # Survives dropped connections and database restarts (backoff, then catch up)
+        seal_continuously(database.session, interval=interval)
+        return
+    with database.session() as session, session.begin():
+        count = seal_pending(session, wait=True)
+    click.echo(f"Sealed {count} entries.")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @ledger.command("verify")
@@ -224,13 +226,21 @@ def ledger_seal(follow: bool, interval: float) -> None:
 )
 def ledger_verify(no_seal: bool) -> None:
     """Recompute the hash chain and every balance from the postings; exit 1 on any mismatch."""
-    from ledger.chain import seal_pending, verify
+    from ledger.chain import seal_pending, unsealed_backlog, verify
     from ledger.models import Seal, Unsealed
 
     database = _database()
     if not no_seal:
         with database.session() as session, session.begin():
-            seal_pending(session, wait=True)
+            # Said before sealing: a backlog here means the sealer had fallen behind
+            backlog = unsealed_backlog(session)
+            sealed = seal_pending(session, wait=True)
+        if sealed:
+            click.echo(
+                f"Sealed {sealed} entries that were waiting; the oldest had waited "
+                f"{_duration(backlog.age_seconds())} (a running server's sealer should keep "
+                "this near zero)."
+            )
     with database.session() as session:
         total = session.scalar(select(func.count()).select_from(Seal))
         pending = session.scalar(select(func.count()).select_from(Unsealed))

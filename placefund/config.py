@@ -115,6 +115,15 @@ class Settings:
     proxy_hops: int = 0
     bank: BankAccount = field(default_factory=BankAccount)
     receipt_issuer: ReceiptIssuer = field(default_factory=ReceiptIssuer)
+    #: Where the rate limits on sign-in, registration and reset links count (see
+    #: placefund/rate_limits.py): ``memory://`` per process, or ``redis://...`` shared by
+    #: every worker and server
+    rate_limit_storage: str = "memory://"
+    #: The console's session cookie only over HTTPS (set behind TLS)
+    session_cookie_secure: bool = False
+    #: /readyz turns unavailable when the oldest entry waiting to be sealed into the hash
+    #: chain has waited longer than this many seconds (the sealer has stopped or fallen behind)
+    seal_max_lag: int = 300
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -128,6 +137,13 @@ class Settings:
             proxy_hops=_hops(env.get("PLACEFUND_PROXY_HOPS", "0")),
             bank=bank_from_env(env),
             receipt_issuer=receipt_issuer_from_env(env),
+            rate_limit_storage=_rate_limit_storage(
+                env.get("PLACEFUND_RATE_LIMIT_STORAGE", "memory://")
+            ),
+            session_cookie_secure=_flag("SESSION_COOKIE_SECURE", env.get("SESSION_COOKIE_SECURE")),
+            seal_max_lag=_seconds(
+                "PLACEFUND_SEAL_MAX_LAG", env.get("PLACEFUND_SEAL_MAX_LAG", "300")
+            ),
         )
 
 
@@ -222,3 +238,30 @@ def _seal(value: str) -> Path | None:
             f"PLACEFUND_RECEIPT_SEAL must be a PNG or JPEG image of at most 1 MB, not {value!r}."
         )
     return path.resolve()
+
+
+def _rate_limit_storage(value: str) -> str:
+    if not value.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+        raise ValueError(
+            "PLACEFUND_RATE_LIMIT_STORAGE must be memory:// or a redis:// URL "
+            f"(e.g. redis://127.0.0.1:6379/0), not {value!r}."
+        )
+    return value
+
+
+def _flag(name: str, value: str | None) -> bool:
+    if value is None or value.strip() == "":
+        return False
+    if value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0, not {value!r}.")
+
+
+def _seconds(name: str, value: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= 86_400:
+        raise ValueError(
+            f"{name} must be a whole number of seconds from 1 to 86400, not {value!r}."
+        )
+    return int(value)

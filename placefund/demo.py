@@ -173,11 +173,18 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
                     organisation_id=business.id,
                 )
             )
+        from admin import two_factor
         from admin.accounts import hash_password
 
         demo_hash = hash_password(DEMO_PASSWORD)
+        # Fund managers and admins sign in with a second factor; the demo enrols them all
+        # with one key made now (printed below), never a key written in the code
+        totp_secret = two_factor.new_secret()
         for person in people:
             person.password_hash = demo_hash
+            if two_factor.required(person):
+                person.totp_secret = totp_secret
+                person.totp_enabled_at = utcnow()
         s.add_all(people)
         s.flush()
 
@@ -362,6 +369,11 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
     echo(f"Console sign-in at /console/ (password for every demo user: {DEMO_PASSWORD}):")
     for t in tokens:
         echo(f"  {t['role']:<16} {t['email']:<34} {DEMO_PASSWORD}")
+    echo(
+        f"Fund managers and admins also type a two-factor code: add the key {totp_secret} "
+        "to an authenticator app, or run "
+        f".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{totp_secret}').now())\""
+    )
     return (
         f"Demo data loaded: {len(COMPANIES)} companies, {len(BUSINESSES)} local businesses, "
         f"{len(INSTITUTIONS)} fund institutions, 3 pledges, 7 donations, 3 disbursements, "

@@ -13,6 +13,8 @@ import json
 import logging
 import subprocess
 import sys
+import threading
+import time
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
@@ -68,19 +70,46 @@ class _GunicornLogger(Logger):
         return None
 
 
+#: The sealer process is started again after this many seconds when it exits, doubling up
+#: to the maximum while it keeps exiting within a minute
+SEALER_RESTART = (1.0, 60.0)
+
+
 def _start_sealer(arbiter) -> None:
-    """Seal new entries into the hash chain from a companion process, as long as we serve.
+    """Seal new entries into the hash chain from a supervised companion process.
 
     A separate process (not a thread in the arbiter) so forked workers never inherit its
-    database connections. Several servers sharing one PostgreSQL each run one; the sealer's
-    advisory lock lets one work at a time.
+    database connections. The sealer rides out database errors itself (ledger.chain's
+    ``seal_continuously``); should it exit anyway (killed, out of memory), a thread of the
+    arbiter starts it again with backoff, for as long as we serve. Several servers sharing
+    one PostgreSQL each run one; the sealer's advisory lock lets one work at a time.
     """
-    arbiter.sealer = subprocess.Popen(
-        [sys.executable, "-m", "placefund.cli", "ledger", "seal", "--follow"]
-    )
+    arbiter.sealer = None
+    arbiter.sealer_stopping = threading.Event()
+    thread = threading.Thread(target=_supervise_sealer, args=(arbiter,), daemon=True)
+    thread.start()
+
+
+def _supervise_sealer(arbiter) -> None:
+    log = logging.getLogger("placefund.sealer")
+    delay, longest = SEALER_RESTART
+    while not arbiter.sealer_stopping.is_set():
+        started = time.monotonic()
+        arbiter.sealer = subprocess.Popen(
+            [sys.executable, "-m", "placefund.cli", "ledger", "seal", "--follow"]
+        )
+        code = arbiter.sealer.wait()
+        if arbiter.sealer_stopping.is_set():
+            return
+        delay = SEALER_RESTART[0] if time.monotonic() - started > 60 else min(delay * 2, longest)
+        log.error("the sealer exited; starting it again", extra={"code": code, "in": delay})
+        arbiter.sealer_stopping.wait(delay)
 
 
 def _stop_sealer(arbiter) -> None:
+    stopping = getattr(arbiter, "sealer_stopping", None)
+    if stopping is not None:
+        stopping.set()
     sealer = getattr(arbiter, "sealer", None)
     if sealer is not None and sealer.poll() is None:
         sealer.terminate()

@@ -7,19 +7,48 @@ the code under test is the same); ``Console`` signs in and fills CSRF tokens lik
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
+import pyotp
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from admin import accounts
-from ledger.models import User
+from admin import accounts, two_factor
+from ledger.models import User, utcnow
 from tests.api.conftest import ACTORS, build_world
 
 PASSWORD = "correct-horse-battery"
+#: Every fund manager and admin of the console world is enrolled with this TOTP secret
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 _KEY = re.compile(r'name="key" type="hidden" value="([^"]+)"')
+
+
+class StepClock:
+    """The two-factor check's clock: each code a test asks for belongs to a new 30-second
+    step, so signing the same manager in twice within a real step is not refused as a
+    replay (which the code under test does refuse)."""
+
+    def __init__(self):
+        self.t = float(int(time.time()) // 30 * 30)
+
+    def __call__(self) -> float:
+        return self.t
+
+    def next_code(self, secret: str = TOTP_SECRET) -> str:
+        self.t += 30
+        return pyotp.TOTP(secret).at(self.t)
+
+
+TOTP_CLOCK = StepClock()
+
+
+@pytest.fixture(autouse=True)
+def totp_clock(monkeypatch):
+    monkeypatch.setattr(two_factor, "clock", TOTP_CLOCK)
+    return TOTP_CLOCK
 
 
 @pytest.fixture(autouse=True)
@@ -59,12 +88,22 @@ class ConsoleWorld:
         return c
 
 
-def sign_in(client, email: str, password: str):
+def sign_in(client, email: str, password: str, *, second_factor: bool = True):
+    """Sign in like a browser; a fund manager or admin also types the code of the world's
+    TOTP secret (unless ``second_factor`` is False: then the response is the redirect to the
+    two-factor page)."""
     page = client.get("/console/sign-in")
-    return client.post(
+    response = client.post(
         "/console/sign-in",
         data={"csrf_token": csrf_token(page.text), "email": email, "password": password},
     )
+    if second_factor and response.headers.get("Location") == "/console/sign-in/two-factor":
+        form = client.get("/console/sign-in/two-factor")
+        response = client.post(
+            "/console/sign-in/two-factor",
+            data={"csrf_token": csrf_token(form.text), "code": TOTP_CLOCK.next_code()},
+        )
+    return response
 
 
 def post_form(client, page_url: str, action: str, data: dict | None = None):
@@ -88,6 +127,9 @@ def build_console_world(database) -> tuple[dict[str, int], dict[str, str], dict[
         for actor in ACTORS:
             user = s.get(User, ids[f"user_{actor}"])
             user.password_hash = password_hash
+            if two_factor.required(user):
+                user.totp_secret = TOTP_SECRET
+                user.totp_enabled_at = utcnow()
             emails[actor] = user.email
         s.flush()
         assert len(s.scalars(select(User)).all()) == len(ACTORS)

@@ -20,6 +20,7 @@ from placefund.app import Database, create_app
 from placefund.config import Settings
 from tests.admin.conftest import (
     PASSWORD,
+    TOTP_CLOCK,
     build_console_world,
     seed_bank_line_to_confirm,
     seed_published_proposal,
@@ -93,7 +94,16 @@ def signed_in(browser, base_url, email, **context_args):
     page.get_by_label("密碼").fill(PASSWORD)
     page.get_by_role("button", name="登入").click()
     page.wait_for_load_state()
+    pass_two_factor(page)
     return context, page
+
+
+def pass_two_factor(page) -> None:
+    """A fund manager's or admin's second step: the code of the world's TOTP secret."""
+    if "/console/sign-in/two-factor" in page.url:
+        page.locator("#code").fill(TOTP_CLOCK.next_code())
+        page.locator("form button[type=submit]").last.click()
+        page.wait_for_load_state()
 
 
 def test_sign_in_and_the_dashboard_chart(browser, served):
@@ -109,6 +119,9 @@ def test_sign_in_and_the_dashboard_chart(browser, served):
     shot(page, "02-sign-in-error")
     page.get_by_label("密碼").fill(PASSWORD)
     page.get_by_role("button", name="登入").click()
+    page.wait_for_url("**/console/sign-in/two-factor")
+    shot(page, "02b-two-factor")
+    pass_two_factor(page)
     page.wait_for_url("**/console/dashboard")
     assert page.locator("h1").inner_text() == "總覽"
     assert page.locator("#flows-chart rect").count() == 24

@@ -9,9 +9,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from admin import registration
 from api.models import ApiToken
 from ledger.models import Organisation, User
-from placefund import throttle as throttle_module
+from placefund.rate_limits import Rule
 from placefund.reference import townships
 from tests.admin.conftest import csrf_token, post_form, sign_in
 
@@ -171,42 +172,12 @@ def test_a_signed_in_user_is_sent_home(console):
 
 
 def test_too_many_attempts_are_refused(console, monkeypatch):
-    monkeypatch.setattr(throttle_module, "ATTEMPTS", (3, 600.0))
+    monkeypatch.setattr(
+        registration, "REGISTRATION_ATTEMPTS", Rule("registration_attempts", "3/10 minutes")
+    )
     c = console.client()
     for _ in range(3):
         assert register(c, ubn="04595258").status_code == 422
     refused = register(c, ubn="04595258")
     assert refused.status_code == 429 and refused.mimetype == "text/html"
     assert "嘗試次數過多" in refused.text
-
-
-def test_the_throttle_forgets_after_its_window():
-    throttle = throttle_module.Throttle(2, 60)
-    assert throttle.allow("a", now=0) and throttle.allow("a", now=1)
-    assert not throttle.allow("a", now=2)
-    assert throttle.allow("b", now=2)  # per address
-    assert throttle.allow("a", now=61)
-
-
-def test_the_throttle_forgets_addresses_whose_events_expired():
-    throttle = throttle_module.Throttle(1, 60)
-    throttle.SWEEP_AT = 3
-    for i, addr in enumerate(("a", "b", "c")):
-        assert throttle.allow(addr, now=i)
-    assert not throttle.allow("c", now=10)  # still within its window
-    assert throttle.allow("d", now=61.5)  # sweeps a and b (their only events are expired)
-    assert set(throttle.events) == {"c", "d"}
-
-
-def test_the_throttle_sweeps_at_most_ten_times_a_window():
-    # A flood of new addresses must not pay a pass over every held address on each call
-    throttle = throttle_module.Throttle(1, 60)
-    throttle.SWEEP_AT = 2
-    for addr, at in (("a", 0), ("b", 1), ("c", 5)):  # sweeps at 5: nothing has expired
-        assert throttle.allow(addr, now=at)
-    assert throttle.allow("d", now=61)  # sweeps again: a and b go
-    assert set(throttle.events) == {"c", "d"}
-    assert throttle.allow("e", now=66)  # c has expired, but the last sweep was 5 s ago
-    assert set(throttle.events) == {"c", "d", "e"}
-    assert throttle.allow("f", now=67.5)  # 6 s (a tenth of the window) later: c goes
-    assert set(throttle.events) == {"d", "e", "f"}

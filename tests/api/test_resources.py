@@ -58,10 +58,11 @@ def test_registration_is_throttled_per_address_and_writes_nothing_when_refused(
 ):
     from sqlalchemy import func, select
 
+    from api import organisations
     from ledger.models import Organisation
-    from placefund import throttle
+    from placefund.rate_limits import Rule
 
-    monkeypatch.setattr(throttle, "REGISTRATIONS", (2, 3600.0))
+    monkeypatch.setattr(organisations, "REGISTRATIONS", Rule("registrations", "2/hour"))
     ubns = ["04595257", "24590619", "24590625"]  # valid check digits
     for ubn, email in zip(ubns[:2], ("a@x.tw", "b@x.tw"), strict=True):
         ok = register(client, ubn=ubn, contact={"email": email, "name": "甲"})
@@ -94,11 +95,12 @@ def test_registration_is_throttled_per_address_and_writes_nothing_when_refused(
 def test_throttle_keys_on_the_client_behind_trusted_proxies_only(database, monkeypatch):
     """Behind PLACEFUND_PROXY_HOPS trusted proxies the registration limit counts the client
     the nearest proxy saw; an X-Forwarded-For the client wrote itself changes nothing."""
-    from placefund import throttle
+    from api import organisations
     from placefund.app import create_app
     from placefund.config import Settings
+    from placefund.rate_limits import Rule
 
-    monkeypatch.setattr(throttle, "REGISTRATIONS", (1, 3600.0))
+    monkeypatch.setattr(organisations, "REGISTRATIONS", Rule("registrations", "1/hour"))
     settings = Settings(database_url=str(database.engine.url), secret_key="t", proxy_hops=1)
     client = create_app(settings, database=database).test_client()
     proxy = {"REMOTE_ADDR": "10.0.0.2"}
