@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from tests.admin.conftest import PASSWORD
+from tests.admin.conftest import PASSWORD, pass_two_factor
 
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
@@ -25,6 +25,7 @@ def open_as(browser, base_url: str, email: str, lang: str = "zh", device: str = 
     page.locator("#email").fill(email)
     page.locator("#password").fill(PASSWORD)
     page.locator("main form button[type=submit]").click()
+    pass_two_factor(page)
     page.wait_for_url("**/console/**")
     page.wait_for_load_state()
     if lang == "en":

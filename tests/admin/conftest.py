@@ -88,6 +88,37 @@ class ConsoleWorld:
         return c
 
 
+def enrol_managers(database) -> None:
+    """Give every fund manager and admin the world's TOTP secret (demo data enrols them
+    with a key of its own)."""
+    with database.session() as s, s.begin():
+        for user in s.scalars(select(User)):
+            if two_factor.required(user):
+                user.totp_secret = TOTP_SECRET
+                user.totp_enabled_at = utcnow()
+                user.totp_last_step = None
+
+
+def complete_two_factor(client, response):
+    """After a manager's password: type the code, like a browser; other answers as they are."""
+    if response.headers.get("Location") != "/console/sign-in/two-factor":
+        return response
+    form = client.get("/console/sign-in/two-factor")
+    return client.post(
+        "/console/sign-in/two-factor",
+        data={"csrf_token": csrf_token(form.text), "code": TOTP_CLOCK.next_code()},
+    )
+
+
+def pass_two_factor(page) -> None:
+    """In Chromium: a fund manager's or admin's second step, the code of the world's secret."""
+    page.wait_for_load_state()
+    if "/console/sign-in/two-factor" in page.url:
+        page.locator("#code").fill(TOTP_CLOCK.next_code())
+        page.locator("main form button[type=submit]").last.click()
+        page.wait_for_load_state()
+
+
 def sign_in(client, email: str, password: str, *, second_factor: bool = True):
     """Sign in like a browser; a fund manager or admin also types the code of the world's
     TOTP secret (unless ``second_factor`` is False: then the response is the redirect to the
@@ -97,13 +128,7 @@ def sign_in(client, email: str, password: str, *, second_factor: bool = True):
         "/console/sign-in",
         data={"csrf_token": csrf_token(page.text), "email": email, "password": password},
     )
-    if second_factor and response.headers.get("Location") == "/console/sign-in/two-factor":
-        form = client.get("/console/sign-in/two-factor")
-        response = client.post(
-            "/console/sign-in/two-factor",
-            data={"csrf_token": csrf_token(form.text), "code": TOTP_CLOCK.next_code()},
-        )
-    return response
+    return complete_two_factor(client, response) if second_factor else response
 
 
 def post_form(client, page_url: str, action: str, data: dict | None = None):

@@ -20,8 +20,8 @@ from placefund.app import Database, create_app
 from placefund.config import Settings
 from tests.admin.conftest import (
     PASSWORD,
-    TOTP_CLOCK,
     build_console_world,
+    pass_two_factor,
     seed_bank_line_to_confirm,
     seed_published_proposal,
 )
@@ -96,14 +96,6 @@ def signed_in(browser, base_url, email, **context_args):
     page.wait_for_load_state()
     pass_two_factor(page)
     return context, page
-
-
-def pass_two_factor(page) -> None:
-    """A fund manager's or admin's second step: the code of the world's TOTP secret."""
-    if "/console/sign-in/two-factor" in page.url:
-        page.locator("#code").fill(TOTP_CLOCK.next_code())
-        page.locator("form button[type=submit]").last.click()
-        page.wait_for_load_state()
 
 
 def test_sign_in_and_the_dashboard_chart(browser, served):

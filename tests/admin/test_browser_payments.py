@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 
 from placefund.app import Database, create_app
 from placefund.config import Settings
-from tests.admin.conftest import PASSWORD, bank_csv, build_console_world
+from tests.admin.conftest import PASSWORD, bank_csv, build_console_world, pass_two_factor
 from tests.admin.test_browser import ARGS, CHROMIUM, shot
 from tests.localstripe_server import free_port, offline_gateway
 
@@ -86,6 +86,7 @@ def open_as(browser, served: Served, actor: str, *, lang: str, viewport: dict, *
     page.get_by_label("密碼").fill(PASSWORD)
     page.get_by_role("button", name="登入").click()
     page.wait_for_load_state()
+    pass_two_factor(page)
     if lang == "en":
         page.get_by_role("button", name="English").click()
         page.wait_for_load_state()

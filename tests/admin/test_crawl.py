@@ -27,7 +27,13 @@ from ledger.models import Disbursement, Donation, Organisation, Payout, Pledge, 
 from placefund.app import Database, create_app
 from placefund.config import Settings
 from placefund.demo import DEMO_PASSWORD
-from tests.admin.conftest import bank_csv, csrf_token
+from tests.admin.conftest import (
+    bank_csv,
+    complete_two_factor,
+    csrf_token,
+    enrol_managers,
+    pass_two_factor,
+)
 from tests.admin.language_checks import problems, visible_text
 
 ROLES = {
@@ -76,6 +82,7 @@ def _demo_world(path) -> Database:
 
     database = Database(f"sqlite:///{path}")
     load_demo(database, echo=lambda _line: None)
+    enrol_managers(database)  # the tests' TOTP secret instead of the demo's fresh one
     with database.session() as s, s.begin():
         manager = s.scalars(select(User).where(User.email == ROLES["fund_manager"])).one()
         first = min(p.pledged_on for p in s.scalars(select(Pledge)))
@@ -169,6 +176,7 @@ def _client(app, lang: str, email: str | None):
         "/console/sign-in",
         data={"csrf_token": csrf_token(page.text), "email": email, "password": DEMO_PASSWORD},
     )
+    signed = complete_two_factor(c, signed)
     assert signed.status_code == 302, signed.text
     return c, signed.headers["Location"]
 
@@ -337,6 +345,7 @@ def _browser_page(chromium, base_url, lang: str, email: str | None):
         page.locator("#password").fill(DEMO_PASSWORD)
         page.locator("main button[type=submit]").click()
         page.wait_for_load_state()
+        pass_two_factor(page)
     else:
         page.goto("/")
     return context, page
