@@ -84,9 +84,7 @@ def correct_revenue_report(report_id: int):
                     actor=me(),
                 )
         except LedgerError as error:
-            if "revenue" not in error.fields and "amount" in error.fields:
-                error.fields["revenue"] = error.fields.pop("amount")
-            form_error(form, error)
+            form_error(form, error, aliases={"amount": "revenue"})
         else:
             flash(_("The report was corrected; the old one is kept as reversed."), "info")
             if me().role == "business_member":

@@ -837,9 +837,7 @@ def report_revenue(agreement_id: int):
                     actor=me(),
                 )
         except LedgerError as error:
-            if "revenue" not in error.fields and "amount" in error.fields:
-                error.fields["revenue"] = error.fields.pop("amount")
-            form_error(form, error)
+            form_error(form, error, aliases={"amount": "revenue"})
         else:
             flash(_("Revenue reported."), "info")
             return redirect(url_for("console.my_business"))

@@ -40,6 +40,7 @@ from ledger.models import (
     utcnow,
 )
 from ledger.money import DEFAULT_CURRENCY, format_money
+from ledger.queries import paid_per_pledge
 from placefund.reference import counties
 
 #: Priority-area types as the briefing names them
@@ -193,15 +194,7 @@ def source_figures(
 
 def pledged_not_received(session: Session, currency: str = DEFAULT_CURRENCY) -> int:
     """What companies pledged and have not paid yet (each pledge counted down to zero)."""
-    paid = (
-        select(
-            Donation.pledge_id,
-            func.sum(Donation.gross_amount - Donation.refunded_amount).label("paid"),
-        )
-        .where(Donation.pledge_id.is_not(None))
-        .group_by(Donation.pledge_id)
-        .subquery()
-    )
+    paid = paid_per_pledge()
     outstanding = Pledge.amount - func.coalesce(paid.c.paid, 0)
     return int(
         session.scalar(

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ledger.models import Donation, Organisation, Pledge, PledgeInstalment
+from ledger.models import Organisation, Pledge, PledgeInstalment
+from ledger.queries import paid_per_pledge
 
 
 @dataclass(frozen=True)
@@ -37,15 +38,7 @@ def overdue_instalments(
     session: Session, today: dt.date, *, company_id: int | None = None
 ) -> list[OverdueInstalment]:
     """Every overdue instalment, oldest due date first (``company_id`` narrows to one)."""
-    paid = (
-        select(
-            Donation.pledge_id,
-            func.sum(Donation.gross_amount - Donation.refunded_amount).label("paid"),
-        )
-        .where(Donation.pledge_id.is_not(None))
-        .group_by(Donation.pledge_id)
-        .subquery()
-    )
+    paid = paid_per_pledge()
     late = (
         select(PledgeInstalment.pledge_id)
         .where(PledgeInstalment.due_date < today)

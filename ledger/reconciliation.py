@@ -53,6 +53,7 @@ from ledger.payment_models import (
     StatementImport,
     StatementLine,
 )
+from ledger.queries import paid_per_pledge
 from ledger.reconcile import (
     BalanceTransaction,
     Candidate,
@@ -428,15 +429,7 @@ def bank_candidates(
                 counterparty=f"company:{d.company_id}" if d.company_id else None,
             )
         )
-    paid = (
-        select(
-            Donation.pledge_id,
-            func.sum(Donation.gross_amount - Donation.refunded_amount).label("paid"),
-        )
-        .where(Donation.pledge_id.is_not(None))
-        .group_by(Donation.pledge_id)
-        .subquery()
-    )
+    paid = paid_per_pledge()
     pledges = session.execute(
         select(
             Pledge.id,
