@@ -40,7 +40,7 @@ from ledger.models import (
     utcnow,
 )
 from ledger.money import DEFAULT_CURRENCY, format_money
-from ledger.queries import paid_per_pledge
+from ledger.pledge_payments import paid_per_pledge
 from placefund.reference import counties
 
 #: Priority-area types as the briefing names them

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ledger.models import Organisation, Pledge, PledgeInstalment
-from ledger.queries import paid_per_pledge
+from ledger.pledge_payments import paid_per_pledge
 
 
 @dataclass(frozen=True)

@@ -492,17 +492,3 @@ def organisation_of_agreement(session: Session, agreement_id: int) -> int | None
     return session.scalar(
         select(ReturnAgreement.business_id).where(ReturnAgreement.id == agreement_id)
     )
-
-
-def paid_per_pledge():
-    """A subquery of what was paid towards each pledge (``pledge_id``, ``paid``): gross
-    donations less refunds. Pledges nothing was paid towards have no row."""
-    return (
-        select(
-            Donation.pledge_id,
-            func.sum(Donation.gross_amount - Donation.refunded_amount).label("paid"),
-        )
-        .where(Donation.pledge_id.is_not(None))
-        .group_by(Donation.pledge_id)
-        .subquery()
-    )

@@ -53,7 +53,7 @@ from ledger.payment_models import (
     StatementImport,
     StatementLine,
 )
-from ledger.queries import paid_per_pledge
+from ledger.pledge_payments import paid_per_pledge
 from ledger.reconcile import (
     BalanceTransaction,
     Candidate,
