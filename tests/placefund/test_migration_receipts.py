@@ -1,4 +1,4 @@
-"""Migration 0012: receipt numbers already printed are kept; new ones follow them."""
+"""Migration 0013: receipt numbers already printed are kept; new ones follow them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from placefund.migrate import alembic_config
 def test_receipt_numbers_printed_before_the_migration_are_kept(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'm.db'}")
     run = _runner(database)
-    run(command.upgrade, "0011")
+    run(command.upgrade, "0012")
     _kept_and_followed(database, run)
     database.engine.dispose()
 
@@ -21,7 +21,7 @@ def test_receipt_numbers_printed_before_the_migration_are_kept(tmp_path):
 @pytest.mark.postgres
 def test_receipt_numbers_printed_before_the_migration_are_kept_on_postgres(pg):
     run = _runner(pg)
-    run(command.downgrade, "0011")
+    run(command.downgrade, "0012")
     _kept_and_followed(pg, run)
 
 
@@ -64,6 +64,6 @@ def _kept_and_followed(database, run):
         numbers = receipt_numbers(s, [new.id])
     last = max(int(n.rsplit("-", 1)[1]) for n in before.values() if f"-{year}-" in n)
     assert numbers[new.id] == f"PF-{year}-{last + 1:06d}"
-    run(command.downgrade, "0011")
+    run(command.downgrade, "0012")
     assert not inspect(database.engine).has_table("receipt_numbers")
     run(command.upgrade, "head")

@@ -25,7 +25,7 @@ from ledger.models import Organisation, User
 from placefund.app import Database
 from placefund.migrate import upgrade
 
-EMAIL = "manager@fund.example.tw"
+EMAIL = "finance@mountain-sea.example.tw"
 PASSWORD = "correct-horse-battery"
 SIGN_INS = 10
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -34,17 +34,18 @@ CLOSE = {"Connection": "close"}
 
 @pytest.fixture
 def instance(tmp_path):
-    """An instance folder whose SQLite database has one fund manager who can sign in."""
+    """An instance folder whose SQLite database has one company member who can sign in
+    (with a password only: a fund manager's second factor is tested in tests/admin)."""
     folder = tmp_path / "instance"
     database = Database(f"sqlite:///{folder / 'placefund.db'}")
     upgrade(database.engine)
     with database.session() as s, s.begin():
-        org = Organisation(kind="institution", name="國家發展委員會", institution_code="NDC")
+        org = Organisation(kind="company", name="山海茶業股份有限公司", ubn="04595257")
         s.add(org)
         s.flush()
         # Cheap argon2 parameters (they travel inside the hash; the server verifies as usual)
         hashed = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
-        s.add(User(email=EMAIL, name="經理", role="fund_manager", organisation_id=org.id,
+        s.add(User(email=EMAIL, name="林美華", role="company_member", organisation_id=org.id,
                    password_hash=hashed))  # fmt: skip
     database.engine.dispose()
     return folder

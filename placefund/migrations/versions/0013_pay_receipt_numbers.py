@@ -4,15 +4,15 @@ Receipts issued before this revision printed ``PF-<year>-<donation id>``; those 
 kept (a company may already have filed them): every existing donation gets its id as its
 serial, and each year's counter starts after the largest, so new numbers never repeat one.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

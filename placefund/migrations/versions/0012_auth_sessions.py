@@ -4,15 +4,15 @@
 revocation); ``users.totp_*`` and ``recovery_codes`` hold two-factor enrolment;
 ``users.locked_until`` goes, since a stranger could use it to lock anyone out.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0012
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
