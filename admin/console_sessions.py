@@ -49,7 +49,9 @@ def start(
 
 
 def find_active(session: Session, secret: str) -> ConsoleSession | None:
-    """The live session for a cookie's secret (touched when last seen long enough ago)."""
+    """The live session for a cookie's secret, its ``last_seen_at`` moved on when it was last
+    seen long enough ago (left for the caller to commit at once: a request must not hold a
+    write lock for its whole length just to say the session was used)."""
     if not secret or len(secret) > 200:
         return None
     row = session.scalars(
@@ -59,8 +61,7 @@ def find_active(session: Session, secret: str) -> ConsoleSession | None:
     if row is None or row.ended_at is not None or row.expires_at <= now:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
-        session.flush()
+        row.last_seen_at = now  # not flushed: the caller commits it (see admin/views.py)
     return row
 
 

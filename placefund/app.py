@@ -168,10 +168,15 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         if "head" not in migration_head:  # the files do not change while we run
             migration_head["head"] = head_revision(db.engine)
         try:
-            revision = current_revision(db.engine)
-            with db.session() as session:
-                backlog = unsealed_backlog(session)
+            # The request's own session: on SQLite a second connection would wait for the
+            # lock this request may already hold (the console's session check takes it)
+            session = db_session()
+            revision = current_revision(session.connection())
+            backlog = unsealed_backlog(session)
         except Exception:  # any driver failure means "not ready"
+            logging.getLogger("placefund.readiness").warning(
+                "readiness check failed", exc_info=True
+            )
             return jsonify(status="unavailable", database="unreachable"), 503
         lag = backlog.age_seconds()
         checks = {

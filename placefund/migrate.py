@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, inspect
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -39,9 +39,12 @@ def head_revision(engine: Engine) -> str:
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
-def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at; None when it has no schema yet."""
-    with engine.connect() as connection:
+def current_revision(bind: Engine | Connection) -> str | None:
+    """The revision the database is at; None when it has no schema yet. Given a connection,
+    it asks on that one (a request already holding SQLite's lock must not open another)."""
+    if isinstance(bind, Connection):
+        return MigrationContext.configure(bind).get_current_revision()
+    with bind.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
