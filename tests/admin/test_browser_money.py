@@ -49,7 +49,7 @@ def test_two_managers_commit_within_the_money_available(browser, served):
     assert "/console/disbursements/new" in ndc.url  # refused: nothing was reserved
     error = ndc.locator("#amount-error").inner_text()
     assert "NT$18,000" in error
-    assert "可動用金額不足" in ndc.locator(".flash.error").inner_text()
+    assert "可動用金額不足" in ndc.locator("main").inner_text()  # next to the field, once
     shot(ndc, "money-02-refused-beyond-available")
 
     _propose(ndc, "12,000", "茶園步道")
@@ -100,10 +100,10 @@ def test_a_business_corrects_a_revenue_report(browser, served):
 
     report("2026-01-01", "2026-03-31", "600,000")
     report("2026-03-01", "2026-05-31", "10,000")  # overlaps the first
-    assert "申報期間不得重疊" in page.locator(".flash.error").inner_text()
+    assert "申報期間不得重疊" in page.locator("main").inner_text()
     shot(page, "money-07-overlap-refused")
     report("2026-09-30", "2026-07-01", "10,000")
-    assert "結束日期早於開始日期" in page.locator(".flash.error").inner_text()
+    assert "結束日期早於開始日期" in page.locator("main").inner_text()
 
     page.goto("/console/business")
     page.get_by_role("link", name="更正").first.click()

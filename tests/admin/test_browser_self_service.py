@@ -54,7 +54,7 @@ TEXT = {
         "project_created": "The project is created.",
         "no_kind": "Choose at least one kind of partnership.",
         "industry": "稻作栽培業",  # DGBAS publishes the names in Chinese only
-        "town": "竹山鎮",
+        "town": "Zhushan Township",
         "county_group": "Nantou County",
         "waiting": "The local business accepted; waiting for the company",
         "accept": "Accept…",
