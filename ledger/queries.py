@@ -29,6 +29,7 @@ from ledger.models import (
     RevenueReport,
     RevenueReturn,
 )
+from ledger.pledge_payments import paid_per_pledge
 from placefund.reference import counties
 
 
@@ -57,18 +58,6 @@ def page(session: Session, stmt: Select, key, *, limit: int, after: int | None) 
     return Page(items, rows[-1][0].id if more else None)
 
 
-def _paid_subquery():
-    return (
-        select(
-            Donation.pledge_id,
-            func.sum(Donation.gross_amount - Donation.refunded_amount).label("paid"),
-        )
-        .where(Donation.pledge_id.is_not(None))
-        .group_by(Donation.pledge_id)
-        .subquery()
-    )
-
-
 def list_pledges(
     session: Session,
     *,
@@ -83,7 +72,7 @@ def list_pledges(
 
     ``status``: ``open`` (something still due) or ``paid`` (fully paid).
     """
-    paid = _paid_subquery()
+    paid = paid_per_pledge()
     paid_col = func.coalesce(paid.c.paid, 0)
     stmt = select(Pledge, paid_col).outerjoin(paid, paid.c.pledge_id == Pledge.id)
     if company_id is not None:

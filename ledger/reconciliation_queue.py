@@ -42,6 +42,7 @@ from ledger.models import (
 )
 from ledger.money import parse_amount
 from ledger.payment_models import LINE_SOURCES, LINE_STATES, ReconciliationResult, StatementLine
+from ledger.pledge_payments import paid_per_pledge
 
 TAIWAN = dt.timezone(dt.timedelta(hours=8))
 
@@ -450,20 +451,8 @@ def _donations(session, *where, limit: int | None = None) -> list[LedgerItem]:
     return out
 
 
-def _paid():
-    return (
-        select(
-            Donation.pledge_id,
-            func.sum(Donation.gross_amount - Donation.refunded_amount).label("paid"),
-        )
-        .where(Donation.pledge_id.is_not(None))
-        .group_by(Donation.pledge_id)
-        .subquery()
-    )
-
-
 def _pledges(session, *where, open_only: bool = True, limit: int | None = None):
-    paid = _paid()
+    paid = paid_per_pledge()
     due = Pledge.amount - func.coalesce(paid.c.paid, 0)
     stmt = (
         select(Pledge, due.label("due"), Organisation.name, Organisation.name_en)
