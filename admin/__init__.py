@@ -8,8 +8,6 @@ HTML error pages for everything that is not the API.
 
 from __future__ import annotations
 
-import logging
-import secrets
 from pathlib import Path
 
 from flask import Flask, request, session
@@ -18,8 +16,6 @@ from flask_wtf.csrf import CSRFProtect
 
 from admin import console_sessions
 from placefund.app import STATELESS_PREFIXES
-
-log = logging.getLogger(__name__)
 
 LANGUAGES = {"zh_Hant_TW": "中文", "en": "English"}
 DEFAULT_LOCALE = "zh_Hant_TW"
@@ -35,10 +31,6 @@ def current_locale() -> str:
 
 
 def register(app: Flask) -> None:
-    if not app.config.get("SECRET_KEY"):
-        # Sessions and CSRF tokens need a key; without SECRET_KEY they last until a restart.
-        log.warning("SECRET_KEY is not set: console sessions end when the server restarts")
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
     # Set, not setdefault: Flask defines every one of these (SameSite none, 31 days), so a
     # default of ours would never apply.
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
