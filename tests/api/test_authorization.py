@@ -349,7 +349,7 @@ def test_matrix_covers_every_documented_operation(client):
     normalised = {(m, re.sub(r"\{(\w+)\}", "{x}", p)) for m, p in documented}
     normalised = {(m, p.replace("assets:bank:main", "{x}")) for m, p in normalised}
     covered = {(m, p.replace("assets:bank:main", "{x}")) for m, p in covered}
-    # Token revocation is per user and registration is public: tested in test_resources.py.
+    # Token revocation is per user and registration is public: tested in test_organisations.py.
     assert normalised - covered == {
         ("DELETE", "/api/v1/tokens/{x}"),
         ("POST", "/api/v1/organisations"),

@@ -115,3 +115,13 @@ def test_apps_without_secret_key_sign_with_the_instance_key(tmp_path, monkeypatc
     assert given.config["SECRET_KEY"] == "k" * 40
     for app in (first, second, given):
         app.extensions["placefund.db"].engine.dispose()
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "11", ""])
+def test_proxy_hops_setting_is_refused_unless_a_small_whole_number(value):
+    from placefund.config import Settings
+
+    with pytest.raises(ValueError, match="PLACEFUND_PROXY_HOPS"):
+        Settings.from_env({"PLACEFUND_PROXY_HOPS": value})
+    assert Settings.from_env({"PLACEFUND_PROXY_HOPS": "2"}).proxy_hops == 2
+    assert Settings.from_env({}).proxy_hops == 0

@@ -1,10 +1,11 @@
 """A real ``placefund serve`` (gunicorn) on loopback: every answer under /api and /webhooks
 is a problem document, including the ones gunicorn writes itself and a 500 from outside
-the app's error handlers."""
+the app's error handlers. Its JSON log lines never carry a token."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -153,3 +154,12 @@ def test_a_body_failing_while_gunicorn_sends_it_is_a_500_problem(failing):
     _problem(_get(failing, "/api/v1/test/body-fails"), 500)
     # The worker keeps serving
     assert _get(failing, "/healthz")[0] == 200
+
+
+def test_json_log_format_never_contains_tokens():
+    from placefund.server import JsonFormatter
+
+    record = logging.LogRecord("placefund.access", logging.INFO, __file__, 1, "request", (), None)
+    record.request_id, record.path, record.status = "r1", "/api/v1/me", 200
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "r1" and line["msg"] == "request" and line["status"] == 200
