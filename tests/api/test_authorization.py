@@ -152,7 +152,7 @@ ENDPOINTS = [
         (200,),
         "business_x",
     ),
-    Endpoint(  # own versus another business's report: tests/api/test_money_rules.py
+    Endpoint(  # own versus another business's report: tests/api/test_returns.py
         "POST",
         "/api/v1/revenue-reports/{missing}/corrections",
         ("business_member", *M),

@@ -1,4 +1,5 @@
-"""api/disbursements.py: two institutions approve, then payment; voiding; verified businesses."""
+"""api/disbursements.py: two institutions approve, then payment; voiding; verified businesses;
+no proposal beyond the money available."""
 
 from __future__ import annotations
 
@@ -54,3 +55,39 @@ def test_void_restores_and_records_who(world):
     assert r.status_code == 200
     assert r.json["status"] == "voided" and r.json["voided_by_id"] == world.ids["user_moea"]
     assert r.json["void_reason"] == "計畫取消"
+
+
+def test_a_proposal_beyond_the_money_available_is_refused_saying_how_much_is_left(world):
+    # The world received NT$25,000 and holds NT$7,000 for two proposals awaiting approval;
+    # NT$30,000 more is pledged but not paid, which cannot be committed.
+    r = world.call(
+        "ndc",
+        "POST",
+        f"{V1}/disbursements",
+        key=new_key(),
+        json={
+            "kind": "grant",
+            "project_id": world.ids["project_x"],
+            "amount": 5_000_000_000,
+            "purpose": "設備",
+        },
+    )
+    assert r.status_code == 409, r.json
+    assert r.json["code"] == "over_commitment"
+    assert "NT$18,000 is available" in r.json["detail"]
+    assert r.json["errors"] == {"amount": ["more than the NT$18,000 available"]}
+    listing = world.call("ndc", "GET", f"{V1}/disbursements").json["items"]
+    assert len(listing) == 2  # nothing was reserved
+    ok = world.call(
+        "ndc",
+        "POST",
+        f"{V1}/disbursements",
+        key=new_key(),
+        json={
+            "kind": "grant",
+            "project_id": world.ids["project_x"],
+            "amount": 1_800_000,
+            "purpose": "設備",
+        },
+    )
+    assert ok.status_code == 201, ok.json

@@ -1,5 +1,6 @@
-"""api/ledger_views.py: reading the books, closing periods, statements, the public summary,
-and corrections (adjustments and their reversal)."""
+"""api/ledger_views.py: reading the books, closing periods, statements, the public summary
+and the fund's position (figures that say what they mean), and corrections (adjustments and
+their reversal)."""
 
 from __future__ import annotations
 
@@ -179,3 +180,35 @@ def test_bad_adjustments_are_refused_and_write_nothing(world, database, lines, s
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(Entry)) == before
     assert world.call("company_a", "POST", f"{V1}/ledger/adjustments", json={}).status_code == 403
+
+
+def test_the_public_summary_says_received_available_committed_and_pledged(world, client):
+    from placefund.reference import counties
+
+    s = client.get(f"{V1}/public/summary").json
+    assert s["received"]["amount"] == 2_500_000
+    assert s["available"]["amount"] == 1_800_000
+    assert {k: v["amount"] for k, v in s["committed"].items()} == {
+        "pending": 700_000,
+        "approved": 0,
+        "paid": 0,
+    }
+    assert s["pledged_not_received"]["amount"] == 500_000
+    assert "balance" not in s  # it counted unpaid pledges as money
+    assert s["as_of"]
+    assert [c["code"] for c in s["by_county"]] == sorted(counties())
+    assert [t["code"] for t in s["by_priority_type"]] == [
+        "agricultural",
+        "intermediate",
+        "indigenous",
+    ]
+    lienchiang = next(c for c in s["by_county"] if c["code"] == "09007")
+    assert lienchiang["received"]["amount"] == 0
+    assert lienchiang["committed"]["paid"]["amount"] == 0
+
+
+def test_the_ledger_position_shows_money_held_for_pending_proposals(world):
+    pos = world.call("ndc", "GET", f"{V1}/ledger/position").json
+    assert pos["held"] == {
+        "unrestricted": {"amount": 700_000, "currency": "TWD", "display": "NT$7,000"}
+    }
