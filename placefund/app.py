@@ -71,6 +71,11 @@ class Database:
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Flask:
+    # Every table's mapper, before the first query resolves a relationship by name. Not at
+    # the top: admin/__init__.py imports STATELESS_PREFIXES from this module (a circle that
+    # ends when that moves to web/).
+    import placefund.models  # noqa: F401
+
     settings = settings or Settings.from_env()
     app = Flask("placefund", instance_relative_config=False)
     app.config["SETTINGS"] = settings
