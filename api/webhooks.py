@@ -75,11 +75,8 @@ def event_problems(event: object) -> dict[str, list[str]]:
 
 
 def gateway() -> StripeGateway:
-    """The app's Stripe gateway (configured from the environment on first use)."""
-    gw = current_app.extensions.get("placefund.stripe")
-    if gw is None:
-        gw = current_app.extensions["placefund.stripe"] = StripeGateway.from_env()
-    return gw
+    """The app's Stripe gateway (made from its settings by the app factory)."""
+    return current_app.extensions["placefund.stripe"]
 
 
 @bp.post("/webhooks/stripe")

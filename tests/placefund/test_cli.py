@@ -159,7 +159,7 @@ def test_serve_refuses_a_bad_proxy_setting_with_a_message_before_starting(monkey
     monkeypatch.setattr(server, "run", lambda **kw: started.append(kw))
     monkeypatch.setenv("PLACEFUND_PROXY_HOPS", "two")
     result = CliRunner().invoke(main, ["serve", "--port", "5099"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "PLACEFUND_PROXY_HOPS must be a whole number" in result.output
     assert "Traceback" not in result.output
     assert started == []

@@ -83,7 +83,7 @@ def test_serve_stops_on_a_bad_bank_code_with_one_line(monkeypatch):
     monkeypatch.setattr(server, "run", lambda **kw: started.append(kw))
     monkeypatch.setenv("PLACEFUND_BANK_CODE", "4")
     result = CliRunner().invoke(main, ["serve", "--port", "5099"])
-    assert result.exit_code == 1 and started == []
+    assert result.exit_code == 2 and started == []
     assert result.output.strip().splitlines() == [
         "Error: PLACEFUND_BANK_CODE must be the bank's 3-digit code (e.g. 004), not '4'."
     ]
