@@ -21,6 +21,7 @@ from ledger.core import Leg, credit, debit
 from ledger.errors import (
     AlreadyReversed,
     ApprovalRequired,
+    FieldMessage,
     InsufficientFunds,
     InvalidAmount,
     InvalidState,
@@ -86,7 +87,7 @@ def _iso(value: dt.date | None) -> str | None:
 def require_manager(actor: User | None) -> User:
     """Only fund managers (and admins) move the fund's money or change its books."""
     if actor is None or not actor.is_manager:
-        raise PermissionDenied("Only a fund manager may do this.")
+        raise PermissionDenied("Only a fund manager may do this.", reason="fund_manager_only")
     return actor
 
 
@@ -403,7 +404,13 @@ def record_donation(
             raise InvalidAmount(
                 f"The payment exceeds what is still due on pledge {pledge.id} "
                 f"({format_money(outstanding, currency)}).",
-                fields={"amount": ["exceeds the amount outstanding"]},
+                fields={
+                    "amount": [
+                        FieldMessage("exceeds the amount outstanding", "exceeds_outstanding")
+                    ]
+                },
+                reason="exceeds_pledge_due",
+                params={"amount": outstanding, "currency": currency},
             )
     legs += _gift_legs(pledge.company_id if pledge else None, restriction, amount, currency)
     posted = post_entry(
@@ -650,7 +657,8 @@ def record_payout(
     if currency == "TWD" and amount % 100:
         raise InvalidAmount(
             "Stripe pays TWD out in whole dollars (multiples of 100 minor units).",
-            fields={"amount": ["must be a multiple of 100"]},
+            fields={"amount": [FieldMessage("must be a multiple of 100", "whole_dollars")]},
+            reason="whole_dollars",
         )
     given_paid_on, paid_on = paid_on, paid_on or today()
     refs = dict(refs or {})
@@ -730,7 +738,9 @@ def propose_disbursement(
     if project.business.verified_at is None:
         raise InvalidState(
             f"{project.business.name} is not verified; "
-            "only verified organisations receive disbursements."
+            "only verified organisations receive disbursements.",
+            reason="not_verified",
+            params={"name": project.business.name},
         )
     funding = chart.parse_restriction(funding)
     if funding and not chart.restriction_allows(
@@ -743,7 +753,11 @@ def propose_disbursement(
         raise ValidationError(
             f"Money restricted to {funding} cannot be spent on project {project.id} "
             f"({project.name}, {project.town_code}).",
-            fields={"funding": ["purpose does not match the project"]},
+            fields={
+                "funding": [FieldMessage("purpose does not match the project", "purpose_mismatch")]
+            },
+            reason="purpose_mismatch",
+            params={"id": project.id},
         )
     given_on, on = on, on or today()
     params = {
@@ -824,9 +838,13 @@ def approve_disbursement(session: Session, *, disbursement_id: int, actor: User)
             f"Disbursement {d.id} is {d.status}; only a reserved one can be approved.",
             id=d.id,
             status=d.status,
+            reason="approve_not_reserved",
+            params={"id": d.id, "status": d.status},
         )
     if any(a.user_id == actor.id for a in d.approvals):
-        raise InvalidState("You have already approved this disbursement.")
+        raise InvalidState(
+            "You have already approved this disbursement.", reason="already_approved"
+        )
     if actor.institution in {a.institution for a in d.approvals}:
         raise ApprovalRequired(
             "Your institution has already approved this disbursement; "
@@ -907,11 +925,16 @@ def pay_disbursement(
     d = _lock_disbursement(session, disbursement_id)
     if d.status != "reserved":
         raise InvalidState(
-            f"Disbursement {d.id} is {d.status}; it cannot be paid.", id=d.id, status=d.status
+            f"Disbursement {d.id} is {d.status}; it cannot be paid.",
+            id=d.id,
+            status=d.status,
+            reason="pay_not_approved",
+            params={"id": d.id, "status": d.status},
         )
     if not approved(d):
         raise ApprovalRequired(
-            "Payment needs approvals from two fund managers of different institutions."
+            "Payment needs approvals from two fund managers of different institutions.",
+            reason="two_institutions",
         )
     posted = post_entry(
         session,
@@ -947,7 +970,11 @@ def void_disbursement(
     """Cancel a reserved disbursement: its reservation is reversed and restricted money restored."""
     require_manager(actor)
     if not reason or not reason.strip():
-        raise ValidationError("A reason is required to void.", fields={"reason": ["required"]})
+        raise ValidationError(
+            "A reason is required to void.",
+            fields={"reason": [FieldMessage("required", "required")]},
+            reason="void_reason",
+        )
     d = _lock_disbursement(session, disbursement_id)
     if d.status == "voided":
         return d
@@ -956,6 +983,8 @@ def void_disbursement(
             f"Disbursement {d.id} is {d.status}; only a reserved one can be voided.",
             id=d.id,
             status=d.status,
+            reason="void_not_reserved",
+            params={"id": d.id, "status": d.status},
         )
     if d.commit_entry_id is None:  # only held (or, before holds, committed on proposal)
         entry = reverse_entry(
@@ -1097,20 +1126,29 @@ def _check_report(
     covers; each way of being wrong has its own message."""
     revenue = check_minor(revenue, positive=False, field="revenue")
     if revenue < 0:
-        raise InvalidAmount("Revenue cannot be negative.", fields={"revenue": ["negative"]})
+        raise InvalidAmount(
+            "Revenue cannot be negative.",
+            fields={"revenue": [FieldMessage("negative", "negative")]},
+            reason="negative_revenue",
+        )
     if agreement.currency == "TWD":
         check_whole_units(revenue, agreement.currency, field="revenue")
     if period_end < period_start:
         raise ValidationError(
             "The period ends before it starts.",
-            fields={"period_end": ["before period_start"]},
+            fields={"period_end": [FieldMessage("before period_start", "before_start")]},
             case="period_reversed",
         )
     if period_start < agreement.start_date or period_end > agreement.end_date:
         raise ValidationError(
             "The period must fall within the agreement "
             f"({agreement.start_date} to {agreement.end_date}).",
-            fields={"period_start": ["outside the agreement"]},
+            fields={"period_start": [FieldMessage("outside the agreement", "outside_agreement")]},
+            reason="outside_agreement",
+            params={
+                "start": agreement.start_date.isoformat(),
+                "end": agreement.end_date.isoformat(),
+            },
         )
     return revenue
 
@@ -1138,11 +1176,18 @@ def _refuse_overlap(
         raise ValidationError(
             f"Revenue for {other.period_start} to {other.period_end} was already reported "
             f"(report {other.id}); periods may not overlap. Correct that report instead.",
-            fields={"period_start": ["overlaps a report already made"]},
+            fields={
+                "period_start": [FieldMessage("overlaps a report already made", "overlaps_report")]
+            },
             case="period_overlap",
             id=other.id,
             start=other.period_start.isoformat(),
             end=other.period_end.isoformat(),
+            params={
+                "id": other.id,
+                "start": other.period_start.isoformat(),
+                "end": other.period_end.isoformat(),
+            },
         )
 
 
@@ -1231,7 +1276,11 @@ def correct_revenue_report(
     long as the corrected reports make at least that much due. Returns the new report.
     """
     if not reason or not reason.strip():
-        raise ValidationError("A correction needs a reason.", fields={"reason": ["required"]})
+        raise ValidationError(
+            "A correction needs a reason.",
+            fields={"reason": [FieldMessage("required", "required")]},
+            reason="correction_reason",
+        )
     old = _get(session, RevenueReport, report_id, "Revenue report")
     agreement = _get(session, ReturnAgreement, old.agreement_id, "Return agreement")
     period_start = period_start or old.period_start
@@ -1262,6 +1311,7 @@ def correct_revenue_report(
             case="already_corrected",
             id=old.id,
             newer=newer.id,
+            params={"id": old.id, "newer": newer.id},
         )
     _refuse_overlap(session, agreement.id, period_start, period_end, besides=old.id)
     cap_left = (
@@ -1311,7 +1361,13 @@ def correct_revenue_report(
             raise InvalidAmount(
                 "More has already been returned on this agreement than the corrected "
                 f"reports make due (the correction is short by {format_money(returned, cur)}).",
-                fields={"revenue": ["less than what was already returned"]},
+                fields={
+                    "revenue": [
+                        FieldMessage("less than what was already returned", "less_than_returned")
+                    ]
+                },
+                reason="returned_exceeds_due",
+                params={"short": returned, "currency": cur},
             ) from exc
     # The old report leaves force before the new one is stored: one report per period
     old.reversed_at = utcnow()
@@ -1362,7 +1418,9 @@ def record_revenue_return(
         raise InvalidAmount(
             f"The return exceeds what is due on agreement {agreement_id} "
             f"({format_money(exc.extra.get('available', 0), agreement.currency)}).",
-            fields={"amount": ["exceeds the amount due"]},
+            fields={"amount": [FieldMessage("exceeds the amount due", "exceeds_due")]},
+            reason="exceeds_agreement_due",
+            params={"amount": exc.extra.get("available", 0), "currency": agreement.currency},
         ) from exc
     if not posted.fresh:
         return session.scalars(
@@ -1396,14 +1454,19 @@ def reverse_entry(
     require_manager(actor)
     original = _get(session, Entry, entry_id, "Entry")
     if original.reverses_entry_id is not None:
-        raise InvalidState("A reversing entry cannot itself be reversed; post a new entry instead.")
+        raise InvalidState(
+            "A reversing entry cannot itself be reversed; post a new entry instead.",
+            reason="reversing_entry",
+        )
     given_on, on = on, on or today()
     params = {"entry_id": entry_id, "reason": reason, "on": _iso(given_on)}
     existing = find_by_key(session, key, "reversal", params)
     if existing is not None:
         return session.get(Entry, existing)
     if session.scalar(select(Entry.id).where(Entry.reverses_entry_id == entry_id)) is not None:
-        raise AlreadyReversed(f"Entry {entry_id} has already been reversed.")
+        raise AlreadyReversed(
+            f"Entry {entry_id} has already been reversed.", params={"id": entry_id}
+        )
     legs = [Leg(p.account.code, -p.amount, p.currency) for p in original.postings]
     try:
         posted = post_entry(
@@ -1419,7 +1482,9 @@ def reverse_entry(
         )
     except IntegrityError as exc:
         # Two reversals raced; the unique reverses_entry_id let only one through.
-        raise AlreadyReversed(f"Entry {entry_id} has already been reversed.") from exc
+        raise AlreadyReversed(
+            f"Entry {entry_id} has already been reversed.", params={"id": entry_id}
+        ) from exc
     return session.get(Entry, posted.entry_id)
 
 
@@ -1440,7 +1505,11 @@ def reverse_adjustment(
     """
     require_manager(actor)
     if not reason or not reason.strip():
-        raise ValidationError("A reversal needs a reason.", fields={"reason": ["required"]})
+        raise ValidationError(
+            "A reversal needs a reason.",
+            fields={"reason": [FieldMessage("required", "required")]},
+            reason="say_why",
+        )
     entry = _get(session, Entry, entry_id, "Entry")
     # A reversal itself gets reverse_entry's own refusal ("cannot itself be reversed")
     if entry.kind != "adjustment" and entry.reverses_entry_id is None:
@@ -1450,6 +1519,7 @@ def reverse_adjustment(
             case="not_an_adjustment",
             id=entry_id,
             kind=entry.kind,
+            params={"id": entry_id, "kind": entry.kind},
         )
     return reverse_entry(session, key=key, entry_id=entry_id, actor=actor, reason=reason, on=on)
 
@@ -1473,7 +1543,11 @@ def record_adjustment(
     """A manual, balanced adjustment by a fund manager, with the reason on the record."""
     require_manager(actor)
     if not reason or not reason.strip():
-        raise ValidationError("An adjustment needs a reason.", fields={"reason": ["required"]})
+        raise ValidationError(
+            "An adjustment needs a reason.",
+            fields={"reason": [FieldMessage("required", "required")]},
+            reason="say_why",
+        )
     given_on, on = on, on or today()
     params = {
         "lines": [(ln.account, ln.amount, ln.currency) for ln in lines],

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ledger.errors import (
+    FieldMessage,
     InvalidAmount,
     InvalidState,
     NotFound,
@@ -450,12 +451,22 @@ def respond(
     if decision not in ("accept", "decline"):
         raise ValidationError("Decide accept or decline.", fields={"decision": ["accept|decline"]})
     if decision == "decline" and not reason.strip():
-        raise ValidationError("Say why you decline.", fields={"reason": ["required to decline"]})
+        raise ValidationError(
+            "Say why you decline.",
+            fields={"reason": [FieldMessage("required to decline", "required")]},
+            reason="decline_reason",
+        )
     proposal = get_proposal(session, actor, proposal_id)
     if actor.is_manager:
-        raise PermissionDenied("Only the company or the business answers a proposal.")
+        raise PermissionDenied(
+            "Only the company or the business answers a proposal.", reason="answer_proposal"
+        )
     if proposal.status != "published":
-        raise InvalidState(f"This proposal is {proposal.status}; it can no longer be answered.")
+        raise InvalidState(
+            f"This proposal is {proposal.status}; it can no longer be answered.",
+            reason="proposal_answered",
+            params={"status": proposal.status},
+        )
     side = "company" if actor.organisation_id == proposal.offer.company_id else "business"
     answer = "accepted" if decision == "accept" else "declined"
     setattr(proposal, f"{side}_response", answer)
