@@ -328,6 +328,18 @@ FIELD_MESSAGES: dict[str, Template] = {
         expected=money,
         actual=money,
     ),
+    "invalid": M(_l("Not valid.")),
+    "not_a_company": M(_l("Not a company.")),
+    "not_a_business": M(_l("Not a local business.")),
+    "own_organisation": M(_l("Must be your own organisation.")),
+    "unknown_township": M(_l("Unknown township.")),
+    "too_long": M(_l("Too long.")),
+    "unknown_field": M(_l("Unknown field.")),
+    "differs_from_pledge": M(_l("Differs from the pledge.")),
+    "out_of_range": M(_l("Out of range.")),
+    "unsupported_currency": M(_l("Unsupported currency.")),
+    "exceeds_refundable": M(_l("More than is left to refund.")),
+    "current_version": M(_l("The current version is %(version)s.")),
     # A bank file's line, described by the parser in both languages
     "bank_line": M(_l("Line %(line)s: %(message)s"), message=in_language),
 }

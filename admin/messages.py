@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from admin.error_messages import FIELD_MESSAGES, GENERIC, GENERIC_FIELD, MESSAGES, Template
+from admin.labels import english
 
 #: The ``FieldMessage`` code of a message the console already put in the reader's language
 SHOWN = "shown"
@@ -70,13 +71,18 @@ def is_particular(error) -> bool:
 
 
 def field_message(message: str) -> str:
-    """A per-field message in the reader's language, by its code (``FieldMessage``)."""
+    """A per-field message in the reader's language, by its code (``FieldMessage``).
+
+    A plain string (a terse message no raise site gave a code, such as "1 to 120") is
+    English: shown as it is to an English reader, as a generic "not valid" to any other."""
     code = getattr(message, "code", None)
     params = getattr(message, "params", None) or {}
     if code == SHOWN:
         return str(message)
     text = _render(FIELD_MESSAGES.get(code or ""), params)
-    return text if text is not None else str(GENERIC_FIELD)
+    if text is not None:
+        return text
+    return str(message) if code is None and english() else str(GENERIC_FIELD)
 
 
 def field_errors(error) -> dict[str, list[str]]:

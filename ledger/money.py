@@ -57,7 +57,8 @@ def check_currency(currency: str) -> str:
     code = currency.upper()
     if code not in EXPONENTS:
         raise ValidationError(
-            f"Unsupported currency {currency!r}.", fields={"currency": ["unsupported currency"]}
+            f"Unsupported currency {currency!r}.",
+            fields={"currency": [FieldMessage("unsupported currency", "unsupported_currency")]},
         )
     return code
 

@@ -114,7 +114,10 @@ def mapping_from(spec: str | dict | None) -> ColumnMapping:
                 reason="unknown_mapping",
             ) from None
     if not isinstance(spec, dict):
-        raise ValidationError("A mapping is a name or an object.", fields={"mapping": ["invalid"]})
+        raise ValidationError(
+            "A mapping is a name or an object.",
+            fields={"mapping": [FieldMessage("invalid", "invalid")]},
+        )
     known = {
         "name",
         "date",
@@ -169,7 +172,8 @@ def mapping_from(spec: str | dict | None) -> ColumnMapping:
     kwargs.setdefault("name", "custom")
     if "date" not in kwargs:
         raise ValidationError(
-            "A mapping needs a date column.", fields={"mapping.date": ["required"]}
+            "A mapping needs a date column.",
+            fields={"mapping.date": [FieldMessage("required", "required")]},
         )
     return ColumnMapping(**kwargs)
 

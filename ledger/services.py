@@ -154,7 +154,8 @@ def record_pledge(
     company = _get(session, Organisation, company_id, "Company")
     if company.kind != "company":
         raise ValidationError(
-            "Only a company can pledge.", fields={"company_id": ["not a company"]}
+            "Only a company can pledge.",
+            fields={"company_id": [FieldMessage("not a company", "not_a_company")]},
         )
     if isinstance(instalments, int):
         schedule = split_instalments(amount, instalments, pledged_on, currency)
@@ -341,7 +342,8 @@ def record_donation(
     fee = check_minor(fee, positive=False, field="fee")
     if not 0 <= fee < settlement_amount:
         raise InvalidAmount(
-            "The fee must be at least zero and below the amount.", fields={"fee": ["out of range"]}
+            "The fee must be at least zero and below the amount.",
+            fields={"fee": [FieldMessage("out of range", "out_of_range")]},
         )
     given_received_on, received_on = received_on, received_on or today()
 
@@ -356,7 +358,9 @@ def record_donation(
         if pledge.currency != currency:
             raise ValidationError(
                 f"The pledge is in {pledge.currency}.",
-                fields={"currency": ["differs from the pledge"]},
+                fields={
+                    "currency": [FieldMessage("differs from the pledge", "differs_from_pledge")]
+                },
             )
         if restriction and chart.parse_restriction(restriction) != pledge.restriction:
             raise ValidationError(
@@ -371,7 +375,8 @@ def record_donation(
             company = _get(session, Organisation, company_id, "Company")
             if company.kind != "company":
                 raise ValidationError(
-                    "Donor must be a company.", fields={"company_id": ["not a company"]}
+                    "Donor must be a company.",
+                    fields={"company_id": [FieldMessage("not a company", "not_a_company")]},
                 )
 
     params = {
@@ -488,7 +493,11 @@ def _refund_amounts(
         raise InvalidAmount(
             f"Only {format_money(remaining, donation.currency)} of this donation "
             "can still be returned.",
-            fields={"amount": ["exceeds the amount not yet refunded"]},
+            fields={
+                "amount": [
+                    FieldMessage("exceeds the amount not yet refunded", "exceeds_refundable")
+                ]
+            },
         )
     return amount, _settled_part(donation, amount, settlement_amount)
 
@@ -596,7 +605,8 @@ def record_dispute(
         amount = check_minor(amount)
         if amount > donation.refunded_amount:
             raise InvalidAmount(
-                "More reinstated than was withdrawn.", fields={"amount": ["too large"]}
+                "More reinstated than was withdrawn.",
+                fields={"amount": [FieldMessage("too large", "too_large")]},
             )
         settled = _settled_part(donation, amount, settlement_amount)
         deposit = _deposit_account(donation.channel, settle_cur, None)
@@ -1053,7 +1063,7 @@ def create_return_agreement(
     if business.kind != "business":
         raise ValidationError(
             "Return agreements are made with local businesses.",
-            fields={"business_id": ["not a business"]},
+            fields={"business_id": [FieldMessage("not a business", "not_a_business")]},
         )
     if isinstance(share_bp, bool) or not isinstance(share_bp, int) or not 0 < share_bp <= 10000:
         raise ValidationError(
@@ -1061,7 +1071,8 @@ def create_return_agreement(
         )
     if end_date < start_date:
         raise ValidationError(
-            "The agreement ends before it starts.", fields={"end_date": ["before start_date"]}
+            "The agreement ends before it starts.",
+            fields={"end_date": [FieldMessage("before start_date", "before_start")]},
         )
     if cap_amount is not None:
         cap_amount = _charge_amount(cap_amount, currency, "cap_amount")

@@ -76,7 +76,9 @@ def _validate(data: dict, fields: Iterable[str]) -> dict:
     if unknown:
         raise ValidationError(
             f"Unknown fields: {', '.join(sorted(unknown))}.",
-            fields={name: ["unknown field"] for name in sorted(unknown)},
+            fields={
+                name: [FieldMessage("unknown field", "unknown_field")] for name in sorted(unknown)
+            },
         )
     return {k: JsonList.dump(v) if k in _LISTS else v for k, v in data.items()}
 
@@ -155,7 +157,8 @@ def declare_related(
     _own(actor, org_id, "Organisation", org_id)
     if org_id == other_id or session.get(Organisation, other_id) is None:
         raise ValidationError(
-            "Name another existing organisation.", fields={"other_id": ["invalid"]}
+            "Name another existing organisation.",
+            fields={"other_id": [FieldMessage("invalid", "invalid")]},
         )
     a, b = sorted((org_id, other_id))
     existing = session.scalars(
