@@ -330,7 +330,11 @@ def record_donation(
         if settlement_currency != currency:
             raise ValidationError(
                 "A settlement in another currency needs the settled amount.",
-                fields={"settlement_amount": ["required when currencies differ"]},
+                fields={
+                    "settlement_amount": [
+                        FieldMessage("required when currencies differ", "required")
+                    ]
+                },
             )
         settlement_amount = amount
     settlement_amount = check_minor(settlement_amount, field="settlement_amount")
