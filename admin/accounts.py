@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from admin import console_sessions, two_factor
 from admin.models import PasswordReset
-from ledger.errors import NotFound, PermissionDenied, ValidationError
+from ledger.errors import FieldMessage, NotFound, PermissionDenied, ValidationError
 from ledger.models import User, utcnow
 
 RESET_VALID_FOR = dt.timedelta(hours=24)
@@ -90,7 +90,17 @@ def set_password(session: Session, user: User, password: str) -> User:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
             f"The password needs at least {MIN_PASSWORD_LENGTH} characters.",
-            fields={"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]},
+            fields={
+                "password": [
+                    FieldMessage(
+                        f"at least {MIN_PASSWORD_LENGTH} characters",
+                        "min_length",
+                        n=MIN_PASSWORD_LENGTH,
+                    )
+                ]
+            },
+            reason="password_too_short",
+            params={"n": MIN_PASSWORD_LENGTH},
         )
     user.password_hash = hasher.hash(password)
     user.password_changed_at = utcnow()
@@ -118,7 +128,17 @@ def check_password_strength(password: str, *, avoid: tuple[str, ...] = ()) -> No
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
             f"The password needs at least {MIN_PASSWORD_LENGTH} characters.",
-            fields={"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]},
+            fields={
+                "password": [
+                    FieldMessage(
+                        f"at least {MIN_PASSWORD_LENGTH} characters",
+                        "min_length",
+                        n=MIN_PASSWORD_LENGTH,
+                    )
+                ]
+            },
+            reason="password_too_short",
+            params={"n": MIN_PASSWORD_LENGTH},
         )
     folded = password.casefold()
     words = {w.casefold() for a in avoid for w in re.split(r"[\s@._-]+", a or "") if len(w) >= 4}
@@ -130,7 +150,7 @@ def check_password_strength(password: str, *, avoid: tuple[str, ...] = ()) -> No
     ):
         raise ValidationError(
             "The password is too easy to guess.",
-            fields={"password": ["too easy to guess"]},
+            fields={"password": [FieldMessage("too easy to guess", "too_easy")]},
             case="weak_password",
         )
 
@@ -195,7 +215,7 @@ def issue_reset(session: Session, *, actor: User, target: User) -> tuple[Passwor
     and lost recovery codes), and the user enrols again at the next sign-in.
     """
     if not may_reset(actor, target):
-        raise PermissionDenied("You may not reset this user's password.")
+        raise PermissionDenied("You may not reset this user's password.", reason="reset_password")
     now = utcnow()
     for old in session.scalars(
         select(PasswordReset).where(
@@ -224,7 +244,7 @@ def find_reset(session: Session, secret: str) -> PasswordReset:
         select(PasswordReset).where(PasswordReset.token_hash == digest)
     ).one_or_none()
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
-        raise NotFound("This reset link is not valid or has expired.")
+        raise NotFound("This reset link is not valid or has expired.", reason="reset_link")
     return row
 
 

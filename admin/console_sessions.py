@@ -144,5 +144,5 @@ def may_revoke(actor: User, target: User) -> bool:
 def revoke_user(session: Session, *, actor: User, target: User) -> int:
     """A manager or admin signs a user out everywhere; how many sessions were ended."""
     if not may_revoke(actor, target):
-        raise PermissionDenied("You may not end this user's sessions.")
+        raise PermissionDenied("You may not end this user's sessions.", reason="end_sessions")
     return end_all(session, target.id, "revoked", by=actor)

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from admin.models import ImportJob
 from ledger import reconciliation, services
 from ledger.bankfile import LineError, StatementHasErrors, parse_statement
-from ledger.errors import LedgerError, ValidationError
+from ledger.errors import FieldMessage, LedgerError, ValidationError
 from ledger.models import User, utcnow
 from ledger.virtual_accounts import VirtualAccountScheme
 from placefund.db import is_postgres
@@ -57,6 +57,22 @@ STALE_AFTER = dt.timedelta(seconds=60)
 FILE_ERRORS = frozenset(
     {"bank_statement_invalid", "bank_statement_unreadable", "validation_error", "invalid_amount"}
 )
+
+
+def failure(job: ImportJob) -> tuple[str | None, dict]:
+    """A failed job's message code and parameters, for the console to say what went wrong.
+
+    ``error_code`` holds the error's kind; ``error_detail`` its English detail and, as JSON
+    beside it, the message code and parameters of the error (``_fail``). A row written
+    before that, or marked interrupted, has only the kind."""
+    params = {"n": job.bad_line_count}
+    try:
+        stored = json.loads(job.error_detail or "")
+    except ValueError:
+        return job.error_code, params
+    if not isinstance(stored, dict):
+        return job.error_code, params
+    return stored.get("message_code") or job.error_code, {**stored.get("params", {}), **params}
 
 
 def resumable(job: ImportJob) -> bool:
@@ -100,10 +116,16 @@ def create_job(
     """Queue an import of ``data``. Refuses an empty or oversized file and an unknown layout
     at once (the page shows it next to the field); everything else is the job's to find."""
     if not data:
-        raise ValidationError("The file is empty.", fields={"statement": ["empty"]}, case="empty")
+        raise ValidationError(
+            "The file is empty.",
+            fields={"statement": [FieldMessage("empty", "empty")]},
+            case="empty",
+        )
     if len(data) > MAX_FILE_BYTES:
         raise ValidationError(
-            "The file is larger than 24 MB.", fields={"statement": ["too large"]}, case="too_large"
+            "The file is larger than 24 MB.",
+            fields={"statement": [FieldMessage("too large", "too_large")]},
+            case="too_large",
         )
     reconciliation.mapping_from(mapping)  # an unknown layout is the form's error
     now = utcnow()
@@ -376,7 +398,15 @@ def _fail(database, job_id: int, exc: Exception, code: str) -> None:
     values = {
         "status": "failed",
         "error_code": code[:64],
-        "error_detail": str(getattr(exc, "detail", None) or "An unexpected error occurred."),
+        "error_detail": json.dumps(
+            {
+                "detail": str(getattr(exc, "detail", None) or "An unexpected error occurred."),
+                "message_code": exc.message_code if isinstance(exc, LedgerError) else code,
+                "params": exc.params if isinstance(exc, LedgerError) else {},
+            },
+            ensure_ascii=False,
+            default=str,
+        ),
         "finished_at": utcnow(),
         "heartbeat_at": utcnow(),
     }

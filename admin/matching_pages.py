@@ -72,7 +72,11 @@ def _confirm_page(proposal, decision: str, form, status: int = 200):
     if not _may_answer(proposal, side):
         flash(
             messages.message(
-                InvalidState(f"This proposal is {proposal.status}; it can no longer be answered.")
+                InvalidState(
+                    f"This proposal is {proposal.status}; it can no longer be answered.",
+                    reason="proposal_answered",
+                    params={"status": proposal.status},
+                )
             )
             if proposal.status != "published"
             else _("You have already answered this proposal."),

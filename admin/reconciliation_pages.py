@@ -304,11 +304,7 @@ def job_status(job: ImportJob) -> dict:
             for b in imports.bad_lines(job)
         ],
         "skip_bad_lines": job.skip_bad_lines,
-        "error": (
-            messages.translate(job.error_code, job.error_detail or "", {"n": job.bad_line_count})
-            if job.status == "failed"
-            else None
-        ),
+        "error": (messages.translate(*imports.failure(job)) if job.status == "failed" else None),
         "resumable": imports.resumable(job),
         "run_url": (
             url_for("console.reconciliation_run", run_id=job.run_id) if job.run_id else None

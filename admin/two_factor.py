@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from admin.models import RecoveryCode
-from ledger.errors import ValidationError
+from ledger.errors import FieldMessage, ValidationError
 from ledger.models import User, utcnow
 
 #: Roles that must use a second factor
@@ -88,7 +88,7 @@ def enrol(session: Session, user: User, secret: str, code: str) -> list[str]:
     if step is None:
         raise ValidationError(
             "The code does not match. Check the clock of your phone and type the code shown now.",
-            fields={"code": ["the code does not match"]},
+            fields={"code": [FieldMessage("the code does not match", "code_mismatch")]},
             case="two_factor_code",
         )
     user.totp_secret = secret

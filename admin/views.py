@@ -35,7 +35,7 @@ from admin.receipts import receipt_pdf, statement_pdf
 from api.auth import MANAGERS
 from api.common import atomic, is_manager, visible
 from ledger import books, chain, figures, queries, services
-from ledger.errors import LedgerError
+from ledger.errors import FieldMessage, LedgerError
 from ledger.models import Disbursement, Donation, Entry, Organisation, Pledge, User
 from ledger.money import parse_amount
 from ledger.overdue import overdue_instalments, overdue_summary
@@ -350,7 +350,8 @@ def periods():
                         assertions[account.code] = parse_amount(raw, account.currency)
                     except LedgerError as error:
                         name = labels.account_name(account.code)
-                        error.fields = {"assertions": [f"{name}: {messages.message(error)}"]}
+                        text = f"{name}: {messages.message(error)}"
+                        error.fields = {"assertions": [FieldMessage(text, messages.SHOWN)]}
                         raise
             for n, line in enumerate((form.assertions.data or "").splitlines(), 1):
                 if not line.strip():
@@ -358,8 +359,10 @@ def periods():
                 match = _ASSERTION.match(line)
                 if not match:
                     raise LedgerError(
-                        _("Line %(n)s is not 'account code = amount'.", n=n),
-                        fields={"assertions": [_("line %(n)s", n=n)]},
+                        f"Line {n} is not 'account code = amount'.",
+                        fields={"assertions": [FieldMessage(f"line {n}", "line", n=n)]},
+                        reason="not_an_assertion",
+                        params={"n": n},
                     )
                 account = books.get_account(db_session(), match[1])
                 assertions[match[1]] = parse_amount(match[2], account.currency)

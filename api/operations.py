@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import issue_token
 from api.models import ApiToken
-from ledger.errors import InvalidState, NotFound, ValidationError
+from ledger.errors import FieldMessage, InvalidState, NotFound, ValidationError
 from ledger.models import Organisation, Project, User, utcnow
 from placefund.reference import townships
 
@@ -43,16 +43,21 @@ def register_organisation(
     organisation before it can take part in money.
     """
     if kind not in ("company", "business"):
-        raise ValidationError("Only companies and local businesses register themselves.")
+        raise ValidationError(
+            "Only companies and local businesses register themselves.", reason="self_registration"
+        )
     if _ubn_taken(session, ubn):
         raise ValidationError(
             "An organisation with this Unified Business Number is already registered.",
-            fields={"ubn": ["already registered"]},
+            fields={"ubn": [FieldMessage("already registered", "already_registered")]},
+            reason="ubn_registered",
         )
     email = contact_email.strip().lower()
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ValidationError(
-            "This email address already belongs to a user.", fields={"contact.email": ["in use"]}
+            "This email address already belongs to a user.",
+            fields={"contact.email": [FieldMessage("in use", "in_use")]},
+            reason="email_taken",
         )
     town = townships()[town_code]
     org = Organisation(
@@ -82,7 +87,9 @@ def register_organisation(
 def verify_organisation(session: Session, org: Organisation, actor: User) -> Organisation:
     """A fund manager confirms a registered company or business is who it says it is."""
     if org.kind == "institution":
-        raise InvalidState("Institutions are verified when they are set up.")
+        raise InvalidState(
+            "Institutions are verified when they are set up.", reason="institution_verified"
+        )
     if org.verified_at is None:
         org.verified_at = utcnow()
         session.flush()

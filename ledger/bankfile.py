@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ledger import virtual_accounts
-from ledger.errors import InvalidAmount, LedgerError, ValidationError
+from ledger.errors import FieldMessage, InvalidAmount, LedgerError, ValidationError
 from ledger.money import check_currency, exponent, parse_amount
 from ledger.virtual_accounts import VirtualAccountScheme
 
@@ -97,7 +97,8 @@ class ColumnMapping:
         if has_signed == has_split:
             raise StatementFormatError(
                 f"Mapping {self.name!r} needs either an amount column or deposit/withdrawal "
-                "columns, not both / 對應設定須擇一：單一金額欄或存入/支出欄。"
+                "columns, not both / 對應設定須擇一：單一金額欄或存入/支出欄。",
+                reason="amount_columns",
             )
         check_currency(self.default_currency)
 
@@ -211,7 +212,19 @@ class ParsedStatement:
             more = f" (+{len(self.errors) - 5} more)" if len(self.errors) > 5 else ""
             raise StatementHasErrors(
                 f"{len(self.errors)} malformed line(s), nothing imported: {shown}{more}",
-                fields={f"line {e.line}": [e.bilingual()] for e in self.errors},
+                fields={
+                    f"line {e.line}": [
+                        FieldMessage(
+                            e.bilingual(),
+                            "bank_line",
+                            line=e.line,
+                            message=e.message,
+                            zh=e.message_zh,
+                        )
+                    ]
+                    for e in self.errors
+                },
+                params={"n": len({e.line for e in self.errors})},  # lines, not errors
             )
         return self.chronological()
 
@@ -254,7 +267,9 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str, bool]:
         bad = False
     except LookupError as exc:
         raise StatementFormatError(
-            f"Unknown encoding {encoding!r} / 不支援的編碼 {encoding!r}."
+            f"Unknown encoding {encoding!r} / 不支援的編碼 {encoding!r}.",
+            reason="unknown_encoding",
+            params={"encoding": encoding},
         ) from exc
     except UnicodeDecodeError:
         text = data.decode(encoding, errors="replace")
@@ -406,6 +421,8 @@ def _find_header(rows: Iterator[list[str]], reader, mapping: ColumnMapping) -> t
         f"rows (mapping {mapping.name!r}) / 前 {mapping.max_header_search} 列中找不到包含 "
         f"{wanted} 的標題列。",
         fields={"file": [f"missing columns: {wanted}"]},
+        reason="no_header",
+        params={"columns": wanted},
     )
 
 

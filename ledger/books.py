@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from ledger.errors import AssertionFailed, NotFound, ValidationError
+from ledger.errors import AssertionFailed, FieldMessage, NotFound, ValidationError
 from ledger.models import Account, Entry, Period, Posting, User
 from ledger.money import format_money
 from ledger.posting import closed_through
@@ -19,7 +19,7 @@ from ledger.services import require_manager
 def get_account(session: Session, code: str) -> Account:
     account = session.scalars(select(Account).where(Account.code == code)).one_or_none()
     if account is None:
-        raise NotFound(f"Account {code!r} does not exist.")
+        raise NotFound(f"Account {code!r} does not exist.", reason="account", params={"code": code})
     return account
 
 
@@ -197,7 +197,9 @@ def close_period(
     if through is not None and end_date <= through:
         raise ValidationError(
             f"The books are already closed through {through.isoformat()}.",
-            fields={"end_date": ["already closed"]},
+            fields={"end_date": [FieldMessage("already closed", "already_closed")]},
+            reason="already_closed",
+            params={"date": through.isoformat()},
         )
     failures = []
     for code, expected in sorted((assertions or {}).items()):
@@ -205,8 +207,15 @@ def close_period(
         actual = balance(session, code, end_date)
         if actual != expected:
             failures.append(
-                f"{code}: expected {format_money(expected, account.currency)}, "
-                f"the ledger has {format_money(actual, account.currency)}"
+                FieldMessage(
+                    f"{code}: expected {format_money(expected, account.currency)}, "
+                    f"the ledger has {format_money(actual, account.currency)}",
+                    "assertion_differs",
+                    account=code,
+                    expected=expected,
+                    actual=actual,
+                    currency=account.currency,
+                )
             )
     if failures:
         raise AssertionFailed(

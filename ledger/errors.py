@@ -1,23 +1,23 @@
-"""Domain errors. One place (api/errors.py) maps them to HTTP problem documents.
+"""Domain errors of the ledger. One place (api/errors.py) maps them to HTTP problem documents;
+the console renders them by message code (admin/error_messages.py).
 
-Every error carries a stable ``code`` for machines and a ``detail`` for people; validation
-errors also carry per-field messages.
+Every error carries a stable ``code`` for machines, a ``reason`` and ``params`` for the
+console's message, and a ``detail`` for people reading the API (foundation/errors.py);
+validation errors also carry per-field messages.
 """
 
 from __future__ import annotations
 
+from foundation.errors import DomainError, FieldMessage
 
-class LedgerError(Exception):
-    """Base of every error the domain raises on purpose."""
+__all__ = ["DomainError", "FieldMessage"]  # re-exported: raise sites import them from here
+
+
+class LedgerError(DomainError):
+    """Base of every error the ledger raises on purpose."""
 
     code = "ledger_error"
     status = 422
-
-    def __init__(self, detail: str, *, fields: dict[str, list[str]] | None = None, **extra):
-        super().__init__(detail)
-        self.detail = detail
-        self.fields = fields or {}
-        self.extra = extra
 
 
 class ValidationError(LedgerError):

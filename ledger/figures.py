@@ -28,7 +28,7 @@ from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session
 
 from ledger.chart import PRIORITY_TYPES, fee_account
-from ledger.errors import InsufficientFunds
+from ledger.errors import FieldMessage, InsufficientFunds
 from ledger.models import (
     Account,
     Disbursement,
@@ -305,8 +305,22 @@ def require_available(
             f"Not enough available to commit from {where}: "
             f"{format_money(available, currency)} is available and this proposal needs "
             f"{format_money(amount, currency)}.",
-            fields={"amount": [f"more than the {format_money(available, currency)} available"]},
-            case="over_commitment",
+            fields={
+                "amount": [
+                    FieldMessage(
+                        f"more than the {format_money(available, currency)} available",
+                        "more_than_available",
+                        amount=available,
+                        currency=currency,
+                    )
+                ]
+            },
+            params={
+                "source": source or "",
+                "available": available,
+                "needed": amount,
+                "currency": currency,
+            },
             source=source or "",
             available=format_money(available, currency),
             needed=format_money(amount, currency),

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from ledger.errors import InvalidAmount, ValidationError
+from ledger.errors import FieldMessage, InvalidAmount, ValidationError
 
 #: ISO 4217 minor-unit exponents for the currencies the fund meets. Stripe uses the same
 #: exponents for these (TWD is two-decimal in Stripe's API, like ISO).
@@ -57,7 +57,8 @@ def check_currency(currency: str) -> str:
     code = currency.upper()
     if code not in EXPONENTS:
         raise ValidationError(
-            f"Unsupported currency {currency!r}.", fields={"currency": ["unsupported currency"]}
+            f"Unsupported currency {currency!r}.",
+            fields={"currency": [FieldMessage("unsupported currency", "unsupported_currency")]},
         )
     return code
 
@@ -74,9 +75,17 @@ def check_minor(amount: object, *, positive: bool = True, field: str = "amount")
             fields={field: ["must be an integer in minor units"]},
         )
     if positive and amount <= 0:
-        raise InvalidAmount(f"{field} must be positive.", fields={field: ["must be positive"]})
+        raise InvalidAmount(
+            f"{field} must be positive.",
+            fields={field: [FieldMessage("must be positive", "not_positive")]},
+            reason="not_positive",
+        )
     if abs(amount) > MAX_AMOUNT:
-        raise InvalidAmount(f"{field} is too large.", fields={field: ["too large"]})
+        raise InvalidAmount(
+            f"{field} is too large.",
+            fields={field: [FieldMessage("too large", "too_large")]},
+            reason="too_large",
+        )
     return amount
 
 
@@ -86,7 +95,16 @@ def check_whole_units(amount: int, currency: str, *, field: str = "amount") -> i
     if amount % step:
         raise InvalidAmount(
             f"{field} must be a whole number of {currency} (a multiple of {step} minor units).",
-            fields={field: [f"must be a multiple of {step}"]},
+            fields={
+                field: [
+                    FieldMessage(f"must be a multiple of {step}", "whole_dollars")
+                    if currency == "TWD"
+                    else FieldMessage(
+                        f"must be a multiple of {step}", "multiple_of", n=step, currency=currency
+                    )
+                ]
+            },
+            reason="whole_dollars",
         )
     return amount
 
@@ -142,16 +160,25 @@ def parse_amount(text: str, currency: str = DEFAULT_CURRENCY) -> int:
     if negative:
         cleaned = cleaned[1:-1]
     if not _NUMBER.match(cleaned):
-        raise InvalidAmount(f"Not an amount: {text!r}.", fields={"amount": ["not a number"]})
+        raise InvalidAmount(
+            f"Not an amount: {text!r}.",
+            fields={"amount": [FieldMessage("not a number", "not_a_number")]},
+            reason="not_an_amount",
+            params={"text": str(text)},
+        )
     try:
         value = Decimal(cleaned.replace(",", ""))
     except InvalidOperation as exc:  # pragma: no cover - the regex already excludes these
-        raise InvalidAmount(f"Not an amount: {text!r}.") from exc
+        raise InvalidAmount(
+            f"Not an amount: {text!r}.", reason="not_an_amount", params={"text": str(text)}
+        ) from exc
     minor = value.scaleb(EXPONENTS[cur])
     if minor != minor.to_integral_value():
         raise InvalidAmount(
             f"{text!r} has more decimals than {cur} allows.",
-            fields={"amount": ["fractional minor units"]},
+            fields={"amount": [FieldMessage("fractional minor units", "too_many_decimals")]},
+            reason="too_many_decimals",
+            params={"text": str(text)},
         )
     result = int(minor)
     return check_minor(-result if negative else result, positive=False)

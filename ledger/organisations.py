@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ledger.chart import PRIORITY_TYPES
-from ledger.errors import NotFound, ValidationError
+from ledger.errors import FieldMessage, NotFound, ValidationError
 from ledger.models import Organisation, Project, User
 from placefund.reference import townships
 
@@ -22,7 +22,8 @@ def _town(code: str | None, field: str = "town_code"):
     town = townships().get(code or "")
     if town is None:
         raise ValidationError(
-            f"Unknown township code {code!r}.", fields={field: ["unknown township"]}
+            f"Unknown township code {code!r}.",
+            fields={field: [FieldMessage("unknown township", "unknown_township")]},
         )
     return town
 
@@ -30,9 +31,13 @@ def _town(code: str | None, field: str = "town_code"):
 def _name(value: str | None, field: str = "name") -> str:
     name = (value or "").strip()
     if not name:
-        raise ValidationError("A name is required.", fields={field: ["required"]})
+        raise ValidationError(
+            "A name is required.", fields={field: [FieldMessage("required", "required")]}
+        )
     if len(name) > 200:
-        raise ValidationError("The name is too long.", fields={field: ["too long"]})
+        raise ValidationError(
+            "The name is too long.", fields={field: [FieldMessage("too long", "too_long")]}
+        )
     return name
 
 
@@ -61,12 +66,20 @@ def update_profile(
     if unknown:
         raise ValidationError(
             f"Unknown fields: {', '.join(sorted(unknown))}.",
-            fields={name: ["unknown field"] for name in sorted(unknown)},
+            fields={
+                name: [FieldMessage("unknown field", "unknown_field")] for name in sorted(unknown)
+            },
         )
     if expected_version is not None and expected_version != org.version:
         raise ValidationError(
             "The profile changed since you opened it; reload and edit again.",
-            fields={"version": [f"current version is {org.version}"]},
+            fields={
+                "version": [
+                    FieldMessage(
+                        f"current version is {org.version}", "current_version", version=org.version
+                    )
+                ]
+            },
             case="stale_profile",
         )
     if "town_code" in changes and org.kind == "institution":
@@ -99,7 +112,8 @@ def create_project(
     if actor.is_manager:
         if business_id is None:
             raise ValidationError(
-                "Say which business the project is for.", fields={"business_id": ["required"]}
+                "Say which business the project is for.",
+                fields={"business_id": [FieldMessage("required", "required")]},
             )
         business = session.get(Organisation, business_id)
         if business is None:
@@ -108,7 +122,11 @@ def create_project(
         if business_id not in (None, actor.organisation_id):
             raise ValidationError(
                 "A business creates projects only for itself.",
-                fields={"business_id": ["must be your own organisation"]},
+                fields={
+                    "business_id": [
+                        FieldMessage("must be your own organisation", "own_organisation")
+                    ]
+                },
             )
         if priority_type is not None:
             raise ValidationError(
@@ -118,7 +136,8 @@ def create_project(
         business = actor.organisation
     if business.kind != "business":
         raise ValidationError(
-            "Projects belong to local businesses.", fields={"business_id": ["not a business"]}
+            "Projects belong to local businesses.",
+            fields={"business_id": [FieldMessage("not a business", "not_a_business")]},
         )
     if priority_type is not None and priority_type not in PRIORITY_TYPES:
         raise ValidationError(

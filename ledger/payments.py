@@ -26,7 +26,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ledger import services
-from ledger.errors import IdempotencyConflict, InvalidAmount, InvalidState, LedgerError, NotFound
+from ledger.errors import (
+    FieldMessage,
+    IdempotencyConflict,
+    InvalidAmount,
+    InvalidState,
+    LedgerError,
+    NotFound,
+)
 from ledger.models import Donation, Entry, Pledge, User, utcnow
 from ledger.money import check_whole_units
 from ledger.payment_models import PAYMENT_RANK, CardPayment, StripeEvent
@@ -124,19 +131,29 @@ def start_card_payment(
         if existing.pledge_id != pledge_id or (amount is not None and amount != existing.amount):
             raise IdempotencyConflict(
                 "This Idempotency-Key was already used for a different card payment.",
-                fields={"idempotency_key": ["already used with different content"]},
+                fields={
+                    "idempotency_key": [
+                        FieldMessage("already used with different content", "key_reused")
+                    ]
+                },
             )
         return existing
     outstanding = pledge.amount - int(services.pledge_paid(session, pledge.id))
     if outstanding <= 0:
-        raise InvalidState(f"Pledge {pledge_id} is fully paid.")
+        raise InvalidState(
+            f"Pledge {pledge_id} is fully paid.", reason="pledge_paid", params={"id": pledge_id}
+        )
     if amount is None:
         amount = amount_due_next(session, pledge)
     amount = check_whole_units(amount, pledge.currency)
     if amount > outstanding:
         raise InvalidAmount(
             "The payment exceeds what is still due on the pledge.",
-            fields={"amount": ["exceeds the amount outstanding"]},
+            fields={
+                "amount": [FieldMessage("exceeds the amount outstanding", "exceeds_outstanding")]
+            },
+            reason="exceeds_pledge_due",
+            params={"amount": outstanding, "currency": pledge.currency},
         )
     payment = CardPayment(
         pledge_id=pledge.id,

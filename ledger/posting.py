@@ -43,6 +43,7 @@ from ledger.core import Leg, normalise_legs, request_hash
 from ledger.errors import (
     AccountClosed,
     CurrencyMismatch,
+    FieldMessage,
     IdempotencyConflict,
     InsufficientFunds,
     PeriodClosed,
@@ -174,7 +175,11 @@ def find_by_key(
     if row.request_hash != request_hash(operation, params):
         raise IdempotencyConflict(
             f"Idempotency key {key!r} was already used for a different request.",
-            fields={"idempotency_key": ["already used with different content"]},
+            fields={
+                "idempotency_key": [
+                    FieldMessage("already used with different content", "key_reused")
+                ]
+            },
         )
     # Every replay passes here (post_entry's and the services' own early checks): the API
     # answers it with Idempotent-Replayed: true, as Stripe does
@@ -578,14 +583,28 @@ def _apply(
         raise PeriodClosed(
             f"The books are closed through {through.isoformat()}; "
             f"an entry dated {entry_date.isoformat()} cannot be posted.",
-            fields={"entry_date": [f"on or before the closed date {through.isoformat()}"]},
+            fields={
+                "entry_date": [
+                    FieldMessage(
+                        f"on or before the closed date {through.isoformat()}",
+                        "closed_date",
+                        date=through.isoformat(),
+                    )
+                ]
+            },
+            reason="closed_through",
+            params={"through": through.isoformat(), "date": entry_date.isoformat()},
         )
     account = session.scalars(select(Account).where(Account.code == leg.account)).one_or_none()
     if account is None:
         open_account(session, leg.account)  # raises UnknownAccount if not in the chart
         return _apply(session, raw, leg, entry_date)
     if account.closed_at is not None:
-        raise AccountClosed(f"Account {account.code} is closed.", account=account.code)
+        raise AccountClosed(
+            f"Account {account.code} is closed.",
+            account=account.code,
+            params={"account": account.code},
+        )
     if account.currency != leg.currency:
         raise CurrencyMismatch(
             f"Account {account.code} holds {account.currency}, not {leg.currency}.",
@@ -608,6 +627,13 @@ def _apply(
         f"{format_money(abs(leg.amount), account.currency)}.",
         account=account.code,
         available=available,
+        reason="not_enough",
+        params={
+            "account": account.code,
+            "held": available,
+            "needed": abs(leg.amount),
+            "currency": account.currency,
+        },
     )
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from ledger import books, reconciliation_queue, services
 from ledger.bankfile import MAPPINGS, ColumnMapping, LineError, parse_statement
 from ledger.bankfile import StatementLine as ParsedLine
-from ledger.errors import InvalidState, NotFound, ValidationError
+from ledger.errors import FieldMessage, InvalidState, NotFound, ValidationError
 from ledger.models import (
     Account,
     Disbursement,
@@ -110,10 +110,15 @@ def mapping_from(spec: str | dict | None) -> ColumnMapping:
             return MAPPINGS[spec]
         except KeyError:
             raise ValidationError(
-                f"Unknown mapping {spec!r}.", fields={"mapping": [f"one of {sorted(MAPPINGS)}"]}
+                f"Unknown mapping {spec!r}.",
+                fields={"mapping": [f"one of {sorted(MAPPINGS)}"]},
+                reason="unknown_mapping",
             ) from None
     if not isinstance(spec, dict):
-        raise ValidationError("A mapping is a name or an object.", fields={"mapping": ["invalid"]})
+        raise ValidationError(
+            "A mapping is a name or an object.",
+            fields={"mapping": [FieldMessage("invalid", "invalid")]},
+        )
     known = {
         "name",
         "date",
@@ -168,7 +173,8 @@ def mapping_from(spec: str | dict | None) -> ColumnMapping:
     kwargs.setdefault("name", "custom")
     if "date" not in kwargs:
         raise ValidationError(
-            "A mapping needs a date column.", fields={"mapping.date": ["required"]}
+            "A mapping needs a date column.",
+            fields={"mapping.date": [FieldMessage("required", "required")]},
         )
     return ColumnMapping(**kwargs)
 
@@ -1026,7 +1032,9 @@ def _line(session: Session, line_id: int) -> StatementLine:
 
 def _reason(reason: str | None) -> str:
     if not reason or not reason.strip():
-        raise ValidationError("Say why.", fields={"reason": ["required"]})
+        raise ValidationError(
+            "Say why.", fields={"reason": [FieldMessage("required", "required")]}, reason="say_why"
+        )
     return reason.strip()[:1000]
 
 
@@ -1052,24 +1060,34 @@ def confirm_line(
     """
     line = _line(session, line_id)
     if line.status == "ignored":
-        raise InvalidState("The line is ignored; unmatch it first.")
+        raise InvalidState("The line is ignored; unmatch it first.", reason="line_ignored")
     chosen = list(targets) if targets else line.matched_to.split()
     if not chosen:
         raise ValidationError(
             "Nothing to confirm: the line is not matched; name what it matches.",
-            fields={"targets": ["required for an unmatched line"]},
+            fields={"targets": [FieldMessage("required for an unmatched line", "choose_target")]},
+            reason="nothing_to_confirm",
         )
     for item in chosen:
         kind, _, ident = item.partition(":")
         model = _TARGET_MODELS.get(kind)
         if model is None or not ident.isdigit() or session.get(model, int(ident)) is None:
             raise ValidationError(
-                f"Unknown ledger item {item!r}.", fields={"targets": [f"{item} does not exist"]}
+                f"Unknown ledger item {item!r}.",
+                fields={
+                    "targets": [FieldMessage(f"{item} does not exist", "item_missing", item=item)]
+                },
+                reason="unknown_item",
+                params={"item": item},
             )
     taken = _linked(session) - set(line.matched_to.split())
     clash = [t for t in chosen if t in taken]
     if clash:
-        raise InvalidState(f"Already matched to another line: {', '.join(clash)}.")
+        raise InvalidState(
+            f"Already matched to another line: {', '.join(clash)}.",
+            reason="already_matched",
+            params={"items": ", ".join(clash)},
+        )
     # Amounts that differ (a fee taken in transit, a part payment, a wrong guess) are
     # accepted only with a person's reason, kept on the line.
     described = reconciliation_queue.describe(session, chosen)
@@ -1078,21 +1096,32 @@ def confirm_line(
         shown = format_money(diff, line.currency)
         raise ValidationError(
             f"The amounts differ by {shown}; say why.",
-            fields={"reason": [f"required: the amounts differ by {shown}"]},
+            fields={
+                "reason": [
+                    FieldMessage(
+                        f"required: the amounts differ by {shown}",
+                        "amounts_differ",
+                        difference=diff,
+                        currency=line.currency,
+                    )
+                ]
+            },
             case="amounts_differ",
             difference=shown,
+            params={"difference": diff, "currency": line.currency},
         )
     resolved = []
     for item in chosen:
         kind, _, ident = item.partition(":")
         if kind == "pledge":
             if line.source != "bank":
-                raise ValidationError("Only a bank line can pay a pledge.")
+                raise ValidationError("Only a bank line can pay a pledge.", reason="bank_line_only")
             donation = _record_bank_donation(session, _as_parsed(line), int(ident), actor)
             if donation is None:
                 raise InvalidState(
                     "The line cannot pay this pledge (amount above what is due, or a "
-                    "withdrawal); record the donation by hand and confirm against it."
+                    "withdrawal); record the donation by hand and confirm against it.",
+                    reason="line_cannot_pay_pledge",
                 )
             item = f"donation:{donation.id}"
         resolved.append(item)
@@ -1126,7 +1155,7 @@ def ignore_line(
     """Set a line aside (a bank fee, an internal transfer), with the reason."""
     line = _line(session, line_id)
     if line.status == "confirmed":
-        raise InvalidState("The line is confirmed; unmatch it first.")
+        raise InvalidState("The line is confirmed; unmatch it first.", reason="line_confirmed")
     line.status = "ignored"
     line.matched_to = ""
     _decided(line, actor, _reason(reason))

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from ledger.errors import InvalidAmount, ValidationError
+from ledger.errors import FieldMessage, InvalidAmount, ValidationError
 from ledger.models import (
     Disbursement,
     Donation,
@@ -161,7 +161,9 @@ def decode_cursor(text: str | None, name: str = "after") -> tuple[dt.date, int] 
         return dt.date.fromisoformat(match.group(1)), int(match.group(2))
     except ValueError:
         raise ValidationError(
-            "The page position is not valid.", fields={name: ["invalid"]}, case="queue_cursor"
+            "The page position is not valid.",
+            fields={name: [FieldMessage("invalid", "invalid")]},
+            case="queue_cursor",
         ) from None
 
 

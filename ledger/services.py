@@ -20,6 +20,7 @@ from ledger.core import Leg, credit, debit
 from ledger.errors import (
     AlreadyReversed,
     ApprovalRequired,
+    FieldMessage,
     InsufficientFunds,
     InvalidAmount,
     InvalidState,
@@ -94,7 +95,7 @@ def _iso(value: dt.date | None) -> str | None:
 def require_manager(actor: User | None) -> User:
     """Only fund managers (and admins) move the fund's money or change its books."""
     if actor is None or not actor.is_manager:
-        raise PermissionDenied("Only a fund manager may do this.")
+        raise PermissionDenied("Only a fund manager may do this.", reason="fund_manager_only")
     return actor
 
 
@@ -163,7 +164,8 @@ def record_pledge(
     company = _get(session, Organisation, company_id, "Company")
     if company.kind != "company":
         raise ValidationError(
-            "Only a company can pledge.", fields={"company_id": ["not a company"]}
+            "Only a company can pledge.",
+            fields={"company_id": [FieldMessage("not a company", "not_a_company")]},
         )
     if isinstance(instalments, int):
         schedule = split_instalments(amount, instalments, pledged_on, currency)
@@ -338,7 +340,11 @@ def record_donation(
         if settlement_currency != currency:
             raise ValidationError(
                 "A settlement in another currency needs the settled amount.",
-                fields={"settlement_amount": ["required when currencies differ"]},
+                fields={
+                    "settlement_amount": [
+                        FieldMessage("required when currencies differ", "required")
+                    ]
+                },
             )
         settlement_amount = amount
     settlement_amount = check_minor(settlement_amount, field="settlement_amount")
@@ -350,7 +356,8 @@ def record_donation(
     fee = check_minor(fee, positive=False, field="fee")
     if not 0 <= fee < settlement_amount:
         raise InvalidAmount(
-            "The fee must be at least zero and below the amount.", fields={"fee": ["out of range"]}
+            "The fee must be at least zero and below the amount.",
+            fields={"fee": [FieldMessage("out of range", "out_of_range")]},
         )
     given_received_on, received_on = received_on, received_on or today()
 
@@ -365,7 +372,9 @@ def record_donation(
         if pledge.currency != currency:
             raise ValidationError(
                 f"The pledge is in {pledge.currency}.",
-                fields={"currency": ["differs from the pledge"]},
+                fields={
+                    "currency": [FieldMessage("differs from the pledge", "differs_from_pledge")]
+                },
             )
         if restriction and chart.parse_restriction(restriction) != pledge.restriction:
             raise ValidationError(
@@ -380,7 +389,8 @@ def record_donation(
             company = _get(session, Organisation, company_id, "Company")
             if company.kind != "company":
                 raise ValidationError(
-                    "Donor must be a company.", fields={"company_id": ["not a company"]}
+                    "Donor must be a company.",
+                    fields={"company_id": [FieldMessage("not a company", "not_a_company")]},
                 )
 
     params = {
@@ -413,7 +423,13 @@ def record_donation(
             raise InvalidAmount(
                 f"The payment exceeds what is still due on pledge {pledge.id} "
                 f"({format_money(outstanding, currency)}).",
-                fields={"amount": ["exceeds the amount outstanding"]},
+                fields={
+                    "amount": [
+                        FieldMessage("exceeds the amount outstanding", "exceeds_outstanding")
+                    ]
+                },
+                reason="exceeds_pledge_due",
+                params={"amount": outstanding, "currency": currency},
             )
     legs += _gift_legs(pledge.company_id if pledge else None, restriction, amount, currency)
     posted = post_entry(
@@ -491,7 +507,11 @@ def _refund_amounts(
         raise InvalidAmount(
             f"Only {format_money(remaining, donation.currency)} of this donation "
             "can still be returned.",
-            fields={"amount": ["exceeds the amount not yet refunded"]},
+            fields={
+                "amount": [
+                    FieldMessage("exceeds the amount not yet refunded", "exceeds_refundable")
+                ]
+            },
         )
     return amount, _settled_part(donation, amount, settlement_amount)
 
@@ -599,7 +619,8 @@ def record_dispute(
         amount = check_minor(amount)
         if amount > donation.refunded_amount:
             raise InvalidAmount(
-                "More reinstated than was withdrawn.", fields={"amount": ["too large"]}
+                "More reinstated than was withdrawn.",
+                fields={"amount": [FieldMessage("too large", "too_large")]},
             )
         settled = _settled_part(donation, amount, settlement_amount)
         deposit = _deposit_account(donation.channel, settle_cur, None)
@@ -660,7 +681,8 @@ def record_payout(
     if currency == "TWD" and amount % 100:
         raise InvalidAmount(
             "Stripe pays TWD out in whole dollars (multiples of 100 minor units).",
-            fields={"amount": ["must be a multiple of 100"]},
+            fields={"amount": [FieldMessage("must be a multiple of 100", "whole_dollars")]},
+            reason="whole_dollars",
         )
     given_paid_on, paid_on = paid_on, paid_on or today()
     refs = dict(refs or {})
@@ -740,7 +762,9 @@ def propose_disbursement(
     if project.business.verified_at is None:
         raise InvalidState(
             f"{project.business.name} is not verified; "
-            "only verified organisations receive disbursements."
+            "only verified organisations receive disbursements.",
+            reason="not_verified",
+            params={"name": project.business.name},
         )
     funding = chart.parse_restriction(funding)
     if funding and not chart.restriction_allows(
@@ -753,7 +777,11 @@ def propose_disbursement(
         raise ValidationError(
             f"Money restricted to {funding} cannot be spent on project {project.id} "
             f"({project.name}, {project.town_code}).",
-            fields={"funding": ["purpose does not match the project"]},
+            fields={
+                "funding": [FieldMessage("purpose does not match the project", "purpose_mismatch")]
+            },
+            reason="purpose_mismatch",
+            params={"id": project.id},
         )
     given_on, on = on, on or today()
     params = {
@@ -834,9 +862,13 @@ def approve_disbursement(session: Session, *, disbursement_id: int, actor: User)
             f"Disbursement {d.id} is {d.status}; only a reserved one can be approved.",
             id=d.id,
             status=d.status,
+            reason="approve_not_reserved",
+            params={"id": d.id, "status": d.status},
         )
     if any(a.user_id == actor.id for a in d.approvals):
-        raise InvalidState("You have already approved this disbursement.")
+        raise InvalidState(
+            "You have already approved this disbursement.", reason="already_approved"
+        )
     if actor.institution in {a.institution for a in d.approvals}:
         raise ApprovalRequired(
             "Your institution has already approved this disbursement; "
@@ -917,11 +949,16 @@ def pay_disbursement(
     d = _lock_disbursement(session, disbursement_id)
     if d.status != "reserved":
         raise InvalidState(
-            f"Disbursement {d.id} is {d.status}; it cannot be paid.", id=d.id, status=d.status
+            f"Disbursement {d.id} is {d.status}; it cannot be paid.",
+            id=d.id,
+            status=d.status,
+            reason="pay_not_approved",
+            params={"id": d.id, "status": d.status},
         )
     if not approved(d):
         raise ApprovalRequired(
-            "Payment needs approvals from two fund managers of different institutions."
+            "Payment needs approvals from two fund managers of different institutions.",
+            reason="two_institutions",
         )
     posted = post_entry(
         session,
@@ -957,7 +994,11 @@ def void_disbursement(
     """Cancel a reserved disbursement: its reservation is reversed and restricted money restored."""
     require_manager(actor)
     if not reason or not reason.strip():
-        raise ValidationError("A reason is required to void.", fields={"reason": ["required"]})
+        raise ValidationError(
+            "A reason is required to void.",
+            fields={"reason": [FieldMessage("required", "required")]},
+            reason="void_reason",
+        )
     d = _lock_disbursement(session, disbursement_id)
     if d.status == "voided":
         return d
@@ -966,6 +1007,8 @@ def void_disbursement(
             f"Disbursement {d.id} is {d.status}; only a reserved one can be voided.",
             id=d.id,
             status=d.status,
+            reason="void_not_reserved",
+            params={"id": d.id, "status": d.status},
         )
     if d.commit_entry_id is None:  # only held (or, before holds, committed on proposal)
         entry = reverse_entry(
@@ -1034,7 +1077,7 @@ def create_return_agreement(
     if business.kind != "business":
         raise ValidationError(
             "Return agreements are made with local businesses.",
-            fields={"business_id": ["not a business"]},
+            fields={"business_id": [FieldMessage("not a business", "not_a_business")]},
         )
     if isinstance(share_bp, bool) or not isinstance(share_bp, int) or not 0 < share_bp <= 10000:
         raise ValidationError(
@@ -1042,7 +1085,8 @@ def create_return_agreement(
         )
     if end_date < start_date:
         raise ValidationError(
-            "The agreement ends before it starts.", fields={"end_date": ["before start_date"]}
+            "The agreement ends before it starts.",
+            fields={"end_date": [FieldMessage("before start_date", "before_start")]},
         )
     if cap_amount is not None:
         cap_amount = _charge_amount(cap_amount, currency, "cap_amount")
@@ -1107,20 +1151,29 @@ def _check_report(
     covers; each way of being wrong has its own message."""
     revenue = check_minor(revenue, positive=False, field="revenue")
     if revenue < 0:
-        raise InvalidAmount("Revenue cannot be negative.", fields={"revenue": ["negative"]})
+        raise InvalidAmount(
+            "Revenue cannot be negative.",
+            fields={"revenue": [FieldMessage("negative", "negative")]},
+            reason="negative_revenue",
+        )
     if agreement.currency == "TWD":
         check_whole_units(revenue, agreement.currency, field="revenue")
     if period_end < period_start:
         raise ValidationError(
             "The period ends before it starts.",
-            fields={"period_end": ["before period_start"]},
+            fields={"period_end": [FieldMessage("before period_start", "before_start")]},
             case="period_reversed",
         )
     if period_start < agreement.start_date or period_end > agreement.end_date:
         raise ValidationError(
             "The period must fall within the agreement "
             f"({agreement.start_date} to {agreement.end_date}).",
-            fields={"period_start": ["outside the agreement"]},
+            fields={"period_start": [FieldMessage("outside the agreement", "outside_agreement")]},
+            reason="outside_agreement",
+            params={
+                "start": agreement.start_date.isoformat(),
+                "end": agreement.end_date.isoformat(),
+            },
         )
     return revenue
 
@@ -1148,11 +1201,18 @@ def _refuse_overlap(
         raise ValidationError(
             f"Revenue for {other.period_start} to {other.period_end} was already reported "
             f"(report {other.id}); periods may not overlap. Correct that report instead.",
-            fields={"period_start": ["overlaps a report already made"]},
+            fields={
+                "period_start": [FieldMessage("overlaps a report already made", "overlaps_report")]
+            },
             case="period_overlap",
             id=other.id,
             start=other.period_start.isoformat(),
             end=other.period_end.isoformat(),
+            params={
+                "id": other.id,
+                "start": other.period_start.isoformat(),
+                "end": other.period_end.isoformat(),
+            },
         )
 
 
@@ -1241,7 +1301,11 @@ def correct_revenue_report(
     long as the corrected reports make at least that much due. Returns the new report.
     """
     if not reason or not reason.strip():
-        raise ValidationError("A correction needs a reason.", fields={"reason": ["required"]})
+        raise ValidationError(
+            "A correction needs a reason.",
+            fields={"reason": [FieldMessage("required", "required")]},
+            reason="correction_reason",
+        )
     old = _get(session, RevenueReport, report_id, "Revenue report")
     agreement = _get(session, ReturnAgreement, old.agreement_id, "Return agreement")
     period_start = period_start or old.period_start
@@ -1272,6 +1336,7 @@ def correct_revenue_report(
             case="already_corrected",
             id=old.id,
             newer=newer.id,
+            params={"id": old.id, "newer": newer.id},
         )
     _refuse_overlap(session, agreement.id, period_start, period_end, besides=old.id)
     cap_left = (
@@ -1321,7 +1386,13 @@ def correct_revenue_report(
             raise InvalidAmount(
                 "More has already been returned on this agreement than the corrected "
                 f"reports make due (the correction is short by {format_money(returned, cur)}).",
-                fields={"revenue": ["less than what was already returned"]},
+                fields={
+                    "revenue": [
+                        FieldMessage("less than what was already returned", "less_than_returned")
+                    ]
+                },
+                reason="returned_exceeds_due",
+                params={"short": returned, "currency": cur},
             ) from exc
     # The old report leaves force before the new one is stored: one report per period
     old.reversed_at = utcnow()
@@ -1372,7 +1443,9 @@ def record_revenue_return(
         raise InvalidAmount(
             f"The return exceeds what is due on agreement {agreement_id} "
             f"({format_money(exc.extra.get('available', 0), agreement.currency)}).",
-            fields={"amount": ["exceeds the amount due"]},
+            fields={"amount": [FieldMessage("exceeds the amount due", "exceeds_due")]},
+            reason="exceeds_agreement_due",
+            params={"amount": exc.extra.get("available", 0), "currency": agreement.currency},
         ) from exc
     if not posted.fresh:
         return session.scalars(
@@ -1406,14 +1479,19 @@ def reverse_entry(
     require_manager(actor)
     original = _get(session, Entry, entry_id, "Entry")
     if original.reverses_entry_id is not None:
-        raise InvalidState("A reversing entry cannot itself be reversed; post a new entry instead.")
+        raise InvalidState(
+            "A reversing entry cannot itself be reversed; post a new entry instead.",
+            reason="reversing_entry",
+        )
     given_on, on = on, on or today()
     params = {"entry_id": entry_id, "reason": reason, "on": _iso(given_on)}
     existing = find_by_key(session, key, "reversal", params)
     if existing is not None:
         return session.get(Entry, existing)
     if session.scalar(select(Entry.id).where(Entry.reverses_entry_id == entry_id)) is not None:
-        raise AlreadyReversed(f"Entry {entry_id} has already been reversed.")
+        raise AlreadyReversed(
+            f"Entry {entry_id} has already been reversed.", params={"id": entry_id}
+        )
     legs = [Leg(p.account.code, -p.amount, p.currency) for p in original.postings]
     try:
         posted = post_entry(
@@ -1429,7 +1507,9 @@ def reverse_entry(
         )
     except IntegrityError as exc:
         # Two reversals raced; the unique reverses_entry_id let only one through.
-        raise AlreadyReversed(f"Entry {entry_id} has already been reversed.") from exc
+        raise AlreadyReversed(
+            f"Entry {entry_id} has already been reversed.", params={"id": entry_id}
+        ) from exc
     return session.get(Entry, posted.entry_id)
 
 
@@ -1450,7 +1530,11 @@ def reverse_adjustment(
     """
     require_manager(actor)
     if not reason or not reason.strip():
-        raise ValidationError("A reversal needs a reason.", fields={"reason": ["required"]})
+        raise ValidationError(
+            "A reversal needs a reason.",
+            fields={"reason": [FieldMessage("required", "required")]},
+            reason="say_why",
+        )
     entry = _get(session, Entry, entry_id, "Entry")
     # A reversal itself gets reverse_entry's own refusal ("cannot itself be reversed")
     if entry.kind != "adjustment" and entry.reverses_entry_id is None:
@@ -1460,6 +1544,7 @@ def reverse_adjustment(
             case="not_an_adjustment",
             id=entry_id,
             kind=entry.kind,
+            params={"id": entry_id, "kind": entry.kind},
         )
     return reverse_entry(session, key=key, entry_id=entry_id, actor=actor, reason=reason, on=on)
 
@@ -1483,7 +1568,11 @@ def record_adjustment(
     """A manual, balanced adjustment by a fund manager, with the reason on the record."""
     require_manager(actor)
     if not reason or not reason.strip():
-        raise ValidationError("An adjustment needs a reason.", fields={"reason": ["required"]})
+        raise ValidationError(
+            "An adjustment needs a reason.",
+            fields={"reason": [FieldMessage("required", "required")]},
+            reason="say_why",
+        )
     given_on, on = on, on or today()
     params = {
         "lines": [(ln.account, ln.amount, ln.currency) for ln in lines],

@@ -24,7 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from ledger.errors import ValidationError
+from ledger.errors import FieldMessage, ValidationError
 
 #: Lengths banks issue virtual accounts in (the payer types them at an ATM, so short is kind).
 ALLOWED_LENGTHS = (14, 16)
@@ -109,7 +109,8 @@ def generate(pledge_id: int, scheme: VirtualAccountScheme) -> str:
     """
     if isinstance(pledge_id, bool) or not isinstance(pledge_id, int) or pledge_id <= 0:
         raise ValidationError(
-            "Pledge id must be a positive integer.", fields={"pledge_id": ["must be positive"]}
+            "Pledge id must be a positive integer.",
+            fields={"pledge_id": [FieldMessage("must be positive", "not_positive")]},
         )
     if pledge_id > scheme.max_pledge_id:
         # Never truncate: two pledges would share a number and money would go astray.

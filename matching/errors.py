@@ -1,20 +1,18 @@
-"""Domain errors of the matcher. Every error has a stable ``code`` for machines and a
-``detail`` for people; the API maps them to problem documents the same way as the ledger's.
+"""Domain errors of the matcher. Every error has a stable ``code`` for machines, ``params``
+for the console's message and a ``detail`` for people (foundation/errors.py); the API maps
+them to problem documents the same way as the ledger's.
 """
 
 from __future__ import annotations
 
+from foundation.errors import DomainError
 
-class MatchingError(Exception):
+
+class MatchingError(DomainError):
     """Base of every error the matcher raises on purpose."""
 
     code = "matching_error"
     status = 422
-
-    def __init__(self, detail: str, **extra):
-        super().__init__(detail)
-        self.detail = detail
-        self.extra = extra
 
 
 class InvalidInstance(MatchingError):
@@ -29,7 +27,7 @@ class InvalidInstance(MatchingError):
         more = len(self.problems) - 20
         if more > 0:
             shown += f"; and {more} more"
-        super().__init__(f"invalid matching input: {shown}")
+        super().__init__(f"invalid matching input: {shown}", params={"count": len(self.problems)})
 
 
 class DesignationError(MatchingError):
@@ -44,7 +42,9 @@ class DesignationError(MatchingError):
         more = len(self.problems) - 20
         if more > 0:
             shown += f"; and {more} more"
-        super().__init__(f"invalid priority-area designations: {shown}")
+        super().__init__(
+            f"invalid priority-area designations: {shown}", params={"count": len(self.problems)}
+        )
 
 
 class Infeasible(MatchingError):
@@ -55,6 +55,12 @@ class Infeasible(MatchingError):
     code = "infeasible"
 
     def __init__(self, detail: str, *, constraint: str, subject: str | None = None):
-        super().__init__(detail, constraint=constraint, subject=subject)
+        super().__init__(
+            detail,
+            reason="about" if subject else None,
+            params={"constraint": constraint, "subject": subject},
+            constraint=constraint,
+            subject=subject,
+        )
         self.constraint = constraint
         self.subject = subject

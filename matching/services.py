@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ledger.errors import (
+    FieldMessage,
     InvalidAmount,
     InvalidState,
     NotFound,
@@ -75,7 +76,9 @@ def _validate(data: dict, fields: Iterable[str]) -> dict:
     if unknown:
         raise ValidationError(
             f"Unknown fields: {', '.join(sorted(unknown))}.",
-            fields={name: ["unknown field"] for name in sorted(unknown)},
+            fields={
+                name: [FieldMessage("unknown field", "unknown_field")] for name in sorted(unknown)
+            },
         )
     return {k: JsonList.dump(v) if k in _LISTS else v for k, v in data.items()}
 
@@ -154,7 +157,8 @@ def declare_related(
     _own(actor, org_id, "Organisation", org_id)
     if org_id == other_id or session.get(Organisation, other_id) is None:
         raise ValidationError(
-            "Name another existing organisation.", fields={"other_id": ["invalid"]}
+            "Name another existing organisation.",
+            fields={"other_id": [FieldMessage("invalid", "invalid")]},
         )
     a, b = sorted((org_id, other_id))
     existing = session.scalars(
@@ -450,12 +454,22 @@ def respond(
     if decision not in ("accept", "decline"):
         raise ValidationError("Decide accept or decline.", fields={"decision": ["accept|decline"]})
     if decision == "decline" and not reason.strip():
-        raise ValidationError("Say why you decline.", fields={"reason": ["required to decline"]})
+        raise ValidationError(
+            "Say why you decline.",
+            fields={"reason": [FieldMessage("required to decline", "required")]},
+            reason="decline_reason",
+        )
     proposal = get_proposal(session, actor, proposal_id)
     if actor.is_manager:
-        raise PermissionDenied("Only the company or the business answers a proposal.")
+        raise PermissionDenied(
+            "Only the company or the business answers a proposal.", reason="answer_proposal"
+        )
     if proposal.status != "published":
-        raise InvalidState(f"This proposal is {proposal.status}; it can no longer be answered.")
+        raise InvalidState(
+            f"This proposal is {proposal.status}; it can no longer be answered.",
+            reason="proposal_answered",
+            params={"status": proposal.status},
+        )
     side = "company" if actor.organisation_id == proposal.offer.company_id else "business"
     answer = "accepted" if decision == "accept" else "declined"
     setattr(proposal, f"{side}_response", answer)

@@ -12,11 +12,11 @@ from flask_babel import force_locale
 import ledger.bankfile
 import ledger.errors
 import matching.errors
-from admin import messages, reports
+from admin import error_messages, messages, reports
 from admin.imports import FILE_ERRORS
 from api import organisations as api_organisations
 from ledger import queries
-from ledger.errors import InsufficientFunds, LedgerError, PeriodClosed
+from ledger.errors import FieldMessage, InsufficientFunds, LedgerError, PeriodClosed
 from tests.admin.conftest import csrf_token, post_form
 
 
@@ -140,8 +140,8 @@ def _codes(module, base) -> set[str]:
 def test_every_domain_error_code_has_a_translation():
     codes = _codes(ledger.errors, LedgerError) | _codes(ledger.bankfile, LedgerError)
     codes |= _codes(matching.errors, matching.errors.MatchingError)
-    assert codes - set(messages.CATALOG) == set()
-    assert set(messages.CATALOG) >= FILE_ERRORS
+    assert codes - set(error_messages.MESSAGES) == set()
+    assert set(error_messages.MESSAGES) >= FILE_ERRORS
 
 
 @pytest.mark.parametrize(
@@ -152,6 +152,8 @@ def test_every_domain_error_code_has_a_translation():
                 "Not enough in assets:bank:main: it holds NT$100 and this needs NT$1,200.",
                 account="assets:bank:main",
                 available=10000,
+                reason="not_enough",
+                params={"account": "assets:bank:main", "held": 10000, "needed": 120000},
             ),
             "銀行存款（主帳戶） 餘額不足：現有 NT$100，本筆需要 NT$1,200。",
             "Not enough money in Main bank account: it holds NT$100 and this needs NT$1,200.",
@@ -159,7 +161,9 @@ def test_every_domain_error_code_has_a_translation():
         (
             PeriodClosed(
                 "The books are closed through 2026-01-31; an entry dated 2026-01-15 cannot be "
-                "posted."
+                "posted.",
+                reason="closed_through",
+                params={"through": "2026-01-31", "date": "2026-01-15"},
             ),
             "帳簿已結帳至 2026-01-31，日期為 2026-01-15 的分錄無法入帳。",
             "The books are closed through 2026-01-31: nothing dated 2026-01-15 can be posted.",
@@ -175,13 +179,17 @@ def test_every_domain_error_code_has_a_translation():
             "This form was already sent with other content",
         ),
         (
-            ledger.errors.InvalidAmount("Not an amount: 'abc'."),
+            ledger.errors.InvalidAmount(
+                "Not an amount: 'abc'.", reason="not_an_amount", params={"text": "abc"}
+            ),
             "「abc」不是金額。",
             "“abc” is not an amount.",
         ),
         (
             ledger.errors.InvalidState(
-                "Disbursement 7 is paid; it cannot be paid.", id=7, status="paid"
+                "Disbursement 7 is paid; it cannot be paid.",
+                reason="pay_not_approved",
+                params={"id": 7, "status": "paid"},
             ),
             "撥款案 7 目前為「已撥款」，無法撥款。",
             "Disbursement 7 is Paid: it cannot be paid.",
@@ -197,9 +205,10 @@ def test_every_domain_error_code_has_a_translation():
             "the constraint “Minimum share in priority areas”",
         ),
         (
+            # No message code of its own: the generic message, never the English detail
             ledger.errors.LedgerError("Something only English knows."),
-            "Something only English knows.",  # no translation: the English detail
-            "Something only English knows.",
+            "無法完成此要求。",
+            "The request could not be carried out.",
         ),
     ],
 )
@@ -213,11 +222,13 @@ def test_errors_are_translated_with_their_parameters(app, error, zh, en):
 
 def test_field_messages_are_translated(app):
     with app.test_request_context(), force_locale("zh_Hant_TW"):
-        assert messages.field_message("required") == "必填。"
-        assert messages.field_message("on or before the closed date 2026-01-31") == (
-            "在已結帳日期 2026-01-31 當天或之前。"
+        assert messages.field_message(FieldMessage("required", "required")) == "必填。"
+        closed = FieldMessage(
+            "on or before the closed date 2026-01-31", "closed_date", date="2026-01-31"
         )
-        assert messages.field_message("something new") == "something new"
+        assert messages.field_message(closed) == "在已結帳日期 2026-01-31 當天或之前。"
+        # A message without a code: a generic one in the reader's language, not the English
+        assert messages.field_message("something new") == "格式不正確。"
 
 
 def test_an_invalid_amount_is_shown_next_to_the_amount_in_chinese(console):

@@ -12,6 +12,7 @@ from flask_babel import force_locale
 
 from admin import labels, messages
 from admin.i18n import catalog_paths
+from foundation.errors import FieldMessage
 from tests.admin.conftest import csrf_token
 from tests.admin.language_checks import SIMPLIFIED_ONLY
 
@@ -116,11 +117,15 @@ def test_reconciliation_targets_and_matcher_keys_in_words(console):
     ("field_message", "zh", "en"),
     [
         (
-            "must be a multiple of 100",
+            FieldMessage("must be a multiple of 100", "whole_dollars"),
             "請以新臺幣整數元填寫，不可有角分。",
             "Whole NT$ only, no cents.",
         ),
-        ("must be a multiple of 10000", "須為 NT$100 的倍數。", "Must be a multiple of NT$100."),
+        (
+            FieldMessage("must be a multiple of 10000", "multiple_of", n=10000, currency="TWD"),
+            "須為 NT$100 的倍數。",
+            "Must be a multiple of NT$100.",
+        ),
     ],
 )
 def test_amounts_in_errors_are_ntd_not_minor_units(app, field_message, zh, en):
