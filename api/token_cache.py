@@ -159,6 +159,9 @@ class TokenCache:
             try:
                 conn = self._connect()
                 conn.execute(f"LISTEN {CHANNEL}")
+                # Acknowledgements need not wait for the disk: after a crash every listener
+                # reconnects and registers afresh
+                conn.execute("SET synchronous_commit = off")
                 schema = conn.execute(
                     REGISTER_SQL, (socket.gethostname()[:200], os.getpid())
                 ).fetchone()[0]

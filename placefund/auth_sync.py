@@ -82,8 +82,11 @@ PENDING = "placefund.auth_changed"
 #: An execution option for an ORM update the triggers ignore (touching last_used_at)
 QUIET = "placefund_auth_quiet"
 
+#: The ping needs no durable commit (a notification is delivered when its transaction
+#: commits, flushed or not; after a crash every listener reconnects and starts empty)
 PING_SQL = (
-    f"SELECT n, pg_notify('{CHANNEL}', '{PING_PREFIX}' || current_schema() || ' ' || n)"
+    f"SELECT n, pg_notify('{CHANNEL}', '{PING_PREFIX}' || current_schema() || ' ' || n),"
+    " set_config('synchronous_commit', 'off', true)"
     " FROM (SELECT nextval('auth_sync_seq') AS n) s"
 )
 #: Live listeners that have not acknowledged %(n)s yet
