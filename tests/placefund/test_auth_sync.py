@@ -123,7 +123,7 @@ def test_when_nobody_can_be_asked_the_lease_is_waited_out(monkeypatch):
     slept = []
     monkeypatch.setattr(auth_sync.time, "sleep", slept.append)
 
-    def unreachable(engine, deadline):
+    def unreachable(engine, timeout):
         raise psycopg.OperationalError("connection lost")
 
     monkeypatch.setattr(auth_sync, "_wait", unreachable)
