@@ -72,8 +72,16 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (we return them from services)."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep loaded objects usable after commit (we return them from services).
+
+    A transaction that changes a token, user or organisation returns from its commit only
+    once every server process's token cache has forgotten what it changed (auth_sync).
+    """
+    from placefund import auth_sync
+
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    auth_sync.watch(sessions)
+    return sessions
 
 
 def as_loaded(model: type, values: dict):

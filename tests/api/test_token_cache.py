@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from api.token_cache import TokenCache
 
 
@@ -9,6 +11,7 @@ def _listening_cache() -> TokenCache:
     cache = TokenCache(engine=None)
     cache._thread = object()  # as if the listener were running; it never starts here
     cache.listening = True
+    cache.confirmed_at = time.monotonic()  # its lease just renewed
     return cache
 
 
