@@ -33,4 +33,14 @@ MODULES = (
 #: Every table of the service: what the migrations build, and what they are compared with
 metadata = Base.metadata
 
-__all__ = ["MODULES", "metadata"]
+#: Tables the migrations build that no model maps: PostgreSQL-only machinery that raw SQL
+#: reads and writes (the listeners acknowledging token revocations, placefund/auth_sync.py)
+UNMODELLED_TABLES = frozenset({"auth_listeners"})
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's filter: compare everything but the tables no model is meant to map."""
+    return not (type_ == "table" and name in UNMODELLED_TABLES)
+
+
+__all__ = ["MODULES", "UNMODELLED_TABLES", "include_object", "metadata"]

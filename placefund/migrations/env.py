@@ -3,7 +3,7 @@
 from alembic import context
 
 # The one model registry: every table of every package, so autogenerate compares them all
-from placefund.models import metadata
+from placefund.models import include_object, metadata
 
 config = context.config
 target_metadata = metadata
@@ -28,6 +28,7 @@ def _run(connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

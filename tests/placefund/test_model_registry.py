@@ -54,7 +54,12 @@ def test_the_registry_imports_every_module_that_defines_tables():
 def _differences(engine, metadata: MetaData) -> list:
     with engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_object": models.include_object,
+            },
         )
         return compare_metadata(context, metadata)
 
