@@ -7,6 +7,8 @@ from pathlib import Path
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 
+from foundation.transactions import guard_commits
+
 # Named constraints, so migrations on SQLite and PostgreSQL agree on what they alter.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -72,8 +74,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (we return them from services)."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep loaded objects usable after commit (we return them from services),
+    and that refuse to commit a transaction in which a posting failed part-way."""
+    return guard_commits(sessionmaker(engine, expire_on_commit=False))
 
 
 def as_loaded(model: type, values: dict):
