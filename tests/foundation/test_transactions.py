@@ -96,3 +96,19 @@ def test_a_unit_of_work_continues_the_transaction_the_session_is_in(database, se
         assert uow.session.get_transaction() is outer
         services.record_donation(session, key="c", channel="bank_transfer", amount=100, uow=uow)
     assert not session.in_transaction() and donations(database) == 1
+
+
+@pytest.mark.postgres
+def test_on_postgresql_write_lets_the_last_posting_commit_in_its_round_trip(pg):
+    seen = []
+
+    def service(s, **kwargs):
+        donation = services.record_donation(s, **kwargs)
+        # Before the unit of work ends: the posting's own round trip committed already
+        with pg.session() as other:
+            seen.append(other.get(Donation, donation.id) is not None)
+        return donation
+
+    with pg.session() as s:
+        write(s, service, key="one-trip", channel="bank_transfer", amount=900)
+    assert seen == [True]
