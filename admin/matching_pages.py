@@ -15,7 +15,7 @@ from admin import forms, messages, reports
 from admin import self_service_forms as sforms
 from admin.views import bp, form_error, home_for, me, signed_in
 from api.auth import MANAGERS
-from api.common import atomic
+from foundation.transactions import atomic
 from ledger.errors import InvalidState, LedgerError
 from matching import services as matching
 from matching.errors import MatchingError
@@ -59,7 +59,7 @@ def _may_answer(proposal, side: str) -> bool:
 
 
 def _answer(proposal_id: int, decision: str, reason: str = "") -> None:
-    with atomic() as s:
+    with atomic(db_session()) as s:
         matching.respond(s, actor=me(), proposal_id=proposal_id, decision=decision, reason=reason)
 
 
@@ -150,7 +150,7 @@ def matching_runs():
     form = forms.MatchRunForm()
     if form.validate_on_submit():
         try:
-            with atomic() as s:
+            with atomic(db_session()) as s:
                 run = matching.start_run(s, actor=me(), params=_run_params(form))
         except LedgerError as error:
             for name in list(error.fields or {}):
@@ -190,7 +190,7 @@ def matching_run(run_id: int):
 @signed_in(*MANAGERS)
 def publish_matching_run(run_id: int):
     try:
-        with atomic() as s:
+        with atomic(db_session()) as s:
             matching.publish_run(s, actor=me(), run_id=run_id)
     except LedgerError as error:
         flash(messages.message(error), "error")

@@ -17,7 +17,8 @@ from wtforms.validators import DataRequired, Length, Optional
 from admin import forms
 from admin.views import bp, form_error, ledger_key, me, signed_in
 from api.auth import MANAGERS
-from api.common import atomic, visible
+from api.common import visible
+from foundation.transactions import atomic
 from ledger import services
 from ledger.errors import LedgerError
 from ledger.models import ReturnAgreement, RevenueReport, User
@@ -72,7 +73,7 @@ def correct_revenue_report(report_id: int):
     if form.validate_on_submit():
         try:
             revenue = parse_amount(form.revenue.data, agreement.currency)
-            with atomic() as tx:
+            with atomic(db_session()) as tx:
                 services.correct_revenue_report(
                     tx,
                     key=ledger_key(form),

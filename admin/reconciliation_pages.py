@@ -35,7 +35,7 @@ from admin import forms, imports, messages
 from admin.models import ImportJob
 from admin.views import bp, form_error, me, safe_next, signed_in
 from api.auth import MANAGERS
-from api.common import atomic
+from foundation.transactions import atomic
 from ledger import reconciliation
 from ledger import reconciliation_queue as queue
 from ledger.errors import LedgerError
@@ -231,7 +231,7 @@ def reconciliation_upload():
         flash(_("This file is already being imported."), "info")
         return redirect(url_for("console.reconciliation_job", job_id=existing.id), 303)
     try:
-        with atomic() as s:
+        with atomic(db_session()) as s:
             job = imports.create_job(
                 s,
                 actor=me(),
@@ -334,7 +334,7 @@ def reconciliation_job_status(job_id: int):
 def reconciliation_job_resume(job_id: int):
     """Try an interrupted (or otherwise failed, not for its file) job again."""
     _job(job_id)
-    with atomic() as s:
+    with atomic(db_session()) as s:
         queued = imports.requeue(s, job_id)
     if queued:
         imports.runner(current_app).start(job_id)
@@ -459,7 +459,7 @@ def reconciliation_confirm(line_id: int):
         flash(_("The choice is not valid."), "error")
         return _line_page(line, form, 422) if from_line else _back(line_id)
     try:
-        with atomic() as s:
+        with atomic(db_session()) as s:
             confirmed = reconciliation.confirm_line(
                 s,
                 line_id=line_id,
@@ -486,7 +486,7 @@ def _decide(line_id: int, action: str):
     if form.validate_on_submit():
         service = reconciliation.unmatch_line if action == "unmatch" else reconciliation.ignore_line
         try:
-            with atomic() as s:
+            with atomic(db_session()) as s:
                 service(s, line_id=line_id, reason=form.reason.data.strip(), actor=me())
         except LedgerError as error:
             form_error(form, error)

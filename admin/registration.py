@@ -14,8 +14,9 @@ from flask import abort, g, redirect, render_template, request, url_for
 from admin import accounts, forms
 from admin.filters import english
 from admin.views import bp, form_error
-from api.common import atomic
+from foundation.transactions import atomic
 from ledger.errors import LedgerError
+from placefund.app import db_session
 from placefund.rate_limits import REGISTRATION_ATTEMPTS, REGISTRATIONS, rate_limits
 from placefund.reference import townships
 
@@ -45,7 +46,7 @@ def register():
         if rate_limits().hit(REGISTRATIONS, address):
             abort(429)
         try:
-            with atomic() as s:
+            with atomic(db_session()) as s:
                 accounts.register_organisation(
                     s,
                     kind=form.kind.data,

@@ -16,7 +16,7 @@ from admin import self_service_forms as sf
 from admin.filters import english
 from admin.registration import township_choices
 from admin.views import bp, form_error, home_for, me, signed_in
-from api.common import atomic
+from foundation.transactions import atomic
 from ledger import organisations
 from ledger.errors import LedgerError
 from ledger.models import Organisation
@@ -101,7 +101,7 @@ def edit_profile():
     if form.validate_on_submit():
         version = form.version.data or ""
         try:
-            with atomic() as s:
+            with atomic(db_session()) as s:
                 organisations.update_profile(
                     s,
                     actor=me(),
@@ -140,7 +140,7 @@ def new_project():
     towns = _towns(form.town_code)
     if form.validate_on_submit():
         try:
-            with atomic() as s:
+            with atomic(db_session()) as s:
                 organisations.create_project(
                     s,
                     actor=me(),
@@ -193,7 +193,7 @@ def _request_page(listing: MatchRequest | None):
     towns = _towns(form.town_code)
     if form.validate_on_submit():
         try:
-            with atomic() as s:
+            with atomic(db_session()) as s:
                 matching.save_request(
                     s,
                     actor=me(),
@@ -287,7 +287,7 @@ def _offer_page(listing: MatchOffer | None):
     if form.validate_on_submit():
         kept = _split_areas(JsonList.load(listing.regions))[2] if listing else []
         try:
-            with atomic() as s:
+            with atomic(db_session()) as s:
                 matching.save_offer(
                     s,
                     actor=me(),

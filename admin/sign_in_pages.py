@@ -34,7 +34,7 @@ from admin import accounts, console_sessions, forms, messages, two_factor
 from admin.models import ConsoleSession
 from admin.views import bp, form_error, home_for, me, safe_next, signed_in
 from api.auth import MANAGERS
-from api.common import atomic
+from foundation.transactions import atomic
 from ledger.errors import LedgerError
 from ledger.models import User
 from placefund.app import db_session
@@ -107,7 +107,7 @@ def _open_session(user: User) -> str:
     """Sign ``user`` in on this browser: a new server-side session (no fixation: the old
     cookie session is dropped, only the language kept); returns the failure notice, if any."""
     failures = user.failed_logins
-    with atomic() as s:
+    with atomic(db_session()) as s:
         user = s.get(User, user.id)
         user.failed_logins = 0
         _row, secret = console_sessions.start(
@@ -238,7 +238,7 @@ def two_factor_page():
             return _two_factor_render(form, user, secret if enrolling else None), 429
         if enrolling:
             try:
-                with atomic() as s:
+                with atomic(db_session()) as s:
                     codes = two_factor.enrol(s, s.get(User, user.id), secret, form.code.data)
             except LedgerError as error:
                 rate_limits().hit(TWO_FACTOR_ATTEMPTS, str(user.id))
@@ -252,7 +252,7 @@ def two_factor_page():
                 )
             )
             return remember_device(response, account_key(user.email))
-        with atomic() as s:
+        with atomic(db_session()) as s:
             used = two_factor.verify(s, s.get(User, user.id), form.code.data)
         if used is None:
             rate_limits().hit(TWO_FACTOR_ATTEMPTS, str(user.id))
@@ -292,7 +292,7 @@ def _two_factor_render(form, user: User, secret: str | None):
 def sign_out():
     row = g.get("console_session")
     if row is not None:
-        with atomic() as s:
+        with atomic(db_session()) as s:
             console_sessions.end(s, s.get(ConsoleSession, row.id), "signed_out")
     lang = web_session.get("lang")
     web_session.clear()
@@ -325,7 +325,7 @@ def end_session(session_id: int):
     if session_id == g.console_session.id:
         return sign_out()
     try:
-        with atomic() as s:
+        with atomic(db_session()) as s:
             console_sessions.end_own(s, user=me(), session_id=session_id)
     except LedgerError:
         abort(404)
@@ -336,7 +336,7 @@ def end_session(session_id: int):
 @bp.post("/security/sessions/end-others")
 @signed_in()
 def end_other_sessions():
-    with atomic() as s:
+    with atomic(db_session()) as s:
         ended = console_sessions.end_all(
             s, me().id, "ended_by_user", keep=s.get(ConsoleSession, g.console_session.id)
         )
@@ -349,7 +349,7 @@ def end_other_sessions():
 def new_recovery_codes():
     if not two_factor.enrolled(me()):
         abort(404)
-    with atomic() as s:
+    with atomic(db_session()) as s:
         codes = two_factor.new_recovery_codes(s, s.get(User, me().id))
     return render_template(
         "console/recovery_codes.html", codes=codes, next=url_for("console.security")
@@ -366,7 +366,7 @@ def revoke_user_sessions(user_id: int):
     if target is None:
         abort(404)
     try:
-        with atomic() as s:
+        with atomic(db_session()) as s:
             ended = console_sessions.revoke_user(s, actor=me(), target=s.get(User, user_id))
     except LedgerError as error:
         flash(messages.message(error), "error")

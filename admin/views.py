@@ -33,7 +33,8 @@ from sqlalchemy import select
 from admin import accounts, charts, console_sessions, forms, labels, messages, reports
 from admin.receipts import receipt_pdf, statement_pdf
 from api.auth import MANAGERS
-from api.common import atomic, is_manager, visible
+from api.common import is_manager, visible
+from foundation.transactions import atomic
 from ledger import books, chain, figures, queries, services
 from ledger.errors import FieldMessage, LedgerError
 from ledger.models import Disbursement, Donation, Entry, Organisation, Pledge, User
@@ -201,7 +202,7 @@ def reset_password(secret: str):
             abort(429)
     if form.validate_on_submit():
         try:
-            with atomic() as s:
+            with atomic(db_session()) as s:
                 accounts.use_reset(s, secret, form.password.data)
         except LedgerError as error:
             form_error(form, error)
@@ -319,7 +320,7 @@ def chain_page():
     if request.method == "POST":
         action = request.form.get("action")
         if action == "seal":
-            with atomic() as s:
+            with atomic(db_session()) as s:
                 sealed = chain.seal_pending(s)
             flash(_("%(n)s entries sealed into the chain.", n=sealed), "info")
             return redirect(url_for("console.chain_page"))
@@ -366,7 +367,7 @@ def periods():
                     )
                 account = books.get_account(db_session(), match[1])
                 assertions[match[1]] = parse_amount(match[2], account.currency)
-            with atomic() as s:
+            with atomic(db_session()) as s:
                 period = books.close_period(
                     s, actor=me(), end_date=form.end_date.data, assertions=assertions
                 )
@@ -440,7 +441,7 @@ def propose():
     if form.validate_on_submit():
         try:
             amount = parse_amount(form.amount.data, "TWD")
-            with atomic() as tx:
+            with atomic(db_session()) as tx:
                 d = services.propose_disbursement(
                     tx,
                     key=ledger_key(form),
@@ -500,7 +501,7 @@ def _disbursement_page(d, pay_form, void_form, status: int = 200):
 def approve(disbursement_id: int):
     _disbursement(disbursement_id)
     try:
-        with atomic() as s:
+        with atomic(db_session()) as s:
             services.approve_disbursement(s, disbursement_id=disbursement_id, actor=me())
     except LedgerError as error:
         flash(messages.message(error), "error")
@@ -516,7 +517,7 @@ def pay(disbursement_id: int):
     form = forms.PayForm()
     if form.validate_on_submit():
         try:
-            with atomic() as s:
+            with atomic(db_session()) as s:
                 services.pay_disbursement(
                     s,
                     key=ledger_key(form),
@@ -539,7 +540,7 @@ def void(disbursement_id: int):
     form = forms.VoidForm()
     if form.validate_on_submit():
         try:
-            with atomic() as s:
+            with atomic(db_session()) as s:
                 services.void_disbursement(
                     s,
                     key=ledger_key(form),
@@ -597,7 +598,7 @@ def verify(org_id: int):
     from api.operations import verify_organisation
 
     try:
-        with atomic() as s:
+        with atomic(db_session()) as s:
             org = s.get(Organisation, org_id)
             if org is None:
                 abort(404)
@@ -629,7 +630,7 @@ def reset_user(user_id: int):
     if target is None:
         abort(404)
     try:
-        with atomic() as s:
+        with atomic(db_session()) as s:
             row, secret = accounts.issue_reset(s, actor=me(), target=target)
         # The owner is back in: strangers' failed guesses no longer hold their account back
         rate_limits().clear(SIGN_IN_FAILURES_PER_ACCOUNT, account_key(target.email))
@@ -649,7 +650,7 @@ def _company_page(org: Organisation):
 
     s = db_session()
     donations = queries.list_donations(s, company_id=org.id, limit=200).items
-    with atomic() as tx:  # listed payments get their receipt numbers, once
+    with atomic(db_session()) as tx:  # listed payments get their receipt numbers, once
         numbers = receipt_numbers(tx, [d.id for d in donations])
     years = sorted({d.received_on.year for d in donations}, reverse=True)
     overdue: dict[int, list] = {}
@@ -701,12 +702,12 @@ def pay_by_card(pledge_id: int):
                 "virtual account."), "error")  # fmt: skip
         return redirect(url_for("console.my_company"))
     try:
-        with atomic() as tx:
+        with atomic(db_session()) as tx:
             payment = payments.start_card_payment(
                 tx, pledge_id=pledge_id, request_key=ledger_key(form), actor=me()
             )
         pi = payments.submit_card_payment(gw, payment)
-        with atomic() as tx:
+        with atomic(db_session()) as tx:
             payment = payments.attach_payment_intent(tx, payment.id, pi)
     except LedgerError as error:
         flash(messages.message(error), "error")
@@ -726,7 +727,7 @@ def receipt(donation_id: int):
     if donation is None:
         abort(404)
     company = s.get(Organisation, donation.company_id) if donation.company_id else None
-    with atomic() as tx:
+    with atomic(db_session()) as tx:
         number = receipt_numbers(tx, [donation.id])[donation.id]
     settings = current_app.config["SETTINGS"]
     pdf = receipt_pdf(
@@ -749,7 +750,7 @@ def yearly_statement(org_id: int, year: int):
     if org is None or org.kind != "company" or not 2000 <= year <= 2200:
         abort(404)
     st = queries.donor_statement(s, org, dt.date(year, 1, 1), dt.date(year, 12, 31))
-    with atomic() as tx:
+    with atomic(db_session()) as tx:
         numbers = receipt_numbers(tx, [d.id for d in st.donations])
     settings = current_app.config["SETTINGS"]
     pdf = statement_pdf(
@@ -829,7 +830,7 @@ def report_revenue(agreement_id: int):
     if form.validate_on_submit():
         try:
             revenue = parse_amount(form.revenue.data, "TWD")
-            with atomic() as tx:
+            with atomic(db_session()) as tx:
                 services.report_revenue(
                     tx,
                     key=ledger_key(form),

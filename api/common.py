@@ -1,4 +1,4 @@
-"""What every view needs: the transaction, idempotency keys, cursors, scopes and preconditions."""
+"""What every view needs: the unit of work, idempotency keys, cursors, scopes and preconditions."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from webargs.flaskparser import FlaskParser
 
 from api.errors import ApiError
+from foundation import transactions
+from foundation.transactions import UnitOfWork
 from ledger.errors import NotFound
 from ledger.models import User
-from ledger.posting import COMMIT_WITH_POSTING, PostingRefused
 from placefund.app import db_session
 
 #: Printable ASCII without spaces: what Stripe and the IETF draft accept, and nothing that
@@ -51,43 +52,27 @@ class Blueprint(SmorestBlueprint):
 
 
 @contextmanager
-def atomic() -> Iterator[Session]:
-    """One transaction for the view's write: committed on success, rolled back on any error.
-
-    Authentication may already have begun the transaction (it reads the token); the write
-    continues in it, so a request costs one BEGIN and one COMMIT.
-    """
-    session = db_session()
-    if not session.in_transaction():
-        session.begin()
+def unit_of_work() -> Iterator[UnitOfWork]:
+    """The request's transaction for a money-moving write, as a unit of work to hand to the
+    service (``uow=``): committed on success, rolled back on any error. A replay it reports
+    is told to the client."""
+    uow = UnitOfWork(db_session())
     try:
-        yield session
-    except BaseException:
-        session.rollback()
-        raise
-    # A posting may have committed already (see ``write``): then nothing is left to commit
-    if session.in_transaction() or session.new or session.dirty or session.deleted:
-        session.commit()
+        with uow:
+            yield uow
+    finally:
+        if uow.replayed:
+            g.idempotent_replayed = True  # api.views answers Idempotent-Replayed: true
 
 
 def write(service, *args, **kwargs):
-    """``service(session, ...)`` as the request's one transaction, as ``atomic`` runs it,
-    letting a service whose last write is a posting commit with it (one round trip fewer on
-    PostgreSQL; see ledger.posting.post_entry). Should the database refuse that posting,
-    nothing was written: the call runs again in a fresh transaction without the shortcut,
-    and the careful path says why (an overdraft, a closed period...).
-    """
-    session = db_session()
-    session.info[COMMIT_WITH_POSTING] = True
-    try:
-        with atomic() as s:
-            return service(s, *args, **kwargs)
-    except PostingRefused:
-        pass  # rolled back by atomic
-    finally:
-        session.info.pop(COMMIT_WITH_POSTING, None)
-    with atomic() as s:
-        return service(s, *args, **kwargs)
+    """``service(session, ..., uow=...)`` as the request's one transaction, its last posting
+    allowed to commit with it (foundation.transactions.write). A replay is told to the
+    client."""
+    result, uow = transactions.write(db_session(), service, *args, **kwargs)
+    if uow.replayed:
+        g.idempotent_replayed = True
+    return result
 
 
 def idempotency_key(user: User) -> str:

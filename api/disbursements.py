@@ -7,7 +7,6 @@ from api.auth import MANAGERS, requires
 from api.common import (
     EMPTY_PAGE,
     Blueprint,
-    atomic,
     decode_cursor,
     errors,
     etag_for,
@@ -15,9 +14,11 @@ from api.common import (
     money_moving,
     own_scope,
     page_out,
+    unit_of_work,
     user,
     visible,
 )
+from foundation.transactions import atomic
 from ledger import queries, services
 from ledger.errors import NotFound
 from ledger.models import Disbursement
@@ -44,9 +45,9 @@ def propose(data):
     """
     me = user()
     key = idempotency_key(me)
-    with atomic() as session:
+    with unit_of_work() as uow:
         d = services.propose_disbursement(
-            session,
+            uow.session,
             key=key,
             actor=me,
             kind=data["kind"],
@@ -56,6 +57,7 @@ def propose(data):
             funding=data["funding"],
             purpose=data["purpose"],
             on=data["on"],
+            uow=uow,
         )
     return d, 201, {"ETag": etag_for("disbursement", d)}
 
@@ -108,7 +110,7 @@ def get_disbursement(disbursement_id):
 @blp.response(200, schemas.DisbursementSchema)
 def approve(disbursement_id):
     """Approve: must be a manager of an institution that has not approved yet"""
-    with atomic() as session:
+    with atomic(db_session()) as session:
         d = services.approve_disbursement(session, disbursement_id=disbursement_id, actor=user())
     return d, 200, {"ETag": etag_for("disbursement", d)}
 
@@ -123,9 +125,14 @@ def pay(data, disbursement_id):
     """Pay an approved disbursement from the fund's bank account"""
     me = user()
     key = idempotency_key(me)
-    with atomic() as session:
+    with unit_of_work() as uow:
         d = services.pay_disbursement(
-            session, key=key, disbursement_id=disbursement_id, actor=me, paid_on=data["paid_on"]
+            uow.session,
+            key=key,
+            disbursement_id=disbursement_id,
+            actor=me,
+            paid_on=data["paid_on"],
+            uow=uow,
         )
     return d, 200, {"ETag": etag_for("disbursement", d)}
 
@@ -140,13 +147,14 @@ def void(data, disbursement_id):
     """Void a reserved disbursement: the reservation is reversed, restricted money restored"""
     me = user()
     key = idempotency_key(me)
-    with atomic() as session:
+    with unit_of_work() as uow:
         d = services.void_disbursement(
-            session,
+            uow.session,
             key=key,
             disbursement_id=disbursement_id,
             actor=me,
             reason=data["reason"],
             on=data["on"],
+            uow=uow,
         )
     return d, 200, {"ETag": etag_for("disbursement", d)}

@@ -13,7 +13,6 @@ from api import schemas
 from api.auth import MANAGERS, public, requires
 from api.common import (
     Blueprint,
-    atomic,
     decode_cursor,
     errors,
     get_or_404,
@@ -21,10 +20,12 @@ from api.common import (
     is_manager,
     money_moving,
     page_out,
+    unit_of_work,
     user,
 )
 from api.errors import ApiError
 from api.schemas import money
+from foundation.transactions import atomic
 from ledger import books, figures, queries, services
 from ledger.errors import NotFound
 from ledger.models import Entry, Organisation
@@ -141,14 +142,15 @@ def record_adjustment(data):
     """
     me = user()
     key = idempotency_key(me)
-    with atomic() as session:
+    with unit_of_work() as uow:
         return services.record_adjustment(
-            session,
+            uow.session,
             key=key,
             actor=me,
             lines=[services.AdjustmentLine(**line) for line in data["lines"]],
             reason=data["reason"],
             on=data["on"],
+            uow=uow,
         )
 
 
@@ -166,9 +168,15 @@ def reverse_adjustment(data, entry_id):
     """
     me = user()
     key = idempotency_key(me)
-    with atomic() as session:
+    with unit_of_work() as uow:
         return services.reverse_adjustment(
-            session, key=key, entry_id=entry_id, actor=me, reason=data["reason"], on=data["on"]
+            uow.session,
+            key=key,
+            entry_id=entry_id,
+            actor=me,
+            reason=data["reason"],
+            on=data["on"],
+            uow=uow,
         )
 
 
@@ -233,7 +241,7 @@ def close_period(data):
 
     Nothing may be posted on or before a closed date afterwards.
     """
-    with atomic() as session:
+    with atomic(db_session()) as session:
         return books.close_period(
             session, actor=user(), end_date=data["end_date"], assertions=data["assertions"]
         )

@@ -8,8 +8,9 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from api.auth import MANAGERS, requires
-from api.common import Blueprint, atomic, errors, user
+from api.common import Blueprint, errors, user
 from api.schemas import Amount, Bool, Id, Strict, Text
+from foundation.transactions import atomic
 from ledger.errors import NotFound, ValidationError
 from matching import services
 from matching.disclosure import explanation_for
@@ -201,7 +202,7 @@ def _owner(data: dict, key: str) -> int:
 def create_offer(data):
     """Publish what a company offers local businesses"""
     company_id = _owner(data, "company_id")
-    with atomic() as session:
+    with atomic(db_session()) as session:
         offer = services.save_offer(session, actor=user(), company_id=company_id, **data)
     return offer, 201
 
@@ -231,7 +232,7 @@ def update_offer(data, offer_id):
     if offer is None or (not me.is_manager and offer.company_id != me.organisation_id):
         raise NotFound(f"Offer {offer_id} does not exist.")
     data.pop("company_id", None)
-    with atomic() as session:
+    with atomic(db_session()) as session:
         return services.save_offer(
             session, actor=me, company_id=offer.company_id, offer_id=offer_id, **data
         )
@@ -245,7 +246,7 @@ def update_offer(data, offer_id):
 def create_request(data):
     """Ask for a partner (product development, investment or sponsorship)"""
     business_id = _owner(data, "business_id")
-    with atomic() as session:
+    with atomic(db_session()) as session:
         request = services.save_request(session, actor=user(), business_id=business_id, **data)
     return request, 201
 
@@ -275,7 +276,7 @@ def update_request(data, request_id):
     if request is None or (not me.is_manager and request.business_id != me.organisation_id):
         raise NotFound(f"Request {request_id} does not exist.")
     data.pop("business_id", None)
-    with atomic() as session:
+    with atomic(db_session()) as session:
         return services.save_request(
             session, actor=me, business_id=request.business_id, request_id=request_id, **data
         )
@@ -294,7 +295,7 @@ def declare_related(data):
         raise ValidationError(
             "Say which organisation (organisation_id).", fields={"organisation_id": ["required"]}
         )
-    with atomic() as session:
+    with atomic(db_session()) as session:
         related = services.declare_related(
             session, actor=me, other_id=data["other_id"], note=data["note"], org_id=org_id
         )
@@ -308,7 +309,7 @@ def declare_related(data):
 @blp.response(200, DesignationsOut)
 def import_designations(data):
     """Replace the priority-area designations (CSV: town_code,type)"""
-    with atomic() as session:
+    with atomic(db_session()) as session:
         count = services.import_designations(session, actor=user(), text=data["csv"])
     return {"imported": count}
 
@@ -320,7 +321,7 @@ def import_designations(data):
 @blp.response(201, RunSchema)
 def start_run(data):
     """Start a match run; its proposals wait for review before they are published"""
-    with atomic() as session:
+    with atomic(db_session()) as session:
         run = services.start_run(session, actor=user(), params=data["params"])
     return run, 201
 
@@ -345,7 +346,7 @@ def get_run(run_id):
 @blp.response(200, RunSchema)
 def publish_run(run_id):
     """Publish a reviewed run to the companies and businesses"""
-    with atomic() as session:
+    with atomic(db_session()) as session:
         return services.publish_run(session, actor=user(), run_id=run_id)
 
 
@@ -373,7 +374,7 @@ def get_proposal(proposal_id):
 @blp.response(200, ProposalSchema)
 def respond(data, proposal_id):
     """Accept or decline a proposal (a reason is required to decline)"""
-    with atomic() as session:
+    with atomic(db_session()) as session:
         return services.respond(
             session,
             actor=user(),

@@ -10,7 +10,6 @@ from api.auth import ANYONE, MANAGERS, public, requires
 from api.common import (
     EMPTY_PAGE,
     Blueprint,
-    atomic,
     check_precondition,
     decode_cursor,
     errors,
@@ -24,6 +23,7 @@ from api.common import (
 )
 from api.errors import ApiError
 from api.models import ApiToken
+from foundation.transactions import atomic
 from ledger import organisations, queries
 from ledger.errors import NotFound
 from ledger.models import Organisation, User
@@ -62,7 +62,7 @@ def register(data):
         REGISTRATION_ATTEMPTS, "Too many registration attempts from your address; try again later."
     )
     _throttled(REGISTRATIONS, "Too many organisations registered from your address; try later.")
-    with atomic() as session:
+    with atomic(db_session()) as session:
         org, member, token, plain = operations.register_organisation(
             session,
             kind=data["kind"],
@@ -128,7 +128,7 @@ def update_organisation(data, org_id):
 
     Send If-Match with the ETag you read, or the version field: a stale update gets 412 or 409.
     """
-    with atomic() as session:
+    with atomic(db_session()) as session:
         org = _organisation(org_id)
         check_precondition("organisation", org, data.pop("version", None))
         org = organisations.update_profile(session, actor=user(), org=org, changes=data)
@@ -141,7 +141,7 @@ def update_organisation(data, org_id):
 @blp.response(200, schemas.OrganisationSchema)
 def verify_organisation(org_id):
     """Verify a registered company or business (only verified ones take part in money)"""
-    with atomic() as session:
+    with atomic(db_session()) as session:
         org = get_or_404(session, Organisation, org_id, "Organisation")
         org = operations.verify_organisation(session, org, user())
     return org, 200, {"ETag": etag_for("organisation", org)}
@@ -204,7 +204,7 @@ def create_token(data):
     from api.auth import issue_token
 
     me = user()
-    with atomic() as session:
+    with atomic(db_session()) as session:
         owner = me
         if data["user_id"] is not None and data["user_id"] != me.id:
             if me.role != "admin":
@@ -223,7 +223,7 @@ def create_token(data):
 def revoke_token(token_id):
     """Revoke one of your tokens (an admin may revoke any); it stops working at once"""
     me = user()
-    with atomic() as session:
+    with atomic(db_session()) as session:
         row = session.get(ApiToken, token_id)
         if row is None or (me.role != "admin" and row.user_id != me.id):
             raise NotFound(f"Token {token_id} does not exist.")

@@ -10,7 +10,6 @@ from api import schemas
 from api.auth import MANAGERS, requires
 from api.common import (
     Blueprint,
-    atomic,
     decode_cursor,
     errors,
     idempotency_key,
@@ -20,6 +19,7 @@ from api.common import (
     visible,
 )
 from api.webhooks import gateway
+from foundation.transactions import atomic
 from ledger import payments, queries
 from ledger.errors import NotFound
 from ledger.models import Pledge
@@ -116,7 +116,7 @@ def create_card_payment(data, pledge_id):
     key = idempotency_key(me)
     gw = gateway()
     publishable = gw.settings.publishable_key
-    with atomic() as session:
+    with atomic(db_session()) as session:
         _own_pledge(session, pledge_id)
         if not gw.settings.secret_key or not publishable:
             raise StripeNotConfigured(
@@ -128,7 +128,7 @@ def create_card_payment(data, pledge_id):
     # The Stripe call runs outside any database transaction; our idempotency key makes a
     # retry of this request reuse the same PaymentIntent.
     pi = payments.submit_card_payment(gw, payment)
-    with atomic() as session:
+    with atomic(db_session()) as session:
         payment = payments.attach_payment_intent(session, payment.id, pi)
     page = url_for("donate.pay", card_payment_id=payment.id)
     return _Created(payment, pi, publishable, page), 201

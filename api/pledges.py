@@ -10,7 +10,6 @@ from api.common import (
     EMPTY_PAGE,
     Blueprint,
     With,
-    atomic,
     check_precondition,
     decode_cursor,
     errors,
@@ -21,10 +20,12 @@ from api.common import (
     own_scope,
     page_out,
     precondition,
+    unit_of_work,
     user,
     visible,
 )
 from api.errors import ApiError
+from foundation.transactions import atomic
 from ledger import queries, services
 from ledger.errors import NotFound
 from ledger.models import Pledge
@@ -78,7 +79,8 @@ def create_pledge(data):
             )
         company_id = me.organisation_id
     key = idempotency_key(me)
-    with atomic() as session:
+    with unit_of_work() as uow:
+        session = uow.session
         pledge = services.record_pledge(
             session,
             key=key,
@@ -91,6 +93,7 @@ def create_pledge(data):
             pledged_on=data["pledged_on"],
             actor=me,
             scheme=current_app.extensions["placefund.va_scheme"],
+            uow=uow,
         )
         paid = services.pledge_paid(session, pledge.id)
     return pledge_view(pledge, paid), 201, {"ETag": etag_for("pledge", pledge)}
@@ -144,7 +147,7 @@ def update_pledge(data, pledge_id):
 
     Send If-Match with the ETag you read, or the version field.
     """
-    with atomic() as session:
+    with atomic(db_session()) as session:
         pledge = _pledge(session, pledge_id)
         check_precondition("pledge", pledge, data.get("version"))
         pledge.public_name = data["public_name"]

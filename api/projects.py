@@ -7,7 +7,6 @@ from api.auth import MANAGERS, requires
 from api.common import (
     EMPTY_PAGE,
     Blueprint,
-    atomic,
     decode_cursor,
     errors,
     get_or_404,
@@ -16,6 +15,7 @@ from api.common import (
     user,
     visible,
 )
+from foundation.transactions import atomic
 from ledger import organisations, queries
 from ledger.models import Project
 from placefund.app import db_session
@@ -65,7 +65,7 @@ def create_project(data):
 
     Only managers set the priority-area type (it decides which restricted money may fund it).
     """
-    with atomic() as session:
+    with atomic(db_session()) as session:
         return organisations.create_project(
             session,
             actor=user(),

@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from api import schemas
 from api.auth import MANAGERS, requires
-from api.common import Blueprint, atomic, decode_cursor, errors, page_out, user
+from api.common import Blueprint, decode_cursor, errors, page_out, user
 from api.errors import ApiError
 from api.webhooks import gateway
+from foundation.transactions import atomic
 from ledger import queries, reconciliation, reconciliation_queue
 from ledger.errors import NotFound
 from ledger.payment_models import (
@@ -252,7 +253,7 @@ def import_bank_statement(data):
         raw = base64.b64decode(data["content"], validate=True)
     except (binascii.Error, ValueError):
         raise ApiError(422, "content is not base64.", fields={"content": ["not base64"]}) from None
-    with atomic() as session:
+    with atomic(db_session()) as session:
         report = reconciliation.import_bank_statement(
             session,
             raw,
@@ -278,7 +279,7 @@ def import_stripe(data):
         raise ApiError(422, "Name a payout or a start date.", fields={"payout": ["or from"]})
     transactions = list(_stripe_transactions(data["payout"], data["start"], data["end"]))
     name = f"payout={data['payout']}" if data["payout"] else f"{data['start']}..{data['end']}"
-    with atomic() as session:
+    with atomic(db_session()) as session:
         report = reconciliation.import_stripe_transactions(
             session, transactions, name=name, payout=data["payout"], actor=user()
         )
@@ -303,7 +304,7 @@ def _stripe_transactions(payout, start, end):
 @blp.response(201, ReconciliationRunSchema)
 def create_run(data):
     """Run the matching rules (bank or Stripe); a dry run stores the run and changes nothing"""
-    with atomic() as session:
+    with atomic(db_session()) as session:
         if data["kind"] == "bank":
             run = reconciliation.run_bank(
                 session,
@@ -413,7 +414,7 @@ def list_lines(args):
 @blp.response(200, ReconciliationLineSchema)
 def confirm_line(data, line_id):
     """Confirm a line's match (the proposed one, or the items you name)"""
-    with atomic() as session:
+    with atomic(db_session()) as session:
         return reconciliation.confirm_line(
             session, line_id=line_id, targets=data["targets"], reason=data["reason"], actor=user()
         )
@@ -426,7 +427,7 @@ def confirm_line(data, line_id):
 @blp.response(200, ReconciliationLineSchema)
 def unmatch_line(data, line_id):
     """Undo a line's match or ignore, with a reason"""
-    with atomic() as session:
+    with atomic(db_session()) as session:
         return reconciliation.unmatch_line(
             session, line_id=line_id, reason=data["reason"], actor=user()
         )
@@ -439,7 +440,7 @@ def unmatch_line(data, line_id):
 @blp.response(200, ReconciliationLineSchema)
 def ignore_line(data, line_id):
     """Set a line aside (bank fee, internal transfer), with a reason"""
-    with atomic() as session:
+    with atomic(db_session()) as session:
         return reconciliation.ignore_line(
             session, line_id=line_id, reason=data["reason"], actor=user()
         )

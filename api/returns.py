@@ -8,16 +8,17 @@ from api.common import (
     EMPTY_PAGE,
     Blueprint,
     With,
-    atomic,
     decode_cursor,
     errors,
     idempotency_key,
     money_moving,
     own_scope,
     page_out,
+    unit_of_work,
     user,
     visible,
 )
+from foundation.transactions import atomic
 from ledger import queries, services
 from ledger.errors import NotFound
 from ledger.models import ReturnAgreement, RevenueReport
@@ -51,7 +52,7 @@ def _agreement(session, agreement_id: int) -> ReturnAgreement:
 @blp.response(201, schemas.AgreementSchema)
 def create_agreement(data):
     """Agree the share of revenue (basis points), period and cap a business returns"""
-    with atomic() as session:
+    with atomic(db_session()) as session:
         operations.check_agreement_links(
             session,
             business_id=data["business_id"],
@@ -102,7 +103,8 @@ def report_revenue(data, agreement_id):
     """Report revenue for a period; the amount due follows from the agreement (and its cap)"""
     me = user()
     key = idempotency_key(me)
-    with atomic() as session:
+    with unit_of_work() as uow:
+        session = uow.session
         _agreement(session, agreement_id)
         report = services.report_revenue(
             session,
@@ -112,6 +114,7 @@ def report_revenue(data, agreement_id):
             period_end=data["period_end"],
             revenue=data["revenue"],
             actor=me,
+            uow=uow,
         )
     return With(report, currency=report_currency(agreement_id))
 
@@ -130,7 +133,8 @@ def correct_report(data, report_id):
     """
     me = user()
     key = idempotency_key(me)
-    with atomic() as session:
+    with unit_of_work() as uow:
+        session = uow.session
         report = session.get(RevenueReport, report_id)
         if report is None:
             raise NotFound(f"Revenue report {report_id} does not exist.")
@@ -144,6 +148,7 @@ def correct_report(data, report_id):
             period_start=data["period_start"],
             period_end=data["period_end"],
             actor=me,
+            uow=uow,
         )
     return With(new, currency=report_currency(new.agreement_id))
 
@@ -181,15 +186,16 @@ def record_return(data, agreement_id):
     me = user()
     key = idempotency_key(me)
     refs = {"bank_line": data["bank_reference"]} if data["bank_reference"] else None
-    with atomic() as session:
+    with unit_of_work() as uow:
         return services.record_revenue_return(
-            session,
+            uow.session,
             key=key,
             agreement_id=agreement_id,
             amount=data["amount"],
             received_on=data["received_on"],
             refs=refs,
             actor=me,
+            uow=uow,
         )
 
 

@@ -28,7 +28,6 @@ from api import (
 from api.errors import PROBLEM_MEDIA_TYPE, ApiError, ProblemSchema, register_error_handlers
 from api.operation_ids import name_operations
 from api.schemas import MAX_BIG_ID, MAX_ID
-from ledger.posting import REPLAYED
 
 API_PREFIX = "/api/v1"
 
@@ -146,8 +145,7 @@ def register(app: Flask) -> Api:
     @app.after_request
     def _replayed(response):
         """Tell a client that retried a money-moving POST that nothing new happened."""
-        session = g.get("db_session")
-        if session is not None and session.info.get(REPLAYED):
+        if g.get("idempotent_replayed"):  # set by api.common's unit_of_work and write
             response.headers["Idempotent-Replayed"] = "true"
         return response
 

@@ -43,8 +43,8 @@ from bench.ledger_bench import (  # noqa: E402
     sa_url,
     service_writer,
 )
+from foundation.transactions import UnitOfWork  # noqa: E402
 from ledger import services  # noqa: E402
-from ledger.posting import COMMIT_WITH_POSTING  # noqa: E402
 from placefund.db import make_session_factory  # noqa: E402
 from placefund.migrate import upgrade  # noqa: E402
 
@@ -58,14 +58,11 @@ def donation_writer(schema, _shape, writer, seconds, start_at, out):
     deadline, n, latencies = start_at + seconds, 0, []
     while time.time() < deadline:
         t0 = time.perf_counter()
-        with sessions() as s:
-            # As api.common.write runs it: the posting commits in its own round trip
-            s.info[COMMIT_WITH_POSTING] = True
+        with sessions() as s, UnitOfWork(s, commit_with_posting=True) as uow:
+            # As foundation.transactions.write runs it: the posting commits in its round trip
             services.record_donation(
-                s, key=f"svc:{writer}:{n}", channel="bank_transfer", amount=100_000
+                s, key=f"svc:{writer}:{n}", channel="bank_transfer", amount=100_000, uow=uow
             )
-            if s.in_transaction():
-                s.commit()
         latencies.append(time.perf_counter() - t0)
         n += 1
     out.put((n, latencies))

@@ -1,5 +1,6 @@
-"""The foundation every other package stands on: it imports nothing of ours and no Flask.
+"""The foundation every other package stands on: database handle and sessions, settings,
+transactions, and the other pieces that know nothing of the fund's domain.
 
-So far it holds the base class of the errors the domain raises on purpose (errors.py); the
-database handle, settings and money move here as the layout of issue #16 is carried out.
+It imports nothing of ours outside itself and nothing of Flask, so the domain (``ledger``,
+``matching``, ``identity``) and both faces (``api``, ``admin``) can all use it.
 """

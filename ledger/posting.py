@@ -14,16 +14,18 @@ statements matters and is the whole concurrency story:
    the entry balances per currency; on both databases triggers refuse UPDATE and DELETE.
 
 On PostgreSQL all of it is one write and one round trip (placefund.pgwire; BEGIN included,
-and COMMIT too when the service's posting is its last write and the caller allows it): the
-claim first, then the postings and the service's own row, then the balance updates last, so
-busy balance rows are locked for the shortest time. Each statement after the claim acts
-only if the claim inserted its row, so a replay writes nothing and waits for no balance
-lock.
+and COMMIT too when the service's posting is its last write and the caller's unit of work
+allows it): the claim first, then the postings and the service's own row, then the balance
+updates last, so busy balance rows are locked for the shortest time. Each statement after
+the claim acts only if the claim inserted its row, so a replay writes nothing and waits for
+no balance lock.
 
-The caller owns the transaction (commit or roll back at the request boundary). An error
-raised after the entry row was written marks the session: committing it is then refused
-until it is rolled back, so a caller that catches the error cannot half-post an entry (on
-PostgreSQL the deferred balance trigger would refuse that commit too).
+The caller owns the transaction (commit or roll back at the request boundary) and may hand
+the services a unit of work (foundation.transactions.UnitOfWork), which they pass on here:
+it says whether the last posting may commit, and is told of a replay. An error raised after
+the entry row was written marks the session (``refuse_commit``): the app's sessions then
+refuse to commit until rolled back, so a caller that catches the error cannot half-post an
+entry (on PostgreSQL the deferred balance trigger would refuse that commit too).
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from foundation.transactions import PostingRefused, UnitOfWork, refuse_commit
 from ledger.chart import FIXED_ACCOUNTS, spec_for
 from ledger.core import Leg, normalise_legs, request_hash
 from ledger.errors import (
@@ -78,44 +81,8 @@ class Companion:
     values: Mapping[str, object]
 
 
-_FAILED = "placefund.ledger_failed"
-#: Set in session.info when post_entry returned an entry posted earlier under the same key
-REPLAYED = "placefund.ledger_replayed"
-
-
-#: session.info key: the caller lets a service's last posting commit the transaction
-COMMIT_WITH_POSTING = "placefund.commit_with_posting"
 #: SQLSTATE of ledger_refuse (migration 0009)
 REFUSED = "PF001"
-
-
-class PostingRefused(Exception):
-    """A posting that was to commit in its own round trip was refused by the database (an
-    overdraft, a closed account or period...). Nothing was written: roll back and run the
-    service again without COMMIT_WITH_POSTING, which finds out why and says so."""
-
-
-class HalfPostedError(RuntimeError):
-    """Commit refused: a ledger posting failed part-way in this transaction."""
-
-
-@event.listens_for(Session, "before_commit")
-def _refuse_half_posted(session: Session) -> None:
-    failure = session.info.get(_FAILED)
-    if failure:
-        raise HalfPostedError(
-            f"A ledger posting failed in this transaction ({failure}); roll it back."
-        )
-
-
-@event.listens_for(Session, "after_rollback")
-def _clear_failure(session: Session) -> None:
-    session.info.pop(_FAILED, None)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _clear_failure_soft(session: Session, _previous) -> None:
-    session.info.pop(_FAILED, None)
 
 
 def _insert(session: Session, table):
@@ -161,11 +128,16 @@ def check_key(key: object) -> str:
 
 
 def find_by_key(
-    session: Session, key: str, operation: str, params: Mapping[str, object]
+    session: Session,
+    key: str,
+    operation: str,
+    params: Mapping[str, object],
+    uow: UnitOfWork | None = None,
 ) -> int | None:
     """The entry stored under ``key`` if it was made by the same request; None if unused.
 
-    The same key with a different request is an error, never a silent second posting.
+    The same key with a different request is an error, never a silent second posting. A
+    replay is reported to the caller's unit of work (``uow.replayed``), if it gave one.
     """
     row = session.execute(
         select(Entry.id, Entry.request_hash).where(Entry.idempotency_key == key)
@@ -183,7 +155,8 @@ def find_by_key(
         )
     # Every replay passes here (post_entry's and the services' own early checks): the API
     # answers it with Idempotent-Replayed: true, as Stripe does
-    session.info[REPLAYED] = True
+    if uow is not None:
+        uow.replayed = True
     return row.id
 
 
@@ -307,16 +280,19 @@ def post_entry(
     refs: Mapping[str, str] | None = None,
     companion: Companion | None = None,
     last_write: bool = False,
+    uow: UnitOfWork | None = None,
 ) -> Posted:
     """Post one balanced entry under an idempotency key. See the module docstring.
 
     ``companion`` is inserted with the entry once the key is claimed (see Companion) and
     comes back as ``Posted.record``, an object of the session as if it had been loaded.
 
-    ``last_write``: the service writes nothing after this posting. If the caller allowed it
-    too (``COMMIT_WITH_POSTING`` in ``session.info``, which the API sets), the posting
+    ``uow``: the caller's unit of work on ``session``, if it gave one. ``last_write``: the
+    service writes nothing after this posting. If the unit of work allows it too
+    (``uow.commit_with_posting``, which foundation.transactions.write sets), the posting
     commits the transaction in its own round trip on PostgreSQL; a refusal then raises
-    PostingRefused, and the caller rolls back and runs the service again without it.
+    PostingRefused, and the caller rolls back and runs the service again without it. A
+    replay sets ``uow.replayed``.
     """
     check_key(key)
     legs = normalise_legs(legs)
@@ -341,7 +317,7 @@ def post_entry(
         row = raw.one(_SQL["entry"], entry)
         entry_id = None if row is None else row[0]
     else:
-        commit = last_write and session.info.get(COMMIT_WITH_POSTING, False)
+        commit = last_write and uow is not None and uow.commit_with_posting
         if commit and (session.new or session.dirty or session.deleted):
             session.flush()  # the ORM's pending writes belong to the same transaction
         try:
@@ -349,7 +325,7 @@ def post_entry(
         except Exception as exc:
             # The claim may have been written before the failure (PostgreSQL has aborted
             # the transaction anyway): the session must be rolled back, never committed.
-            session.info[_FAILED] = f"{type(exc).__name__}: {exc}"
+            refuse_commit(session, f"{type(exc).__name__}: {exc}")
             if getattr(getattr(exc, "orig", exc), "sqlstate", None) == REFUSED:
                 raise PostingRefused(str(exc)) from exc
             raise
@@ -358,7 +334,7 @@ def post_entry(
             # transaction (psycopg sees none open and sends nothing)
             session.commit()
     if entry_id is None:
-        existing = find_by_key(session, key, operation, params)
+        existing = find_by_key(session, key, operation, params, uow)
         if existing is None:  # pragma: no cover - a conflict means the row exists
             raise IdempotencyConflict(f"Idempotency key {key!r} is in use.")
         return Posted(existing, fresh=False)
@@ -372,7 +348,7 @@ def post_entry(
         if insert is not None:
             record = insert.persistent(session, entry_id)
     except Exception as exc:
-        session.info[_FAILED] = f"{type(exc).__name__}: {exc}"
+        refuse_commit(session, f"{type(exc).__name__}: {exc}")
         raise
     _expire_balances(session, legs)
     return Posted(entry_id, fresh=True, record=record)

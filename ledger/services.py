@@ -3,6 +3,10 @@
 Replaying a call with the same key and the same request returns the original record; the
 same key with a different request raises ``IdempotencyConflict``. Services only flush: the
 caller commits or rolls back (one transaction per request or command).
+
+A service that posts takes the caller's unit of work as ``uow`` (foundation.transactions),
+if it gave one, and hands it to the posting engine: through it the caller may let the last
+posting commit in its own round trip, and learns whether the call was a replay.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from foundation.transactions import UnitOfWork
 from ledger import chart, figures, virtual_accounts
 from ledger.core import Leg, credit, debit
 from ledger.errors import (
@@ -150,6 +155,7 @@ def record_pledge(
     pledged_on: dt.date | None = None,
     actor: User | None = None,
     scheme: virtual_accounts.VirtualAccountScheme = DEFAULT_VA_SCHEME,
+    uow: UnitOfWork | None = None,
 ) -> Pledge:
     """A company promises a donation, optionally restricted to a purpose, paid in instalments.
 
@@ -207,6 +213,7 @@ def record_pledge(
         entry_date=pledged_on,
         memo=f"認捐 {company.name} {format_money(amount, currency)}",
         created_by=actor.id if actor else None,
+        uow=uow,
     )
     if not posted.fresh:
         return session.scalars(select(Pledge).where(Pledge.entry_id == posted.entry_id)).one()
@@ -321,6 +328,7 @@ def record_donation(
     deposit_account: str | None = None,
     refs: dict[str, str] | None = None,
     actor: User | None = None,
+    uow: UnitOfWork | None = None,
 ) -> Donation:
     """Money received from a donor, by Stripe, bank transfer or other means.
 
@@ -459,6 +467,7 @@ def record_donation(
                 "received_on": received_on,
             },
         ),
+        uow=uow,
     )
     if not posted.fresh:
         return session.scalars(select(Donation).where(Donation.entry_id == posted.entry_id)).one()
@@ -743,6 +752,7 @@ def propose_disbursement(
     funding: str | None = None,
     purpose: str = "",
     on: dt.date | None = None,
+    uow: UnitOfWork | None = None,
 ) -> Disbursement:
     """Propose a grant or an investment in a project; the proposer's approval counts.
 
@@ -805,7 +815,7 @@ def propose_disbursement(
     # yet paid do not count). The source's lock comes first, so a racing retry of this same
     # request finds the original here and is not refused for the money it holds itself.
     figures.lock_source(session, funding, currency)
-    if find_by_key(session, key, "disbursement_hold", params) is None:
+    if find_by_key(session, key, "disbursement_hold", params, uow) is None:
         figures.require_available(session, source=funding, amount=amount, currency=currency)
     posted = post_entry(
         session,
@@ -816,6 +826,7 @@ def propose_disbursement(
         entry_date=on,
         memo=f"{label}保留（待核准） {project.name} {format_money(amount, currency)}",
         created_by=actor.id,
+        uow=uow,
     )
     if not posted.fresh:
         return session.scalars(
@@ -935,6 +946,7 @@ def pay_disbursement(
     actor: User,
     paid_on: dt.date | None = None,
     bank_account: str = BANK,
+    uow: UnitOfWork | None = None,
 ) -> Disbursement:
     """Pay an approved disbursement from the bank account (which may not go overdrawn)."""
     require_manager(actor)
@@ -944,7 +956,7 @@ def pay_disbursement(
         "paid_on": _iso(given_paid_on),
         "bank_account": bank_account,
     }
-    if find_by_key(session, key, "disbursement_pay", params) is not None:
+    if find_by_key(session, key, "disbursement_pay", params, uow) is not None:
         return _get(session, Disbursement, disbursement_id, "Disbursement")
     d = _lock_disbursement(session, disbursement_id)
     if d.status != "reserved":
@@ -973,6 +985,7 @@ def pay_disbursement(
         memo=f"撥款 {d.kind} {d.id} {format_money(d.amount, d.currency)}",
         related=d.commit_entry_id or d.reserve_entry_id,
         created_by=actor.id,
+        uow=uow,
     )
     d.status = "paid"
     d.pay_entry_id = posted.entry_id
@@ -990,6 +1003,7 @@ def void_disbursement(
     actor: User,
     reason: str,
     on: dt.date | None = None,
+    uow: UnitOfWork | None = None,
 ) -> Disbursement:
     """Cancel a reserved disbursement: its reservation is reversed and restricted money restored."""
     require_manager(actor)
@@ -1012,10 +1026,16 @@ def void_disbursement(
         )
     if d.commit_entry_id is None:  # only held (or, before holds, committed on proposal)
         entry = reverse_entry(
-            session, key=key, entry_id=d.reserve_entry_id, actor=actor, reason=reason, on=on
+            session,
+            key=key,
+            entry_id=d.reserve_entry_id,
+            actor=actor,
+            reason=reason,
+            on=on,
+            uow=uow,
         )
     else:  # approved: the commitment and the hold are undone in one entry
-        entry = _reverse_commitment(session, d, key=key, actor=actor, reason=reason, on=on)
+        entry = _reverse_commitment(session, d, key=key, actor=actor, reason=reason, on=on, uow=uow)
     d.status = "voided"
     d.void_entry_id = entry.id
     d.voided_by_id = actor.id
@@ -1026,13 +1046,20 @@ def void_disbursement(
 
 
 def _reverse_commitment(
-    session: Session, d: Disbursement, *, key: str, actor: User, reason: str, on: dt.date | None
+    session: Session,
+    d: Disbursement,
+    *,
+    key: str,
+    actor: User,
+    reason: str,
+    on: dt.date | None,
+    uow: UnitOfWork | None = None,
 ) -> Entry:
     """The negation of an approved disbursement's hold and commitment, as one entry that
     reverses the commitment: the money goes back to its funding source."""
     given_on, on = on, on or today()
     params = {"disbursement_id": d.id, "reason": reason, "on": _iso(given_on)}
-    existing = find_by_key(session, key, "disbursement_void", params)
+    existing = find_by_key(session, key, "disbursement_void", params, uow)
     if existing is not None:
         return session.get(Entry, existing)
     legs = [
@@ -1051,6 +1078,7 @@ def _reverse_commitment(
         reverses=d.commit_entry_id,
         related=d.reserve_entry_id,
         created_by=actor.id,
+        uow=uow,
     )
     return session.get(Entry, posted.entry_id)
 
@@ -1225,6 +1253,7 @@ def report_revenue(
     period_end: dt.date,
     revenue: int,
     actor: User | None = None,
+    uow: UnitOfWork | None = None,
 ) -> RevenueReport:
     """A business reports revenue for a period; the amount due is posted as a receivable.
 
@@ -1243,7 +1272,7 @@ def report_revenue(
     # Serialise reports on one agreement: the cap and "one report per period" both hold.
     # The idempotency check comes after the lock, so a racing retry finds its original.
     lock_accounts(session, [receivable])
-    existing = find_by_key(session, key, "revenue_report", params)
+    existing = find_by_key(session, key, "revenue_report", params, uow)
     if existing is not None:
         return session.scalars(
             select(RevenueReport).where(RevenueReport.entry_id == existing)
@@ -1275,6 +1304,7 @@ def report_revenue(
             entry_date=period_end,
             memo=f"收益回流應收 協議 {agreement_id} {format_money(due, agreement.currency)}",
             created_by=actor.id if actor else None,
+            uow=uow,
         )
         report.entry_id = posted.entry_id
     session.add(report)
@@ -1293,6 +1323,7 @@ def correct_revenue_report(
     period_end: dt.date | None = None,
     on: dt.date | None = None,
     actor: User | None = None,
+    uow: UnitOfWork | None = None,
 ) -> RevenueReport:
     """Correct a revenue report: reverse it and report again, with the reason; both are kept.
 
@@ -1366,6 +1397,7 @@ def correct_revenue_report(
             entry_date=on,
             memo=f"收益回流應收 更正 報告 {old.id} {format_money(due, cur)}: {reason}",
             created_by=created_by,
+            uow=uow,
         ).entry_id
     if old.entry_id is not None:
         original = session.get(Entry, old.entry_id)
@@ -1380,6 +1412,7 @@ def correct_revenue_report(
                 memo=f"沖銷 分錄 {old.entry_id}: 收益報告更正 {reason}",
                 reverses=old.entry_id,
                 created_by=created_by,
+                uow=uow,
             ).entry_id
         except InsufficientFunds as exc:
             returned = old.due_amount - exc.extra.get("available", 0)
@@ -1412,6 +1445,7 @@ def record_revenue_return(
     deposit_account: str = BANK,
     refs: dict[str, str] | None = None,
     actor: User | None = None,
+    uow: UnitOfWork | None = None,
 ) -> RevenueReturn:
     """Money a business returns against its agreement; it cannot exceed what is due."""
     agreement = _get(session, ReturnAgreement, agreement_id, "Return agreement")
@@ -1438,6 +1472,7 @@ def record_revenue_return(
             memo=f"收益回流 協議 {agreement_id} {format_money(amount, agreement.currency)}",
             created_by=actor.id if actor else None,
             refs=refs,
+            uow=uow,
         )
     except InsufficientFunds as exc:
         raise InvalidAmount(
@@ -1474,6 +1509,7 @@ def reverse_entry(
     actor: User,
     reason: str,
     on: dt.date | None = None,
+    uow: UnitOfWork | None = None,
 ) -> Entry:
     """Post the exact negation of an entry. An entry can be reversed only once."""
     require_manager(actor)
@@ -1485,7 +1521,7 @@ def reverse_entry(
         )
     given_on, on = on, on or today()
     params = {"entry_id": entry_id, "reason": reason, "on": _iso(given_on)}
-    existing = find_by_key(session, key, "reversal", params)
+    existing = find_by_key(session, key, "reversal", params, uow)
     if existing is not None:
         return session.get(Entry, existing)
     if session.scalar(select(Entry.id).where(Entry.reverses_entry_id == entry_id)) is not None:
@@ -1504,6 +1540,7 @@ def reverse_entry(
             memo=f"沖銷 分錄 {entry_id}: {reason}",
             reverses=entry_id,
             created_by=actor.id,
+            uow=uow,
         )
     except IntegrityError as exc:
         # Two reversals raced; the unique reverses_entry_id let only one through.
@@ -1521,6 +1558,7 @@ def reverse_adjustment(
     actor: User,
     reason: str,
     on: dt.date | None = None,
+    uow: UnitOfWork | None = None,
 ) -> Entry:
     """Reverse a manual adjustment (once only), with the reason on the record.
 
@@ -1546,7 +1584,9 @@ def reverse_adjustment(
             kind=entry.kind,
             params={"id": entry_id, "kind": entry.kind},
         )
-    return reverse_entry(session, key=key, entry_id=entry_id, actor=actor, reason=reason, on=on)
+    return reverse_entry(
+        session, key=key, entry_id=entry_id, actor=actor, reason=reason, on=on, uow=uow
+    )
 
 
 @dataclass(frozen=True)
@@ -1564,6 +1604,7 @@ def record_adjustment(
     lines: Sequence[AdjustmentLine],
     reason: str,
     on: dt.date | None = None,
+    uow: UnitOfWork | None = None,
 ) -> Entry:
     """A manual, balanced adjustment by a fund manager, with the reason on the record."""
     require_manager(actor)
@@ -1588,5 +1629,6 @@ def record_adjustment(
         entry_date=on,
         memo=f"調整: {reason}",
         created_by=actor.id,
+        uow=uow,
     )
     return session.get(Entry, posted.entry_id)

@@ -219,14 +219,13 @@ def _after_rollback(session: Session) -> None:
 _mappers_watched = False
 
 
-def watch(sessions: sessionmaker) -> None:
-    """Sessions from this factory wait, after committing a change the caches rely on."""
+def watch(sessions: sessionmaker, base: type) -> None:
+    """Sessions from this factory wait, after committing a change the caches rely on
+    (``base``: the declarative base whose mapped classes hold the watched tables)."""
     global _mappers_watched
     if not _mappers_watched:
-        from placefund.db import Base
-
-        event.listen(Base, "after_update", _after_update, propagate=True)
-        event.listen(Base, "after_delete", _after_delete, propagate=True)
+        event.listen(base, "after_update", _after_update, propagate=True)
+        event.listen(base, "after_delete", _after_delete, propagate=True)
         _mappers_watched = True
     event.listen(sessions, "do_orm_execute", _on_execute)
     event.listen(sessions, "after_commit", _after_commit)

@@ -7,6 +7,9 @@ from pathlib import Path
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
 
+from foundation.transactions import guard_commits
+from placefund import auth_sync
+
 # Named constraints, so migrations on SQLite and PostgreSQL agree on what they alter.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -72,15 +75,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (we return them from services).
-
-    A transaction that changes a token, user or organisation returns from its commit only
-    once every server process's token cache has forgotten what it changed (auth_sync).
+    """Sessions that keep loaded objects usable after commit (we return them from services),
+    that refuse to commit a transaction in which a posting failed part-way, and whose commit
+    of a change to a token, user or organisation returns only once every server process's
+    token cache has forgotten what it changed (auth_sync).
     """
-    from placefund import auth_sync
-
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    auth_sync.watch(sessions)
+    sessions = guard_commits(sessionmaker(engine, expire_on_commit=False))
+    auth_sync.watch(sessions, Base)
     return sessions
 
 

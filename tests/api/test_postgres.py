@@ -200,21 +200,24 @@ def test_a_refused_posting_is_rolled_back_and_explained(pg_world, pg):
 
 
 def test_the_posting_refuses_in_the_database_when_allowed_to_commit(pg):
+    from foundation.transactions import PostingRefused, UnitOfWork
     from ledger.errors import PeriodClosed
     from ledger.models import Period
-    from ledger.posting import COMMIT_WITH_POSTING, PostingRefused
     from ledger.services import record_donation
 
     with pg.session() as s, s.begin():
         s.add(Period(start_date=dt.date(2000, 1, 1), end_date=dt.date(2099, 1, 31)))
     with pg.session() as s:
-        s.info[COMMIT_WITH_POSTING] = True
         with pytest.raises(PostingRefused):
             record_donation(
-                s, key="k", channel="bank_transfer", amount=500, received_on=dt.date(2099, 1, 2)
+                s,
+                key="k",
+                channel="bank_transfer",
+                amount=500,
+                received_on=dt.date(2099, 1, 2),
+                uow=UnitOfWork(s, commit_with_posting=True),
             )
         s.rollback()
-        del s.info[COMMIT_WITH_POSTING]
         with pytest.raises(PeriodClosed):
             record_donation(
                 s, key="k", channel="bank_transfer", amount=500, received_on=dt.date(2099, 1, 2)

@@ -627,7 +627,7 @@ def test_posted_rows_cannot_be_changed(session, world):
 
 
 def test_a_caller_that_swallows_a_failed_posting_cannot_commit_half_of_it(session, world):
-    from ledger.posting import HalfPostedError
+    from foundation.transactions import HalfPostedError
 
     session.commit()
     session.begin()
