@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from admin import console_sessions, two_factor
-from admin.models import PasswordReset
+from identity.models import PasswordReset, User
 from ledger.errors import NotFound, PermissionDenied, ValidationError
-from ledger.models import User, utcnow
+from placefund.db import utcnow
 
 RESET_VALID_FOR = dt.timedelta(hours=24)
 MIN_PASSWORD_LENGTH = 10

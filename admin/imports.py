@@ -36,11 +36,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from admin.models import ImportJob
+from identity.models import User
 from ledger import reconciliation, services
 from ledger.bankfile import LineError, StatementHasErrors, parse_statement
 from ledger.errors import LedgerError, ValidationError
-from ledger.models import User, utcnow
-from placefund.db import is_postgres
+from placefund.db import is_postgres, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,10 @@ from admin import forms
 from admin.views import bp, form_error, ledger_key, me, signed_in
 from api.auth import MANAGERS
 from api.common import atomic, visible
+from identity.models import User
 from ledger import services
 from ledger.errors import LedgerError
-from ledger.models import ReturnAgreement, RevenueReport, User
+from ledger.models import ReturnAgreement, RevenueReport
 from ledger.money import parse_amount
 from ledger.overdue import overdue_instalments, overdue_summary
 from placefund.app import db_session

@@ -17,9 +17,9 @@ from admin.filters import english
 from admin.registration import township_choices
 from admin.views import bp, form_error, home_for, me, signed_in
 from api.common import atomic
+from identity.models import Organisation
 from ledger import organisations
 from ledger.errors import LedgerError
-from ledger.models import Organisation
 from matching import services as matching
 from matching.records import JsonList, MatchOffer, MatchRequest
 from matching.services import STAGES

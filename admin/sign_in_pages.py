@@ -35,8 +35,8 @@ from admin.models import ConsoleSession
 from admin.views import bp, form_error, home_for, me, safe_next, signed_in
 from api.auth import MANAGERS
 from api.common import atomic
+from identity.models import User
 from ledger.errors import LedgerError
-from ledger.models import User
 from placefund.app import db_session
 from placefund.rate_limits import (
     SIGN_IN_ATTEMPTS,

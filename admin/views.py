@@ -34,9 +34,10 @@ from admin import accounts, charts, console_sessions, forms, labels, messages, r
 from admin.receipts import receipt_pdf, statement_pdf
 from api.auth import MANAGERS
 from api.common import atomic, is_manager, visible
+from identity.models import Organisation, User
 from ledger import books, chain, figures, queries, services
 from ledger.errors import LedgerError
-from ledger.models import Disbursement, Donation, Entry, Organisation, Pledge, User
+from ledger.models import Disbursement, Donation, Entry, Pledge
 from ledger.money import parse_amount
 from ledger.overdue import overdue_instalments, overdue_summary
 from ledger.receipts import receipt_numbers

@@ -18,11 +18,11 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError, documented_errors
-from api.models import ApiToken
 from api.token_cache import TokenCache
-from ledger.models import ROLES, Organisation, User, utcnow
+from identity.models import ApiToken, Organisation, User
+from identity.roles import ROLES
 from placefund.app import db_session
-from placefund.db import as_loaded
+from placefund.db import as_loaded, utcnow
 from placefund.pgwire import Batch
 
 TOKEN_PREFIX = "pf_"

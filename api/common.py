@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from webargs.flaskparser import FlaskParser
 
 from api.errors import ApiError
+from identity.models import User
 from ledger.errors import NotFound
-from ledger.models import User
 from ledger.posting import COMMIT_WITH_POSTING, PostingRefused
 from placefund.app import db_session
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from api.auth import issue_token
-from ledger.models import User
+from identity.models import User
 from placefund.config import instance_dir
 
 

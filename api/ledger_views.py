@@ -25,9 +25,10 @@ from api.common import (
 )
 from api.errors import ApiError
 from api.schemas import money
+from identity.models import Organisation
 from ledger import books, figures, queries, services
 from ledger.errors import NotFound
-from ledger.models import Entry, Organisation
+from ledger.models import Entry
 from ledger.services import today
 from placefund.app import db_session
 

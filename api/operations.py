@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import issue_token
-from api.models import ApiToken
+from identity.models import ApiToken, Organisation, User
 from ledger.errors import InvalidState, NotFound, ValidationError
-from ledger.models import Organisation, Project, User, utcnow
+from ledger.models import Project
+from placefund.db import utcnow
 from placefund.reference import townships
 
 

@@ -23,10 +23,9 @@ from api.common import (
     visible,
 )
 from api.errors import ApiError
-from api.models import ApiToken
+from identity.models import ApiToken, Organisation, User
 from ledger import organisations, queries
 from ledger.errors import NotFound
-from ledger.models import Organisation, User
 from placefund.app import db_session
 from placefund.rate_limits import REGISTRATION_ATTEMPTS, REGISTRATIONS, rate_limits
 

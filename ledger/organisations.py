@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from identity.models import Organisation, User
 from ledger.chart import PRIORITY_TYPES
 from ledger.errors import NotFound, ValidationError
-from ledger.models import Organisation, Project, User
+from ledger.models import Project
 from placefund.reference import townships
 
 

@@ -25,11 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from identity.models import User
 from ledger import services
 from ledger.errors import IdempotencyConflict, InvalidAmount, InvalidState, LedgerError, NotFound
-from ledger.models import Donation, Entry, Pledge, User, utcnow
+from ledger.models import Donation, Entry, Pledge
 from ledger.money import check_whole_units
 from ledger.payment_models import PAYMENT_RANK, CardPayment, StripeEvent
+from placefund.db import utcnow
 
 log = logging.getLogger("placefund.payments")
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from identity.models import Organisation, User
 from ledger import chart, figures, virtual_accounts
 from ledger.core import Leg, credit, debit
 from ledger.errors import (
@@ -34,7 +35,6 @@ from ledger.models import (
     DisbursementApproval,
     Donation,
     Entry,
-    Organisation,
     Payout,
     Pledge,
     PledgeInstalment,
@@ -42,8 +42,6 @@ from ledger.models import (
     ReturnAgreement,
     RevenueReport,
     RevenueReturn,
-    User,
-    utcnow,
 )
 from ledger.money import (
     DEFAULT_CURRENCY,
@@ -53,6 +51,7 @@ from ledger.money import (
     format_money,
 )
 from ledger.posting import Companion, find_by_key, lock_accounts, post_entry
+from placefund.db import utcnow
 
 BANK = "assets:bank:main"
 

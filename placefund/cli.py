@@ -100,7 +100,7 @@ def db_upgrade(revision: str) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has data.")
 def demo(if_empty: bool) -> None:
     """Load realistic demo data into an empty database."""
-    from ledger.models import Organisation
+    from identity.models import Organisation
     from placefund.demo import load_demo
 
     database = _database()
@@ -161,7 +161,7 @@ def token() -> None:
 def token_create(email: str, name: str) -> None:
     """Issue an API token for a user and print it (it cannot be shown again)."""
     from api.auth import issue_token
-    from ledger.models import User
+    from identity.models import User
 
     database = _database()
     with database.session() as session, session.begin():
@@ -177,8 +177,8 @@ def token_create(email: str, name: str) -> None:
 @click.argument("token_id", type=int)
 def token_revoke(token_id: int) -> None:
     """Revoke an API token by id."""
-    from api.models import ApiToken
-    from ledger.models import utcnow
+    from identity.models import ApiToken
+    from placefund.db import utcnow
 
     database = _database()
     with database.session() as session, session.begin():
@@ -496,7 +496,7 @@ def match_run(params_file: str | None, publish: bool, quiet: bool) -> None:
 
 def _system_manager(session):
     """The admin account that publishes scheduled runs (the first admin user)."""
-    from ledger.models import User
+    from identity.models import User
 
     admin = session.scalars(select(User).where(User.role == "admin").order_by(User.id)).first()
     if admin is None:

@@ -12,10 +12,12 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from identity.models import Organisation, User
 from ledger import services
 from ledger.chain import seal_pending
-from ledger.models import Organisation, Project, User, utcnow
+from ledger.models import Project
 from ledger.ubn import complete_ubn
+from placefund.db import utcnow
 from placefund.reference import townships
 
 #: Every demo user signs in to the console (/console/) with this password. Demo data only.

@@ -6,8 +6,10 @@ import contextlib
 import datetime as dt
 import itertools
 
-from ledger.models import Organisation, Project, User, utcnow
+from identity.models import Organisation, User
+from ledger.models import Project
 from ledger.ubn import complete_ubn
+from placefund.db import utcnow
 
 _counter = itertools.count(1)
 

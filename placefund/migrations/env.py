@@ -2,7 +2,7 @@
 
 from alembic import context
 
-import api.models  # noqa: F401  (registers the API tables: tokens)
+import identity.models  # noqa: F401  (organisations, users, API tokens, reset links)
 import ledger.models  # noqa: F401  (registers the ledger tables on Base.metadata)
 import matching.records  # noqa: F401  (offers, requests, runs, proposals, partnerships)
 from ledger import (

@@ -16,7 +16,8 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from admin import accounts, two_factor
-from ledger.models import User, utcnow
+from identity.models import User
+from placefund.db import utcnow
 from tests.api.conftest import ACTORS, build_world
 
 PASSWORD = "correct-horse-battery"

@@ -23,7 +23,8 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from admin import accounts
-from ledger.models import Disbursement, Donation, Organisation, Payout, Pledge, User
+from identity.models import Organisation, User
+from ledger.models import Disbursement, Donation, Payout, Pledge
 from placefund.app import Database, create_app
 from placefund.config import Settings
 from placefund.demo import DEMO_PASSWORD

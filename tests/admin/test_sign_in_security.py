@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from admin import accounts, two_factor
 from admin.models import ConsoleSession, RecoveryCode
-from ledger.models import User
+from identity.models import User
 from placefund.app import create_app
 from placefund.config import Settings
 from placefund.rate_limits import RateLimits, Rule

@@ -59,7 +59,7 @@ def test_registration_is_throttled_per_address_and_writes_nothing_when_refused(
     from sqlalchemy import func, select
 
     from api import organisations
-    from ledger.models import Organisation
+    from identity.models import Organisation
     from placefund.rate_limits import Rule
 
     monkeypatch.setattr(organisations, "REGISTRATIONS", Rule("registrations", "2/hour"))
@@ -362,7 +362,7 @@ def test_disbursement_needs_two_institutions_then_pays(world):
 
 
 def test_proposal_to_unverified_business_is_refused(world, database):
-    from ledger.models import Organisation
+    from identity.models import Organisation
 
     with database.session() as s, s.begin():
         s.get(Organisation, world.ids["business_y"]).verified_at = None

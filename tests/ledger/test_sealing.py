@@ -12,8 +12,9 @@ from sqlalchemy.exc import OperationalError
 from ledger import chain
 from ledger import services as svc
 from ledger.chain import seal_continuously, unsealed_backlog
-from ledger.models import Seal, utcnow
+from ledger.models import Seal
 from placefund import server
+from placefund.db import utcnow
 from tests import factories as f
 
 
