@@ -16,9 +16,9 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from admin import forms
 from admin.views import bp, form_error, ledger_key, me, signed_in
-from api.auth import MANAGERS
-from api.common import atomic, visible
+from api.common import atomic
 from identity.models import User
+from identity.roles import MANAGERS, visible
 from ledger import services
 from ledger.errors import LedgerError
 from ledger.models import ReturnAgreement, RevenueReport

@@ -18,6 +18,7 @@ from admin.registration import township_choices
 from admin.views import bp, form_error, home_for, me, signed_in
 from api.common import atomic
 from identity.models import Organisation
+from identity.roles import MEMBERS
 from ledger import organisations
 from ledger.errors import LedgerError
 from matching import services as matching
@@ -26,8 +27,6 @@ from matching.services import STAGES
 from placefund.app import db_session
 from placefund.db import Base
 from placefund.reference import counties, industries
-
-MEMBERS = ("company_member", "business_member")
 
 #: Proposal stages as the two sides read them (``matching.services.proposal_stage``)
 STAGE_NAMES = {

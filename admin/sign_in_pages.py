@@ -33,9 +33,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from admin import accounts, console_sessions, forms, messages, two_factor
 from admin.models import ConsoleSession
 from admin.views import bp, form_error, home_for, me, safe_next, signed_in
-from api.auth import MANAGERS
 from api.common import atomic
 from identity.models import User
+from identity.roles import MANAGERS
 from ledger.errors import LedgerError
 from placefund.app import db_session
 from placefund.rate_limits import (

@@ -32,9 +32,9 @@ from sqlalchemy import select
 
 from admin import accounts, charts, console_sessions, forms, labels, messages, reports
 from admin.receipts import receipt_pdf, statement_pdf
-from api.auth import MANAGERS
-from api.common import atomic, is_manager, visible
+from api.common import atomic
 from identity.models import Organisation, User
+from identity.roles import MANAGERS, is_manager, visible
 from ledger import books, chain, figures, queries, services
 from ledger.errors import LedgerError
 from ledger.models import Disbursement, Donation, Entry, Pledge

@@ -30,8 +30,7 @@ TOKEN_PREFIX = "pf_"
 #: every request of a busy client on one row)
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
 
-MANAGERS = ("fund_manager", "admin")
-MEMBERS = ("company_member", "business_member")
+#: ``requires()`` without roles: any signed-in user
 ANYONE = ROLES
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="placefund"'}
@@ -257,7 +256,3 @@ def public(func):
 
 def current_user() -> User:
     return g.user
-
-
-def is_manager(user: User) -> bool:
-    return user.role in MANAGERS

@@ -10,7 +10,7 @@ import datetime as dt
 from flask import current_app
 
 from api import schemas
-from api.auth import MANAGERS, public, requires
+from api.auth import public, requires
 from api.common import (
     Blueprint,
     atomic,
@@ -18,7 +18,6 @@ from api.common import (
     errors,
     get_or_404,
     idempotency_key,
-    is_manager,
     money_moving,
     page_out,
     user,
@@ -26,6 +25,7 @@ from api.common import (
 from api.errors import ApiError
 from api.schemas import money
 from identity.models import Organisation
+from identity.roles import MANAGERS, is_manager
 from ledger import books, figures, queries, services
 from ledger.errors import NotFound
 from ledger.models import Entry

@@ -7,9 +7,10 @@ import json
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from api.auth import MANAGERS, requires
+from api.auth import requires
 from api.common import Blueprint, atomic, errors, user
 from api.schemas import Amount, Bool, Id, Strict, Text
+from identity.roles import MANAGERS, MEMBERS
 from ledger.errors import NotFound, ValidationError
 from matching import services
 from matching.disclosure import explanation_for
@@ -17,8 +18,6 @@ from matching.records import KINDS, JsonList, MatchOffer, MatchRequest
 from placefund.app import db_session
 
 blp = Blueprint("matching", __name__, url_prefix="/api/v1", description="Matchmaking.")
-
-MEMBERS = ("company_member", "business_member")
 
 
 def _codes(**kw):

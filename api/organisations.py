@@ -6,7 +6,7 @@ from flask import request
 from sqlalchemy import select
 
 from api import operations, schemas
-from api.auth import ANYONE, MANAGERS, public, requires
+from api.auth import ANYONE, public, requires
 from api.common import (
     EMPTY_PAGE,
     Blueprint,
@@ -16,14 +16,13 @@ from api.common import (
     errors,
     etag_for,
     get_or_404,
-    is_manager,
     page_out,
     precondition,
     user,
-    visible,
 )
 from api.errors import ApiError
 from identity.models import ApiToken, Organisation, User
+from identity.roles import MANAGERS, is_manager, visible
 from ledger import organisations, queries
 from ledger.errors import NotFound
 from placefund.app import db_session

@@ -7,7 +7,7 @@ from flask import url_for
 from marshmallow import fields, validate
 
 from api import schemas
-from api.auth import MANAGERS, requires
+from api.auth import requires
 from api.common import (
     Blueprint,
     atomic,
@@ -17,9 +17,9 @@ from api.common import (
     money_moving,
     page_out,
     user,
-    visible,
 )
 from api.webhooks import gateway
+from identity.roles import MANAGERS, visible
 from ledger import payments, queries
 from ledger.errors import NotFound
 from ledger.models import Pledge

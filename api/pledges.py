@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api import schemas
-from api.auth import MANAGERS, requires
+from api.auth import requires
 from api.common import (
     EMPTY_PAGE,
     Blueprint,
@@ -14,15 +14,13 @@ from api.common import (
     errors,
     etag_for,
     idempotency_key,
-    is_manager,
     money_moving,
-    own_scope,
     page_out,
     precondition,
     user,
-    visible,
 )
 from api.errors import ApiError
+from identity.roles import MANAGERS, is_manager, own_scope, visible
 from ledger import queries, services
 from ledger.errors import NotFound
 from ledger.models import Pledge

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api import schemas
-from api.auth import MANAGERS, requires
+from api.auth import requires
 from api.common import (
     EMPTY_PAGE,
     Blueprint,
@@ -11,11 +11,10 @@ from api.common import (
     decode_cursor,
     errors,
     get_or_404,
-    own_scope,
     page_out,
     user,
-    visible,
 )
+from identity.roles import MANAGERS, own_scope, visible
 from ledger import organisations, queries
 from ledger.models import Project
 from placefund.app import db_session
