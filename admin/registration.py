@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from flask import abort, g, redirect, render_template, request, url_for
 
-from admin import accounts, forms
+from admin import forms
 from admin.filters import english
 from admin.views import bp, form_error
 from api.common import atomic
+from identity import organisations
 from ledger.errors import LedgerError
 from placefund.rate_limits import REGISTRATION_ATTEMPTS, REGISTRATIONS, rate_limits
 from placefund.reference import townships
@@ -46,7 +47,7 @@ def register():
             abort(429)
         try:
             with atomic() as s:
-                accounts.register_organisation(
+                organisations.register_with_password(
                     s,
                     kind=form.kind.data,
                     name=form.name.data.strip(),

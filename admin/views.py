@@ -33,6 +33,7 @@ from sqlalchemy import select
 from admin import accounts, charts, console_sessions, forms, labels, messages, reports
 from admin.receipts import receipt_pdf, statement_pdf
 from api.common import atomic
+from identity import passwords
 from identity.models import Organisation, User
 from identity.roles import MANAGERS, is_manager, visible
 from ledger import books, chain, figures, queries, services
@@ -194,7 +195,7 @@ def reset_password(secret: str):
     """A user sets a new password through the one-time link a manager gave them."""
     if len(secret) > 100:
         abort(404)
-    row = accounts.find_reset(db_session(), secret)
+    row = passwords.find_reset(db_session(), secret)
     form = forms.NewPasswordForm()
     if form.is_submitted():
         refused = rate_limits().hit(RESET_ATTEMPTS, request.remote_addr or "?")
@@ -592,7 +593,7 @@ def organisation(org_id: int):
 @bp.post("/organisations/<int:org_id>/verify")
 @signed_in(*MANAGERS)
 def verify(org_id: int):
-    from api.operations import verify_organisation
+    from identity.organisations import verify_organisation
 
     try:
         with atomic() as s:
@@ -614,7 +615,7 @@ def users():
     return render_template(
         "console/users.html",
         items=items,
-        may_reset=accounts.may_reset,
+        may_reset=passwords.may_reset,
         may_revoke=console_sessions.may_revoke,
         sessions=console_sessions.active_counts(db_session()),
     )

@@ -15,7 +15,7 @@ from api.common import (
     user,
 )
 from identity.roles import MANAGERS, own_scope, visible
-from ledger import organisations, queries
+from ledger import projects, queries
 from ledger.models import Project
 from placefund.app import db_session
 
@@ -65,7 +65,7 @@ def create_project(data):
     Only managers set the priority-area type (it decides which restricted money may fund it).
     """
     with atomic() as session:
-        return organisations.create_project(
+        return projects.create_project(
             session,
             actor=user(),
             business_id=data["business_id"],

@@ -160,8 +160,8 @@ def token() -> None:
 @click.option("--name", default="cli", show_default=True, help="What the token is for")
 def token_create(email: str, name: str) -> None:
     """Issue an API token for a user and print it (it cannot be shown again)."""
-    from api.auth import issue_token
     from identity.models import User
+    from identity.tokens import issue_token
 
     database = _database()
     with database.session() as session, session.begin():
@@ -178,15 +178,14 @@ def token_create(email: str, name: str) -> None:
 def token_revoke(token_id: int) -> None:
     """Revoke an API token by id."""
     from identity.models import ApiToken
-    from placefund.db import utcnow
+    from identity.tokens import revoke_token
 
     database = _database()
     with database.session() as session, session.begin():
         row = session.get(ApiToken, token_id)
         if row is None:
             raise click.ClickException(f"No token {token_id}.")
-        if row.revoked_at is None:
-            row.revoked_at = utcnow()
+        revoke_token(session, row, None)
     click.echo(f"Token {token_id} revoked.")
 
 

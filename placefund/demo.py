@@ -176,7 +176,7 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
                 )
             )
         from admin import two_factor
-        from admin.accounts import hash_password
+        from identity.passwords import hash_password
 
         demo_hash = hash_password(DEMO_PASSWORD)
         # Fund managers and admins sign in with a second factor; the demo enrols them all
