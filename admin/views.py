@@ -680,11 +680,11 @@ def my_company():
 def pay_by_card(pledge_id: int):
     """Open a Stripe payment for the next instalment, then go to the donation page.
 
-    The same domain calls as ``POST /api/v1/pledges/{id}/card-payments``; the form's key
-    makes a double click reuse the same PaymentIntent.
+    The same domain operation as ``POST /api/v1/pledges/{id}/card-payments``; the form's
+    key makes a double click reuse the same PaymentIntent.
     """
-    from api.webhooks import gateway
     from ledger import payments
+    from ledger.stripe_gateway import StripeNotConfigured, app_gateway
 
     s = db_session()
     pledge = s.get(Pledge, pledge_id)
@@ -694,19 +694,18 @@ def pay_by_card(pledge_id: int):
     form = forms.MoneyForm()
     if not form.validate_on_submit():
         abort(400)
-    gw = gateway()
-    if not gw.settings.secret_key or not gw.settings.publishable_key:
+    try:
+        payment, pi = payments.open_card_payment(
+            atomic,
+            app_gateway(current_app.extensions),
+            pledge_id=pledge_id,
+            request_key=ledger_key(form),
+            actor=me(),
+        )
+    except StripeNotConfigured:
         flash(_("Card payments are not available yet; please pay by bank transfer to your "
                 "virtual account."), "error")  # fmt: skip
         return redirect(url_for("console.my_company"))
-    try:
-        with atomic() as tx:
-            payment = payments.start_card_payment(
-                tx, pledge_id=pledge_id, request_key=ledger_key(form), actor=me()
-            )
-        pi = payments.submit_card_payment(gw, payment)
-        with atomic() as tx:
-            payment = payments.attach_payment_intent(tx, payment.id, pi)
     except LedgerError as error:
         flash(messages.message(error), "error")
         return redirect(url_for("console.my_company"))

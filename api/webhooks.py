@@ -17,7 +17,12 @@ from flask import Blueprint, current_app, jsonify, request
 from api.errors import problem
 from ledger import payments
 from ledger.errors import LedgerError
-from ledger.stripe_gateway import StripeGateway, StripeNotConfigured, StripeUnavailable
+from ledger.stripe_gateway import (
+    StripeGateway,
+    StripeNotConfigured,
+    StripeUnavailable,
+    app_gateway,
+)
 from placefund.app import db_session
 
 log = logging.getLogger("placefund.webhooks")
@@ -76,10 +81,7 @@ def event_problems(event: object) -> dict[str, list[str]]:
 
 def gateway() -> StripeGateway:
     """The app's Stripe gateway (configured from the environment on first use)."""
-    gw = current_app.extensions.get("placefund.stripe")
-    if gw is None:
-        gw = current_app.extensions["placefund.stripe"] = StripeGateway.from_env()
-    return gw
+    return app_gateway(current_app.extensions)
 
 
 @bp.post("/webhooks/stripe")

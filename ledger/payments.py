@@ -19,6 +19,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -31,6 +32,7 @@ from ledger.errors import IdempotencyConflict, InvalidAmount, InvalidState, Ledg
 from ledger.models import Donation, Entry, Pledge
 from ledger.money import check_whole_units
 from ledger.payment_models import PAYMENT_RANK, CardPayment, StripeEvent
+from ledger.stripe_gateway import StripeNotConfigured
 from placefund.db import utcnow
 
 log = logging.getLogger("placefund.payments")
@@ -186,6 +188,39 @@ def attach_payment_intent(session: Session, payment_id: int, pi: dict) -> CardPa
     _advance(payment, _status_of(pi))
     session.flush()
     return payment
+
+
+def open_card_payment(
+    transaction: Callable[[], AbstractContextManager[Session]],
+    gateway,
+    *,
+    pledge_id: int,
+    request_key: str,
+    actor: User,
+    amount: int | None = None,
+) -> tuple[CardPayment, dict]:
+    """Open a card payment on a pledge: the attempt, its PaymentIntent, the two linked.
+
+    What the API (``POST /api/v1/pledges/{id}/card-payments``) and the console's pay button
+    both run; each checks first that the caller may see the pledge. ``transaction()`` opens
+    the caller's transaction (committed on leaving it). The Stripe call runs between the two
+    transactions, outside any: ``request_key`` makes a retry of the request reuse the
+    attempt, and the attempt's own Stripe idempotency key the same PaymentIntent. Returns
+    the attempt and the PaymentIntent (its client secret is for the payer's page only).
+    """
+    settings = gateway.settings
+    if not settings.secret_key or not settings.publishable_key:
+        raise StripeNotConfigured(
+            "Card payments are not configured (STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY)."
+        )
+    with transaction() as session:
+        payment = start_card_payment(
+            session, pledge_id=pledge_id, request_key=request_key, amount=amount, actor=actor
+        )
+    pi = submit_card_payment(gateway, payment)
+    with transaction() as session:
+        payment = attach_payment_intent(session, payment.id, pi)
+    return payment, pi
 
 
 # --- payment intents ---------------------------------------------------------------------

@@ -22,7 +22,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -282,3 +282,20 @@ class StripeGateway:
             lambda p: self.client.v1.balance_transactions.list(params=p),
             params,
         )
+
+
+#: Where an application keeps its gateway (a Flask app's ``extensions``; tests put a fake there)
+APP_KEY = "placefund.stripe"
+
+
+def app_gateway(extensions: MutableMapping[str, Any]) -> StripeGateway:
+    """The application's one gateway, kept in ``extensions`` and built from the environment
+    on first use.
+
+    Both faces (the API's payments and webhook, the console's card payment and donation
+    page) take it from here, so they share one client and any fake a test put in its place.
+    """
+    gw = extensions.get(APP_KEY)
+    if gw is None:
+        gw = extensions[APP_KEY] = StripeGateway.from_env()
+    return gw
