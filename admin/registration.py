@@ -47,7 +47,7 @@ def register():
             abort(429)
         try:
             with atomic() as s:
-                organisations.register_with_password(
+                organisations.register_organisation(
                     s,
                     kind=form.kind.data,
                     name=form.name.data.strip(),
@@ -55,7 +55,7 @@ def register():
                     ubn=form.ubn.data,
                     town_code=form.town_code.data,
                     contact_name=form.contact_name.data.strip(),
-                    email=form.email.data.strip(),
+                    contact_email=form.email.data.strip(),
                     password=form.password.data,
                 )
         except LedgerError as error:

@@ -1,7 +1,8 @@
 """Bearer tokens and who may call what.
 
-``Authorization: Bearer pf_...``. Tokens are looked up by their SHA-256; the plain token
-exists only in the response that created it. ``requires(*roles)`` both enforces and
+``Authorization: Bearer pf_...``. Tokens are looked up by their SHA-256 (``identity.tokens``
+issues them and runs the lookup); the plain token exists only in the response that created
+it. ``requires(*roles)`` both enforces and
 documents the roles of an endpoint.
 """
 

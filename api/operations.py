@@ -10,15 +10,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ledger.errors import NotFound, ValidationError
-from ledger.models import Project
+from ledger.models import Disbursement, Project
 
 
 def check_agreement_links(
     session: Session, *, business_id: int, project_id: int | None, disbursement_id: int | None
 ) -> None:
     """A return agreement's project and disbursement must exist and belong to its business."""
-    from ledger.models import Disbursement
-
     if project_id is not None:
         project = session.get(Project, project_id)
         if project is None or project.business_id != business_id:

@@ -40,14 +40,20 @@ def register_organisation(
     town_code: str,
     contact_email: str,
     contact_name: str,
-    with_token: bool = True,
+    password: str | None = None,
 ) -> tuple[Organisation, User, ApiToken | None, str | None]:
     """A company or local business registers itself (unverified) with its first member.
 
     Returns the organisation, the member and the member's first token (the plain token is
-    shown once), or None for both without ``with_token``. A fund manager verifies the
+    shown once): what ``POST /api/v1/organisations`` hands out. The console's registration
+    gives a ``password`` instead (checked for strength before anything else): the member
+    signs in with it and gets no token (None for both). A fund manager verifies the
     organisation before it can take part in money.
     """
+    if password is not None:
+        passwords.check_password_strength(
+            password, avoid=(contact_email, contact_name, name, name_en or "", ubn)
+        )
     if kind not in ("company", "business"):
         raise ValidationError("Only companies and local businesses register themselves.")
     if _ubn_taken(session, ubn):
@@ -79,46 +85,11 @@ def register_organisation(
     )
     session.add(user)
     session.flush()
-    if not with_token:  # the console signs its users in with a password instead
+    if password is not None:  # the console signs its users in with a password instead
+        passwords.set_password(session, user, password)
         return org, user, None, None
     token, plain = issue_token(session, user, name="registration")
     return org, user, token, plain
-
-
-def register_with_password(
-    session: Session,
-    *,
-    kind: str,
-    name: str,
-    name_en: str | None,
-    ubn: str,
-    town_code: str,
-    contact_name: str,
-    email: str,
-    password: str,
-) -> User:
-    """A company or local business registers itself from the console (unverified).
-
-    The same registration as ``POST /api/v1/organisations``, without the API token the API
-    hands out: the member gets a password instead. A fund manager verifies the organisation
-    before money moves.
-    """
-    passwords.check_password_strength(
-        password, avoid=(email, contact_name, name, name_en or "", ubn)
-    )
-    _org, member, _token, _plain = register_organisation(
-        session,
-        kind=kind,
-        name=name,
-        name_en=name_en or None,
-        ubn=ubn,
-        town_code=town_code,
-        contact_email=email,
-        contact_name=contact_name,
-        with_token=False,
-    )
-    passwords.set_password(session, member, password)
-    return member
 
 
 def verify_organisation(session: Session, org: Organisation, actor: User) -> Organisation:

@@ -1,8 +1,10 @@
-"""Profiles (identity/organisations.py): the rules the API and the console share."""
+"""Profiles (identity/organisations.py) and projects (ledger/projects.py): the rules the API and
+the console share."""
 
 import pytest
 
 from identity import organisations
+from ledger import projects
 from ledger.errors import NotFound, ValidationError
 from tests import factories as f
 
@@ -85,3 +87,44 @@ def test_a_stale_profile_is_refused(session, world):
     assert exc.value.extra["case"] == "stale_profile"
     session.refresh(world.business)
     assert world.business.name == "新"
+
+
+def test_projects_of_a_business(session, world):
+    with f.tx(session):
+        project = projects.create_project(
+            session, actor=world.member, business_id=None, name=" 茶園步道 ", town_code="10008040"
+        )
+    assert (project.business_id, project.name, project.county_code, project.priority_type) == (
+        world.business.id,
+        "茶園步道",
+        "10008",
+        None,
+    )
+    for kwargs, field in (
+        ({"business_id": world.other.id}, "business_id"),  # not its own
+        ({"priority_type": "agricultural"}, "priority_type"),  # the managers' to set
+        ({"town_code": "1"}, "town_code"),
+        ({"name": ""}, "name"),
+    ):
+        args = {"business_id": None, "name": "x", "town_code": "10008040", **kwargs}
+        with pytest.raises(ValidationError) as exc, f.tx(session):
+            projects.create_project(session, actor=world.member, **args)
+        assert field in exc.value.fields
+    with pytest.raises(ValidationError), f.tx(session):  # companies have no projects
+        projects.create_project(
+            session, actor=world.company_member, business_id=None, name="x", town_code="10008040"
+        )
+    with pytest.raises(ValidationError), f.tx(session):  # a manager names the business
+        projects.create_project(
+            session, actor=world.manager, business_id=None, name="x", town_code="10008040"
+        )
+    with f.tx(session):
+        managed = projects.create_project(
+            session,
+            actor=world.manager,
+            business_id=world.other.id,
+            name="漁港",
+            town_code="10008040",
+            priority_type="agricultural",
+        )
+    assert (managed.business_id, managed.priority_type) == (world.other.id, "agricultural")
