@@ -35,13 +35,15 @@ from admin.receipts import receipt_pdf, statement_pdf
 from api.common import atomic
 from identity import passwords
 from identity.models import Organisation, User
+from identity.organisations import verify_organisation
 from identity.roles import MANAGERS, is_manager, visible
-from ledger import books, chain, figures, queries, services
+from ledger import books, chain, figures, payments, queries, services
 from ledger.errors import LedgerError
 from ledger.models import Disbursement, Donation, Entry, Pledge
 from ledger.money import parse_amount
 from ledger.overdue import overdue_instalments, overdue_summary
 from ledger.receipts import receipt_numbers
+from ledger.stripe_gateway import StripeNotConfigured, app_gateway
 from placefund.app import STATELESS_PREFIXES, db_session
 from placefund.rate_limits import (
     RESET_ATTEMPTS,
@@ -593,8 +595,6 @@ def organisation(org_id: int):
 @bp.post("/organisations/<int:org_id>/verify")
 @signed_in(*MANAGERS)
 def verify(org_id: int):
-    from identity.organisations import verify_organisation
-
     try:
         with atomic() as s:
             org = s.get(Organisation, org_id)
@@ -683,9 +683,6 @@ def pay_by_card(pledge_id: int):
     The same domain operation as ``POST /api/v1/pledges/{id}/card-payments``; the form's
     key makes a double click reuse the same PaymentIntent.
     """
-    from ledger import payments
-    from ledger.stripe_gateway import StripeNotConfigured, app_gateway
-
     s = db_session()
     pledge = s.get(Pledge, pledge_id)
     visible(me(), pledge.company_id if pledge else None, "Pledge", pledge_id)
