@@ -28,7 +28,7 @@ from ledger import payments
 from ledger.errors import LedgerError
 from ledger.money import format_money
 from ledger.payment_models import PAYMENT_RANK, CardPayment
-from ledger.stripe_gateway import StripeGateway, app_gateway
+from ledger.stripe_gateway import StripeGateway
 from placefund.app import db_session
 
 bp = Blueprint("donate", __name__, template_folder="templates")
@@ -110,8 +110,9 @@ SETTLED = ("succeeded", "processing", "requires_capture")
 
 
 def gateway() -> StripeGateway:
-    """The app's Stripe gateway, the one the API's payments and webhook use."""
-    return app_gateway(current_app.extensions)
+    """The app's Stripe gateway, made from its settings by the app factory (the one the
+    API's payments and webhook use)."""
+    return current_app.extensions["placefund.stripe"]
 
 
 def status_message(status: str, lang: str) -> str:

@@ -40,6 +40,7 @@ from identity.models import User
 from ledger import reconciliation, services
 from ledger.bankfile import LineError, StatementHasErrors, parse_statement
 from ledger.errors import LedgerError, ValidationError
+from ledger.virtual_accounts import VirtualAccountScheme
 from placefund.db import is_postgres, utcnow
 
 log = logging.getLogger(__name__)
@@ -248,8 +249,15 @@ class _Progress:
             self.write(**values)
 
 
-def run_job(database, job_id: int, *, owner: Runner | None = None) -> None:
-    """Claim the job and carry it to the end (succeeded or failed). Never raises."""
+def run_job(
+    database,
+    job_id: int,
+    *,
+    owner: Runner | None = None,
+    scheme: VirtualAccountScheme = services.DEFAULT_VA_SCHEME,
+) -> None:
+    """Claim the job and carry it to the end (succeeded or failed). Never raises.
+    ``scheme``: the fund's virtual accounts, as the statement's lines carry them."""
     with database.session() as s, s.begin():
         if not claim(s, job_id):
             return
@@ -257,7 +265,7 @@ def run_job(database, job_id: int, *, owner: Runner | None = None) -> None:
     if owner is not None:
         owner.owned(job_id, progress)
     try:
-        _work(database, job_id, progress)
+        _work(database, job_id, progress, scheme)
     except Exception as exc:  # the job records every failure; the thread must not die silently
         code = getattr(exc, "code", None) if isinstance(exc, LedgerError) else None
         if code is None:
@@ -268,25 +276,27 @@ def run_job(database, job_id: int, *, owner: Runner | None = None) -> None:
             owner.released(job_id)
 
 
-def _work(database, job_id: int, progress: _Progress) -> None:
+def _work(database, job_id: int, progress: _Progress, scheme: VirtualAccountScheme) -> None:
     # A short read, then the session is closed: on SQLite an open transaction would hold
     # the one write lock the steps below need.
     with database.session() as s, s.begin():
         job = s.get(ImportJob, job_id)
         data = job.content if job.import_id is None else None
     if job.import_id is None:
-        _import(database, job, data or b"", progress)
+        _import(database, job, data or b"", progress, scheme)
     _match(database, job_id, progress)
 
 
-def _import(database, job: ImportJob, data: bytes, progress: _Progress) -> None:
+def _import(
+    database, job: ImportJob, data: bytes, progress: _Progress, scheme: VirtualAccountScheme
+) -> None:
     progress.write(phase="reading", lines_done=0)
     parsed = parse_statement(
         data,
         reconciliation.mapping_from(job.mapping),
         job.encoding,
         account=job.account,
-        scheme=services.va_scheme(),
+        scheme=scheme,
     )
     total = len(parsed.importable(skip_bad_lines=True))
     progress.write(
@@ -320,6 +330,7 @@ def _import(database, job: ImportJob, data: bytes, progress: _Progress) -> None:
                 skip_bad_lines=job.skip_bad_lines,
                 actor=actor,
                 progress=stored,
+                scheme=scheme,
             )
             # In the import's own transaction: the lines and the job's knowledge of them
             # commit together, so a resumed job never imports twice.
@@ -393,8 +404,9 @@ class Runner:
     anyway); a queued job waits its turn with its heartbeat kept fresh.
     """
 
-    def __init__(self, database):
+    def __init__(self, database, scheme: VirtualAccountScheme = services.DEFAULT_VA_SCHEME) -> None:
         self.database = database
+        self.scheme = scheme
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-job")
         self.lock = threading.Lock()
         self.jobs: dict[int, _Progress | None] = {}
@@ -405,7 +417,9 @@ class Runner:
     def start(self, job_id: int) -> None:
         with self.lock:
             self.jobs[job_id] = None
-            self.futures[job_id] = self.executor.submit(run_job, self.database, job_id, owner=self)
+            self.futures[job_id] = self.executor.submit(
+                run_job, self.database, job_id, owner=self, scheme=self.scheme
+            )
             if self.ticker is None or not self.ticker.is_alive():
                 self.stop.clear()
                 self.ticker = threading.Thread(
@@ -464,6 +478,7 @@ def runner(app) -> Runner:
     if existing is None:
         # setdefault: two first uploads racing share one runner (one job at a time)
         existing = app.extensions.setdefault(
-            "placefund.import_jobs", Runner(app.extensions["placefund.db"])
+            "placefund.import_jobs",
+            Runner(app.extensions["placefund.db"], app.extensions["placefund.va_scheme"]),
         )
     return existing

@@ -31,6 +31,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from admin import accounts, charts, console_sessions, forms, labels, messages, reports
+from admin.donate import gateway
 from admin.receipts import receipt_pdf, statement_pdf
 from api.common import atomic
 from identity import passwords
@@ -43,7 +44,7 @@ from ledger.models import Disbursement, Donation, Entry, Pledge
 from ledger.money import parse_amount
 from ledger.overdue import overdue_instalments, overdue_summary
 from ledger.receipts import receipt_numbers
-from ledger.stripe_gateway import StripeNotConfigured, app_gateway
+from ledger.stripe_gateway import StripeNotConfigured
 from placefund.app import STATELESS_PREFIXES, db_session
 from placefund.rate_limits import (
     RESET_ATTEMPTS,
@@ -694,7 +695,7 @@ def pay_by_card(pledge_id: int):
     try:
         payment, pi = payments.open_card_payment(
             atomic,
-            app_gateway(current_app.extensions),
+            gateway(),
             pledge_id=pledge_id,
             request_key=ledger_key(form),
             actor=me(),

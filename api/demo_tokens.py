@@ -11,13 +11,13 @@ from sqlalchemy import select
 
 from identity.models import User
 from identity.tokens import issue_token
-from placefund.config import instance_dir
 
 
 def issue_demo_tokens(
-    database, *, echo: Callable[[str], None] = print, path: Path | None = None
+    database, *, echo: Callable[[str], None] = print, path: Path
 ) -> list[dict[str, str]]:
-    """Issue a token for every user and write them (git-ignored) for trying the API."""
+    """Issue a token for every user and write them to ``path`` (the instance folder's
+    demo-tokens.json, git-ignored) for trying the API."""
     tokens = []
     with database.session() as s, s.begin():
         for user in s.scalars(select(User).order_by(User.id)):
@@ -31,7 +31,6 @@ def issue_demo_tokens(
                     "token": plain,
                 }
             )
-    path = path or instance_dir() / "demo-tokens.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     # The file holds live secrets: readable by its owner only.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

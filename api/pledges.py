@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from api import schemas
 from api.auth import requires
 from api.common import (
@@ -86,6 +88,7 @@ def create_pledge(data):
             public_name=data["public_name"],
             pledged_on=data["pledged_on"],
             actor=me,
+            scheme=current_app.extensions["placefund.va_scheme"],
         )
         paid = services.pledge_paid(session, pledge.id)
     return pledge_view(pledge, paid), 201, {"ETag": etag_for("pledge", pledge)}

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 
 import marshmallow as ma
+from flask import current_app
 from marshmallow import fields, validate
 from sqlalchemy import select
 
@@ -262,6 +263,7 @@ def import_bank_statement(data):
             name=data["filename"],
             skip_bad_lines=data["skip_bad_lines"],
             actor=user(),
+            scheme=current_app.extensions["placefund.va_scheme"],
         )
         return session.get(StatementImport, report.import_id), 201
 

@@ -21,7 +21,6 @@ from ledger.stripe_gateway import (
     StripeGateway,
     StripeNotConfigured,
     StripeUnavailable,
-    app_gateway,
 )
 from placefund.app import db_session
 
@@ -80,8 +79,8 @@ def event_problems(event: object) -> dict[str, list[str]]:
 
 
 def gateway() -> StripeGateway:
-    """The app's Stripe gateway (configured from the environment on first use)."""
-    return app_gateway(current_app.extensions)
+    """The app's Stripe gateway (made from its settings by the app factory)."""
+    return current_app.extensions["placefund.stripe"]
 
 
 @bp.post("/webhooks/stripe")

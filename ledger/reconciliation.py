@@ -63,6 +63,7 @@ from ledger.reconcile import (
     reconcile_bank,
     reconcile_stripe,
 )
+from ledger.virtual_accounts import VirtualAccountScheme
 from placefund.db import utcnow
 
 TAIWAN = dt.timezone(dt.timedelta(hours=8))
@@ -224,16 +225,18 @@ def import_bank_statement(
     skip_bad_lines: bool = False,
     actor: User | None = None,
     progress: Progress = None,
+    scheme: VirtualAccountScheme = services.DEFAULT_VA_SCHEME,
 ) -> ImportReport:
     """Import a bank statement CSV. Malformed lines: nothing imported unless skipped.
 
     Raises ``StatementHasErrors`` (with every bad line's number) when lines are malformed
     and ``skip_bad_lines`` is false. Lines already imported (same fingerprint, from this or
-    an overlapping file) are counted as duplicates and left alone.
+    an overlapping file) are counted as duplicates and left alone. ``scheme`` reads the
+    pledges' virtual accounts in the lines (the configured one: ``services.va_scheme``).
     """
     if not isinstance(mapping, ColumnMapping):
         mapping = mapping_from(mapping)
-    parsed = parse_statement(data, mapping, encoding, account=account, scheme=services.va_scheme())
+    parsed = parse_statement(data, mapping, encoding, account=account, scheme=scheme)
     lines = parsed.importable(skip_bad_lines=skip_bad_lines)
     currency = lines[0].currency if lines else mapping.default_currency
     stmt_import = StatementImport(

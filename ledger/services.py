@@ -8,7 +8,6 @@ caller commits or rolls back (one transaction per request or command).
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -51,14 +50,23 @@ from ledger.money import (
     format_money,
 )
 from ledger.posting import Companion, find_by_key, lock_accounts, post_entry
+from placefund.config import DEFAULT_VA_PREFIX, Settings
 from placefund.db import utcnow
 
 BANK = "assets:bank:main"
+#: The scheme of the default settings (prefix 95123, Luhn), for callers without settings
+DEFAULT_VA_SCHEME = virtual_accounts.VirtualAccountScheme(DEFAULT_VA_PREFIX)
 
 
-def va_scheme() -> virtual_accounts.VirtualAccountScheme:
-    """The fund's virtual-account scheme: the bank's prefix from PLACEFUND_VA_PREFIX."""
-    return virtual_accounts.VirtualAccountScheme(os.environ.get("PLACEFUND_VA_PREFIX", "95123"))
+def va_scheme(settings: Settings | None = None) -> virtual_accounts.VirtualAccountScheme:
+    """The fund's virtual-account scheme: the bank's prefix and check-digit weights from the
+    settings (PLACEFUND_VA_PREFIX, PLACEFUND_VA_WEIGHTS); without settings, their defaults.
+
+    The faces and commands pass it to ``record_pledge`` and the statement imports: a pledge's
+    reference and the references read back from statements follow the same scheme."""
+    if settings is None:
+        return DEFAULT_VA_SCHEME
+    return virtual_accounts.VirtualAccountScheme(settings.va_prefix, weights=settings.va_weights)
 
 
 def today() -> dt.date:
@@ -139,11 +147,13 @@ def record_pledge(
     public_name: bool = False,
     pledged_on: dt.date | None = None,
     actor: User | None = None,
+    scheme: virtual_accounts.VirtualAccountScheme = DEFAULT_VA_SCHEME,
 ) -> Pledge:
     """A company promises a donation, optionally restricted to a purpose, paid in instalments.
 
     Posts: receivable from the company against donation income; a restricted pledge also
-    moves the amount from unrestricted to the restricted bucket of its purpose.
+    moves the amount from unrestricted to the restricted bucket of its purpose. ``scheme``
+    makes its virtual account (the configured one: ``va_scheme(settings)``).
     """
     currency = check_currency(currency)
     amount = _charge_amount(amount, currency)
@@ -213,7 +223,7 @@ def record_pledge(
     session.execute(
         update(Pledge)
         .where(Pledge.id == pledge.id)
-        .values(virtual_account=virtual_accounts.generate(pledge.id, va_scheme()))
+        .values(virtual_account=virtual_accounts.generate(pledge.id, scheme))
         .execution_options(synchronize_session=False)
     )
     session.add_all(

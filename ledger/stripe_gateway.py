@@ -1,13 +1,14 @@
-"""The one door to Stripe: a StripeClient built from the environment, with retries.
+"""The one door to Stripe: a StripeClient built from the settings, with retries.
 
 Everything the payment services need from Stripe goes through ``StripeGateway``, which hands
 back plain dicts (never StripeObjects), so the services can be tested against fixtures with
 ``FixtureGateway``-style fakes that implement the same methods.
 
-Configuration (environment): ``STRIPE_SECRET_KEY``, ``STRIPE_PUBLISHABLE_KEY``,
-``STRIPE_WEBHOOK_SECRET``, ``STRIPE_API_BASE`` (point the SDK at localstripe or a proxy),
-``STRIPE_JS_URL`` (where the donation page loads Stripe.js from), and optionally
-``STRIPE_MAX_RETRIES`` and ``STRIPE_TIMEOUT`` (seconds).
+Configuration: ``StripeSettings`` (placefund/config.py, read once from ``STRIPE_SECRET_KEY``,
+``STRIPE_PUBLISHABLE_KEY``, ``STRIPE_WEBHOOK_SECRET``, ``STRIPE_API_BASE`` (point the SDK at
+localstripe or a proxy), ``STRIPE_JS_URL`` (where the donation page loads Stripe.js from),
+``STRIPE_MAX_RETRIES`` and ``STRIPE_TIMEOUT`` (seconds)); the app holds its gateway in
+``app.extensions["placefund.stripe"]``, a command builds one from its settings.
 
 Retries: connection errors, timeouts, rate limits and Stripe 5xx are retried with
 exponential backoff and jitter, each attempt logged; when they run out the caller gets
@@ -19,22 +20,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import time
-from collections.abc import Callable, Iterator, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import stripe
 
 from ledger.errors import LedgerError
+from placefund.config import DEFAULT_JS_URL, StripeSettings  # noqa: F401  (re-exported)
 
 log = logging.getLogger("placefund.stripe")
 
 T = TypeVar("T")
-
-DEFAULT_JS_URL = "https://js.stripe.com/v3/"
 
 
 class StripeUnavailable(LedgerError):
@@ -45,7 +43,7 @@ class StripeUnavailable(LedgerError):
 
 
 class StripeNotConfigured(LedgerError):
-    """The Stripe keys are not set in the environment."""
+    """The Stripe keys are not set (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET)."""
 
     status = 503
     code = "stripe_not_configured"
@@ -56,34 +54,6 @@ class StripeRefused(LedgerError):
 
     status = 502
     code = "stripe_refused"
-
-
-@dataclass(frozen=True)
-class StripeSettings:
-    """What the service reads from its environment to talk to Stripe."""
-
-    secret_key: str | None
-    publishable_key: str | None
-    webhook_secret: str | None
-    api_base: str | None = None
-    js_url: str = DEFAULT_JS_URL
-    max_retries: int = 3
-    timeout: float = 20.0
-    #: Seconds before the first retry (doubled each time, with jitter)
-    backoff: float = 0.5
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> StripeSettings:
-        env = dict(os.environ if env is None else env)
-        return cls(
-            secret_key=env.get("STRIPE_SECRET_KEY") or None,
-            publishable_key=env.get("STRIPE_PUBLISHABLE_KEY") or None,
-            webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
-            api_base=env.get("STRIPE_API_BASE") or None,
-            js_url=env.get("STRIPE_JS_URL") or DEFAULT_JS_URL,
-            max_retries=int(env.get("STRIPE_MAX_RETRIES", "3")),
-            timeout=float(env.get("STRIPE_TIMEOUT", "20")),
-        )
 
 
 def make_client(settings: StripeSettings) -> stripe.StripeClient:
@@ -162,10 +132,6 @@ class StripeGateway:
         self.settings = settings
         self._client = client
         self._sleep = sleep
-
-    @classmethod
-    def from_env(cls) -> StripeGateway:
-        return cls(StripeSettings.from_env())
 
     @property
     def client(self) -> stripe.StripeClient:
@@ -282,20 +248,3 @@ class StripeGateway:
             lambda p: self.client.v1.balance_transactions.list(params=p),
             params,
         )
-
-
-#: Where an application keeps its gateway (a Flask app's ``extensions``; tests put a fake there)
-APP_KEY = "placefund.stripe"
-
-
-def app_gateway(extensions: MutableMapping[str, Any]) -> StripeGateway:
-    """The application's one gateway, kept in ``extensions`` and built from the environment
-    on first use.
-
-    Both faces (the API's payments and webhook, the console's card payment and donation
-    page) take it from here, so they share one client and any fake a test put in its place.
-    """
-    gw = extensions.get(APP_KEY)
-    if gw is None:
-        gw = extensions[APP_KEY] = StripeGateway.from_env()
-    return gw

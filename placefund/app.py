@@ -12,6 +12,8 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from ledger.services import va_scheme
+from ledger.stripe_gateway import StripeGateway
 from placefund.config import Settings, instance_secret_key
 from placefund.db import make_engine, make_session_factory
 
@@ -71,11 +73,17 @@ class Database:
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Flask:
+    # Every table's mapper, before the first query resolves a relationship by name. Not at
+    # the top: admin/__init__.py imports STATELESS_PREFIXES from this module (a circle that
+    # ends when that moves to web/).
+    import placefund.models  # noqa: F401
+
+    # Read once: the views take what they need from here, never from the environment
     settings = settings or Settings.from_env()
     app = Flask("placefund", instance_relative_config=False)
     app.config["SETTINGS"] = settings
     # Without SECRET_KEY, the instance folder's key: the same in every worker and restart
-    app.config["SECRET_KEY"] = settings.secret_key or instance_secret_key()
+    app.config["SECRET_KEY"] = settings.secret_key or instance_secret_key(settings.instance)
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.json.ensure_ascii = False  # Traditional Chinese stays readable in responses
     app.json.sort_keys = False
@@ -93,6 +101,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.wsgi_app = LastResort(app.wsgi_app)
     db = database or Database(settings.database_url)
     app.extensions["placefund.db"] = db
+    # The door to Stripe (tests put a fake in its place) and the pledges' virtual accounts
+    app.extensions["placefund.stripe"] = StripeGateway(settings.stripe)
+    app.extensions["placefund.va_scheme"] = va_scheme(settings)
 
     @app.before_request
     def _start():

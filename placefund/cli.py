@@ -17,12 +17,26 @@ class DatabaseUnusable(click.ClickException):
     exit_code = 2
 
 
-def _settings() -> Settings:
-    """The environment's settings; a bad value is a one-line message, not a traceback."""
+class SettingsUnusable(click.ClickException):
+    """A variable of the environment holds a value the service cannot use: one line naming
+    it and exit status 2, before the command does anything (never a traceback later)."""
+
+    exit_code = 2
+
+
+def _read_settings() -> Settings:
     try:
         return Settings.from_env()
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise SettingsUnusable(str(exc)) from exc
+
+
+def _settings() -> Settings:
+    """The settings read when the command line started (``main``); a command group used on
+    its own (``match``, in tests) reads them on first use."""
+    context = click.get_current_context(silent=True)
+    found = context.find_object(Settings) if context is not None else None
+    return found if found is not None else _read_settings()
 
 
 def _database(*, migrated: bool = True):
@@ -55,8 +69,11 @@ def _database(*, migrated: bool = True):
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """地方創生基金 placefund: the place-creation fund service."""
+    # Once, before any command: a bad variable stops every one of them the same way
+    context.obj = _read_settings()
 
 
 @main.command()
@@ -112,7 +129,7 @@ def demo(if_empty: bool) -> None:
             raise click.ClickException(
                 "The database is not empty; demo data goes into an empty one."
             )
-    summary = load_demo(database, echo=click.echo)
+    summary = load_demo(database, echo=click.echo, settings=_settings())
     click.echo(summary)
 
 
@@ -143,11 +160,18 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool) ->
     if not settings.secret_key:
         # Made now, before gunicorn forks: every worker then reads the same key
         try:
-            instance_secret_key()
+            instance_secret_key(settings.instance)
         except (OSError, ValueError) as exc:
             raise click.ClickException(f"No SECRET_KEY and no instance key: {exc}") from exc
     click.echo(f"Serving on http://{host}:{port} with {workers} workers")
-    run(host=host, port=port, workers=workers, threads=threads, access_log=access_log)
+    run(
+        host=host,
+        port=port,
+        workers=workers,
+        threads=threads,
+        access_log=access_log,
+        settings=settings,
+    )
 
 
 @main.group()
@@ -278,7 +302,7 @@ def stripe_sync(since) -> None:
 
     database = _database()
     try:
-        report = sync(database.session, StripeGateway.from_env(), since.date())
+        report = sync(database.session, StripeGateway(_settings().stripe), since.date())
     except LedgerError as exc:
         raise click.ClickException(exc.detail) from exc
     click.echo(
@@ -327,7 +351,7 @@ def reconcile_stripe(payout, start, end, dry_run) -> None:
     def ts(day):
         return int(dt.datetime.combine(day, dt.time(), reconciliation.TAIWAN).timestamp())
 
-    gateway = StripeGateway.from_env()
+    gateway = StripeGateway(_settings().stripe)
     transactions = gateway.list_balance_transactions(
         payout=payout,
         created_gte=ts(start_d) if start_d else None,
@@ -390,7 +414,7 @@ def reconcile_bank(
     import json
     from pathlib import Path
 
-    from ledger import chart, reconciliation
+    from ledger import chart, reconciliation, services
     from ledger.errors import LedgerError
 
     try:  # TWD enters in whole dollars here too (the tolerance is in minor units)
@@ -424,6 +448,7 @@ def reconcile_bank(
                         name=Path(file).name,
                         skip_bad_lines=skip_bad_lines,
                         progress=bar.update,
+                        scheme=services.va_scheme(_settings()),
                     )
                 click.echo(
                     f"Imported {report.lines_new} new lines of {report.lines_read} "

@@ -1,5 +1,11 @@
 """Configuration, read from the environment (secrets never live in logs).
 
+``Settings.from_env()`` is the one reader of the environment: it parses and checks every
+variable the README lists, once, when a command or the server starts, and a bad value is a
+``ValueError`` whose one line names the variable and what it may hold. The rest of the code
+is handed the ``Settings`` (the app keeps it in ``app.config["SETTINGS"]``) or the part it
+needs; nothing else reads ``os.environ`` (tests/placefund/test_settings.py checks).
+
 The one file it may write: the instance folder's ``secret_key``, generated once when
 SECRET_KEY is not set, so every worker and every restart of a server signs with one key.
 """
@@ -7,23 +13,31 @@ SECRET_KEY is not set, so every worker and every restart of a server signs with 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_FUND_NAME = "地方創生基金專戶"
 
 
-def instance_dir() -> Path:
-    """Folder for the embedded database and generated files (git-ignored)."""
-    return Path(os.environ.get("PLACEFUND_INSTANCE", "instance")).resolve()
+def instance_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Folder for the embedded database and generated files (git-ignored): PLACEFUND_INSTANCE.
+
+    Read here for ``Settings.from_env`` and as the default of a ``Settings`` built by hand
+    (tests, benchmarks), which then keeps its generated files where the environment says.
+    """
+    env = os.environ if env is None else env
+    return Path(env.get("PLACEFUND_INSTANCE", "instance")).resolve()
 
 
-def default_database_url() -> str:
+def default_database_url(instance: Path | None = None) -> str:
     """The embedded SQLite file used when DATABASE_URL is not set."""
-    return f"sqlite:///{instance_dir() / 'placefund.db'}"
+    return f"sqlite:///{(instance or instance_dir()) / 'placefund.db'}"
 
 
 #: The key file in the instance folder, used when SECRET_KEY is not set
@@ -100,6 +114,53 @@ class ReceiptIssuer:
     seal_path: Path | None = None
 
 
+#: Where the donation page loads Stripe.js from unless STRIPE_JS_URL says otherwise
+DEFAULT_JS_URL = "https://js.stripe.com/v3/"
+#: The bank's virtual-account prefix (企業代號) of the demo
+DEFAULT_VA_PREFIX = "95123"
+
+
+@dataclass(frozen=True)
+class StripeSettings:
+    """What the service needs to talk to Stripe (ledger/stripe_gateway.py uses it).
+
+    No key (the default) means card payments are off: they answer 503
+    ``stripe_not_configured`` and bank transfers still work."""
+
+    secret_key: str | None = None
+    publishable_key: str | None = None
+    webhook_secret: str | None = None
+    #: Point the SDK elsewhere (localstripe, a proxy); None: Stripe's own API
+    api_base: str | None = None
+    js_url: str = DEFAULT_JS_URL
+    #: Retries after a failed call (each logged), with exponential backoff and jitter
+    max_retries: int = 3
+    #: Seconds each call to Stripe may take
+    timeout: float = 20.0
+    #: Seconds before the first retry (doubled each time, with jitter)
+    backoff: float = 0.5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> StripeSettings:
+        """From STRIPE_*; a bad value names its variable. The keys themselves are checked
+        by ``placefund doctor`` (a wrong key is a warning, not a reason to stop serving)."""
+        return cls(
+            secret_key=env.get("STRIPE_SECRET_KEY") or None,
+            publishable_key=env.get("STRIPE_PUBLISHABLE_KEY") or None,
+            webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+            api_base=_stripe_api_base(env.get("STRIPE_API_BASE") or None),
+            js_url=_stripe_js_url(env.get("STRIPE_JS_URL") or DEFAULT_JS_URL),
+            max_retries=_whole(
+                "STRIPE_MAX_RETRIES",
+                env.get("STRIPE_MAX_RETRIES", "3"),
+                0,
+                10,
+                "retries after a failed call to Stripe",
+            ),
+            timeout=_stripe_timeout(env.get("STRIPE_TIMEOUT", "20")),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads from its environment."""
@@ -124,16 +185,28 @@ class Settings:
     #: /readyz turns unavailable when the oldest entry waiting to be sealed into the hash
     #: chain has waited longer than this many seconds (the sealer has stopped or fallen behind)
     seal_max_lag: int = 300
+    #: Folder for the embedded database, demo tokens and the generated secret_key
+    instance: Path = field(default_factory=instance_dir)
+    stripe: StripeSettings = field(default_factory=StripeSettings)
+    #: The bank's prefix (企業代號) of every pledge's virtual account (ledger/virtual_accounts.py)
+    va_prefix: str = DEFAULT_VA_PREFIX
+    #: The bank's weights for the virtual account's check digit; empty: Luhn
+    va_weights: tuple[int, ...] = ()
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        url = env.get("DATABASE_URL") or default_database_url()
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Every variable, parsed and checked once; a bad one raises ``ValueError`` with one
+        line naming it. ``env`` defaults to the process's environment."""
+        env = os.environ if env is None else env
+        instance = instance_dir(env)
+        url = env.get("DATABASE_URL") or default_database_url(instance)
         return cls(
             database_url=normalise_database_url(url),
             secret_key=env.get("SECRET_KEY"),
-            fund_name=env.get("PLACEFUND_FUND_NAME", DEFAULT_FUND_NAME),
-            fund_name_en=env.get("PLACEFUND_FUND_NAME_EN", "Place-Creation Fund"),
+            fund_name=_fund_name(env),
+            fund_name_en=_text(
+                env, "PLACEFUND_FUND_NAME_EN", "Place-Creation Fund", "the fund's English name"
+            ),
             proxy_hops=_hops(env.get("PLACEFUND_PROXY_HOPS", "0")),
             bank=bank_from_env(env),
             receipt_issuer=receipt_issuer_from_env(env),
@@ -144,6 +217,10 @@ class Settings:
             seal_max_lag=_seconds(
                 "PLACEFUND_SEAL_MAX_LAG", env.get("PLACEFUND_SEAL_MAX_LAG", "300")
             ),
+            instance=instance,
+            stripe=StripeSettings.from_env(env),
+            va_prefix=_va_prefix(env.get("PLACEFUND_VA_PREFIX", DEFAULT_VA_PREFIX)),
+            va_weights=_va_weights(env.get("PLACEFUND_VA_WEIGHTS", "")),
         )
 
 
@@ -163,7 +240,7 @@ _TEXT_LIMIT = 80
 SEAL_LIMIT = 1024 * 1024
 
 
-def _text(env: dict[str, str], name: str, default: str, what: str) -> str:
+def _text(env: Mapping[str, str], name: str, default: str, what: str) -> str:
     value = env.get(name)
     if value is None:
         return default
@@ -175,7 +252,12 @@ def _text(env: dict[str, str], name: str, default: str, what: str) -> str:
     return value
 
 
-def bank_from_env(env: dict[str, str]) -> BankAccount:
+def _fund_name(env: Mapping[str, str]) -> str:
+    """PLACEFUND_FUND_NAME, also the default of the bank account's and the issuer's names."""
+    return _text(env, "PLACEFUND_FUND_NAME", DEFAULT_FUND_NAME, "the fund's name")
+
+
+def bank_from_env(env: Mapping[str, str]) -> BankAccount:
     """The fund's bank account from PLACEFUND_BANK_*; a bad value names its variable."""
     default = BankAccount()
     code = env.get("PLACEFUND_BANK_CODE", default.code).strip()
@@ -183,7 +265,7 @@ def bank_from_env(env: dict[str, str]) -> BankAccount:
         raise ValueError(
             f"PLACEFUND_BANK_CODE must be the bank's 3-digit code (e.g. 004), not {code!r}."
         )
-    fund_name = env.get("PLACEFUND_FUND_NAME", DEFAULT_FUND_NAME)
+    fund_name = _fund_name(env)
     return BankAccount(
         name=_text(env, "PLACEFUND_BANK_NAME", default.name, "the bank's name"),
         code=code,
@@ -192,7 +274,7 @@ def bank_from_env(env: dict[str, str]) -> BankAccount:
     )
 
 
-def receipt_issuer_from_env(env: dict[str, str]) -> ReceiptIssuer:
+def receipt_issuer_from_env(env: Mapping[str, str]) -> ReceiptIssuer:
     """The receipts' issuer from PLACEFUND_ISSUER_* and PLACEFUND_RECEIPT_*."""
     from ledger.ubn import is_valid_ubn  # a pure module: no database, no Flask
 
@@ -213,7 +295,7 @@ def receipt_issuer_from_env(env: dict[str, str]) -> ReceiptIssuer:
         name=_text(
             env,
             "PLACEFUND_ISSUER_NAME",
-            env.get("PLACEFUND_FUND_NAME", default.name),
+            _fund_name(env),
             "the issuer's name",
         ),
         ubn=ubn,
@@ -265,3 +347,83 @@ def _seconds(name: str, value: str) -> int:
             f"{name} must be a whole number of seconds from 1 to 86400, not {value!r}."
         )
     return int(value)
+
+
+def _whole(name: str, value: str, low: int, high: int, what: str) -> int:
+    if not value.strip().isdigit() or not low <= int(value) <= high:
+        raise ValueError(
+            f"{name} must be a whole number from {low} to {high} ({what}), not {value!r}."
+        )
+    return int(value)
+
+
+#: Longest wait for one call to Stripe we accept: beyond it gunicorn's 60 s worker timeout
+#: would end the request first anyway
+_STRIPE_TIMEOUT_LIMIT = 600
+
+
+def _stripe_timeout(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 0 < seconds <= _STRIPE_TIMEOUT_LIMIT):
+        raise ValueError(
+            "STRIPE_TIMEOUT must be a number of seconds above 0 and at most "
+            f"{_STRIPE_TIMEOUT_LIMIT} (each call to Stripe), not {value!r}."
+        )
+    return seconds
+
+
+def _web_address(value: str) -> bool:
+    """An http(s) URL with a host, nothing that could break out of a header."""
+    parts = urlsplit(value)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not any(ch.isspace() or ch in "'\";,<>" for ch in value)
+    )
+
+
+def _stripe_api_base(value: str | None) -> str | None:
+    if value is not None and not _web_address(value):
+        raise ValueError(
+            "STRIPE_API_BASE must be an http:// or https:// URL (e.g. http://127.0.0.1:8420 "
+            f"for localstripe), not {value!r}."
+        )
+    return value
+
+
+def _stripe_js_url(value: str) -> str:
+    # A path on this server ("/static/...") is allowed: the page's CSP then says 'self'
+    own = value.startswith("/") and not value.startswith("//")
+    if not (_web_address(value) or (own and _web_address("http://host" + value))):
+        raise ValueError(
+            "STRIPE_JS_URL must be an http:// or https:// URL (or a path on this server) of "
+            f"Stripe.js, e.g. {DEFAULT_JS_URL}, not {value!r}."
+        )
+    return value
+
+
+def _va_prefix(value: str) -> str:
+    value = value.strip()
+    if not (value.isascii() and value.isdigit() and 3 <= len(value) <= 6):
+        raise ValueError(
+            "PLACEFUND_VA_PREFIX must be the bank's virtual-account prefix (企業代號) of 3 to "
+            f"6 digits, e.g. {DEFAULT_VA_PREFIX}, not {value!r}."
+        )
+    return value
+
+
+def _va_weights(value: str) -> tuple[int, ...]:
+    if not value.strip():
+        return ()  # Luhn
+    parts = [part.strip() for part in value.split(",")]
+    if not all(len(part) == 1 and part.isascii() and part.isdigit() for part in parts) or not any(
+        int(part) for part in parts
+    ):
+        raise ValueError(
+            "PLACEFUND_VA_WEIGHTS must be the bank's check-digit weights, digits 0 to 9 "
+            f"separated by commas (e.g. 3,7,1), or unset for Luhn, not {value!r}."
+        )
+    return tuple(int(part) for part in parts)

@@ -17,6 +17,7 @@ from ledger import services
 from ledger.chain import seal_pending
 from ledger.models import Project
 from ledger.ubn import complete_ubn
+from placefund.config import Settings, instance_dir
 from placefund.db import utcnow
 from placefund.reference import townships
 
@@ -77,8 +78,14 @@ def _on(days_ago: int) -> dt.date:
     return services.today() - dt.timedelta(days=days_ago)
 
 
-def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
-    """Load the demo into an empty, migrated database. Returns a one-paragraph summary."""
+def load_demo(
+    database, *, echo: Callable[[str], None] = print, settings: Settings | None = None
+) -> str:
+    """Load the demo into an empty, migrated database. Returns a one-paragraph summary.
+
+    ``settings`` (the command's) give the pledges' virtual accounts and the instance folder
+    the demo tokens are written to; without them, the defaults and PLACEFUND_INSTANCE."""
+    scheme = services.va_scheme(settings)
     towns = townships()
     now = utcnow()
     with database.session() as s, s.begin():
@@ -204,6 +211,7 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
             public_name=True,
             pledged_on=_on(150),
             actor=ndc,
+            scheme=scheme,
         )
         p2 = services.record_pledge(
             s,
@@ -214,6 +222,7 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
             restriction="county:10002",
             pledged_on=_on(120),
             actor=ndc,
+            scheme=scheme,
         )
         services.record_pledge(
             s,
@@ -224,6 +233,7 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
             public_name=True,
             pledged_on=_on(40),
             actor=moea,
+            scheme=scheme,
         )
 
         # Card instalments through Stripe (fee 2.9% + NT$10), one settled in USD.
@@ -367,7 +377,8 @@ def load_demo(database, *, echo: Callable[[str], None] = print) -> str:
     echo(f"Sealed {sealed} demo entries into the hash chain.")
     from api.demo_tokens import issue_demo_tokens
 
-    tokens = issue_demo_tokens(database, echo=echo)
+    folder = settings.instance if settings is not None else instance_dir()
+    tokens = issue_demo_tokens(database, echo=echo, path=folder / "demo-tokens.json")
     echo(f"Console sign-in at /console/ (password for every demo user: {DEMO_PASSWORD}):")
     for t in tokens:
         echo(f"  {t['role']:<16} {t['email']:<34} {DEMO_PASSWORD}")

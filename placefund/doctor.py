@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from placefund.config import Settings, instance_dir
+from placefund.config import Settings
 
 #: The face receipts and statements are set in (admin/templates/pdf/_style.html)
 RECEIPT_FONT = "Noto Sans CJK TC"
@@ -118,14 +118,10 @@ def check_receipt_font(_settings: Settings) -> list[str]:
     return problems
 
 
-def check_stripe(_settings: Settings) -> list[str]:
-    """Keys that belong together are set together, of the right kind and the same mode."""
-    from ledger.stripe_gateway import StripeSettings
-
-    try:
-        stripe = StripeSettings.from_env()
-    except ValueError as exc:
-        return [f"STRIPE_MAX_RETRIES or STRIPE_TIMEOUT is not a number ({exc}): fix or unset it."]
+def check_stripe(settings: Settings) -> list[str]:
+    """Keys that belong together are set together, of the right kind and the same mode.
+    (A value that is no number or URL at all never gets here: Settings refuses it.)"""
+    stripe = settings.stripe
     secret, publishable, hook = stripe.secret_key, stripe.publishable_key, stripe.webhook_secret
     if not (secret or publishable or hook):
         return []  # card payments off: bank transfers and manual donations still work
@@ -186,7 +182,7 @@ def check_secret_key(settings: Settings) -> list[str]:
         if settings.database_url.startswith("sqlite"):
             return []  # development: instance/secret_key serves
         return [
-            f"SECRET_KEY is not set: sessions are signed with {instance_dir() / 'secret_key'}, "
+            f"SECRET_KEY is not set: sessions are signed with {settings.instance / 'secret_key'}, "
             f"which other servers do not share; set SECRET_KEY on every server ({NEW_KEY})."
         ]
     if len(key) < 32:

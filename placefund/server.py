@@ -19,6 +19,7 @@ import time
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
+from placefund.config import Settings
 from placefund.last_resort import install_in_gunicorn
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -120,8 +121,9 @@ def _stop_sealer(arbiter) -> None:
 
 
 class _Server(BaseApplication):
-    def __init__(self, options: dict[str, object]):
+    def __init__(self, options: dict[str, object], settings: Settings | None = None):
         self.options = options
+        self.settings = settings
         super().__init__()
 
     def load_config(self) -> None:
@@ -131,7 +133,8 @@ class _Server(BaseApplication):
     def load(self):
         from placefund.app import create_app
 
-        return create_app()
+        # The settings `placefund serve` read and checked once, before the workers fork
+        return create_app(self.settings)
 
 
 def run(
@@ -142,6 +145,7 @@ def run(
     threads: int = 2,
     access_log: bool = True,
     log_level: str = "info",
+    settings: Settings | None = None,
 ) -> None:
     config = copy.deepcopy(LOGCONFIG)
     if not access_log:
@@ -169,5 +173,6 @@ def run(
             # documents, like every other answer under /api and /webhooks
             "post_worker_init": install_in_gunicorn,
             "on_exit": _stop_sealer,
-        }
+        },
+        settings,
     ).run()

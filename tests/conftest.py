@@ -15,6 +15,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
+import placefund.models  # noqa: F401  (the one model registry: every table, as Alembic sees it)
 from placefund.app import Database, create_app
 from placefund.config import Settings, normalise_database_url
 from placefund.migrate import upgrade

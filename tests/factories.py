@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 
 from identity.models import Organisation, User
+from ledger import services as svc
 from ledger.models import Project
 from ledger.ubn import complete_ubn
 from placefund.db import utcnow
@@ -78,3 +79,18 @@ def tx(session):
         session.commit()
     with session.begin():
         yield session
+
+
+def donate(database, n: int, prefix: str = "d") -> None:
+    """n bank-transfer donations from one new company, committed: entries for the sealer."""
+    with database.session() as session, tx(session):
+        company = organisation(session, "company")
+        for i in range(n):
+            svc.record_donation(
+                session,
+                key=f"{prefix}{i}",
+                channel="bank_transfer",
+                amount=100_000,
+                company_id=company.id,
+                received_on=dt.date(2026, 11, 1),
+            )

@@ -2,17 +2,11 @@
 
 from alembic import context
 
-import identity.models  # noqa: F401  (organisations, users, API tokens, reset links)
-import ledger.models  # noqa: F401  (registers the ledger tables on Base.metadata)
-import matching.records  # noqa: F401  (offers, requests, runs, proposals, partnerships)
-from ledger import (
-    payment_models,  # noqa: F401  (payments, webhook events, reconciliation)
-    receipt_models,  # noqa: F401  (receipt numbers)
-)
-from placefund.db import Base
+# The one model registry: every table of every package, so autogenerate compares them all
+from placefund.models import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_migrations_online() -> None:
@@ -33,6 +27,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        compare_server_default=True,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -15,6 +15,8 @@ from identity.tokens import issue_token
 from ledger import services
 from tests import factories
 
+V1 = "/api/v1"
+
 _keys = itertools.count(1)
 
 
@@ -139,3 +141,16 @@ def world(database, client) -> World:
     with database.session() as s, s.begin():
         tokens, ids = build_world(s)
     return World(client, tokens, ids)
+
+
+def register(client, **over):
+    """Register an organisation through the public endpoint (a business unless told)."""
+    body = {
+        "kind": "business",
+        "name": "新竹米粉工坊",
+        "ubn": "04595257",
+        "town_code": "10008040",
+        "contact": {"email": "owner@rice.example.tw", "name": "王小明"},
+    }
+    body.update(over)
+    return client.post(f"{V1}/organisations", json=body)

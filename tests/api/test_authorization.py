@@ -152,7 +152,7 @@ ENDPOINTS = [
         (200,),
         "business_x",
     ),
-    Endpoint(  # own versus another business's report: tests/api/test_money_rules.py
+    Endpoint(  # own versus another business's report: tests/api/test_returns.py
         "POST",
         "/api/v1/revenue-reports/{missing}/corrections",
         ("business_member", *M),
@@ -349,7 +349,7 @@ def test_matrix_covers_every_documented_operation(client):
     normalised = {(m, re.sub(r"\{(\w+)\}", "{x}", p)) for m, p in documented}
     normalised = {(m, p.replace("assets:bank:main", "{x}")) for m, p in normalised}
     covered = {(m, p.replace("assets:bank:main", "{x}")) for m, p in covered}
-    # Token revocation is per user and registration is public: tested in test_resources.py.
+    # Token revocation is per user and registration is public: tested in test_organisations.py.
     assert normalised - covered == {
         ("DELETE", "/api/v1/tokens/{x}"),
         ("POST", "/api/v1/organisations"),

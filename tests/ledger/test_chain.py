@@ -1,15 +1,21 @@
-"""Tamper evidence: the chain and balances are re-derived; a changed row is named."""
+"""Tamper evidence: the chain and balances are re-derived; a changed row is named. Sealing
+never stops for good: the sealer rides out database errors, and verify says how far behind
+sealing was."""
 
 import datetime as dt
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
+from ledger import chain
 from ledger import services as svc
-from ledger.chain import seal_pending, verify
-from ledger.models import Donation
+from ledger.chain import seal_continuously, seal_pending, unsealed_backlog, verify
+from ledger.models import Donation, Seal
+from placefund.db import utcnow
 from tests import factories as f
+from tests.factories import donate
 
 
 @pytest.fixture
@@ -107,3 +113,48 @@ def test_cli_verify_exits_non_zero_naming_the_entry(database, monkeypatch):
     bad = CliRunner().invoke(main, ["ledger", "verify"])
     assert bad.exit_code == 1
     assert f"first bad entry {entry_id}" in bad.output
+
+
+def sealed(database) -> int:
+    with database.session() as session:
+        return len(session.scalars(select(Seal.seq)).all())
+
+
+def test_the_sealer_outlives_database_errors_and_catches_up(database):
+    donate(database, 3)
+    failures = {"left": 3}
+    waits = []
+
+    def sessions():
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        return database.session()
+
+    rounds = iter(range(5))
+    seal_continuously(
+        sessions,
+        interval=1.0,
+        max_backoff=30.0,
+        stop=lambda: next(rounds, None) is None,
+        sleep=waits.append,
+    )
+    assert sealed(database) == 3
+    # Three failures waited longer each time (jittered between half and all of the step),
+    # then the successful rounds went back to the interval
+    assert 1.0 <= waits[0] <= 2.0 and 2.0 <= waits[1] <= 4.0 and 4.0 <= waits[2] <= 8.0
+    assert waits[3:] == [1.0, 1.0]
+
+
+def test_verify_says_how_many_entries_waited_and_for_how_long(database, monkeypatch):
+    donate(database, 4)
+    with database.session() as session:
+        assert unsealed_backlog(session).entries == 4
+    later = utcnow() + dt.timedelta(hours=3)
+    monkeypatch.setattr(chain, "utcnow", lambda: later)
+    monkeypatch.setenv("DATABASE_URL", str(database.engine.url))
+    from placefund.cli import main
+
+    result = CliRunner().invoke(main, ["ledger", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "Sealed 4 entries that were waiting; the oldest had waited 3.0 h" in result.output

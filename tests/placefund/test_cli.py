@@ -147,3 +147,22 @@ def test_a_socket_path_and_percent_encoded_password_and_options(pg_url):
         with admin.engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.engine.dispose()
+
+
+def test_serve_refuses_a_bad_proxy_setting_with_a_message_before_starting(monkeypatch):
+    from click.testing import CliRunner
+
+    from placefund import server
+    from placefund.cli import main
+
+    started = []
+    monkeypatch.setattr(server, "run", lambda **kw: started.append(kw))
+    monkeypatch.setenv("PLACEFUND_PROXY_HOPS", "two")
+    result = CliRunner().invoke(main, ["serve", "--port", "5099"])
+    assert result.exit_code == 2
+    assert "PLACEFUND_PROXY_HOPS must be a whole number" in result.output
+    assert "Traceback" not in result.output
+    assert started == []
+    monkeypatch.setenv("PLACEFUND_PROXY_HOPS", "1")
+    assert CliRunner().invoke(main, ["serve", "--port", "5099"]).exit_code == 0
+    assert started and started[0]["port"] == 5099

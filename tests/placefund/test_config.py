@@ -83,7 +83,7 @@ def test_serve_stops_on_a_bad_bank_code_with_one_line(monkeypatch):
     monkeypatch.setattr(server, "run", lambda **kw: started.append(kw))
     monkeypatch.setenv("PLACEFUND_BANK_CODE", "4")
     result = CliRunner().invoke(main, ["serve", "--port", "5099"])
-    assert result.exit_code == 1 and started == []
+    assert result.exit_code == 2 and started == []
     assert result.output.strip().splitlines() == [
         "Error: PLACEFUND_BANK_CODE must be the bank's 3-digit code (e.g. 004), not '4'."
     ]
@@ -115,3 +115,13 @@ def test_apps_without_secret_key_sign_with_the_instance_key(tmp_path, monkeypatc
     assert given.config["SECRET_KEY"] == "k" * 40
     for app in (first, second, given):
         app.extensions["placefund.db"].engine.dispose()
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "11", ""])
+def test_proxy_hops_setting_is_refused_unless_a_small_whole_number(value):
+    from placefund.config import Settings
+
+    with pytest.raises(ValueError, match="PLACEFUND_PROXY_HOPS"):
+        Settings.from_env({"PLACEFUND_PROXY_HOPS": value})
+    assert Settings.from_env({"PLACEFUND_PROXY_HOPS": "2"}).proxy_hops == 2
+    assert Settings.from_env({}).proxy_hops == 0

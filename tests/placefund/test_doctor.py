@@ -116,10 +116,8 @@ def test_a_machine_without_the_cjk_font_is_told_how_to_install_it(monkeypatch, t
         ),
     ],
 )  # fmt: skip
-def test_stripe_settings_are_coherent(monkeypatch, env, says):
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    problems = doctor.check_stripe(_settings("sqlite://"))
+def test_stripe_settings_are_coherent(env, says):
+    problems = doctor.check_stripe(Settings.from_env({"DATABASE_URL": "sqlite://", **env}))
     assert len(problems) == len(says), problems
     for problem, said in zip(problems, says, strict=True):
         assert said in problem

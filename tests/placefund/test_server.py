@@ -1,10 +1,12 @@
 """A real ``placefund serve`` (gunicorn) on loopback: every answer under /api and /webhooks
 is a problem document, including the ones gunicorn writes itself and a 500 from outside
-the app's error handlers."""
+the app's error handlers. Its JSON log lines never carry a token, and it starts the sealer
+again when the sealer exits."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from placefund import server
 from placefund.app import Database
 from placefund.migrate import upgrade
 from tests.localstripe_server import free_port
@@ -153,3 +156,38 @@ def test_a_body_failing_while_gunicorn_sends_it_is_a_500_problem(failing):
     _problem(_get(failing, "/api/v1/test/body-fails"), 500)
     # The worker keeps serving
     assert _get(failing, "/healthz")[0] == 200
+
+
+def test_json_log_format_never_contains_tokens():
+    from placefund.server import JsonFormatter
+
+    record = logging.LogRecord("placefund.access", logging.INFO, __file__, 1, "request", (), None)
+    record.request_id, record.path, record.status = "r1", "/api/v1/me", 200
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "r1" and line["msg"] == "request" and line["status"] == 200
+
+
+class FakeProcess:
+    def __init__(self, arbiter, starts):
+        self.arbiter, self.starts = arbiter, starts
+        starts.append(self)
+
+    def wait(self):
+        if len(self.starts) >= 3:
+            self.arbiter.sealer_stopping.set()  # the server stops while the third one runs
+        return -9
+
+    def poll(self):
+        return -9
+
+
+def test_the_server_starts_the_sealer_again_when_it_exits(monkeypatch):
+    class Arbiter:
+        pass
+
+    arbiter, starts = Arbiter(), []
+    monkeypatch.setattr(server, "SEALER_RESTART", (0.01, 0.02))
+    monkeypatch.setattr(server.subprocess, "Popen", lambda *a, **k: FakeProcess(arbiter, starts))
+    server._start_sealer(arbiter)
+    assert arbiter.sealer_stopping.wait(10)
+    assert len(starts) == 3

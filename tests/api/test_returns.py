@@ -1,47 +1,54 @@
-"""The fund's money rules as API clients meet them: no over-commitment, one revenue report
-per period corrected by reversal, and figures that say what they mean."""
+"""api/returns.py: return agreements, revenue reports (one per period, in whole dollars,
+corrected by reversal and a new report) and revenue returns."""
 
 from __future__ import annotations
 
-from tests.api.conftest import new_key
-
-V1 = "/api/v1"
+from tests.api.conftest import V1, new_key
 
 
-def test_a_proposal_beyond_the_money_available_is_refused_saying_how_much_is_left(world):
-    # The world received NT$25,000 and holds NT$7,000 for two proposals awaiting approval;
-    # NT$30,000 more is pledged but not paid, which cannot be committed.
+def test_revenue_report_and_return(world):
+    base = f"{V1}/return-agreements/{{agreement_x}}"
+    report = world.call(
+        "business_x",
+        "POST",
+        base + "/revenue-reports",
+        key=new_key(),
+        json={"period_start": "2026-01-01", "period_end": "2026-06-30", "revenue": 5_000_000},
+    )
+    assert report.status_code == 201, report.json
+    assert report.json["due"]["amount"] == 500_000
+    other = world.call(
+        "business_y",
+        "POST",
+        base + "/revenue-reports",
+        key=new_key(),
+        json={"period_start": "2026-01-01", "period_end": "2026-06-30", "revenue": 5_000_000},
+    )
+    assert other.status_code == 404
+    ret = world.call("ndc", "POST", base + "/returns", json={"amount": 200_000}, key=new_key())
+    assert ret.status_code == 201
+    agreement = world.call("business_x", "GET", base).json
+    assert agreement["due"]["amount"] == 500_000
+    assert agreement["returned"]["amount"] == 200_000
+    assert agreement["outstanding"]["amount"] == 300_000
+    too_much = world.call("ndc", "POST", base + "/returns", json={"amount": 400_000}, key=new_key())
+    assert too_much.status_code == 422
+
+
+def test_agreement_links_must_belong_to_the_business(world):
     r = world.call(
         "ndc",
         "POST",
-        f"{V1}/disbursements",
-        key=new_key(),
+        f"{V1}/return-agreements",
         json={
-            "kind": "grant",
-            "project_id": world.ids["project_x"],
-            "amount": 5_000_000_000,
-            "purpose": "設備",
+            "business_id": world.ids["business_x"],
+            "project_id": world.ids["project_y"],
+            "share_bp": 500,
+            "start_date": "2026-01-01",
+            "end_date": "2027-01-01",
         },
     )
-    assert r.status_code == 409, r.json
-    assert r.json["code"] == "over_commitment"
-    assert "NT$18,000 is available" in r.json["detail"]
-    assert r.json["errors"] == {"amount": ["more than the NT$18,000 available"]}
-    listing = world.call("ndc", "GET", f"{V1}/disbursements").json["items"]
-    assert len(listing) == 2  # nothing was reserved
-    ok = world.call(
-        "ndc",
-        "POST",
-        f"{V1}/disbursements",
-        key=new_key(),
-        json={
-            "kind": "grant",
-            "project_id": world.ids["project_x"],
-            "amount": 1_800_000,
-            "purpose": "設備",
-        },
-    )
-    assert ok.status_code == 201, ok.json
+    assert r.status_code == 404
 
 
 def _report(world, actor="business_x", **body):
@@ -100,35 +107,3 @@ def test_a_revenue_report_is_corrected_by_reversal_and_a_new_report(world):
     ]
     agreement = world.call("business_x", "GET", f"{V1}/return-agreements/{{agreement_x}}").json
     assert agreement["due"]["amount"] == 430_000
-
-
-def test_the_public_summary_says_received_available_committed_and_pledged(world, client):
-    from placefund.reference import counties
-
-    s = client.get(f"{V1}/public/summary").json
-    assert s["received"]["amount"] == 2_500_000
-    assert s["available"]["amount"] == 1_800_000
-    assert {k: v["amount"] for k, v in s["committed"].items()} == {
-        "pending": 700_000,
-        "approved": 0,
-        "paid": 0,
-    }
-    assert s["pledged_not_received"]["amount"] == 500_000
-    assert "balance" not in s  # it counted unpaid pledges as money
-    assert s["as_of"]
-    assert [c["code"] for c in s["by_county"]] == sorted(counties())
-    assert [t["code"] for t in s["by_priority_type"]] == [
-        "agricultural",
-        "intermediate",
-        "indigenous",
-    ]
-    lienchiang = next(c for c in s["by_county"] if c["code"] == "09007")
-    assert lienchiang["received"]["amount"] == 0
-    assert lienchiang["committed"]["paid"]["amount"] == 0
-
-
-def test_the_ledger_position_shows_money_held_for_pending_proposals(world):
-    pos = world.call("ndc", "GET", f"{V1}/ledger/position").json
-    assert pos["held"] == {
-        "unrestricted": {"amount": 700_000, "currency": "TWD", "display": "NT$7,000"}
-    }

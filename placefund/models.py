@@ -1,0 +1,36 @@
+"""The one model registry: every module that defines tables, imported in one place.
+
+A table exists for SQLAlchemy only once its module has been imported. Alembic's environment
+(placefund/migrations/env.py), the app factory and the tests all import this module, so each
+of them sees the same tables: autogenerate never proposes dropping a table whose module
+nobody happened to import, and ``metadata`` here is what the migrations are compared with
+(tests/placefund/test_model_registry.py).
+
+Adding a module with ``Base`` subclasses: import it below and list it in ``MODULES`` (the
+test fails until both are done).
+"""
+
+from __future__ import annotations
+
+import admin.models
+import identity.models
+import ledger.models
+import ledger.payment_models
+import ledger.receipt_models
+import matching.records
+from placefund.db import Base
+
+#: Every module that defines tables, in the order their tables were first created
+MODULES = (
+    identity.models,  # organisations, users, API tokens, password resets
+    ledger.models,  # accounts, entries, postings, projects, pledges, donations...
+    ledger.payment_models,  # card payments, Stripe events, statements, reconciliation
+    admin.models,  # console sessions, recovery codes, import jobs
+    matching.records,  # offers, requests, match runs, proposals, partnerships
+    ledger.receipt_models,  # receipt numbers and counters
+)
+
+#: Every table of the service: what the migrations build, and what they are compared with
+metadata = Base.metadata
+
+__all__ = ["MODULES", "metadata"]

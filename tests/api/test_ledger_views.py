@@ -1,0 +1,214 @@
+"""api/ledger_views.py: reading the books, closing periods, statements, the public summary
+and the fund's position (figures that say what they mean), and corrections (adjustments and
+their reversal)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.conftest import V1, new_key
+
+
+def test_ledger_reads(world):
+    tb = world.call("ndc", "GET", f"{V1}/ledger/trial-balance").json
+    assert tb["balanced"] is True
+    bank = world.call("ndc", "GET", f"{V1}/ledger/accounts/assets:bank:main/balance").json
+    assert bank["balance"]["amount"] == 2_500_000
+    st = world.call("ndc", "GET", f"{V1}/ledger/accounts/assets:bank:main/statement").json
+    assert st["closing"]["amount"] == 2_500_000 and len(st["lines"]) == 2
+    entry = world.call("ndc", "GET", f"{V1}/ledger/entries/{{entry}}").json
+    assert sum(p["amount"]["amount"] for p in entry["postings"]) == 0
+    missing = world.call("ndc", "GET", f"{V1}/ledger/accounts/assets:nope/balance")
+    assert missing.status_code == 404
+    accounts = world.call("ndc", "GET", f"{V1}/ledger/accounts?prefix=assets:bank").json
+    assert [a["code"] for a in accounts["items"]] == ["assets:bank:main"]
+
+
+def test_period_close_with_assertions(world):
+    bad = world.call(
+        "ndc",
+        "POST",
+        f"{V1}/ledger/periods",
+        json={"end_date": "2099-01-31", "assertions": {"assets:bank:main": 1}},
+    )
+    assert bad.status_code == 409 and bad.json["code"] == "balance_assertion_failed"
+    ok = world.call(
+        "ndc",
+        "POST",
+        f"{V1}/ledger/periods",
+        json={"end_date": "2099-01-31", "assertions": {"assets:bank:main": 2_500_000}},
+    )
+    assert ok.status_code == 201 and ok.json["assertions"] == {"assets:bank:main": 2_500_000}
+    late = world.call(
+        "ndc",
+        "POST",
+        f"{V1}/donations",
+        key=new_key(),
+        json={"amount": 100_000, "received_on": "2098-12-31"},
+    )
+    assert late.status_code == 409 and late.json["code"] == "period_closed"
+
+
+def test_donor_statement(world):
+    from ledger.services import today
+
+    st = world.call("company_a", "GET", f"{V1}/statements/donor").json
+    assert st["company"]["id"] == world.ids["company_a"]
+    assert [d["id"] for d in st["donations"]] == [world.ids["donation_a"]]
+    assert st["net"] == [{"amount": 500_000, "currency": "TWD", "display": "NT$5,000"}]
+    assert st["from"] == f"{today().year}-01-01"
+    assert world.call("ndc", "GET", f"{V1}/statements/donor").status_code == 422
+
+
+def test_public_summary_names_only_opted_in_donors(world, client):
+    r = client.get(f"{V1}/public/summary")
+    assert r.status_code == 200
+    s = r.json
+    assert [d["name"] for d in s["public_donors"]] == ["乙公司"]
+    assert s["donations_in"]["amount"] == 2_500_000
+    assert s["committed"]["pending"]["amount"] == 700_000 and s["total_out"]["amount"] == 0
+    assert "10008" in {c["code"] for c in s["by_county"]}
+    assert "甲公司" not in r.get_data(as_text=True)
+
+
+def test_manager_posts_an_adjustment_and_reverses_it_once(world, database):
+    from sqlalchemy import func, select
+
+    from ledger.models import Entry
+
+    def entries():
+        with database.session() as s:
+            return s.scalar(select(func.count()).select_from(Entry))
+
+    def bank():
+        path = f"{V1}/ledger/accounts/assets:bank:main/balance"
+        return world.call("ndc", "GET", path).json["balance"]["amount"]
+
+    body = {
+        "reason": "銀行手續費 11 月",
+        "on": "2026-11-20",
+        "lines": [
+            {"account": "expense:fees:processor:TWD", "amount": 1_500},
+            {"account": "assets:bank:main", "amount": -1_500},
+        ],
+    }
+    start, key = bank(), new_key()
+    made = world.call("ndc", "POST", f"{V1}/ledger/adjustments", json=body, key=key)
+    assert made.status_code == 201, made.json
+    assert made.json["kind"] == "adjustment" and made.json["entry_date"] == "2026-11-20"
+    assert {p["account"]: p["amount"]["amount"] for p in made.json["postings"]} == {
+        "expense:fees:processor:TWD": 1_500,
+        "assets:bank:main": -1_500,
+    }
+    assert bank() == start - 1_500
+    again = world.call("ndc", "POST", f"{V1}/ledger/adjustments", json=body, key=key)
+    assert again.json["id"] == made.json["id"] and again.headers["Idempotent-Replayed"] == "true"
+
+    path = f"{V1}/ledger/entries/{made.json['id']}/reversal"
+    reversal_key = new_key()
+    reversed_ = world.call("moea", "POST", path, json={"reason": "重複入帳"}, key=reversal_key)
+    assert reversed_.status_code == 201, reversed_.json
+    assert reversed_.json["reverses_entry_id"] == made.json["id"]
+    assert bank() == start
+    retried = world.call("moea", "POST", path, json={"reason": "重複入帳"}, key=reversal_key)
+    assert retried.json["id"] == reversed_.json["id"]
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    of_reversal = f"{V1}/ledger/entries/{reversed_.json['id']}/reversal"
+    refused = world.call("ndc", "POST", of_reversal, json={"reason": "x"}, key=new_key())
+    assert refused.status_code == 409 and "cannot itself be reversed" in refused.json["detail"]
+    twice = world.call("ndc", "POST", path, json={"reason": "again"}, key=new_key())
+    assert twice.status_code == 409 and twice.json["code"] == "already_reversed"
+
+    # Other operations' entries are corrected through their operation, not reversed here
+    count = entries()
+    donation = world.call(
+        "ndc",
+        "POST",
+        f"{V1}/ledger/entries/{{entry}}/reversal",
+        json={"reason": "x"},
+        key=new_key(),
+    )
+    assert donation.status_code == 409 and donation.json["code"] == "invalid_state"
+    assert entries() == count
+
+
+@pytest.mark.parametrize(
+    ("lines", "status", "code"),
+    [
+        (
+            [
+                {"account": "expense:fees:processor:TWD", "amount": 100},
+                {"account": "assets:bank:main", "amount": -99},
+            ],
+            422,
+            "unbalanced_entry",
+        ),
+        (
+            [
+                {"account": "expense:nonsense", "amount": 100},
+                {"account": "assets:bank:main", "amount": -100},
+            ],
+            422,
+            "unknown_account",
+        ),
+        (
+            [
+                {"account": "expense:fees:processor:TWD", "amount": 10**15},
+                {"account": "assets:bank:main", "amount": -(10**15)},
+            ],
+            409,
+            "insufficient_funds",
+        ),
+        ([{"account": "assets:bank:main", "amount": 0}], 422, "validation_error"),
+    ],
+)
+def test_bad_adjustments_are_refused_and_write_nothing(world, database, lines, status, code):
+    from sqlalchemy import func, select
+
+    from ledger.models import Entry
+
+    with database.session() as s:
+        before = s.scalar(select(func.count()).select_from(Entry))
+    r = world.call(
+        "ndc",
+        "POST",
+        f"{V1}/ledger/adjustments",
+        json={"reason": "test", "lines": lines},
+        key=new_key(),
+    )
+    assert r.status_code == status and r.json["code"] == code, r.json
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(Entry)) == before
+    assert world.call("company_a", "POST", f"{V1}/ledger/adjustments", json={}).status_code == 403
+
+
+def test_the_public_summary_says_received_available_committed_and_pledged(world, client):
+    from placefund.reference import counties
+
+    s = client.get(f"{V1}/public/summary").json
+    assert s["received"]["amount"] == 2_500_000
+    assert s["available"]["amount"] == 1_800_000
+    assert {k: v["amount"] for k, v in s["committed"].items()} == {
+        "pending": 700_000,
+        "approved": 0,
+        "paid": 0,
+    }
+    assert s["pledged_not_received"]["amount"] == 500_000
+    assert "balance" not in s  # it counted unpaid pledges as money
+    assert s["as_of"]
+    assert [c["code"] for c in s["by_county"]] == sorted(counties())
+    assert [t["code"] for t in s["by_priority_type"]] == [
+        "agricultural",
+        "intermediate",
+        "indigenous",
+    ]
+    lienchiang = next(c for c in s["by_county"] if c["code"] == "09007")
+    assert lienchiang["received"]["amount"] == 0
+    assert lienchiang["committed"]["paid"]["amount"] == 0
+
+
+def test_the_ledger_position_shows_money_held_for_pending_proposals(world):
+    pos = world.call("ndc", "GET", f"{V1}/ledger/position").json
+    assert pos["held"] == {
+        "unrestricted": {"amount": 700_000, "currency": "TWD", "display": "NT$7,000"}
+    }
