@@ -16,8 +16,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from admin.models import ConsoleSession
+from identity.models import User
 from ledger.errors import NotFound, PermissionDenied
-from ledger.models import User, utcnow
+from placefund.db import utcnow
 
 #: Signed in for at most this long, however active (a working day)
 LIFETIME = dt.timedelta(hours=8)

@@ -22,13 +22,13 @@ import re
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 
-from api.webhooks import gateway
 from ledger import payments
 from ledger.errors import LedgerError
 from ledger.money import format_money
 from ledger.payment_models import PAYMENT_RANK, CardPayment
+from ledger.stripe_gateway import StripeGateway
 from placefund.app import db_session
 
 bp = Blueprint("donate", __name__, template_folder="templates")
@@ -107,6 +107,12 @@ TEXT = {
 
 #: States in which the payer has nothing more to do; any other is offered the other ways to pay
 SETTLED = ("succeeded", "processing", "requires_capture")
+
+
+def gateway() -> StripeGateway:
+    """The app's Stripe gateway, made from its settings by the app factory (the one the
+    API's payments and webhook use)."""
+    return current_app.extensions["placefund.stripe"]
 
 
 def status_message(status: str, lang: str) -> str:

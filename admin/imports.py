@@ -36,12 +36,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from admin.models import ImportJob
+from identity.models import User
 from ledger import reconciliation, services
 from ledger.bankfile import LineError, StatementHasErrors, parse_statement
 from ledger.errors import FieldMessage, LedgerError, ValidationError
-from ledger.models import User, utcnow
 from ledger.virtual_accounts import VirtualAccountScheme
-from placefund.db import is_postgres
+from placefund.db import is_postgres, utcnow
 
 log = logging.getLogger(__name__)
 

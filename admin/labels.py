@@ -235,13 +235,13 @@ def _get(model: str, ident: str | int):
     """A record by id through the request's session (none outside a request)."""
     if not has_request_context() or not str(ident).isdigit():
         return None
+    from identity import models as identity_models
     from ledger import models, payment_models
     from matching import records
     from placefund.app import db_session
 
-    cls = next(
-        (getattr(m, model) for m in (models, payment_models, records) if hasattr(m, model)), None
-    )
+    modules = (identity_models, models, payment_models, records)
+    cls = next((getattr(m, model) for m in modules if hasattr(m, model)), None)
     if cls is None:
         return None
     try:
@@ -262,7 +262,7 @@ def _company_named(name: str) -> str:
         return name
     from sqlalchemy import select
 
-    from ledger.models import Organisation
+    from identity.models import Organisation
     from placefund.app import db_session
 
     try:

@@ -1,5 +1,5 @@
-"""Tables the console adds: signed-in sessions, two-factor recovery codes, one-time password
-reset links issued by a fund manager, and bank statement import jobs."""
+"""Tables the console adds: signed-in sessions, two-factor recovery codes and bank statement
+import jobs (password reset links are identity's: ``identity.models``)."""
 
 from __future__ import annotations
 
@@ -8,28 +8,8 @@ import datetime as dt
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ledger.models import User, UTCDateTime, created, intpk
-from placefund.db import Base
-
-
-class PasswordReset(Base):
-    """A reset link a manager hands to a user. Only the SHA-256 of its secret is stored."""
-
-    __tablename__ = "password_resets"
-
-    id: Mapped[intpk]
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    #: SHA-256 (hex) of the secret in the link; the secret itself is shown once
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    #: The manager who issued it
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[created]
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    #: Set when the link is used; a link works once
-    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
-
+from identity.models import User
+from placefund.db import Base, UTCDateTime, created, intpk
 
 #: Why a console session ended
 SESSION_END_REASONS = ("signed_out", "password_changed", "ended_by_user", "revoked", "two_factor")

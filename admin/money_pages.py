@@ -16,12 +16,12 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from admin import forms
 from admin.views import bp, form_error, ledger_key, me, signed_in
-from api.auth import MANAGERS
-from api.common import visible
 from foundation.transactions import atomic
+from identity.models import User
+from identity.roles import MANAGERS, visible
 from ledger import services
 from ledger.errors import LedgerError
-from ledger.models import ReturnAgreement, RevenueReport, User
+from ledger.models import ReturnAgreement, RevenueReport
 from ledger.money import parse_amount
 from ledger.overdue import overdue_instalments, overdue_summary
 from placefund.app import db_session

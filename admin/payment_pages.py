@@ -12,8 +12,7 @@ from __future__ import annotations
 from flask import abort, current_app, render_template
 
 from admin.views import bp, me, signed_in
-from api.auth import MANAGERS
-from api.common import visible
+from identity.roles import MANAGERS, visible
 from ledger import transfers
 from ledger.models import Pledge
 from ledger.money import SYMBOLS, format_money

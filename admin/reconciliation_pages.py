@@ -34,8 +34,8 @@ from flask_babel import gettext as _
 from admin import forms, imports, messages
 from admin.models import ImportJob
 from admin.views import bp, form_error, me, safe_next, signed_in
-from api.auth import MANAGERS
 from foundation.transactions import atomic
+from identity.roles import MANAGERS
 from ledger import reconciliation
 from ledger import reconciliation_queue as queue
 from ledger.errors import LedgerError

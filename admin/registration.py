@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from flask import abort, g, redirect, render_template, request, url_for
 
-from admin import accounts, forms
+from admin import forms
 from admin.filters import english
 from admin.views import bp, form_error
 from foundation.transactions import atomic
+from identity import organisations
 from ledger.errors import LedgerError
 from placefund.app import db_session
 from placefund.rate_limits import REGISTRATION_ATTEMPTS, REGISTRATIONS, rate_limits
@@ -47,7 +48,7 @@ def register():
             abort(429)
         try:
             with atomic(db_session()) as s:
-                accounts.register_organisation(
+                organisations.register_organisation(
                     s,
                     kind=form.kind.data,
                     name=form.name.data.strip(),
@@ -55,7 +56,7 @@ def register():
                     ubn=form.ubn.data,
                     town_code=form.town_code.data,
                     contact_name=form.contact_name.data.strip(),
-                    email=form.email.data.strip(),
+                    contact_email=form.email.data.strip(),
                     password=form.password.data,
                 )
         except LedgerError as error:

@@ -14,16 +14,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from identity.models import Organisation
 from ledger import queries
-from ledger.models import (
-    Disbursement,
-    Donation,
-    Entry,
-    Organisation,
-    Pledge,
-    ReturnAgreement,
-    RevenueReturn,
-)
+from ledger.models import Disbursement, Donation, Entry, Pledge, ReturnAgreement, RevenueReturn
 from placefund.reference import counties
 
 

@@ -1,9 +1,10 @@
 """Self-service pages of companies and local businesses: the profile, projects, partner
 requests (a business) and offers (a company).
 
-The same domain verbs as the API's (``ledger.organisations``, ``matching.services``): these
-handlers parse the form, call one service and render. A member works only on its own
-organisation's records; another's request or offer is a 404, like one that does not exist.
+The same domain verbs as the API's (``identity.organisations``, ``ledger.projects``,
+``matching.services``): these handlers parse the form, call one service and render. A
+member works only on its own organisation's records; another's request or offer is a 404,
+like one that does not exist.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ from admin.filters import english
 from admin.registration import township_choices
 from admin.views import bp, form_error, home_for, me, signed_in
 from foundation.transactions import atomic
-from ledger import organisations
+from identity import organisations
+from identity.models import Organisation
+from identity.roles import MEMBERS
+from ledger import projects
 from ledger.errors import LedgerError
-from ledger.models import Organisation
 from matching import services as matching
 from matching.records import JsonList, MatchOffer, MatchRequest
 from matching.services import STAGES
 from placefund.app import db_session
 from placefund.db import Base
 from placefund.reference import counties, industries
-
-MEMBERS = ("company_member", "business_member")
 
 #: Proposal stages as the two sides read them (``matching.services.proposal_stage``)
 STAGE_NAMES = {
@@ -141,7 +142,7 @@ def new_project():
     if form.validate_on_submit():
         try:
             with atomic(db_session()) as s:
-                organisations.create_project(
+                projects.create_project(
                     s,
                     actor=me(),
                     business_id=me().organisation_id,

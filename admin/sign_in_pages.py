@@ -30,13 +30,14 @@ from flask import session as web_session
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from admin import accounts, console_sessions, forms, messages, two_factor
+from admin import console_sessions, forms, messages, two_factor
 from admin.models import ConsoleSession
 from admin.views import bp, form_error, home_for, me, safe_next, signed_in
-from api.auth import MANAGERS
 from foundation.transactions import atomic
+from identity import passwords
+from identity.models import User
+from identity.roles import MANAGERS
 from ledger.errors import LedgerError
-from ledger.models import User
 from placefund.app import db_session
 from placefund.rate_limits import (
     SIGN_IN_ATTEMPTS,
@@ -173,8 +174,8 @@ def sign_in():
             )
         s = db_session()
         try:
-            user = accounts.authenticate(s, form.email.data, form.password.data)
-        except accounts.SignInRefused:
+            user = passwords.authenticate(s, form.email.data, form.password.data)
+        except passwords.SignInRefused:
             s.commit()  # the failure count, told to the user at their next sign-in
             limits.hit(SIGN_IN_FAILURES_PER_ADDRESS, address)
             if not known:

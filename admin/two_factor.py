@@ -22,8 +22,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from admin.models import RecoveryCode
+from identity.models import User
 from ledger.errors import FieldMessage, ValidationError
-from ledger.models import User, utcnow
+from placefund.db import utcnow
 
 #: Roles that must use a second factor
 REQUIRED_FOR = ("fund_manager", "admin")

@@ -31,16 +31,20 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from admin import accounts, charts, console_sessions, forms, labels, messages, reports
+from admin.donate import gateway
 from admin.receipts import receipt_pdf, statement_pdf
-from api.auth import MANAGERS
-from api.common import is_manager, visible
 from foundation.transactions import atomic
-from ledger import books, chain, figures, queries, services
+from identity import passwords
+from identity.models import Organisation, User
+from identity.organisations import verify_organisation
+from identity.roles import MANAGERS, is_manager, visible
+from ledger import books, chain, figures, payments, queries, services
 from ledger.errors import FieldMessage, LedgerError
-from ledger.models import Disbursement, Donation, Entry, Organisation, Pledge, User
+from ledger.models import Disbursement, Donation, Entry, Pledge
 from ledger.money import parse_amount
 from ledger.overdue import overdue_instalments, overdue_summary
 from ledger.receipts import receipt_numbers
+from ledger.stripe_gateway import StripeNotConfigured
 from placefund.app import STATELESS_PREFIXES, db_session
 from placefund.rate_limits import (
     RESET_ATTEMPTS,
@@ -194,7 +198,7 @@ def reset_password(secret: str):
     """A user sets a new password through the one-time link a manager gave them."""
     if len(secret) > 100:
         abort(404)
-    row = accounts.find_reset(db_session(), secret)
+    row = passwords.find_reset(db_session(), secret)
     form = forms.NewPasswordForm()
     if form.is_submitted():
         refused = rate_limits().hit(RESET_ATTEMPTS, request.remote_addr or "?")
@@ -595,8 +599,6 @@ def organisation(org_id: int):
 @bp.post("/organisations/<int:org_id>/verify")
 @signed_in(*MANAGERS)
 def verify(org_id: int):
-    from api.operations import verify_organisation
-
     try:
         with atomic(db_session()) as s:
             org = s.get(Organisation, org_id)
@@ -617,7 +619,7 @@ def users():
     return render_template(
         "console/users.html",
         items=items,
-        may_reset=accounts.may_reset,
+        may_reset=passwords.may_reset,
         may_revoke=console_sessions.may_revoke,
         sessions=console_sessions.active_counts(db_session()),
     )
@@ -682,12 +684,9 @@ def my_company():
 def pay_by_card(pledge_id: int):
     """Open a Stripe payment for the next instalment, then go to the donation page.
 
-    The same domain calls as ``POST /api/v1/pledges/{id}/card-payments``; the form's key
-    makes a double click reuse the same PaymentIntent.
+    The same domain operation as ``POST /api/v1/pledges/{id}/card-payments``; the form's
+    key makes a double click reuse the same PaymentIntent.
     """
-    from api.webhooks import gateway
-    from ledger import payments
-
     s = db_session()
     pledge = s.get(Pledge, pledge_id)
     visible(me(), pledge.company_id if pledge else None, "Pledge", pledge_id)
@@ -696,19 +695,18 @@ def pay_by_card(pledge_id: int):
     form = forms.MoneyForm()
     if not form.validate_on_submit():
         abort(400)
-    gw = gateway()
-    if not gw.settings.secret_key or not gw.settings.publishable_key:
+    try:
+        payment, pi = payments.open_card_payment(
+            db_session(),
+            gateway(),
+            pledge_id=pledge_id,
+            request_key=ledger_key(form),
+            actor=me(),
+        )
+    except StripeNotConfigured:
         flash(_("Card payments are not available yet; please pay by bank transfer to your "
                 "virtual account."), "error")  # fmt: skip
         return redirect(url_for("console.my_company"))
-    try:
-        with atomic(db_session()) as tx:
-            payment = payments.start_card_payment(
-                tx, pledge_id=pledge_id, request_key=ledger_key(form), actor=me()
-            )
-        pi = payments.submit_card_payment(gw, payment)
-        with atomic(db_session()) as tx:
-            payment = payments.attach_payment_intent(tx, payment.id, pi)
     except LedgerError as error:
         flash(messages.message(error), "error")
         return redirect(url_for("console.my_company"))

@@ -1,147 +1,43 @@
 """Bearer tokens and who may call what.
 
-``Authorization: Bearer pf_...``. Tokens are looked up by their SHA-256; the plain token
-exists only in the response that created it. ``requires(*roles)`` both enforces and
+``Authorization: Bearer pf_...``. Tokens are looked up by their SHA-256 (``identity.tokens``
+issues them and runs the lookup); the plain token exists only in the response that created
+it. ``requires(*roles)`` both enforces and
 documents the roles of an endpoint.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
-import secrets
 from functools import wraps
 
 from flask import g, request
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError, documented_errors
-from api.models import ApiToken
 from api.token_cache import TokenCache
-from ledger.models import ROLES, Organisation, User, utcnow
+from identity import tokens
+from identity.models import ApiToken, User
+from identity.roles import ROLES
+from identity.tokens import TOKEN_PREFIX, hash_token
 from placefund import auth_sync
 from placefund.app import db_session
-from placefund.db import as_loaded
-from placefund.pgwire import Batch
+from placefund.db import utcnow
 
-TOKEN_PREFIX = "pf_"
 #: last_used_at is written at most this often per token (a write per request would serialise
 #: every request of a busy client on one row)
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
 
-MANAGERS = ("fund_manager", "admin")
-MEMBERS = ("company_member", "business_member")
+#: ``requires()`` without roles: any signed-in user
 ANYONE = ROLES
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="placefund"'}
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> str:
-    """A fresh secret: ``pf_`` and 43 URL-safe characters (32 random bytes)."""
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def issue_token(
-    session: Session, user: User, *, name: str, created_by: User | None = None
-) -> tuple[ApiToken, str]:
-    """Store a new token for ``user``; return the row and the plain token (shown once)."""
-    token = new_token()
-    row = ApiToken(
-        user_id=user.id,
-        name=name,
-        prefix=token[:9],
-        token_hash=hash_token(token),
-        created_by_id=(created_by or user).id,
-    )
-    session.add(row)
-    session.flush()
-    return row, token
-
-
 def _unauthorized(detail: str) -> ApiError:
     return ApiError(401, detail, code="unauthorized", headers=_CHALLENGE)
-
-
-_USER_COLUMNS = [c.key for c in User.__table__.columns]
-_ORG_COLUMNS = [c.key for c in Organisation.__table__.columns]
-#: One Core query (compiled once, cached) for the token, its user and the user's
-#: organisation: the check runs on every request, and loading ORM entities through a query
-#: costs several times the round trip itself.
-_LOOKUP = (
-    select(
-        ApiToken.id.label("token_id"),
-        ApiToken.token_hash,
-        ApiToken.last_used_at,
-        *(User.__table__.c[k].label(f"u_{k}") for k in _USER_COLUMNS),
-        *(Organisation.__table__.c[k].label(f"o_{k}") for k in _ORG_COLUMNS),
-    )
-    .join(User.__table__, User.__table__.c.id == ApiToken.user_id)
-    .join(Organisation.__table__, Organisation.__table__.c.id == User.__table__.c.organisation_id)
-    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None))
-)
-
-
-def _persistent_user(session: Session, values: list) -> User:
-    """The row's user and organisation as objects of this session, without a second query.
-
-    make_transient_to_detached + add is SQLAlchemy's documented way to place objects whose
-    state is already known into a session (as a cache would): they are persistent, exactly
-    as if loaded, so relationships and flushes treat them like any other loaded object.
-    """
-    org = as_loaded(Organisation, dict(zip(_ORG_COLUMNS, values[_ORG_SLICE], strict=True)))
-    user = as_loaded(
-        User, {**dict(zip(_USER_COLUMNS, values[_USER_SLICE], strict=True)), "organisation": org}
-    )
-    session.add(user)
-    return user
-
-
-_USER_SLICE = slice(3, 3 + len(_USER_COLUMNS))
-_ORG_SLICE = slice(3 + len(_USER_COLUMNS), None)
-
-
-class _Lookup:
-    """The token query, run the cheapest way each database allows.
-
-    On PostgreSQL it runs on the session's own DBAPI connection through placefund.pgwire, so
-    the BEGIN that opens the request's transaction travels with it (one round trip, not two),
-    and its values pass through the same result processors that SQLAlchemy would apply (UTC
-    timestamps). SQLite runs it through SQLAlchemy as usual.
-    """
-
-    def __init__(self):
-        self.compiled = {}
-
-    def row(self, session: Session, digest: str) -> list | None:
-        connection = session.connection()
-        dialect = connection.dialect
-        if dialect.name != "postgresql":
-            row = connection.execute(_LOOKUP, {"digest": digest}).one_or_none()
-            return None if row is None else list(row)
-        plan = self.compiled.get(dialect)
-        if plan is None:
-            sql = str(_LOOKUP.compile(dialect=dialect)).replace("%(digest)s", "$1")
-            processors = [
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in _LOOKUP.selected_columns
-            ]
-            plan = self.compiled[dialect] = (sql, processors)
-        sql, processors = plan
-        batch = Batch(connection.connection.driver_connection, connection)
-        lookup = batch.add(sql, [digest])
-        raw = batch.run()[lookup].row()
-        if raw is None:
-            return None
-        return [v if p is None else p(v) for v, p in zip(raw, processors, strict=True)]
-
-
-_lookup = _Lookup()
 
 
 def _token_cache(session: Session) -> TokenCache | None:
@@ -174,14 +70,14 @@ def authenticate() -> User:
     values = None if cache is None else cache.get(digest)
     if values is None:
         generation = None if cache is None else cache.generation
-        values = _lookup.row(session, digest)
+        values = tokens.lookup(session, digest)
         # compare_digest: belt and braces; the index lookup already matched on the hash
         if values is None or not hmac.compare_digest(values[1], digest):
             raise _unauthorized("The token is not valid or has been revoked.")
         if cache is not None:
             cache.put(digest, values, generation)
     token_id, _hash, last_used_at = values[:3]
-    user = _persistent_user(session, values)
+    user = tokens.loaded_user(session, values)
     now = utcnow()
     if last_used_at is None or now - last_used_at > TOUCH_INTERVAL:
         # Also a check in the database of a token the cache holds: a revoked one is refused
@@ -260,7 +156,3 @@ def public(func):
 
 def current_user() -> User:
     return g.user
-
-
-def is_manager(user: User) -> bool:
-    return user.role in MANAGERS

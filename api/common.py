@@ -15,8 +15,8 @@ from webargs.flaskparser import FlaskParser
 from api.errors import ApiError
 from foundation import transactions
 from foundation.transactions import UnitOfWork
+from identity.models import User
 from ledger.errors import NotFound
-from ledger.models import User
 from placefund.app import db_session
 
 #: Printable ASCII without spaces: what Stripe and the IETF draft accept, and nothing that
@@ -135,32 +135,8 @@ def page_out(result) -> dict:
 EMPTY_PAGE = {"items": [], "next_cursor": None}
 
 
-# --- scopes --------------------------------------------------------------------------------
-
-
-def is_manager(user: User) -> bool:
-    return user.role in ("fund_manager", "admin")
-
-
-def own_scope(user: User, requested: int | None) -> tuple[bool, int | None]:
-    """The organisation filter for a listing: (visible, organisation id or None for all).
-
-    Managers see everything and may filter; members see only their own organisation, and a
-    filter naming another organisation gives an empty list (not an error that confirms it).
-    """
-    if is_manager(user):
-        return True, requested
-    if requested is not None and requested != user.organisation_id:
-        return False, None
-    return True, user.organisation_id
-
-
-def visible(user: User, owner_id: int | None, what: str, ident: object) -> None:
-    """404 unless the user may see an object owned by ``owner_id`` (missing looks the same)."""
-    if is_manager(user):
-        return
-    if owner_id is None or owner_id != user.organisation_id:
-        raise NotFound(f"{what} {ident} does not exist.")
+# --- lookups -------------------------------------------------------------------------------
+# (who sees what: identity.roles.visible and own_scope)
 
 
 def get_or_404(session: Session, model, ident: int, what: str):

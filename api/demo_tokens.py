@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from api.auth import issue_token
-from ledger.models import User
+from identity.models import User
+from identity.tokens import issue_token
 
 
 def issue_demo_tokens(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api import schemas
-from api.auth import MANAGERS, requires
+from api.auth import requires
 from api.common import (
     EMPTY_PAGE,
     Blueprint,
@@ -11,12 +11,11 @@ from api.common import (
     errors,
     idempotency_key,
     money_moving,
-    own_scope,
     page_out,
     user,
-    visible,
     write,
 )
+from identity.roles import MANAGERS, own_scope, visible
 from ledger import queries, services
 from ledger.errors import NotFound
 from ledger.models import Donation

@@ -10,14 +10,13 @@ import datetime as dt
 from flask import current_app
 
 from api import schemas
-from api.auth import MANAGERS, public, requires
+from api.auth import public, requires
 from api.common import (
     Blueprint,
     decode_cursor,
     errors,
     get_or_404,
     idempotency_key,
-    is_manager,
     money_moving,
     page_out,
     unit_of_work,
@@ -26,9 +25,11 @@ from api.common import (
 from api.errors import ApiError
 from api.schemas import money
 from foundation.transactions import atomic
+from identity.models import Organisation
+from identity.roles import MANAGERS, is_manager
 from ledger import books, figures, queries, services
 from ledger.errors import NotFound
-from ledger.models import Entry, Organisation
+from ledger.models import Entry
 from ledger.services import today
 from placefund.app import db_session
 

@@ -7,10 +7,11 @@ import json
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from api.auth import MANAGERS, requires
+from api.auth import requires
 from api.common import Blueprint, errors, user
 from api.schemas import Amount, Bool, Id, Strict, Text
 from foundation.transactions import atomic
+from identity.roles import MANAGERS, MEMBERS
 from ledger.errors import NotFound, ValidationError
 from matching import services
 from matching.disclosure import explanation_for
@@ -18,8 +19,6 @@ from matching.records import KINDS, JsonList, MatchOffer, MatchRequest
 from placefund.app import db_session
 
 blp = Blueprint("matching", __name__, url_prefix="/api/v1", description="Matchmaking.")
-
-MEMBERS = ("company_member", "business_member")
 
 
 def _codes(**kw):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import request
 from sqlalchemy import select
 
-from api import operations, schemas
-from api.auth import ANYONE, MANAGERS, public, requires
+from api import schemas
+from api.auth import ANYONE, public, requires
 from api.common import (
     EMPTY_PAGE,
     Blueprint,
@@ -15,18 +15,17 @@ from api.common import (
     errors,
     etag_for,
     get_or_404,
-    is_manager,
     page_out,
     precondition,
     user,
-    visible,
 )
 from api.errors import ApiError
-from api.models import ApiToken
 from foundation.transactions import atomic
-from ledger import organisations, queries
+from identity import organisations, tokens
+from identity.models import ApiToken, Organisation, User
+from identity.roles import MANAGERS, is_manager, visible
+from ledger import queries
 from ledger.errors import NotFound
-from ledger.models import Organisation, User
 from placefund.app import db_session
 from placefund.rate_limits import REGISTRATION_ATTEMPTS, REGISTRATIONS, rate_limits
 
@@ -63,7 +62,7 @@ def register(data):
     )
     _throttled(REGISTRATIONS, "Too many organisations registered from your address; try later.")
     with atomic(db_session()) as session:
-        org, member, token, plain = operations.register_organisation(
+        org, member, token, plain = organisations.register_organisation(
             session,
             kind=data["kind"],
             name=data["name"],
@@ -143,7 +142,7 @@ def verify_organisation(org_id):
     """Verify a registered company or business (only verified ones take part in money)"""
     with atomic(db_session()) as session:
         org = get_or_404(session, Organisation, org_id, "Organisation")
-        org = operations.verify_organisation(session, org, user())
+        org = organisations.verify_organisation(session, org, user())
     return org, 200, {"ETag": etag_for("organisation", org)}
 
 
@@ -201,8 +200,6 @@ def list_tokens(args):
 @blp.response(201, schemas.NewTokenSchema)
 def create_token(data):
     """Create an API token for yourself (an admin may for any user); shown only once"""
-    from api.auth import issue_token
-
     me = user()
     with atomic(db_session()) as session:
         owner = me
@@ -210,7 +207,7 @@ def create_token(data):
             if me.role != "admin":
                 raise ApiError(403, "Only an admin may issue tokens for other users.")
             owner = get_or_404(session, User, data["user_id"], "User")
-        row, plain = issue_token(session, owner, name=data["name"].strip(), created_by=me)
+        row, plain = tokens.issue_token(session, owner, name=data["name"].strip(), created_by=me)
         out = {c: getattr(row, c) for c in ("id", "user_id", "name", "prefix", "created_at")}
     out.update(token=plain, last_used_at=None, revoked_at=None)
     return out
@@ -227,4 +224,4 @@ def revoke_token(token_id):
         row = session.get(ApiToken, token_id)
         if row is None or (me.role != "admin" and row.user_id != me.id):
             raise NotFound(f"Token {token_id} does not exist.")
-        return operations.revoke_token(session, row, me)
+        return tokens.revoke_token(session, row, me)

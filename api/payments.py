@@ -7,7 +7,7 @@ from flask import url_for
 from marshmallow import fields, validate
 
 from api import schemas
-from api.auth import MANAGERS, requires
+from api.auth import requires
 from api.common import (
     Blueprint,
     decode_cursor,
@@ -16,15 +16,13 @@ from api.common import (
     money_moving,
     page_out,
     user,
-    visible,
 )
 from api.webhooks import gateway
-from foundation.transactions import atomic
+from identity.roles import MANAGERS, visible
 from ledger import payments, queries
 from ledger.errors import NotFound
 from ledger.models import Pledge
 from ledger.payment_models import EVENT_STATES, CardPayment, StripeEvent
-from ledger.stripe_gateway import StripeNotConfigured
 from placefund.app import db_session
 
 blp = Blueprint(
@@ -115,23 +113,12 @@ def create_card_payment(data, pledge_id):
     me = user()
     key = idempotency_key(me)
     gw = gateway()
-    publishable = gw.settings.publishable_key
-    with atomic(db_session()) as session:
-        _own_pledge(session, pledge_id)
-        if not gw.settings.secret_key or not publishable:
-            raise StripeNotConfigured(
-                "Card payments are not configured (STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY)."
-            )
-        payment = payments.start_card_payment(
-            session, pledge_id=pledge_id, request_key=key, amount=data["amount"], actor=me
-        )
-    # The Stripe call runs outside any database transaction; our idempotency key makes a
-    # retry of this request reuse the same PaymentIntent.
-    pi = payments.submit_card_payment(gw, payment)
-    with atomic(db_session()) as session:
-        payment = payments.attach_payment_intent(session, payment.id, pi)
+    _own_pledge(db_session(), pledge_id)
+    payment, pi = payments.open_card_payment(
+        db_session(), gw, pledge_id=pledge_id, request_key=key, amount=data["amount"], actor=me
+    )
     page = url_for("donate.pay", card_payment_id=payment.id)
-    return _Created(payment, pi, publishable, page), 201
+    return _Created(payment, pi, gw.settings.publishable_key, page), 201
 
 
 @blp.route("/pledges/<int:pledge_id>/card-payments", methods=["GET"])

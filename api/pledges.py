@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 
 from api import schemas
-from api.auth import MANAGERS, requires
+from api.auth import requires
 from api.common import (
     EMPTY_PAGE,
     Blueprint,
@@ -15,17 +15,15 @@ from api.common import (
     errors,
     etag_for,
     idempotency_key,
-    is_manager,
     money_moving,
-    own_scope,
     page_out,
     precondition,
     unit_of_work,
     user,
-    visible,
 )
 from api.errors import ApiError
 from foundation.transactions import atomic
+from identity.roles import MANAGERS, is_manager, own_scope, visible
 from ledger import queries, services
 from ledger.errors import NotFound
 from ledger.models import Pledge

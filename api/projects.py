@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from api import schemas
-from api.auth import MANAGERS, requires
+from api.auth import requires
 from api.common import (
     EMPTY_PAGE,
     Blueprint,
     decode_cursor,
     errors,
     get_or_404,
-    own_scope,
     page_out,
     user,
-    visible,
 )
 from foundation.transactions import atomic
-from ledger import organisations, queries
+from identity.roles import MANAGERS, own_scope, visible
+from ledger import projects, queries
 from ledger.models import Project
 from placefund.app import db_session
 
@@ -66,7 +65,7 @@ def create_project(data):
     Only managers set the priority-area type (it decides which restricted money may fund it).
     """
     with atomic(db_session()) as session:
-        return organisations.create_project(
+        return projects.create_project(
             session,
             actor=user(),
             business_id=data["business_id"],

@@ -13,11 +13,12 @@ from marshmallow import fields, validate
 from sqlalchemy import select
 
 from api import schemas
-from api.auth import MANAGERS, requires
+from api.auth import requires
 from api.common import Blueprint, decode_cursor, errors, page_out, user
 from api.errors import ApiError
 from api.webhooks import gateway
 from foundation.transactions import atomic
+from identity.roles import MANAGERS
 from ledger import queries, reconciliation, reconciliation_queue
 from ledger.errors import NotFound
 from ledger.payment_models import (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api import operations, schemas
-from api.auth import MANAGERS, requires
+from api.auth import requires
 from api.common import (
     EMPTY_PAGE,
     Blueprint,
@@ -12,13 +12,12 @@ from api.common import (
     errors,
     idempotency_key,
     money_moving,
-    own_scope,
     page_out,
     unit_of_work,
     user,
-    visible,
 )
 from foundation.transactions import atomic
+from identity.roles import MANAGERS, own_scope, visible
 from ledger import queries, services
 from ledger.errors import NotFound
 from ledger.models import ReturnAgreement, RevenueReport

@@ -9,8 +9,9 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from identity.roles import ROLES
 from ledger.chart import PRIORITY_TYPES
-from ledger.models import DISBURSEMENT_KINDS, DISBURSEMENT_STATES, ROLES
+from ledger.models import DISBURSEMENT_KINDS, DISBURSEMENT_STATES
 from ledger.money import EXPONENTS, MAX_AMOUNT, Money
 from ledger.ubn import is_valid_ubn
 from placefund.reference import counties, townships

@@ -1,7 +1,7 @@
 """The REST API under /api/v1: the flask-smorest ``Api``, its blueprints and HTTP rules.
 
 OpenAPI 3 at /api/v1/openapi.json, Swagger UI at /api/docs. Errors are problem documents
-(api/errors.py); authentication and roles are in api/auth.py.
+(api/errors.py); bearer authentication is api/auth.py (the roles are identity/roles.py).
 """
 
 from __future__ import annotations

@@ -17,7 +17,11 @@ from flask import Blueprint, current_app, jsonify, request
 from api.errors import problem
 from ledger import payments
 from ledger.errors import LedgerError
-from ledger.stripe_gateway import StripeGateway, StripeNotConfigured, StripeUnavailable
+from ledger.stripe_gateway import (
+    StripeGateway,
+    StripeNotConfigured,
+    StripeUnavailable,
+)
 from placefund.app import db_session
 
 log = logging.getLogger("placefund.webhooks")

@@ -141,8 +141,8 @@ def free_port() -> int:
 
 def seed(schema: str) -> str:
     """A manager and a company; returns the manager's API token."""
-    from api.auth import issue_token
-    from ledger.models import Organisation, User
+    from identity.models import Organisation, User
+    from identity.tokens import issue_token
     from ledger.ubn import complete_ubn
 
     engine = engine_for(schema)

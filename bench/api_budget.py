@@ -40,9 +40,9 @@ sys.path.insert(0, str(ROOT))
 from bench.api_bench import sa_url, seed  # noqa: E402
 from bench.ledger_bench import create_schema, drop_schema, engine_for  # noqa: E402
 from ledger.core import request_hash  # noqa: E402
-from ledger.models import Donation, utcnow  # noqa: E402
+from ledger.models import Donation  # noqa: E402
 from ledger.posting import _PG, Companion, _CompanionInsert, _postings_sql  # noqa: E402
-from placefund.db import as_loaded, make_session_factory  # noqa: E402
+from placefund.db import as_loaded, make_session_factory, utcnow  # noqa: E402
 from placefund.pgwire import Batch  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")

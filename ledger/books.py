@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from identity.models import User
 from ledger.errors import AssertionFailed, FieldMessage, NotFound, ValidationError
-from ledger.models import Account, Entry, Period, Posting, User
+from ledger.models import Account, Entry, Period, Posting
 from ledger.money import format_money
 from ledger.posting import closed_through
 from ledger.services import require_manager

@@ -21,7 +21,8 @@ from sqlalchemy import delete, exists, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from ledger.core import GENESIS_HASH, entry_hash
-from ledger.models import Account, Entry, Posting, Seal, Unsealed, utcnow
+from ledger.models import Account, Entry, Posting, Seal, Unsealed
+from placefund.db import utcnow
 
 #: Arbitrary constant naming the sealer's PostgreSQL advisory lock.
 SEAL_LOCK = 0x504C4644  # "PLFD"

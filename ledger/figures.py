@@ -37,10 +37,10 @@ from ledger.models import (
     Pledge,
     Project,
     RevenueReturn,
-    utcnow,
 )
 from ledger.money import DEFAULT_CURRENCY, format_money
 from ledger.pledge_payments import paid_per_pledge
+from placefund.db import utcnow
 from placefund.reference import counties
 
 #: Priority-area types as the briefing names them

@@ -16,14 +16,12 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     SmallInteger,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
     event,
     func,
@@ -31,107 +29,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from placefund.db import Base
+from identity.models import Organisation
+from placefund.db import Base, UTCDateTime, created, intpk
 
-
-class UTCDateTime(TypeDecorator):
-    """Timezone-aware UTC timestamps on both databases (SQLite stores them naive)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-intpk = Annotated[int, mapped_column(Integer, primary_key=True)]
 # Entries and postings grow without bound: 64-bit ids on PostgreSQL (SQLite rowids are 64-bit).
 BigId = BigInteger().with_variant(Integer, "sqlite")
 bigpk = Annotated[int, mapped_column(BigId, primary_key=True)]
 # Minor units. BigInteger on PostgreSQL; SQLite integers are 64-bit anyway.
 minor = Annotated[int, mapped_column(BigInteger)]
 currency3 = Annotated[str, mapped_column(String(3))]
-created = Annotated[dt.datetime, mapped_column(UTCDateTime, default=utcnow)]
 
-ORG_KINDS = ("company", "business", "institution")
-ROLES = ("company_member", "business_member", "fund_manager", "admin")
 ACCOUNT_TYPES = ("asset", "liability", "net_assets", "income", "expense")
 
 
-# --- parties -------------------------------------------------------------------------------
-
-
-class Organisation(Base):
-    """A company (donor), a local business (grantee) or a fund institution (NDC, MOEA, county)."""
-
-    __tablename__ = "organisations"
-    __table_args__ = (CheckConstraint(f"kind IN {ORG_KINDS}", name="kind"),)
-
-    id: Mapped[intpk]
-    #: company, business or institution
-    kind: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str] = mapped_column(String(200))
-    name_en: Mapped[str | None] = mapped_column(String(200))
-    #: 統一編號, the 8-digit Unified Business Number (companies and businesses)
-    ubn: Mapped[str | None] = mapped_column(String(8), unique=True)
-    #: For institutions: a short code such as NDC, MOEA or a county code; approvals compare it
-    institution_code: Mapped[str | None] = mapped_column(String(16))
-    county_code: Mapped[str | None] = mapped_column(String(5))
-    town_code: Mapped[str | None] = mapped_column(String(8))
-    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[created]
-    version: Mapped[int] = mapped_column(Integer, default=1)
-
-    __mapper_args__ = {"version_id_col": version}
-
-
-class User(Base):
-    __tablename__ = "users"
-    __table_args__ = (CheckConstraint(f"role IN {ROLES}", name="role"),)
-
-    id: Mapped[intpk]
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    password_hash: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[created]
-    #: Console sign-in failures since the last success, told to the user when they next
-    #: sign in (guessing is slowed by rate limits, never by locking the account)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    #: When the password was last set (every console session is ended then)
-    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    #: Two-factor sign-in (TOTP, RFC 6238): the shared secret (base32) once enrolled, and
-    #: the last time step accepted, so a code is never accepted twice
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
-    totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
-
-    organisation: Mapped[Organisation] = relationship(lazy="joined")
-
-    @property
-    def institution(self) -> str | None:
-        """The institution a fund manager answers to; approvals need two different ones."""
-        org = self.organisation
-        return (org.institution_code or f"org:{org.id}") if org else None
-
-    @property
-    def is_manager(self) -> bool:
-        return self.role in ("fund_manager", "admin")
+# --- parties (organisations and users are identity.models') -----------------------------
 
 
 class Project(Base):
@@ -564,4 +475,6 @@ for _cls in (Entry, Posting, Seal):
     event.listen(_cls, "before_update", _immutable)
     event.listen(_cls, "before_delete", _immutable)
 
-__all__ = [name for name in dir() if name[0].isupper()] + ["func", "utcnow"]
+__all__ = [
+    name for name in dir() if name[0].isupper() and name not in ("Organisation", "UTCDateTime")
+] + ["func"]

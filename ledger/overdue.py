@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ledger.models import Organisation, Pledge, PledgeInstalment
+from identity.models import Organisation
+from ledger.models import Pledge, PledgeInstalment
 from ledger.pledge_payments import paid_per_pledge
 
 

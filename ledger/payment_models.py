@@ -24,8 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.models import BigId, UTCDateTime, utcnow
-from placefund.db import Base
+from ledger.models import BigId
+from placefund.db import Base, UTCDateTime, utcnow
 
 #: PaymentIntent states as we track them, with how far along each is. A webhook or a
 #: re-fetch never moves a payment to a lower rank (out-of-order deliveries are harmless).

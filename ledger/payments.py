@@ -25,6 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from foundation.transactions import atomic
+from identity.models import User
 from ledger import services
 from ledger.errors import (
     FieldMessage,
@@ -34,9 +36,11 @@ from ledger.errors import (
     LedgerError,
     NotFound,
 )
-from ledger.models import Donation, Entry, Pledge, User, utcnow
+from ledger.models import Donation, Entry, Pledge
 from ledger.money import check_whole_units
 from ledger.payment_models import PAYMENT_RANK, CardPayment, StripeEvent
+from ledger.stripe_gateway import StripeNotConfigured
+from placefund.db import utcnow
 
 log = logging.getLogger("placefund.payments")
 
@@ -201,6 +205,39 @@ def attach_payment_intent(session: Session, payment_id: int, pi: dict) -> CardPa
     _advance(payment, _status_of(pi))
     session.flush()
     return payment
+
+
+def open_card_payment(
+    session: Session,
+    gateway,
+    *,
+    pledge_id: int,
+    request_key: str,
+    actor: User,
+    amount: int | None = None,
+) -> tuple[CardPayment, dict]:
+    """Open a card payment on a pledge: the attempt, its PaymentIntent, the two linked.
+
+    What the API (``POST /api/v1/pledges/{id}/card-payments``) and the console's pay button
+    both run; each checks first that the caller may see the pledge. Two short transactions
+    on ``session`` (each committed at once), and the Stripe call between them, outside any:
+    ``request_key`` makes a retry of the request reuse the attempt, and the attempt's own
+    Stripe idempotency key the same PaymentIntent. Returns
+    the attempt and the PaymentIntent (its client secret is for the payer's page only).
+    """
+    settings = gateway.settings
+    if not settings.secret_key or not settings.publishable_key:
+        raise StripeNotConfigured(
+            "Card payments are not configured (STRIPE_SECRET_KEY, STRIPE_PUBLISHABLE_KEY)."
+        )
+    with atomic(session):
+        payment = start_card_payment(
+            session, pledge_id=pledge_id, request_key=request_key, amount=amount, actor=actor
+        )
+    pi = submit_card_payment(gateway, payment)
+    with atomic(session):
+        payment = attach_payment_intent(session, payment.id, pi)
+    return payment, pi
 
 
 # --- payment intents ---------------------------------------------------------------------

@@ -52,9 +52,9 @@ from ledger.errors import (
     PeriodClosed,
     ValidationError,
 )
-from ledger.models import Account, Entry, Period, utcnow
+from ledger.models import Account, Entry, Period
 from ledger.money import format_money
-from placefund.db import as_loaded
+from placefund.db import as_loaded, utcnow
 from placefund.pgwire import Batch, numbered, raise_as_sqlalchemy
 
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import BigInteger, Select, func, select
 from sqlalchemy.orm import Session
 
+from identity.models import Organisation
 from ledger.books import fund_position
 from ledger.models import (
     Account,
     Disbursement,
     Donation,
     Entry,
-    Organisation,
     Period,
     Pledge,
     Posting,

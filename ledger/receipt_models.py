@@ -13,8 +13,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.models import UTCDateTime, utcnow
-from placefund.db import Base
+from placefund.db import Base, UTCDateTime, utcnow
 
 
 class ReceiptNumber(Base):

@@ -30,6 +30,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from identity.models import User
 from ledger import books, reconciliation_queue, services
 from ledger.bankfile import MAPPINGS, ColumnMapping, LineError, parse_statement
 from ledger.bankfile import StatementLine as ParsedLine
@@ -43,8 +44,6 @@ from ledger.models import (
     Pledge,
     Posting,
     RevenueReturn,
-    User,
-    utcnow,
 )
 from ledger.money import format_money
 from ledger.payment_models import (
@@ -65,6 +64,7 @@ from ledger.reconcile import (
     reconcile_stripe,
 )
 from ledger.virtual_accounts import VirtualAccountScheme
+from placefund.db import utcnow
 
 TAIWAN = dt.timezone(dt.timedelta(hours=8))
 CHUNK = 5000

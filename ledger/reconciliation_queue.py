@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from identity.models import Organisation
 from ledger.errors import FieldMessage, InvalidAmount, ValidationError
 from ledger.models import (
     Disbursement,
     Donation,
     Entry,
-    Organisation,
     Payout,
     Pledge,
     Project,

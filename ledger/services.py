@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from foundation.transactions import UnitOfWork
+from identity.models import Organisation, User
 from ledger import chart, figures, virtual_accounts
 from ledger.core import Leg, credit, debit
 from ledger.errors import (
@@ -39,7 +40,6 @@ from ledger.models import (
     DisbursementApproval,
     Donation,
     Entry,
-    Organisation,
     Payout,
     Pledge,
     PledgeInstalment,
@@ -47,8 +47,6 @@ from ledger.models import (
     ReturnAgreement,
     RevenueReport,
     RevenueReturn,
-    User,
-    utcnow,
 )
 from ledger.money import (
     DEFAULT_CURRENCY,
@@ -59,6 +57,7 @@ from ledger.money import (
 )
 from ledger.posting import Companion, find_by_key, lock_accounts, post_entry
 from placefund.config import DEFAULT_VA_PREFIX, Settings
+from placefund.db import utcnow
 
 BANK = "assets:bank:main"
 #: The scheme of the default settings (prefix 95123, Luhn), for callers without settings

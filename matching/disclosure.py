@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import json
 
-from ledger.models import User
+from identity.models import User
 
 #: What the business reads for the amount component, by how it scored
 AMOUNT_FOR_BUSINESS = {

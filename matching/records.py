@@ -22,8 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ledger.models import Organisation, UTCDateTime, created, intpk
-from placefund.db import Base
+from identity.models import Organisation
+from placefund.db import Base, UTCDateTime, created, intpk
 
 KINDS = ("product_development", "investment", "sponsorship")
 PROPOSAL_STATES = ("proposed", "published", "accepted", "declined", "superseded")

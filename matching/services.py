@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from identity.models import Organisation, User
+from identity.roles import ROLES
 from ledger.errors import (
     FieldMessage,
     InvalidAmount,
@@ -23,7 +25,6 @@ from ledger.errors import (
     PermissionDenied,
     ValidationError,
 )
-from ledger.models import ROLES, Organisation, User, utcnow
 from ledger.services import require_manager
 from matching import instance as instance_json
 from matching.errors import InvalidInstance
@@ -40,6 +41,7 @@ from matching.records import (
     RelatedParty,
 )
 from matching.solver import solve
+from placefund.db import utcnow
 
 OFFER_FIELDS = (
     "kinds", "budget", "industries", "regions", "home_county", "motives", "goals",

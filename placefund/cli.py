@@ -117,7 +117,7 @@ def db_upgrade(revision: str) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has data.")
 def demo(if_empty: bool) -> None:
     """Load realistic demo data into an empty database."""
-    from ledger.models import Organisation
+    from identity.models import Organisation
     from placefund.demo import load_demo
 
     database = _database()
@@ -184,8 +184,8 @@ def token() -> None:
 @click.option("--name", default="cli", show_default=True, help="What the token is for")
 def token_create(email: str, name: str) -> None:
     """Issue an API token for a user and print it (it cannot be shown again)."""
-    from api.auth import issue_token
-    from ledger.models import User
+    from identity.models import User
+    from identity.tokens import issue_token
 
     database = _database()
     with database.session() as session, session.begin():
@@ -201,16 +201,15 @@ def token_create(email: str, name: str) -> None:
 @click.argument("token_id", type=int)
 def token_revoke(token_id: int) -> None:
     """Revoke an API token by id."""
-    from api.models import ApiToken
-    from ledger.models import utcnow
+    from identity.models import ApiToken
+    from identity.tokens import revoke_token
 
     database = _database()
     with database.session() as session, session.begin():
         row = session.get(ApiToken, token_id)
         if row is None:
             raise click.ClickException(f"No token {token_id}.")
-        if row.revoked_at is None:
-            row.revoked_at = utcnow()
+        revoke_token(session, row, None)
     click.echo(f"Token {token_id} revoked.")
 
 
@@ -521,7 +520,7 @@ def match_run(params_file: str | None, publish: bool, quiet: bool) -> None:
 
 def _system_manager(session):
     """The admin account that publishes scheduled runs (the first admin user)."""
-    from ledger.models import User
+    from identity.models import User
 
     admin = session.scalars(select(User).where(User.role == "admin").order_by(User.id)).first()
     if admin is None:

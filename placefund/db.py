@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from typing import Annotated
 
-from sqlalchemy import Engine, MetaData, create_engine, event
-from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached, sessionmaker
+from sqlalchemy import DateTime, Engine, Integer, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Session,
+    make_transient_to_detached,
+    mapped_column,
+    sessionmaker,
+)
 
 from foundation.transactions import guard_commits
 from placefund import auth_sync
@@ -24,6 +32,35 @@ class Base(DeclarativeBase):
     """Declarative base shared by every domain package's models."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC timestamps on both databases (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# Column shapes every domain package's models share (the ledger adds its money columns).
+intpk = Annotated[int, mapped_column(Integer, primary_key=True)]
+created = Annotated[dt.datetime, mapped_column(UTCDateTime, default=utcnow)]
 
 
 def is_postgres(bind: Engine | Session) -> bool:

@@ -12,11 +12,13 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from identity.models import Organisation, User
 from ledger import services
 from ledger.chain import seal_pending
-from ledger.models import Organisation, Project, User, utcnow
+from ledger.models import Project
 from ledger.ubn import complete_ubn
 from placefund.config import Settings, instance_dir
+from placefund.db import utcnow
 from placefund.reference import townships
 
 #: Every demo user signs in to the console (/console/) with this password. Demo data only.
@@ -181,7 +183,7 @@ def load_demo(
                 )
             )
         from admin import two_factor
-        from admin.accounts import hash_password
+        from identity.passwords import hash_password
 
         demo_hash = hash_password(DEMO_PASSWORD)
         # Fund managers and admins sign in with a second factor; the demo enrols them all

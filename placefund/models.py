@@ -13,7 +13,7 @@ test fails until both are done).
 from __future__ import annotations
 
 import admin.models
-import api.models
+import identity.models
 import ledger.models
 import ledger.payment_models
 import ledger.receipt_models
@@ -22,10 +22,10 @@ from placefund.db import Base
 
 #: Every module that defines tables, in the order their tables were first created
 MODULES = (
-    ledger.models,  # accounts, entries, postings, organisations, users, pledges, donations...
-    api.models,  # API tokens
+    identity.models,  # organisations, users, API tokens, password resets
+    ledger.models,  # accounts, entries, postings, projects, pledges, donations...
     ledger.payment_models,  # card payments, Stripe events, statements, reconciliation
-    admin.models,  # console sessions, recovery codes, password resets, import jobs
+    admin.models,  # console sessions, recovery codes, import jobs
     matching.records,  # offers, requests, match runs, proposals, partnerships
     ledger.receipt_models,  # receipt numbers and counters
 )

@@ -6,9 +6,11 @@ import contextlib
 import datetime as dt
 import itertools
 
+from identity.models import Organisation, User
 from ledger import services as svc
-from ledger.models import Organisation, Project, User, utcnow
+from ledger.models import Project
 from ledger.ubn import complete_ubn
+from placefund.db import utcnow
 
 _counter = itertools.count(1)
 

@@ -45,7 +45,7 @@ def sideways_overflow(page) -> int:
 def fresh_published_proposal(database, ids, company: str, business: str) -> int:
     """An offer of ``company`` and a request of ``business``, matched by a run NDC published,
     with every earlier listing closed first so the run holds this one pair; its id."""
-    from ledger.models import User
+    from identity.models import User
     from matching import services as matching
     from matching.records import MatchOffer, MatchRequest
 

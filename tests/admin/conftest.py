@@ -15,8 +15,10 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from admin import accounts, two_factor
-from ledger.models import User, utcnow
+from admin import two_factor
+from identity import passwords
+from identity.models import User
+from placefund.db import utcnow
 from tests.api.conftest import ACTORS, build_world
 
 PASSWORD = "correct-horse-battery"
@@ -54,9 +56,9 @@ def totp_clock(monkeypatch):
 @pytest.fixture(autouse=True)
 def cheap_hashes(monkeypatch):
     monkeypatch.setattr(
-        accounts, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        passwords, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     )
-    monkeypatch.setattr(accounts, "_DUMMY_HASH", None)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", None)
 
 
 def csrf_token(html: str) -> str:
@@ -148,7 +150,7 @@ def build_console_world(database) -> tuple[dict[str, int], dict[str, str], dict[
     with database.session() as s, s.begin():
         tokens, ids = build_world(s)
         emails = {}
-        password_hash = accounts.hash_password(PASSWORD)
+        password_hash = passwords.hash_password(PASSWORD)
         for actor in ACTORS:
             user = s.get(User, ids[f"user_{actor}"])
             user.password_hash = password_hash

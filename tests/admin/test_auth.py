@@ -8,7 +8,8 @@ import pyotp
 from sqlalchemy import func, select
 
 from admin import accounts
-from ledger.models import DisbursementApproval, Organisation, User
+from identity.models import Organisation, User
+from ledger.models import DisbursementApproval
 from tests.admin.conftest import PASSWORD, TOTP_CLOCK, csrf_token, post_form, sign_in
 
 
@@ -137,7 +138,7 @@ def test_a_manager_may_not_reset_another_manager_or_an_admin(console):
         assert response.status_code == 302
         assert "您無權重設此使用者的密碼。" in manager.get("/console/users").text
     with console.database.session() as s:
-        from admin.models import PasswordReset
+        from identity.models import PasswordReset
 
         assert s.query(PasswordReset).count() == 0
 

@@ -183,8 +183,8 @@ def test_a_company_pays_by_bank_transfer_and_downloads_its_receipt(browser, serv
     in; a fund manager uploads it and confirms the match if asked; the officer downloads a
     receipt fit for the tax filing."""
     from admin.receipts import roc_date
+    from identity.models import User
     from ledger import reconciliation
-    from ledger.models import User
     from tests.admin.conftest import seed_bank_line_to_confirm
 
     # The first instalment's transfer came in earlier and is already reconciled.

@@ -22,8 +22,9 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from admin import accounts
-from ledger.models import Disbursement, Donation, Organisation, Payout, Pledge, User
+from identity import passwords
+from identity.models import Organisation, User
+from ledger.models import Disbursement, Donation, Payout, Pledge
 from placefund.app import Database, create_app
 from placefund.config import Settings
 from placefund.demo import DEMO_PASSWORD
@@ -150,8 +151,8 @@ def _town_codes(database) -> set[str]:
 @pytest.fixture(scope="module")
 def crawl_app(sqlite_template, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(accounts, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-        mp.setattr(accounts, "_DUMMY_HASH", None)
+        mp.setattr(passwords, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+        mp.setattr(passwords, "_DUMMY_HASH", None)
         folder = tmp_path_factory.mktemp("crawl")
         mp.setenv("PLACEFUND_INSTANCE", str(folder))
         path = folder / "placefund.db"

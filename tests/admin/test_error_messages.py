@@ -28,7 +28,7 @@ from tests.admin.language_checks import SIMPLIFIED_ONLY
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("foundation", "ledger", "matching", "api", "admin")
 #: Where errors are raised (foundation only defines them)
-RAISING = ("ledger", "matching", "api", "admin")
+RAISING = ("ledger", "matching", "identity", "api", "admin")
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from admin import imports
 from admin.models import ImportJob
+from identity.models import User
 from ledger import reconciliation
-from ledger.models import User
 from ledger.payment_models import ReconciliationRun, StatementImport, StatementLine
 from tests.admin.conftest import bank_csv, csrf_token
 

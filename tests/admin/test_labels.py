@@ -146,7 +146,7 @@ def test_an_infeasible_share_names_the_constraint_in_words(app):
 
 
 def test_a_pledge_entry_names_the_company_in_english_when_it_has_an_english_name(console):
-    from ledger.models import Organisation
+    from identity.models import Organisation
 
     with console.database.session() as s, s.begin():
         s.get(Organisation, console.ids["company_a"]).name_en = "Jia Co."

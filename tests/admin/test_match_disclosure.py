@@ -12,7 +12,7 @@ from tests.admin.conftest import seed_published_proposal
 def _with_competition(database, ids) -> int:
     """Two companies' offers for business X's request: the published proposal has a losing
     alternative (company B's offer) and company A's budget in its amount reason."""
-    from ledger.models import User
+    from identity.models import User
 
     with database.session() as s, s.begin():
         matching.save_offer(

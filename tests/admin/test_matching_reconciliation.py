@@ -60,7 +60,7 @@ def test_unpublished_proposals_stay_hidden(console):
 
     seed_published_proposal(console.database, console.ids)
     with console.database.session() as s, s.begin():
-        from ledger.models import User
+        from identity.models import User
 
         run = matching.start_run(s, actor=s.get(User, console.ids["user_ndc"]), params={"k": 5})
         hidden = [p.id for p in run.proposals if p.status == "proposed"]

@@ -138,7 +138,7 @@ def test_period_close_checks_assertions_first(console):
 
 
 def test_verify_an_organisation(console):
-    from ledger.models import Organisation
+    from identity.models import Organisation
 
     with console.database.session() as s, s.begin():
         org = Organisation(kind="business", name="新社區工作室", ubn="12345675")

@@ -38,8 +38,8 @@ def test_import_jobs_on_postgres_show_progress_while_the_import_runs(pg, monkeyp
 
     from admin import imports
     from admin.models import ImportJob
+    from identity.models import User
     from ledger import reconciliation
-    from ledger.models import User
     from tests.admin.conftest import bank_csv
 
     ids, _emails, _tokens = build_console_world(pg)

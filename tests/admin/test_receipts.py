@@ -50,7 +50,8 @@ def pdf_text(data: bytes) -> str:
 
 
 def test_receipt_and_yearly_statement_pdfs(console):
-    from ledger.models import Donation, Organisation
+    from identity.models import Organisation
+    from ledger.models import Donation
 
     c = console.client("company_a")
     response = c.get(f"/console/donations/{console.ids['donation_a']}/receipt.pdf")

@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from admin import registration
-from api.models import ApiToken
-from ledger.models import Organisation, User
+from identity.models import ApiToken, Organisation, User
 from placefund.rate_limits import Rule
 from placefund.reference import townships
 from tests.admin.conftest import csrf_token, post_form, sign_in

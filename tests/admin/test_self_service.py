@@ -10,7 +10,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from ledger.models import Organisation, Project, User
+from identity.models import Organisation, User
+from ledger.models import Project
 from matching.records import JsonList, MatchOffer, MatchProposal, MatchRequest
 from tests.admin.conftest import post_form, seed_published_proposal
 

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from admin import accounts, two_factor
 from admin.models import ConsoleSession, RecoveryCode
-from ledger.models import User
+from identity import passwords
+from identity.models import User
 from placefund.app import create_app
 from placefund.config import Settings
 from placefund.rate_limits import RateLimits, Rule
@@ -255,7 +256,7 @@ def test_one_address_that_keeps_failing_waits_and_hashes_nothing(console, monkey
     for i in range(5):
         assert sign_in(guesser, f"someone{i}@example.tw", "guess").status_code == 401
     hashed = []
-    real = accounts.hasher
+    real = passwords.hasher
 
     class Counting:
         def verify(self, *args):
@@ -265,7 +266,7 @@ def test_one_address_that_keeps_failing_waits_and_hashes_nothing(console, monkey
         def __getattr__(self, name):
             return getattr(real, name)
 
-    monkeypatch.setattr(accounts, "hasher", Counting())
+    monkeypatch.setattr(passwords, "hasher", Counting())
     refused = sign_in(guesser, console.emails["company_a"], PASSWORD)
     assert refused.status_code == 429
     assert "您的網路登入嘗試次數過多" in refused.text

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from api.auth import issue_token
+from identity.tokens import issue_token
 from ledger import services
 from tests import factories
 

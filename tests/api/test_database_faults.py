@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import text
 
+from identity.models import User
 from ledger import services
-from ledger.models import User
 from placefund.app import Database, create_app
 from placefund.config import Settings
 from placefund.db import make_engine, make_session_factory

@@ -25,7 +25,7 @@ def test_disbursement_needs_two_institutions_then_pays(world):
 
 
 def test_proposal_to_unverified_business_is_refused(world, database):
-    from ledger.models import Organisation
+    from identity.models import Organisation
 
     with database.session() as s, s.begin():
         s.get(Organisation, world.ids["business_y"]).verified_at = None

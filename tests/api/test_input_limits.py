@@ -8,7 +8,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from ledger.models import Entry, Organisation
+from identity.models import Organisation
+from ledger.models import Entry
 from placefund.app import create_app
 from placefund.config import Settings
 from tests.api.conftest import World, build_world, new_key

@@ -39,7 +39,7 @@ def test_registration_is_throttled_per_address_and_writes_nothing_when_refused(
     from sqlalchemy import func, select
 
     from api import organisations
-    from ledger.models import Organisation
+    from identity.models import Organisation
     from placefund.rate_limits import Rule
 
     monkeypatch.setattr(organisations, "REGISTRATIONS", Rule("registrations", "2/hour"))

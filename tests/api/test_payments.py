@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from api.auth import issue_token
+from identity.tokens import issue_token
 from ledger import services
 from ledger.models import Donation
 from ledger.payment_models import CardPayment, StripeEvent

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from api.auth import hash_token
+from identity.tokens import hash_token
 from placefund.app import create_app
 from placefund.config import Settings
 from tests.api.conftest import World, build_world

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from api.auth import issue_token
+from identity.tokens import issue_token
 from ledger import payments
 from tests import factories
 from tests.api.test_webhooks import IN_ORDER, stripe_world, stripe_world_pg  # noqa: F401

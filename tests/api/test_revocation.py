@@ -19,7 +19,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from api.auth import issue_token
+from identity.tokens import issue_token
 from tests import factories
 from tests.placefund.test_serve import Server
 

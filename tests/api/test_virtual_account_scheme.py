@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from admin import imports
-from api.auth import issue_token
+from identity.tokens import issue_token
 from ledger import services
 from ledger.virtual_accounts import VirtualAccountScheme, generate
 from placefund.app import create_app

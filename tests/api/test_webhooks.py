@@ -12,7 +12,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from api.auth import issue_token
+from identity.tokens import issue_token
 from ledger import books, payments, services
 from ledger.models import Donation, Entry
 from ledger.payment_models import CardPayment, StripeEvent

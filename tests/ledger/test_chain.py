@@ -12,7 +12,8 @@ from sqlalchemy.exc import OperationalError
 from ledger import chain
 from ledger import services as svc
 from ledger.chain import seal_continuously, seal_pending, unsealed_backlog, verify
-from ledger.models import Donation, Seal, utcnow
+from ledger.models import Donation, Seal
+from placefund.db import utcnow
 from tests import factories as f
 from tests.factories import donate
 

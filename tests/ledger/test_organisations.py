@@ -1,8 +1,10 @@
-"""Profiles and projects (ledger/organisations.py): the rules the API and the console share."""
+"""Profiles (identity/organisations.py) and projects (ledger/projects.py): the rules the API and
+the console share."""
 
 import pytest
 
-from ledger import organisations
+from identity import organisations
+from ledger import projects
 from ledger.errors import NotFound, ValidationError
 from tests import factories as f
 
@@ -89,7 +91,7 @@ def test_a_stale_profile_is_refused(session, world):
 
 def test_projects_of_a_business(session, world):
     with f.tx(session):
-        project = organisations.create_project(
+        project = projects.create_project(
             session, actor=world.member, business_id=None, name=" 茶園步道 ", town_code="10008040"
         )
     assert (project.business_id, project.name, project.county_code, project.priority_type) == (
@@ -106,18 +108,18 @@ def test_projects_of_a_business(session, world):
     ):
         args = {"business_id": None, "name": "x", "town_code": "10008040", **kwargs}
         with pytest.raises(ValidationError) as exc, f.tx(session):
-            organisations.create_project(session, actor=world.member, **args)
+            projects.create_project(session, actor=world.member, **args)
         assert field in exc.value.fields
     with pytest.raises(ValidationError), f.tx(session):  # companies have no projects
-        organisations.create_project(
+        projects.create_project(
             session, actor=world.company_member, business_id=None, name="x", town_code="10008040"
         )
     with pytest.raises(ValidationError), f.tx(session):  # a manager names the business
-        organisations.create_project(
+        projects.create_project(
             session, actor=world.manager, business_id=None, name="x", town_code="10008040"
         )
     with f.tx(session):
-        managed = organisations.create_project(
+        managed = projects.create_project(
             session,
             actor=world.manager,
             business_id=world.other.id,

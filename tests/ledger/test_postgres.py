@@ -59,7 +59,7 @@ def run_parallel(fn, jobs, workers=WRITERS):
 
 
 def _users(s, ids):
-    from ledger.models import User
+    from identity.models import User
 
     return s.get(User, ids["ndc"]), s.get(User, ids["moea"])
 

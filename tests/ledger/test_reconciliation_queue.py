@@ -8,10 +8,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from identity.models import User
 from ledger import reconciliation
 from ledger import reconciliation_queue as queue
 from ledger.errors import ValidationError
-from ledger.models import Donation, Pledge, User
+from ledger.models import Donation, Pledge
 from ledger.payment_models import StatementLine
 from tests.api.conftest import build_world
 from tests.factories import tx

@@ -10,7 +10,7 @@ import logging
 from sqlalchemy import select
 
 from ledger import chain
-from ledger.models import utcnow
+from placefund.db import utcnow
 from tests.api.conftest import V1
 from tests.factories import donate
 

@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text, update
 
-from api.auth import issue_token
-from api.models import ApiToken
 from api.token_cache import REGISTER_SQL, TokenCache
-from ledger.models import User, utcnow
+from identity.models import ApiToken, User
+from identity.tokens import issue_token
 from placefund import auth_sync
+from placefund.db import utcnow
 from tests import factories
 
 # Which commits wait ---------------------------------------------------------------------

@@ -21,7 +21,7 @@ import pytest
 import requests
 from argon2 import PasswordHasher
 
-from ledger.models import Organisation, User
+from identity.models import Organisation, User
 from placefund.app import Database
 from placefund.migrate import upgrade
 
