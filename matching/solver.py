@@ -97,9 +97,15 @@ LAGRANGIAN_STEP = 0.5
 LAGRANGIAN_PATIENCE = 5
 LAGRANGIAN_MIN_STEP = 1 / 256
 #: ... or when the last ``LAGRANGIAN_WINDOW`` steps improved the bound by less than this
-#: fraction of it.
+#: fraction of it. Measured at 2,000 x 10,000 with budgets (the restricted program's time
+#: limit lifted, so that only this differs): 1e-5 ends at step 123 (bound 6,232,964, total
+#: 6,228,462, 0.072 %, 71 s of CPU in all); 3e-5 at step 91 (6,233,333 and 6,229,253,
+#: 0.065 %, 58 s: the choices at those multipliers serve the restricted program as well);
+#: a fixed 100 steps 0.066 % in 60 s, 75 steps 0.085 % in 48 s; 1e-4 ends at step 44 on
+#: the early plateau (6,241,829), where the choices make the restricted program take 105 s
+#: and find only 6,226,340 (0.248 %).
 LAGRANGIAN_WINDOW = 20
-LAGRANGIAN_PROGRESS = 1e-5
+LAGRANGIAN_PROGRESS = 3e-5
 #: Groups with at least this many edges report the steps of their solve as progress stages
 #: (a budgeted 2,000 x 10,000 instance spends over a minute there): smaller ones finish in
 #: well under a second and would only make the bars flicker.
@@ -973,7 +979,8 @@ class _Lagrangian:
 
         Measured at 2,000 x 10,000 (the LP's duals give 0.192 % below the LP bound): plain
         subgradient (no deflection) reached 0.501 % in 150 steps, this 0.510 % (0.508 % when
-        the window rule ends it, about 20 steps earlier); starting ``lam`` at 1/4, or
+        the window rule ends it, about 20 steps earlier at ``LAGRANGIAN_PROGRESS`` 1e-5;
+        0.503 % at step 91 with 3e-5); starting ``lam`` at 1/4, or
         halving it after 3 steps, did worse; column generation on the Dantzig-Wolfe master
         (HiGHS LPs of 3 to 110 s, the usual instability) did much worse. At 10,000 x 50,000
         it goes from 0.146 % to 0.460 % (allowed 400 steps, it stops itself at step 154 with
@@ -984,7 +991,8 @@ class _Lagrangian:
         bind, before the trim). Running only 40 steps before the restricted integer program
         (the rest after it, to the ``mip_gap``) was tried: with choices from the less
         converged multipliers HiGHS took 120 s instead of 18 s on that program and found
-        less (6,226,340 against 6,228,462), so the search runs in full first."""
+        less (6,226,340 against 6,228,462), so the search runs until its own rules end it
+        first (see ``LAGRANGIAN_PROGRESS``)."""
         value, choice = self.evaluate(mu)
         best, best_choice = value, choice
         lam, stall = LAGRANGIAN_STEP, 0
