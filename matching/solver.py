@@ -37,6 +37,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from time import perf_counter
 
 import networkx as nx
@@ -96,9 +97,15 @@ LAGRANGIAN_STEP = 0.5
 LAGRANGIAN_PATIENCE = 5
 LAGRANGIAN_MIN_STEP = 1 / 256
 #: ... or when the last ``LAGRANGIAN_WINDOW`` steps improved the bound by less than this
-#: fraction of it.
+#: fraction of it. Measured at 2,000 x 10,000 with budgets (the restricted program's time
+#: limit lifted, so that only this differs): 1e-5 ends at step 123 (bound 6,232,964, total
+#: 6,228,462, 0.072 %, 71 s of CPU in all); 3e-5 at step 91 (6,233,333 and 6,229,253,
+#: 0.065 %, 58 s: the choices at those multipliers serve the restricted program as well);
+#: a fixed 100 steps 0.066 % in 60 s, 75 steps 0.085 % in 48 s; 1e-4 ends at step 44 on
+#: the early plateau (6,241,829), where the choices make the restricted program take 105 s
+#: and find only 6,226,340 (0.248 %).
 LAGRANGIAN_WINDOW = 20
-LAGRANGIAN_PROGRESS = 1e-5
+LAGRANGIAN_PROGRESS = 3e-5
 #: Groups with at least this many edges report the steps of their solve as progress stages
 #: (a budgeted 2,000 x 10,000 instance spends over a minute there): smaller ones finish in
 #: well under a second and would only make the bars flicker.
@@ -972,14 +979,20 @@ class _Lagrangian:
 
         Measured at 2,000 x 10,000 (the LP's duals give 0.192 % below the LP bound): plain
         subgradient (no deflection) reached 0.501 % in 150 steps, this 0.510 % (0.508 % when
-        the window rule ends it, about 20 steps earlier); starting ``lam`` at 1/4, or
+        the window rule ends it, about 20 steps earlier at ``LAGRANGIAN_PROGRESS`` 1e-5;
+        0.503 % at step 91 with 3e-5); starting ``lam`` at 1/4, or
         halving it after 3 steps, did worse; column generation on the Dantzig-Wolfe master
         (HiGHS LPs of 3 to 110 s, the usual instability) did much worse. At 10,000 x 50,000
         it goes from 0.146 % to 0.460 % (allowed 400 steps, it stops itself at step 154 with
         the same bound). Restarting it from the best multipliers gains next to nothing
         (0.5084 % to 0.5087 % in two restarts at 2,000 x 10,000). A step costs one
-        evaluation: about 0.4 s of CPU at 2,000 x 10,000 (850 offers' knapsacks bind),
-        1.2 s at 10,000 x 50,000 (2,300 bind)."""
+        evaluation: about 0.26 s of CPU at 2,000 x 10,000 (850 offers' knapsacks bind;
+        0.4 s before ``_knapsack_choice`` was trimmed), 1.2 s at 10,000 x 50,000 (2,300
+        bind, before the trim). Running only 40 steps before the restricted integer program
+        (the rest after it, to the ``mip_gap``) was tried: with choices from the less
+        converged multipliers HiGHS took 120 s instead of 18 s on that program and found
+        less (6,226,340 against 6,228,462), so the search runs until its own rules end it
+        first (see ``LAGRANGIAN_PROGRESS``)."""
         value, choice = self.evaluate(mu)
         best, best_choice = value, choice
         lam, stall = LAGRANGIAN_STEP, 0
@@ -1043,17 +1056,29 @@ def _knapsack_choice(
     feasible greedy choice."""
     n = len(profit)
     mask = np.zeros(n, dtype=bool)
-    idx = np.nonzero(amount <= budget)[0]
+    idx = np.flatnonzero(amount <= budget)
     if len(idx) > cap:
         a = amount[idx]
-        earlier_cheaper = np.tril(a[None, :] <= a[:, None], k=-1).sum(axis=1)
-        idx = idx[earlier_cheaper < cap]
+        head = 4 * cap
+        if len(idx) > head:
+            # An item after the first ``head`` that costs at least the cap-th smallest of
+            # their amounts has ``cap`` cheaper (or as cheap) items before it: drop those
+            # first (some of what the exact count below drops), so that the count, quadratic,
+            # runs on the few left (an offer can have over a thousand items).
+            limit = np.partition(a[:head], cap - 1)[cap - 1]
+            sub = np.ones(len(idx), dtype=bool)
+            sub[head:] = a[head:] < limit
+            idx, a = idx[sub], a[sub]
+        if len(idx) > cap:
+            earlier_cheaper = ((a[None, :] <= a[:, None]) & _strictly_lower(len(idx))).sum(axis=1)
+            idx = idx[earlier_cheaper < cap]
     if not len(idx):
         return 0.0, mask
     p, a = profit[idx], amount[idx]
     unit = math.gcd(*a.tolist()) or 1
     w = a // unit
-    size = min(budget // unit, int(np.sort(w)[-cap:].sum()))
+    weights = w.tolist()
+    size = min(budget // unit, sum(sorted(weights)[-cap:]))
     if (size + 1) * (cap + 1) > KNAPSACK_CELLS or len(idx) * (size + 1) * cap > KNAPSACK_TRACE:
         order = np.lexsort((np.arange(len(idx)), -p / np.maximum(a, 1))).tolist()
         frac, left, taken = 0.0, budget, 0
@@ -1069,18 +1094,20 @@ def _knapsack_choice(
                 break
         return min(float(p[:cap].sum()), frac), mask
     # best[k, u]: the best profit of k items using at most u units of budget; took[t, k-1, u]:
-    # whether item t improved best[k, u] (for the trace back).
+    # whether item t improved best[k, u] (for the trace back). (Loops over Python lists and
+    # preallocated views: the tables are small, so the per-call overhead is what counts.)
     best = np.full((cap + 1, size + 1), -np.inf)
     best[0, :] = 0.0
     took = np.zeros((len(idx), cap, size + 1), dtype=bool)
-    for t, (value, weight) in enumerate(zip(p.tolist(), w.tolist(), strict=True)):
+    for t, (value, weight) in enumerate(zip(p.tolist(), weights, strict=True)):
         rows = min(t + 1, cap)
         view = best[1 : rows + 1, weight:]
         shifted = best[:rows, : size + 1 - weight] + value
         np.greater(shifted, view, out=took[t, :rows, weight:])
         np.maximum(view, shifted, out=view)
-    k = int(np.argmax(best[:, size]))
-    total = float(best[k, size])
+    last = best[:, size]
+    k = int(np.argmax(last))
+    total = float(last[k])
     u = size
     for t in range(len(idx) - 1, -1, -1):
         if k == 0:
@@ -1088,8 +1115,14 @@ def _knapsack_choice(
         if took[t, k - 1, u]:
             mask[idx[t]] = True
             k -= 1
-            u -= int(w[t])
+            u -= weights[t]
     return total, mask
+
+
+@lru_cache(maxsize=64)
+def _strictly_lower(n: int) -> np.ndarray:
+    """``n x n`` mask of the entries below the diagonal (item j before item i)."""
+    return np.tri(n, k=-1, dtype=bool)
 
 
 def _most_priority(p: Prepared, edges: np.ndarray, A, b) -> int:
