@@ -34,6 +34,7 @@ run: machine-run $(STAMP)
 test: machine $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	PLACEFUND_REQUIRE_MACHINE=1 $(BIN)/python -m pytest -q
 
 # PostgreSQL-marked tests; TEST_DATABASE_URL defaults to this machine's server.
@@ -44,6 +45,7 @@ test-postgres: machine $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -15,7 +15,7 @@ from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
 from admin import console_sessions
-from placefund.app import STATELESS_PREFIXES
+from web.request import STATELESS_PREFIXES
 
 LANGUAGES = {"zh_Hant_TW": "中文", "en": "English"}
 DEFAULT_LOCALE = "zh_Hant_TW"
@@ -63,22 +63,32 @@ def register(app: Flask) -> None:
             return
         csrf.protect()
 
+    # The page modules register their handlers on the console's blueprint when imported:
+    # here, when the console is installed, so that importing a light module of this package
+    # (admin.models for the model registry and Alembic) does not load every page.
     from admin import (  # noqa: F401
+        books_pages,
+        business_pages,
+        company_pages,
+        dashboard_pages,
+        disbursement_pages,
         error_pages,
         filters,
         matching_pages,
         money_pages,
+        organisation_pages,
+        password_reset_pages,
         payment_pages,
         public,
         reconciliation_pages,
         registration,
         self_service,
         sign_in_pages,
-        views,
     )
+    from admin import console as admin_console
 
     filters.register(app)
-    app.register_blueprint(views.bp)
+    app.register_blueprint(admin_console.bp)
     app.register_blueprint(public.bp)
     # After the API's handlers: people get HTML pages, /api and /webhooks keep JSON problems.
     error_pages.register(app)

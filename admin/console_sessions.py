@@ -16,9 +16,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from admin.models import ConsoleSession
+from foundation.db import utcnow
+from foundation.errors import NotFound, PermissionDenied
 from identity.models import User
-from ledger.errors import NotFound, PermissionDenied
-from placefund.db import utcnow
 
 #: Signed in for at most this long, however active (a working day)
 LIFETIME = dt.timedelta(hours=8)
@@ -62,7 +62,7 @@ def find_active(session: Session, secret: str) -> ConsoleSession | None:
     if row is None or row.ended_at is not None or row.expires_at <= now:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now  # not flushed: the caller commits it (see admin/views.py)
+        row.last_seen_at = now  # not flushed: the caller commits it (see admin/console.py)
     return row
 
 

@@ -24,12 +24,12 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
-from ledger import payments
-from ledger.errors import LedgerError
+from foundation.errors import LedgerError
 from ledger.money import format_money
-from ledger.payment_models import PAYMENT_RANK, CardPayment
-from ledger.stripe_gateway import StripeGateway
-from placefund.app import db_session
+from ledger.payments import card_payments
+from ledger.payments.models import PAYMENT_RANK, CardPayment
+from ledger.payments.stripe_gateway import StripeGateway
+from web.request import db_session
 
 bp = Blueprint("donate", __name__, template_folder="templates")
 
@@ -184,7 +184,7 @@ def complete():
     lang = _lang()
     try:
         with session.begin():
-            payments.sync_payment_intent(session, gateway(), pi_id)
+            card_payments.sync_payment_intent(session, gateway(), pi_id)
     except LedgerError:
         pass  # the webhook or `placefund stripe sync` records it; show what we know
     payment = session.query(CardPayment).filter_by(payment_intent_id=pi_id).one()

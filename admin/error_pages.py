@@ -19,7 +19,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from admin import messages
-from ledger.errors import LedgerError, NotFound
+from admin.console import CONSOLE_CSP
+from foundation.errors import LedgerError, NotFound
 from matching.errors import MatchingError
 
 log = logging.getLogger("placefund.console")
@@ -115,7 +116,6 @@ def error_page(error: BaseException):
     headers["Content-Type"] = "text/html; charset=utf-8"
     # The console's policy, which lets the page load the console's stylesheet: an unknown
     # path belongs to no blueprint and would otherwise get the API's (which allows nothing)
-    from admin.views import CONSOLE_CSP
 
     headers["Content-Security-Policy"] = CONSOLE_CSP
     return body, status, headers

@@ -30,8 +30,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ledger.ubn import is_valid_ubn
-from placefund.reference import townships
+from foundation.errors import InvalidAmount
+from foundation.reference import townships
+from foundation.ubn import is_valid_ubn
+from ledger.money import check_whole_units, parse_amount
 
 _KEY = Regexp(r"^[A-Za-z0-9-]{8,64}$")
 
@@ -266,8 +268,6 @@ def choices(pairs) -> list[SelectChoice]:
 
 def _whole_nt_dollars(form, field) -> None:
     """An amount as people write it (``5,000``, ``NT$5,000``), whole NT$ only."""
-    from ledger.errors import InvalidAmount
-    from ledger.money import check_whole_units, parse_amount
 
     text = (field.data or "").strip()
     field.minor = None

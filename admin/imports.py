@@ -1,7 +1,7 @@
 """Bank statement imports as background jobs: upload, import and match without holding the
 request, with progress and outcome kept in the ``import_jobs`` row.
 
-The work is ``ledger.reconciliation``'s, unchanged: ``import_bank_statement`` (with its
+The work is ``ledger.reconciliation.runs``'s, unchanged: ``import_bank_statement`` (with its
 progress callback) and then ``run_bank``, exactly what the API and the CLI call. This module
 only schedules it and records where it is:
 
@@ -36,12 +36,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from admin.models import ImportJob
+from foundation.db import is_postgres, utcnow
+from foundation.errors import FieldMessage, LedgerError, ValidationError
 from identity.models import User
-from ledger import reconciliation, services
-from ledger.bankfile import LineError, StatementHasErrors, parse_statement
-from ledger.errors import FieldMessage, LedgerError, ValidationError
-from ledger.virtual_accounts import VirtualAccountScheme
-from placefund.db import is_postgres, utcnow
+from ledger.fund import common
+from ledger.fund.virtual_accounts import VirtualAccountScheme
+from ledger.reconciliation import runs as reconciliation_runs
+from ledger.reconciliation.bank_files import LineError, StatementHasErrors, parse_statement
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def create_job(
     mapping: str,
     encoding: str | None,
     skip_bad_lines: bool,
-    account: str = services.BANK,
+    account: str = common.BANK,
 ) -> ImportJob:
     """Queue an import of ``data``. Refuses an empty or oversized file and an unknown layout
     at once (the page shows it next to the field); everything else is the job's to find."""
@@ -127,7 +128,7 @@ def create_job(
             fields={"statement": [FieldMessage("too large", "too_large")]},
             case="too_large",
         )
-    reconciliation.mapping_from(mapping)  # an unknown layout is the form's error
+    reconciliation_runs.mapping_from(mapping)  # an unknown layout is the form's error
     now = utcnow()
     job = ImportJob(
         status="queued",
@@ -276,7 +277,7 @@ def run_job(
     job_id: int,
     *,
     owner: Runner | None = None,
-    scheme: VirtualAccountScheme = services.DEFAULT_VA_SCHEME,
+    scheme: VirtualAccountScheme = common.DEFAULT_VA_SCHEME,
 ) -> None:
     """Claim the job and carry it to the end (succeeded or failed). Never raises.
     ``scheme``: the fund's virtual accounts, as the statement's lines carry them."""
@@ -315,7 +316,7 @@ def _import(
     progress.write(phase="reading", lines_done=0)
     parsed = parse_statement(
         data,
-        reconciliation.mapping_from(job.mapping),
+        reconciliation_runs.mapping_from(job.mapping),
         job.encoding,
         account=job.account,
         scheme=scheme,
@@ -342,7 +343,7 @@ def _import(
     try:
         with database.session() as s, s.begin():
             actor = s.get(User, job.created_by_id)
-            report = reconciliation.import_bank_statement(
+            report = reconciliation_runs.import_bank_statement(
                 s,
                 data,
                 mapping=job.mapping,
@@ -380,7 +381,7 @@ def _match(database, job_id: int, progress: _Progress) -> None:
         with database.session() as s, s.begin():
             job = s.get(ImportJob, job_id)
             actor = s.get(User, job.created_by_id)
-            run = reconciliation.run_bank(s, import_id=job.import_id, actor=actor)
+            run = reconciliation_runs.run_bank(s, import_id=job.import_id, actor=actor)
             summary = json.loads(run.summary or "{}")
             job.run_id = run.id
             job.matched = summary.get("matched", 0)
@@ -434,7 +435,7 @@ class Runner:
     anyway); a queued job waits its turn with its heartbeat kept fresh.
     """
 
-    def __init__(self, database, scheme: VirtualAccountScheme = services.DEFAULT_VA_SCHEME) -> None:
+    def __init__(self, database, scheme: VirtualAccountScheme = common.DEFAULT_VA_SCHEME) -> None:
         self.database = database
         self.scheme = scheme
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-job")
@@ -509,6 +510,6 @@ def runner(app) -> Runner:
         # setdefault: two first uploads racing share one runner (one job at a time)
         existing = app.extensions.setdefault(
             "placefund.import_jobs",
-            Runner(app.extensions["placefund.db"], app.extensions["placefund.va_scheme"]),
+            Runner(app.extensions["foundation.db"], app.extensions["placefund.va_scheme"]),
         )
     return existing

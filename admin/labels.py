@@ -18,8 +18,18 @@ from flask import has_request_context
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from foundation.errors import LedgerError
+from foundation.reference import counties, townships
+from identity import models as identity_models
+from identity.models import Organisation
+from ledger.books import models as book_models
+from ledger.books.chart import spec_for
+from ledger.fund import models as fund_models
 from ledger.money import format_money
-from placefund.reference import counties, townships
+from ledger.payments import models as payment_models
+from ledger.reconciliation import models as reconciliation_models
+from matching import models as matching_models
+from web.request import db_session
 
 
 def english() -> bool:
@@ -235,12 +245,14 @@ def _get(model: str, ident: str | int):
     """A record by id through the request's session (none outside a request)."""
     if not has_request_context() or not str(ident).isdigit():
         return None
-    from identity import models as identity_models
-    from ledger import models, payment_models
-    from matching import records
-    from placefund.app import db_session
-
-    modules = (identity_models, models, payment_models, records)
+    modules = (
+        identity_models,
+        book_models,
+        fund_models,
+        payment_models,
+        reconciliation_models,
+        matching_models,
+    )
     cls = next((getattr(m, model) for m in modules if hasattr(m, model)), None)
     if cls is None:
         return None
@@ -261,9 +273,6 @@ def _company_named(name: str) -> str:
     if not english() or not has_request_context():
         return name
     from sqlalchemy import select
-
-    from identity.models import Organisation
-    from placefund.app import db_session
 
     try:
         org = (
@@ -372,8 +381,6 @@ def account_name(code: str | None) -> str:
 def assertions(text: str | None) -> list[tuple[str, str]]:
     """A closed period's stored balance assertions ("code=minor units" lines) as
     (account code, amount in NT$) pairs for display."""
-    from ledger.chart import spec_for
-    from ledger.errors import LedgerError
 
     pairs = []
     for line in (text or "").splitlines():
@@ -391,8 +398,8 @@ def assertions(text: str | None) -> list[tuple[str, str]]:
 # --- ledger entries -------------------------------------------------------------------------
 
 _MONEY = r"(?P<money>(?:NT\$|[A-Z]{3} )[-\d,.]+)"
-#: The memos ledger/services.py writes (in Chinese, as the books' record); each is shown in
-#: the reader's language with its codes as words. Other memos are shown as written.
+#: The memos the fund's operations (ledger/fund/) write (in Chinese, as the books' record);
+#: each is shown in the reader's language with its codes as words. Other memos are shown as written.
 _MEMOS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^認捐 (?P<name>.+) " + _MONEY + "$"), "pledge"),
     (re.compile(r"^捐款 (?P<channel>[a-z_]+) " + _MONEY + "$"), "donation"),

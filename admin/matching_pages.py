@@ -13,15 +13,15 @@ from flask_babel import gettext as _
 
 from admin import forms, messages, reports
 from admin import self_service_forms as sforms
-from admin.views import bp, form_error, home_for, me, signed_in
+from admin.console import bp, form_error, home_for, me, signed_in
+from foundation.errors import InvalidState, LedgerError
 from foundation.transactions import atomic
 from identity.roles import MANAGERS, MEMBERS
-from ledger.errors import InvalidState, LedgerError
 from matching import services as matching
 from matching.errors import MatchingError
-from matching.models import PRIORITY_TYPES
-from matching.records import MatchRun
-from placefund.app import db_session
+from matching.models import MatchRun
+from matching.problem import PRIORITY_TYPES
+from web.request import db_session
 
 
 def _lang() -> str:

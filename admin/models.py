@@ -8,8 +8,8 @@ import datetime as dt
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from foundation.db import Base, UTCDateTime, created, intpk
 from identity.models import User
-from placefund.db import Base, UTCDateTime, created, intpk
 
 #: Why a console session ended
 SESSION_END_REASONS = ("signed_out", "password_changed", "ended_by_user", "revoked", "two_factor")

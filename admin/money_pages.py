@@ -1,8 +1,8 @@
 """Console pages of the money rules: overdue pledge instalments a manager follows up, and
 the correction of a revenue report (a reversal and a new report, with the reason).
 
-The rules are ``ledger.overdue``'s and ``ledger.services.correct_revenue_report``'s; these
-handlers parse forms, call them and render.
+The rules are ``ledger.fund.overdue``'s and
+``ledger.fund.revenue_returns.correct_revenue_report``'s; these parse forms, call them and render.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from admin import forms
-from admin.views import bp, form_error, ledger_key, me, signed_in
+from admin.console import bp, form_error, ledger_key, me, signed_in
+from foundation.errors import LedgerError
 from foundation.transactions import atomic
 from identity.models import User
 from identity.roles import MANAGERS, visible
-from ledger import services
-from ledger.errors import LedgerError
-from ledger.models import ReturnAgreement, RevenueReport
+from ledger.fund import common, revenue_returns
+from ledger.fund.models import ReturnAgreement, RevenueReport
+from ledger.fund.overdue import overdue_instalments, overdue_summary
 from ledger.money import parse_amount
-from ledger.overdue import overdue_instalments, overdue_summary
-from placefund.app import db_session
+from web.request import db_session
 
 
 class CorrectRevenueForm(forms.MoneyForm):
@@ -41,7 +41,7 @@ class CorrectRevenueForm(forms.MoneyForm):
 def overdue_pledges():
     """Instalments past their due date and not paid, oldest first, with whom to call."""
     s = db_session()
-    items = overdue_instalments(s, services.today())
+    items = overdue_instalments(s, common.today())
     contacts: dict[int, list[User]] = {}
     companies = {o.company.id for o in items}
     if companies:
@@ -74,7 +74,7 @@ def correct_revenue_report(report_id: int):
         try:
             revenue = parse_amount(form.revenue.data, agreement.currency)
             with atomic(db_session()) as tx:
-                services.correct_revenue_report(
+                revenue_returns.correct_revenue_report(
                     tx,
                     key=ledger_key(form),
                     report_id=report_id,

@@ -1,7 +1,7 @@
 """How a company pays a pledge by bank transfer: everything its bank's app asks for.
 
 ``GET /console/pledges/<id>/bank-transfer`` shows the fund's bank (name and 3-digit code),
-branch and account name (from the settings, ``placefund.config.BankAccount``), the pledge's
+branch and account name (from the settings, ``foundation.settings.BankAccount``), the pledge's
 virtual account, the amount of the next instalment and its due date, each with a copy button
 (``static/copy.js``, the app's own script). Laid out for a phone: people type these into
 their bank's app. Companies see their own pledges; fund managers any.
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from flask import abort, current_app, render_template
 
-from admin.views import bp, me, signed_in
+from admin.console import bp, me, signed_in
 from identity.roles import MANAGERS, visible
-from ledger import transfers
-from ledger.models import Pledge
+from ledger.fund import transfers
+from ledger.fund.models import Pledge
 from ledger.money import SYMBOLS, format_money
-from placefund.app import db_session
+from web.request import db_session
 
 
 def amount_to_type(amount: int, currency: str) -> str:

@@ -20,9 +20,10 @@ from flask import (
 )
 
 from admin import LANGUAGES, forms
-from admin.views import CONSOLE_CSP, safe_next
-from ledger import figures, queries
-from placefund.app import db_session
+from admin.console import CONSOLE_CSP, safe_next
+from ledger import listings
+from ledger.fund import figures
+from web.request import db_session
 
 bp = Blueprint("public", __name__, template_folder="templates")
 
@@ -59,7 +60,7 @@ def _vary_on_accept(response):
 
 def landing():
     """What the fund is, its public figures, and the ways in: the page a browser sees at /."""
-    summary = queries.public_summary(db_session())
+    summary = listings.public_summary(db_session())
     return render_template("console/landing.html", summary=summary, now=dt.datetime.now(dt.UTC))
 
 
@@ -76,7 +77,7 @@ def transparency():
     s = db_session()
     return render_template(
         "console/transparency.html",
-        summary=queries.public_summary(s),
+        summary=listings.public_summary(s),
         figures=figures.fund_figures(s),
     )
 

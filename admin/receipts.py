@@ -4,9 +4,9 @@ What a Taiwanese company needs to file a receipt with its taxes: the issuer's na
 and address, the donor's name and 統一編號, the amount in figures and in the financial
 Chinese numerals used on vouchers (大寫: NT$100,000 is 新臺幣壹拾萬元整), the date as official
 documents write it (民國 115 年 12 月 2 日) beside the ISO date, a receipt number (given once
-per donation, counted within each year: ``ledger.receipts``), the legal basis of the
+per donation, counted within each year: ``ledger.fund.receipts``), the legal basis of the
 deduction and the issuer's seal. The issuer's facts come from the settings
-(``placefund.config.ReceiptIssuer``). Receipts are Chinese documents with English labels:
+(``foundation.settings.ReceiptIssuer``). Receipts are Chinese documents with English labels:
 they are rendered in Traditional Chinese whatever the reader's console language.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 from flask import render_template
 from flask_babel import force_locale
 
-from ledger.models import Donation
+from foundation.settings import ReceiptIssuer
+from ledger.fund.models import Donation
 from ledger.money import EXPONENTS
-from placefund.config import ReceiptIssuer
 
 _DIGITS = "零壹貳參肆伍陸柒捌玖"
 _SMALL_UNITS = ("", "拾", "佰", "仟")
@@ -124,7 +124,7 @@ def receipt_pdf(
     fund_name: str,
     issued_on: dt.date,
 ) -> bytes:
-    """One receipt for one payment, numbered ``number`` (see ``ledger.receipts``)."""
+    """One receipt for one payment, numbered ``number`` (see ``ledger.fund.receipts``)."""
     html = _render(
         "pdf/receipt.html",
         donation=donation,

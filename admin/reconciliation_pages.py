@@ -10,7 +10,7 @@ unmatch, ignore with a reason) and the bank statement upload, which becomes an i
 
 Pages name statuses, findings and ledger items in words and amounts in NT$, never by their
 codes or ids (those travel only in form values). The queries are
-``ledger.reconciliation_queue``'s and the decisions ``ledger.reconciliation``'s; these
+``ledger.reconciliation.queue``'s and the decisions ``ledger.reconciliation.runs``'s; these
 handlers parse forms, call them and render.
 """
 
@@ -32,21 +32,21 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from admin import forms, imports, messages
+from admin.console import bp, form_error, me, safe_next, signed_in
 from admin.models import ImportJob
-from admin.views import bp, form_error, me, safe_next, signed_in
+from foundation.errors import LedgerError
 from foundation.transactions import atomic
 from identity.roles import MANAGERS
-from ledger import reconciliation
-from ledger import reconciliation_queue as queue
-from ledger.errors import LedgerError
 from ledger.money import format_money
-from ledger.payment_models import (
+from ledger.reconciliation import queue
+from ledger.reconciliation import runs as reconciliation_runs
+from ledger.reconciliation.models import (
     LINE_SOURCES,
     ReconciliationRun,
     StatementImport,
     StatementLine,
 )
-from placefund.app import db_session
+from web.request import db_session
 
 # What the pages call statuses, findings, rules and ledger items (never their codes)
 
@@ -460,7 +460,7 @@ def reconciliation_confirm(line_id: int):
         return _line_page(line, form, 422) if from_line else _back(line_id)
     try:
         with atomic(db_session()) as s:
-            confirmed = reconciliation.confirm_line(
+            confirmed = reconciliation_runs.confirm_line(
                 s,
                 line_id=line_id,
                 targets=(form.targets.data or "").split() or None,
@@ -484,7 +484,11 @@ def _decide(line_id: int, action: str):
     line = _line(line_id)
     form = forms.LineReasonForm()
     if form.validate_on_submit():
-        service = reconciliation.unmatch_line if action == "unmatch" else reconciliation.ignore_line
+        service = (
+            reconciliation_runs.unmatch_line
+            if action == "unmatch"
+            else reconciliation_runs.ignore_line
+        )
         try:
             with atomic(db_session()) as s:
                 service(s, line_id=line_id, reason=form.reason.data.strip(), actor=me())

@@ -2,7 +2,7 @@
 
 The organisation is created unverified by the same domain service as the API's
 ``POST /api/v1/organisations``; a fund manager verifies it from /console/organisations.
-Each address may try a few times only (placefund/rate_limits.py, shared with the API), so the
+Each address may try a few times only (web/rate_limits.py, shared with the API), so the
 page cannot be used to create organisations in bulk or to probe which numbers and emails
 are registered.
 """
@@ -12,14 +12,14 @@ from __future__ import annotations
 from flask import abort, g, redirect, render_template, request, url_for
 
 from admin import forms
+from admin.console import bp, form_error
 from admin.filters import english
-from admin.views import bp, form_error
+from foundation.errors import LedgerError
+from foundation.reference import townships
 from foundation.transactions import atomic
 from identity import organisations
-from ledger.errors import LedgerError
-from placefund.app import db_session
-from placefund.rate_limits import REGISTRATION_ATTEMPTS, REGISTRATIONS, rate_limits
-from placefund.reference import townships
+from web.rate_limits import REGISTRATION_ATTEMPTS, REGISTRATIONS, rate_limits
+from web.request import db_session
 
 
 def township_choices() -> dict[str, list[tuple[str, str]]]:

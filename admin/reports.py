@@ -1,7 +1,7 @@
 """Read-side figures for the managers' dashboard that the API does not offer.
 
-The fund balance, the public summary and listings come from ``ledger.books`` and
-``ledger.queries``; this module adds the monthly flows, giving by the donor's home county,
+The fund balance, the public summary and listings come from ``ledger.books.reading`` and
+``ledger.listings``; this module adds the monthly flows, giving by the donor's home county,
 pledges still outstanding and what return agreements have left due.
 """
 
@@ -14,10 +14,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from foundation.reference import counties
 from identity.models import Organisation
-from ledger import queries
-from ledger.models import Disbursement, Donation, Entry, Pledge, ReturnAgreement, RevenueReturn
-from placefund.reference import counties
+from ledger import listings as ledger_listings
+from ledger.books.models import Entry
+from ledger.fund.models import Disbursement, Donation, Pledge, ReturnAgreement, RevenueReturn
+from matching import services as matching
+from matching.disclosure import explanation_for
+from matching.models import MatchRun
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ def pledges_outstanding(
     session: Session, *, company_id: int | None = None, limit: int = 100
 ) -> tuple[list[PledgeDue], dict[str, int]]:
     """Open pledges with what is paid and still due, and the total due per currency."""
-    page = queries.list_pledges(session, company_id=company_id, status="open", limit=limit)
+    page = ledger_listings.list_pledges(session, company_id=company_id, status="open", limit=limit)
     rows = [PledgeDue(p, int(paid)) for p, paid in page.items]
     totals: dict[str, int] = defaultdict(int)
     for r in rows:
@@ -135,7 +139,7 @@ def pledges_outstanding(
 
 def pledge_status(session: Session, *, company_id: int, limit: int = 100) -> list[PledgeDue]:
     """Every pledge of a company with what has been paid on it."""
-    page = queries.list_pledges(session, company_id=company_id, limit=limit)
+    page = ledger_listings.list_pledges(session, company_id=company_id, limit=limit)
     return [PledgeDue(p, int(paid)) for p, paid in page.items]
 
 
@@ -143,7 +147,7 @@ def pledge_status(session: Session, *, company_id: int, limit: int = 100) -> lis
 class AgreementDue:
     agreement: ReturnAgreement
     business_name: str
-    totals: queries.AgreementTotals
+    totals: ledger_listings.AgreementTotals
 
 
 def agreements_due(
@@ -151,10 +155,10 @@ def agreements_due(
 ) -> list[AgreementDue]:
     """Return agreements with what revenue reports made due, what came back, what is left."""
     names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
-    page = queries.list_agreements(session, business_id=business_id, limit=200)
+    page = ledger_listings.list_agreements(session, business_id=business_id, limit=200)
     out = []
     for a in page.items:
-        totals = queries.agreement_totals(session, a.id)
+        totals = ledger_listings.agreement_totals(session, a.id)
         if only_outstanding and totals.outstanding <= 0:
             continue
         out.append(AgreementDue(a, names.get(a.business_id, ""), totals))
@@ -166,7 +170,6 @@ def agreements_due(
 
 def match_runs(session: Session, limit: int = 50):
     """Matching runs, newest first."""
-    from matching.records import MatchRun
 
     return session.scalars(select(MatchRun).order_by(MatchRun.id.desc()).limit(limit)).all()
 
@@ -182,7 +185,6 @@ class Explanation:
 def explain(proposal, lang: str, viewer) -> Explanation:
     """The components (points, max, reason) and the best alternatives of a proposal, as
     ``viewer`` may see them (matching/disclosure.py: alternatives for managers only)."""
-    from matching.disclosure import explanation_for
 
     key = "en" if lang == "en" else "zh"
     data = explanation_for(proposal, viewer)
@@ -220,7 +222,7 @@ def explain(proposal, lang: str, viewer) -> Explanation:
 
 @dataclass(frozen=True)
 class PartnershipRow:
-    partnership: object  # matching.records.Partnership
+    partnership: object  # matching.models.Partnership
     #: The other side: the business for a company's page, the company for a business's
     partner: Organisation | None
     #: The partner's people to contact (name, email), shown once both sides accepted
@@ -230,7 +232,6 @@ class PartnershipRow:
 def org_partnerships(session: Session, actor, org: Organisation) -> list[PartnershipRow]:
     """The organisation's partnerships as ``actor`` may see them (``matching.services``'
     rules: members only their own organisation's, managers all), with the partner."""
-    from matching import services as matching
 
     own = [
         p for p in matching.partnerships(session, actor) if org.id in (p.company_id, p.business_id)

@@ -1,7 +1,7 @@
 """Self-service pages of companies and local businesses: the profile, projects, partner
 requests (a business) and offers (a company).
 
-The same domain verbs as the API's (``identity.organisations``, ``ledger.projects``,
+The same domain verbs as the API's (``identity.organisations``, ``ledger.fund.projects``,
 ``matching.services``): these handlers parse the form, call one service and render. A
 member works only on its own organisation's records; another's request or offer is a 404,
 like one that does not exist.
@@ -14,21 +14,21 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from admin import self_service_forms as sf
+from admin.console import bp, form_error, home_for, me, signed_in
 from admin.filters import english
 from admin.registration import township_choices
-from admin.views import bp, form_error, home_for, me, signed_in
+from foundation.db import Base
+from foundation.errors import LedgerError
+from foundation.reference import counties, industries
 from foundation.transactions import atomic
 from identity import organisations
 from identity.models import Organisation
 from identity.roles import MEMBERS
-from ledger import projects
-from ledger.errors import LedgerError
+from ledger.fund import projects
 from matching import services as matching
-from matching.records import JsonList, MatchOffer, MatchRequest
+from matching.models import JsonList, MatchOffer, MatchRequest
 from matching.services import STAGES
-from placefund.app import db_session
-from placefund.db import Base
-from placefund.reference import counties, industries
+from web.request import db_session
 
 #: Proposal stages as the two sides read them (``matching.services.proposal_stage``)
 STAGE_NAMES = {

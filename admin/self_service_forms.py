@@ -25,9 +25,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from admin.forms import _known_town
+from foundation.reference import counties, industries
 from ledger.money import parse_amount
-from matching.models import KINDS, MOTIVES, REGIONS
-from placefund.reference import counties, industries
+from matching.problem import KINDS, MOTIVES, REGIONS
 
 #: Whole NT$ as people type them: 1200, 1,200, NT$1,200 (".00" is tolerated, cents are not)
 _NT_DOLLARS = re.compile(r"^\s*(?:NT\$|\$)?\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.0{1,2})?\s*$")

@@ -1,7 +1,7 @@
 """Signing in and out of the console, two-factor sign-in, and the sessions a user (or a
 manager, for the users they look after) can see and end.
 
-Guessing is slowed, never turned into a lockout (placefund/rate_limits.py): every sign-in post
+Guessing is slowed, never turned into a lockout (web/rate_limits.py): every sign-in post
 counts per client address before any password hash is computed; failures count per address
 (the guesser waits a minute, then an hour, then a day) and per account, but the per-account
 count does not hold back a browser that has signed in to that account before (it carries a
@@ -31,15 +31,14 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from admin import console_sessions, forms, messages, two_factor
+from admin.console import bp, form_error, home_for, me, safe_next, signed_in
 from admin.models import ConsoleSession
-from admin.views import bp, form_error, home_for, me, safe_next, signed_in
+from foundation.errors import LedgerError
 from foundation.transactions import atomic
 from identity import passwords
 from identity.models import User
 from identity.roles import MANAGERS
-from ledger.errors import LedgerError
-from placefund.app import db_session
-from placefund.rate_limits import (
+from web.rate_limits import (
     SIGN_IN_ATTEMPTS,
     SIGN_IN_FAILURES_PER_ACCOUNT,
     SIGN_IN_FAILURES_PER_ADDRESS,
@@ -48,6 +47,7 @@ from placefund.rate_limits import (
     account_key,
     rate_limits,
 )
+from web.request import db_session
 
 #: A browser that signed in to an account carries this signed cookie naming it
 DEVICE_COOKIE = "pf_device"

@@ -22,9 +22,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from admin.models import RecoveryCode
+from foundation.db import utcnow
+from foundation.errors import FieldMessage, ValidationError
 from identity.models import User
-from ledger.errors import FieldMessage, ValidationError
-from placefund.db import utcnow
 
 #: Roles that must use a second factor
 REQUIRED_FOR = ("fund_manager", "admin")

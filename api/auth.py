@@ -16,15 +16,16 @@ from flask import g, request
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from api.errors import ApiError, documented_errors
+from api.errors import documented_errors
 from api.token_cache import TokenCache
+from foundation import auth_sync
+from foundation.db import utcnow
 from identity import tokens
 from identity.models import ApiToken, User
 from identity.roles import ROLES
 from identity.tokens import TOKEN_PREFIX, hash_token
-from placefund import auth_sync
-from placefund.app import db_session
-from placefund.db import utcnow
+from web.problems import ApiError
+from web.request import db_session
 
 #: last_used_at is written at most this often per token (a write per request would serialise
 #: every request of a busy client on one row)

@@ -12,12 +12,13 @@ from flask_smorest import Blueprint as SmorestBlueprint
 from sqlalchemy.orm import Session
 from webargs.flaskparser import FlaskParser
 
-from api.errors import ApiError
+from api.errors import documented_errors
 from foundation import transactions
+from foundation.errors import NotFound
 from foundation.transactions import UnitOfWork
 from identity.models import User
-from ledger.errors import NotFound
-from placefund.app import db_session
+from web.problems import ApiError
+from web.request import db_session
 
 #: Printable ASCII without spaces: what Stripe and the IETF draft accept, and nothing that
 #: could smuggle a separator into the namespaced ledger key
@@ -226,7 +227,6 @@ def _manual_doc(func, **updates):
 
 def errors(*statuses: int):
     """Document the error statuses a view may answer with (all problem documents)."""
-    from api.errors import documented_errors
 
     def decorator(func):
         return _manual_doc(func, responses=documented_errors(*statuses))
@@ -241,7 +241,6 @@ def money_moving(func):
 
 def precondition(func):
     """Document If-Match and the 412/428 answers of an update."""
-    from api.errors import documented_errors
 
     return _manual_doc(
         func, parameters=[PRECONDITION_HEADER], responses=documented_errors(409, 412, 428)

@@ -16,12 +16,13 @@ from api.common import (
     unit_of_work,
     user,
 )
+from foundation.errors import NotFound
 from foundation.transactions import atomic
 from identity.roles import MANAGERS, own_scope, visible
-from ledger import queries, services
-from ledger.errors import NotFound
-from ledger.models import Disbursement
-from placefund.app import db_session
+from ledger import listings
+from ledger.fund import disbursements as fund_disbursements
+from ledger.fund.models import Disbursement
+from web.request import db_session
 
 blp = Blueprint(
     "disbursements",
@@ -45,7 +46,7 @@ def propose(data):
     me = user()
     key = idempotency_key(me)
     with unit_of_work() as uow:
-        d = services.propose_disbursement(
+        d = fund_disbursements.propose_disbursement(
             uow.session,
             key=key,
             actor=me,
@@ -72,7 +73,7 @@ def list_disbursements(args):
     if not ok:  # pragma: no cover - no organisation filter is offered here
         return EMPTY_PAGE
     return page_out(
-        queries.list_disbursements(
+        listings.list_disbursements(
             db_session(),
             business_id=business_id,
             project_id=args["project_id"],
@@ -110,7 +111,9 @@ def get_disbursement(disbursement_id):
 def approve(disbursement_id):
     """Approve: must be a manager of an institution that has not approved yet"""
     with atomic(db_session()) as session:
-        d = services.approve_disbursement(session, disbursement_id=disbursement_id, actor=user())
+        d = fund_disbursements.approve_disbursement(
+            session, disbursement_id=disbursement_id, actor=user()
+        )
     return d, 200, {"ETag": etag_for("disbursement", d)}
 
 
@@ -125,7 +128,7 @@ def pay(data, disbursement_id):
     me = user()
     key = idempotency_key(me)
     with unit_of_work() as uow:
-        d = services.pay_disbursement(
+        d = fund_disbursements.pay_disbursement(
             uow.session,
             key=key,
             disbursement_id=disbursement_id,
@@ -147,7 +150,7 @@ def void(data, disbursement_id):
     me = user()
     key = idempotency_key(me)
     with unit_of_work() as uow:
-        d = services.void_disbursement(
+        d = fund_disbursements.void_disbursement(
             uow.session,
             key=key,
             disbursement_id=disbursement_id,

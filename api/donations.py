@@ -15,11 +15,12 @@ from api.common import (
     user,
     write,
 )
+from foundation.errors import NotFound
 from identity.roles import MANAGERS, own_scope, visible
-from ledger import queries, services
-from ledger.errors import NotFound
-from ledger.models import Donation
-from placefund.app import db_session
+from ledger import listings
+from ledger.fund import donations as fund_donations
+from ledger.fund.models import Donation
+from web.request import db_session
 
 blp = Blueprint("donations", __name__, url_prefix="/api/v1", description="Donations received.")
 
@@ -36,7 +37,7 @@ def record_donation(data):
     key = idempotency_key(me)
     refs = {"bank_line": data["bank_reference"]} if data["bank_reference"] else None
     return write(
-        services.record_donation,
+        fund_donations.record_donation,
         key=key,
         channel=data["channel"],
         amount=data["amount"],
@@ -61,7 +62,7 @@ def list_donations(args):
     if not ok:
         return EMPTY_PAGE
     return page_out(
-        queries.list_donations(
+        listings.list_donations(
             db_session(),
             company_id=company_id,
             pledge_id=args["pledge_id"],

@@ -1,9 +1,9 @@
-"""RFC 9457 problem documents: the one place that turns errors into HTTP responses.
+"""The API's error handlers: every error the API returns as an RFC 9457 problem document.
 
 Every error the API returns has the same shape (``ProblemSchema``) and the media type
 ``application/problem+json``: a stable ``type`` URI and ``code`` for machines, a ``title``
-and a ``detail`` for people, and ``errors`` mapping field names to messages.
-"""
+and a ``detail`` for people, and ``errors`` mapping field names to messages. The document
+itself is built by ``web.problems``, which the input guard and the last-resort handler use too."""
 
 from __future__ import annotations
 
@@ -11,40 +11,16 @@ import http
 import logging
 
 import marshmallow as ma
-from flask import Flask, g, jsonify, request
+from flask import Flask
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from ledger.errors import LedgerError
+from foundation.errors import LedgerError
 from matching.errors import MatchingError
+from web.problems import HTTP_CODES, PROBLEM_MEDIA_TYPE, ApiError, problem
 
 log = logging.getLogger("placefund.api")
-
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-TYPE_PREFIX = "urn:placefund:problem:"
-
-#: Stable codes for HTTP-level errors (LedgerErrors bring their own ``code``).
-HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    412: "precondition_failed",
-    413: "request_too_large",
-    414: "uri_too_long",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    428: "precondition_required",
-    429: "too_many_requests",
-    431: "request_header_fields_too_large",
-    500: "internal_error",
-    501: "not_implemented",
-    503: "service_unavailable",
-}
 
 
 class ProblemSchema(ma.Schema):
@@ -64,67 +40,6 @@ class ProblemSchema(ma.Schema):
         values=ma.fields.List(ma.fields.String()),
         metadata={"description": "Messages per field (dotted paths for nested fields)"},
     )
-
-
-class ApiError(Exception):
-    """An HTTP-level refusal raised by the API layer (auth, preconditions, media types)."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        *,
-        code: str | None = None,
-        fields: dict[str, list[str]] | None = None,
-        headers: dict[str, str] | None = None,
-    ):
-        super().__init__(detail)
-        self.status = status
-        self.code = code or HTTP_CODES.get(status, "error")
-        self.detail = detail
-        self.fields = fields or {}
-        self.headers = headers or {}
-
-
-def problem(
-    status: int,
-    code: str,
-    detail: str,
-    *,
-    fields: dict[str, list[str]] | None = None,
-    headers: dict[str, str] | None = None,
-):
-    """A Flask response holding a problem document."""
-    body = {
-        "type": TYPE_PREFIX + code,
-        "code": code,
-        "title": http.HTTPStatus(status).phrase,
-        "status": status,
-        "detail": encodable(detail),
-        "instance": request.path,
-    }
-    request_id = g.get("request_id")
-    if request_id:
-        body["request_id"] = request_id
-    if fields:
-        body["errors"] = {encodable(k): [encodable(str(m)) for m in v] for k, v in fields.items()}
-    response = jsonify(body)
-    response.status_code = status
-    response.mimetype = PROBLEM_MEDIA_TYPE
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
-
-
-def encodable(text: str) -> str:
-    """``text`` as it can be sent in UTF-8: a lone surrogate (from a client's ``"\\ud800"``,
-    echoed in a field name or message) written as ``\\ud800`` instead of failing to encode
-    while the error itself is being answered."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
 
 
 def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:

@@ -22,16 +22,19 @@ from api.common import (
     unit_of_work,
     user,
 )
-from api.errors import ApiError
 from api.schemas import money
+from foundation.errors import NotFound
 from foundation.transactions import atomic
 from identity.models import Organisation
 from identity.roles import MANAGERS, is_manager
-from ledger import books, figures, queries, services
-from ledger.errors import NotFound
-from ledger.models import Entry
-from ledger.services import today
-from placefund.app import db_session
+from ledger import listings
+from ledger.books import periods as books_periods
+from ledger.books import reading
+from ledger.books.models import Entry
+from ledger.fund import corrections, figures
+from ledger.fund.common import today
+from web.problems import ApiError
+from web.request import db_session
 
 blp = Blueprint(
     "ledger", __name__, url_prefix="/api/v1", description="The fund's books (fund managers)."
@@ -46,7 +49,7 @@ blp = Blueprint(
 def list_accounts(args):
     """Accounts of the chart with their current balances"""
     return page_out(
-        queries.list_accounts(
+        listings.list_accounts(
             db_session(),
             prefix=args["prefix"],
             type_=args["type"],
@@ -64,8 +67,8 @@ def list_accounts(args):
 def account_balance(args, code):
     """An account's natural balance, now or as of the end of a date"""
     session = db_session()
-    account = books.get_account(session, code)
-    amount = books.balance(session, code, args["as_of"])
+    account = reading.get_account(session, code)
+    amount = reading.balance(session, code, args["as_of"])
     return {"code": code, "as_of": args["as_of"], "balance": money(amount, account.currency)}
 
 
@@ -78,7 +81,7 @@ def account_statement(args, code):
     """An account's postings between two dates, with opening, running and closing balances"""
     if args["start"] and args["end"] and args["end"] < args["start"]:
         raise ApiError(422, "The period ends before it starts.", fields={"to": ["before from"]})
-    st = books.statement(db_session(), code, args["start"], args["end"])
+    st = reading.statement(db_session(), code, args["start"], args["end"])
     cur = st.account.currency
     return {
         "account": st.account,
@@ -108,7 +111,7 @@ def account_statement(args, code):
 def list_entries(args):
     """Journal entries with their postings, newest first"""
     return page_out(
-        queries.list_entries(
+        listings.list_entries(
             db_session(),
             kind=args["kind"],
             account=args["account"],
@@ -144,11 +147,11 @@ def record_adjustment(data):
     me = user()
     key = idempotency_key(me)
     with unit_of_work() as uow:
-        return services.record_adjustment(
+        return corrections.record_adjustment(
             uow.session,
             key=key,
             actor=me,
-            lines=[services.AdjustmentLine(**line) for line in data["lines"]],
+            lines=[corrections.AdjustmentLine(**line) for line in data["lines"]],
             reason=data["reason"],
             on=data["on"],
             uow=uow,
@@ -170,7 +173,7 @@ def reverse_adjustment(data, entry_id):
     me = user()
     key = idempotency_key(me)
     with unit_of_work() as uow:
-        return services.reverse_adjustment(
+        return corrections.reverse_adjustment(
             uow.session,
             key=key,
             entry_id=entry_id,
@@ -188,7 +191,7 @@ def reverse_adjustment(data, entry_id):
 @blp.response(200, schemas.TrialBalanceSchema)
 def trial_balance(args):
     """Every account's debit or credit balance; debits equal credits in each currency"""
-    tb = books.trial_balance(db_session(), args["as_of"])
+    tb = reading.trial_balance(db_session(), args["as_of"])
     return {
         "as_of": tb.as_of,
         "balanced": tb.balanced,
@@ -214,7 +217,7 @@ def trial_balance(args):
 @blp.response(200, schemas.PositionSchema)
 def position():
     """What the fund holds for spending: unrestricted and per restricted purpose (TWD)"""
-    pos = books.fund_position(db_session())
+    pos = reading.fund_position(db_session())
     return {
         "currency": pos.currency,
         "total": money(pos.total, pos.currency),
@@ -229,7 +232,7 @@ def position():
 @blp.response(200, schemas.PeriodSchema(many=True))
 def list_periods():
     """Closed accounting periods"""
-    return queries.list_periods(db_session())
+    return listings.list_periods(db_session())
 
 
 @blp.route("/ledger/periods", methods=["POST"])
@@ -243,7 +246,7 @@ def close_period(data):
     Nothing may be posted on or before a closed date afterwards.
     """
     with atomic(db_session()) as session:
-        return books.close_period(
+        return books_periods.close_period(
             session, actor=user(), end_date=data["end_date"], assertions=data["assertions"]
         )
 
@@ -274,7 +277,7 @@ def donor_statement(args):
     if company.kind != "company":
         raise NotFound(f"Company {company.id} does not exist.")
     year = args["year"] or today().year
-    st = queries.donor_statement(session, company, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    st = listings.donor_statement(session, company, dt.date(year, 1, 1), dt.date(year, 12, 31))
 
     def amounts(by_currency):
         return [money(v, cur) for cur, v in sorted(by_currency.items())]
@@ -307,7 +310,7 @@ def public_summary():
     included. Donor names appear only where the donor opted in. No authentication.
     """
     session = db_session()
-    s = queries.public_summary(session)
+    s = listings.public_summary(session)
     fig = figures.fund_figures(session)
     cur = s.currency
 

@@ -10,13 +10,13 @@ from marshmallow import fields, validate
 from api.auth import requires
 from api.common import Blueprint, errors, user
 from api.schemas import Amount, Bool, Id, Strict, Text
+from foundation.errors import NotFound, ValidationError
 from foundation.transactions import atomic
 from identity.roles import MANAGERS, MEMBERS
-from ledger.errors import NotFound, ValidationError
 from matching import services
 from matching.disclosure import explanation_for
-from matching.records import KINDS, JsonList, MatchOffer, MatchRequest
-from placefund.app import db_session
+from matching.models import KINDS, JsonList, MatchOffer, MatchRequest, MatchRun
+from web.request import db_session
 
 blp = Blueprint("matching", __name__, url_prefix="/api/v1", description="Matchmaking.")
 
@@ -331,7 +331,6 @@ def start_run(data):
 @blp.response(200, RunSchema)
 def get_run(run_id):
     """A run with its parameters and every proposal with its explanation"""
-    from matching.records import MatchRun
 
     run = db_session().get(MatchRun, run_id)
     if run is None:

@@ -19,15 +19,15 @@ from api.common import (
     precondition,
     user,
 )
-from api.errors import ApiError
+from foundation.errors import NotFound
 from foundation.transactions import atomic
 from identity import organisations, tokens
 from identity.models import ApiToken, Organisation, User
 from identity.roles import MANAGERS, is_manager, visible
-from ledger import queries
-from ledger.errors import NotFound
-from placefund.app import db_session
-from placefund.rate_limits import REGISTRATION_ATTEMPTS, REGISTRATIONS, rate_limits
+from ledger import listings
+from web.problems import ApiError
+from web.rate_limits import REGISTRATION_ATTEMPTS, REGISTRATIONS, rate_limits
+from web.request import db_session
 
 blp = Blueprint(
     "organisations",
@@ -87,7 +87,7 @@ def list_organisations(args):
     me = user()
     only = None if is_manager(me) else me.organisation_id
     return page_out(
-        queries.list_organisations(
+        listings.list_organisations(
             db_session(),
             only_id=only,
             kind=args["kind"],
@@ -183,7 +183,7 @@ def list_tokens(args):
     if target is not None:
         stmt = stmt.where(ApiToken.user_id == target)
     return page_out(
-        queries.page(
+        listings.page(
             db_session(),
             stmt,
             ApiToken.id,

@@ -18,12 +18,13 @@ from api.common import (
     user,
 )
 from api.webhooks import gateway
+from foundation.errors import NotFound
 from identity.roles import MANAGERS, visible
-from ledger import payments, queries
-from ledger.errors import NotFound
-from ledger.models import Pledge
-from ledger.payment_models import EVENT_STATES, CardPayment, StripeEvent
-from placefund.app import db_session
+from ledger import listings
+from ledger.fund.models import Pledge
+from ledger.payments import card_payments
+from ledger.payments.models import EVENT_STATES, CardPayment, StripeEvent
+from web.request import db_session
 
 blp = Blueprint(
     "payments", __name__, url_prefix="/api/v1", description="Card payments through Stripe."
@@ -114,7 +115,7 @@ def create_card_payment(data, pledge_id):
     key = idempotency_key(me)
     gw = gateway()
     _own_pledge(db_session(), pledge_id)
-    payment, pi = payments.open_card_payment(
+    payment, pi = card_payments.open_card_payment(
         db_session(), gw, pledge_id=pledge_id, request_key=key, amount=data["amount"], actor=me
     )
     page = url_for("donate.pay", card_payment_id=payment.id)
@@ -129,7 +130,7 @@ def list_card_payments(pledge_id):
     """Card payment attempts on a pledge, with their Stripe ids and donations"""
     session = db_session()
     _own_pledge(session, pledge_id)
-    return {"items": payments.card_payments_of(session, pledge_id)}
+    return {"items": card_payments.card_payments_of(session, pledge_id)}
 
 
 @blp.route("/stripe/events", methods=["GET"])
@@ -144,7 +145,7 @@ def list_stripe_events(args):
     stmt = select(StripeEvent)
     if args["status"]:
         stmt = stmt.where(StripeEvent.status == args["status"])
-    result = queries.page(
+    result = listings.page(
         db_session(), stmt, StripeEvent.id, limit=args["limit"], after=decode_cursor(args["cursor"])
     )
     return page_out(result)

@@ -21,13 +21,14 @@ from api.common import (
     unit_of_work,
     user,
 )
-from api.errors import ApiError
+from foundation.errors import NotFound
 from foundation.transactions import atomic
 from identity.roles import MANAGERS, is_manager, own_scope, visible
-from ledger import queries, services
-from ledger.errors import NotFound
-from ledger.models import Pledge
-from placefund.app import db_session
+from ledger import listings
+from ledger.fund import pledges as fund_pledges
+from ledger.fund.models import Pledge
+from web.problems import ApiError
+from web.request import db_session
 
 blp = Blueprint("pledges", __name__, url_prefix="/api/v1", description="Donation pledges.")
 
@@ -79,7 +80,7 @@ def create_pledge(data):
     key = idempotency_key(me)
     with unit_of_work() as uow:
         session = uow.session
-        pledge = services.record_pledge(
+        pledge = fund_pledges.record_pledge(
             session,
             key=key,
             company_id=company_id,
@@ -93,7 +94,7 @@ def create_pledge(data):
             scheme=current_app.extensions["placefund.va_scheme"],
             uow=uow,
         )
-        paid = services.pledge_paid(session, pledge.id)
+        paid = fund_pledges.pledge_paid(session, pledge.id)
     return pledge_view(pledge, paid), 201, {"ETag": etag_for("pledge", pledge)}
 
 
@@ -107,7 +108,7 @@ def list_pledges(args):
     ok, company_id = own_scope(user(), args["company_id"])
     if not ok:
         return EMPTY_PAGE
-    result = queries.list_pledges(
+    result = listings.list_pledges(
         db_session(),
         company_id=company_id,
         status=args["status"],
@@ -130,7 +131,7 @@ def get_pledge(pledge_id):
     """Read a pledge with its instalments and what has been paid"""
     session = db_session()
     pledge = _pledge(session, pledge_id)
-    paid = services.pledge_paid(session, pledge.id)
+    paid = fund_pledges.pledge_paid(session, pledge.id)
     return pledge_view(pledge, paid), 200, {"ETag": etag_for("pledge", pledge)}
 
 
@@ -150,5 +151,5 @@ def update_pledge(data, pledge_id):
         check_precondition("pledge", pledge, data.get("version"))
         pledge.public_name = data["public_name"]
         session.flush()
-        paid = services.pledge_paid(session, pledge.id)
+        paid = fund_pledges.pledge_paid(session, pledge.id)
     return pledge_view(pledge, paid), 200, {"ETag": etag_for("pledge", pledge)}

@@ -15,9 +15,10 @@ from api.common import (
 )
 from foundation.transactions import atomic
 from identity.roles import MANAGERS, own_scope, visible
-from ledger import projects, queries
-from ledger.models import Project
-from placefund.app import db_session
+from ledger import listings
+from ledger.fund import projects
+from ledger.fund.models import Project
+from web.request import db_session
 
 blp = Blueprint("projects", __name__, url_prefix="/api/v1", description="Place-creation projects.")
 
@@ -33,7 +34,7 @@ def list_projects(args):
     if not ok:
         return EMPTY_PAGE
     return page_out(
-        queries.list_projects(
+        listings.list_projects(
             db_session(),
             business_id=business_id,
             county_code=args["county_code"],

@@ -15,13 +15,14 @@ from sqlalchemy import select
 from api import schemas
 from api.auth import requires
 from api.common import Blueprint, decode_cursor, errors, page_out, user
-from api.errors import ApiError
 from api.webhooks import gateway
+from foundation.errors import NotFound
 from foundation.transactions import atomic
 from identity.roles import MANAGERS
-from ledger import queries, reconciliation, reconciliation_queue
-from ledger.errors import NotFound
-from ledger.payment_models import (
+from ledger import listings
+from ledger.reconciliation import queue
+from ledger.reconciliation import runs as reconciliation_runs
+from ledger.reconciliation.models import (
     LINE_SOURCES,
     LINE_STATES,
     RUN_KINDS,
@@ -29,8 +30,9 @@ from ledger.payment_models import (
     StatementImport,
     StatementLine,
 )
-from ledger.reconcile import ReconcileConfig
-from placefund.app import db_session
+from ledger.reconciliation.rules import ReconcileConfig
+from web.problems import ApiError
+from web.request import db_session
 
 blp = Blueprint(
     "reconciliation",
@@ -255,7 +257,7 @@ def import_bank_statement(data):
     except (binascii.Error, ValueError):
         raise ApiError(422, "content is not base64.", fields={"content": ["not base64"]}) from None
     with atomic(db_session()) as session:
-        report = reconciliation.import_bank_statement(
+        report = reconciliation_runs.import_bank_statement(
             session,
             raw,
             mapping=data["mapping"],
@@ -281,7 +283,7 @@ def import_stripe(data):
     transactions = list(_stripe_transactions(data["payout"], data["start"], data["end"]))
     name = f"payout={data['payout']}" if data["payout"] else f"{data['start']}..{data['end']}"
     with atomic(db_session()) as session:
-        report = reconciliation.import_stripe_transactions(
+        report = reconciliation_runs.import_stripe_transactions(
             session, transactions, name=name, payout=data["payout"], actor=user()
         )
         return session.get(StatementImport, report.import_id), 201
@@ -289,7 +291,7 @@ def import_stripe(data):
 
 def _stripe_transactions(payout, start, end):
     def ts(day):
-        return int(dt.datetime.combine(day, dt.time(), reconciliation.TAIWAN).timestamp())
+        return int(dt.datetime.combine(day, dt.time(), reconciliation_runs.TAIWAN).timestamp())
 
     return gateway().list_balance_transactions(
         payout=payout,
@@ -307,7 +309,7 @@ def create_run(data):
     """Run the matching rules (bank or Stripe); a dry run stores the run and changes nothing"""
     with atomic(db_session()) as session:
         if data["kind"] == "bank":
-            run = reconciliation.run_bank(
+            run = reconciliation_runs.run_bank(
                 session,
                 import_id=data["import_id"],
                 config=ReconcileConfig(
@@ -318,7 +320,7 @@ def create_run(data):
                 actor=user(),
             )
         else:
-            run = reconciliation.run_stripe(
+            run = reconciliation_runs.run_stripe(
                 session,
                 import_id=data["import_id"],
                 payout=data["payout"],
@@ -341,7 +343,7 @@ def list_runs(args):
     if args["kind"]:
         stmt = stmt.where(ReconciliationRun.kind == args["kind"])
     return page_out(
-        queries.page(
+        listings.page(
             db_session(),
             stmt,
             ReconciliationRun.id,
@@ -371,7 +373,7 @@ def get_run(args, run_id):
     run = session.get(ReconciliationRun, run_id)
     if run is None:
         raise NotFound(f"Reconciliation run {run_id} does not exist.")
-    return _RunView(run, reconciliation.results_of(session, run_id, args["outcome"]))
+    return _RunView(run, reconciliation_runs.results_of(session, run_id, args["outcome"]))
 
 
 @blp.route("/lines", methods=["GET"])
@@ -385,7 +387,7 @@ def list_lines(args):
     Filters: status (or open), source, import, date range and amount; ``total`` counts the
     lines the filters select.
     """
-    line_filter = reconciliation_queue.LineFilter(
+    line_filter = queue.LineFilter(
         status=args["status"] or "all",
         source=args["source"],
         start=args["start"],
@@ -395,9 +397,9 @@ def list_lines(args):
         import_id=args["import_id"],
     )
     session = db_session()
-    stmt = select(StatementLine).where(*reconciliation_queue.conditions(line_filter))
+    stmt = select(StatementLine).where(*queue.conditions(line_filter))
     page = page_out(
-        queries.page(
+        listings.page(
             session,
             stmt,
             StatementLine.id,
@@ -405,7 +407,7 @@ def list_lines(args):
             after=decode_cursor(args["cursor"]),
         )
     )
-    return page | {"total": reconciliation_queue.count(session, line_filter)}
+    return page | {"total": queue.count(session, line_filter)}
 
 
 @blp.route("/lines/<bigid:line_id>/confirm", methods=["POST"])
@@ -416,7 +418,7 @@ def list_lines(args):
 def confirm_line(data, line_id):
     """Confirm a line's match (the proposed one, or the items you name)"""
     with atomic(db_session()) as session:
-        return reconciliation.confirm_line(
+        return reconciliation_runs.confirm_line(
             session, line_id=line_id, targets=data["targets"], reason=data["reason"], actor=user()
         )
 
@@ -429,7 +431,7 @@ def confirm_line(data, line_id):
 def unmatch_line(data, line_id):
     """Undo a line's match or ignore, with a reason"""
     with atomic(db_session()) as session:
-        return reconciliation.unmatch_line(
+        return reconciliation_runs.unmatch_line(
             session, line_id=line_id, reason=data["reason"], actor=user()
         )
 
@@ -442,6 +444,6 @@ def unmatch_line(data, line_id):
 def ignore_line(data, line_id):
     """Set a line aside (bank fee, internal transfer), with a reason"""
     with atomic(db_session()) as session:
-        return reconciliation.ignore_line(
+        return reconciliation_runs.ignore_line(
             session, line_id=line_id, reason=data["reason"], actor=user()
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api import operations, schemas
+from api import schemas
 from api.auth import requires
 from api.common import (
     EMPTY_PAGE,
@@ -16,12 +16,13 @@ from api.common import (
     unit_of_work,
     user,
 )
+from foundation.errors import NotFound
 from foundation.transactions import atomic
 from identity.roles import MANAGERS, own_scope, visible
-from ledger import queries, services
-from ledger.errors import NotFound
-from ledger.models import ReturnAgreement, RevenueReport
-from placefund.app import db_session
+from ledger import listings
+from ledger.fund import revenue_returns
+from ledger.fund.models import ReturnAgreement, RevenueReport
+from web.request import db_session
 
 blp = Blueprint(
     "returns",
@@ -32,7 +33,7 @@ blp = Blueprint(
 
 
 def agreement_view(session, agreement: ReturnAgreement) -> With:
-    totals = queries.agreement_totals(session, agreement.id)
+    totals = listings.agreement_totals(session, agreement.id)
     return With(agreement, due=totals.due, returned=totals.returned, outstanding=totals.outstanding)
 
 
@@ -52,13 +53,13 @@ def _agreement(session, agreement_id: int) -> ReturnAgreement:
 def create_agreement(data):
     """Agree the share of revenue (basis points), period and cap a business returns"""
     with atomic(db_session()) as session:
-        operations.check_agreement_links(
+        revenue_returns.check_agreement_links(
             session,
             business_id=data["business_id"],
             project_id=data["project_id"],
             disbursement_id=data["disbursement_id"],
         )
-        agreement = services.create_return_agreement(session, actor=user(), **data)
+        agreement = revenue_returns.create_return_agreement(session, actor=user(), **data)
         return agreement_view(session, agreement)
 
 
@@ -73,7 +74,7 @@ def list_agreements(args):
     if not ok:
         return EMPTY_PAGE
     session = db_session()
-    result = queries.list_agreements(
+    result = listings.list_agreements(
         session, business_id=business_id, limit=args["limit"], after=decode_cursor(args["cursor"])
     )
     return {
@@ -105,7 +106,7 @@ def report_revenue(data, agreement_id):
     with unit_of_work() as uow:
         session = uow.session
         _agreement(session, agreement_id)
-        report = services.report_revenue(
+        report = revenue_returns.report_revenue(
             session,
             key=key,
             agreement_id=agreement_id,
@@ -138,7 +139,7 @@ def correct_report(data, report_id):
         if report is None:
             raise NotFound(f"Revenue report {report_id} does not exist.")
         _agreement(session, report.agreement_id)
-        new = services.correct_revenue_report(
+        new = revenue_returns.correct_revenue_report(
             session,
             key=key,
             report_id=report_id,
@@ -165,7 +166,7 @@ def list_reports(args, agreement_id):
     """The revenue reports on an agreement"""
     session = db_session()
     agreement = _agreement(session, agreement_id)
-    result = queries.list_revenue_reports(
+    result = listings.list_revenue_reports(
         session, agreement_id, limit=args["limit"], after=decode_cursor(args["cursor"])
     )
     return {
@@ -186,7 +187,7 @@ def record_return(data, agreement_id):
     key = idempotency_key(me)
     refs = {"bank_line": data["bank_reference"]} if data["bank_reference"] else None
     with unit_of_work() as uow:
-        return services.record_revenue_return(
+        return revenue_returns.record_revenue_return(
             uow.session,
             key=key,
             agreement_id=agreement_id,
@@ -208,7 +209,7 @@ def list_returns(args, agreement_id):
     session = db_session()
     _agreement(session, agreement_id)
     return page_out(
-        queries.list_revenue_returns(
+        listings.list_revenue_returns(
             session, agreement_id, limit=args["limit"], after=decode_cursor(args["cursor"])
         )
     )

@@ -9,12 +9,12 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from foundation.reference import counties, townships
+from foundation.ubn import is_valid_ubn
 from identity.roles import ROLES
-from ledger.chart import PRIORITY_TYPES
-from ledger.models import DISBURSEMENT_KINDS, DISBURSEMENT_STATES
+from ledger.books.chart import PRIORITY_TYPES
+from ledger.fund.models import DISBURSEMENT_KINDS, DISBURSEMENT_STATES
 from ledger.money import EXPONENTS, MAX_AMOUNT, Money
-from ledger.ubn import is_valid_ubn
-from placefund.reference import counties, townships
 
 #: The column types' bounds. Every integer a request carries is checked against the column
 #: it ends up compared with or stored in, so a number too large for it is a 4xx naming the

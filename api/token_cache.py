@@ -14,7 +14,7 @@ What keeps it safe:
 - A lookup that began before an invalidation is not stored after it (a generation count),
   so a value read before a revocation cannot outlive the revocation's notification.
 - A revocation is in force everywhere when the call that made it returns: the changing
-  process waits until every live listener has acknowledged it (placefund/auth_sync.py).
+  process waits until every live listener has acknowledged it (foundation/auth_sync.py).
   The listener acknowledges only after emptying the cache.
 - The cache is trusted only within a lease (``auth_sync.LEASE_SECONDS``) of the listener's
   last round trip to the database, counted from when it was sent and renewed only after
@@ -39,7 +39,7 @@ from time import monotonic
 import psycopg
 from sqlalchemy import Engine
 
-from placefund import auth_sync
+from foundation import auth_sync
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,10 @@ from api import (
     projects,
     returns,
 )
-from api.errors import PROBLEM_MEDIA_TYPE, ApiError, ProblemSchema, register_error_handlers
+from api.errors import ProblemSchema, register_error_handlers
 from api.operation_ids import name_operations
 from api.schemas import MAX_BIG_ID, MAX_ID
+from web.problems import PROBLEM_MEDIA_TYPE, ApiError
 
 API_PREFIX = "/api/v1"
 

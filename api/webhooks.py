@@ -14,15 +14,15 @@ import re
 import stripe
 from flask import Blueprint, current_app, jsonify, request
 
-from api.errors import problem
-from ledger import payments
-from ledger.errors import LedgerError
-from ledger.stripe_gateway import (
+from foundation.errors import LedgerError
+from ledger.payments import card_payments
+from ledger.payments.stripe_gateway import (
     StripeGateway,
     StripeNotConfigured,
     StripeUnavailable,
 )
-from placefund.app import db_session
+from web.problems import problem
+from web.request import db_session
 
 log = logging.getLogger("placefund.webhooks")
 
@@ -70,7 +70,7 @@ def event_problems(event: object) -> dict[str, list[str]]:
         found["data.object"] = ["an object"]
     else:
         object_id = obj.get("id")
-        needed = event_type in payments.HANDLED_EVENTS
+        needed = event_type in card_payments.HANDLED_EVENTS
         if (object_id is not None or needed) and (
             not isinstance(object_id, str) or not _STRIPE_ID.match(object_id)
         ):
@@ -116,14 +116,14 @@ def stripe_webhook():
         session.commit()
     try:
         with session.begin():
-            row = payments.handle_event(session, gw, event)
+            row = card_payments.handle_event(session, gw, event)
     except StripeUnavailable as exc:
         # Nothing stored: Stripe delivers again later, and by then we can re-fetch.
         return problem(503, exc.code, exc.detail)
     except LedgerError as exc:
         log.error("stripe event %s (%s) needs attention: %s", event["id"], event["type"], exc)
         with session.begin():
-            payments.record_failed_event(session, event, exc, via="webhook")
+            card_payments.record_failed_event(session, event, exc, via="webhook")
         return jsonify(received=True, status="needs_attention"), 200
     if row is None:
         return jsonify(received=True, status="duplicate"), 200

@@ -43,9 +43,9 @@ from bench.ledger_bench import (  # noqa: E402
     sa_url,
     service_writer,
 )
+from foundation.db import make_session_factory  # noqa: E402
 from foundation.transactions import UnitOfWork  # noqa: E402
-from ledger import services  # noqa: E402
-from placefund.db import make_session_factory  # noqa: E402
+from ledger.fund import donations as fund_donations  # noqa: E402
 from placefund.migrate import upgrade  # noqa: E402
 
 
@@ -60,7 +60,7 @@ def donation_writer(schema, _shape, writer, seconds, start_at, out):
         t0 = time.perf_counter()
         with sessions() as s, UnitOfWork(s, commit_with_posting=True) as uow:
             # As foundation.transactions.write runs it: the posting commits in its round trip
-            services.record_donation(
+            fund_donations.record_donation(
                 s, key=f"svc:{writer}:{n}", channel="bank_transfer", amount=100_000, uow=uow
             )
         latencies.append(time.perf_counter() - t0)
@@ -141,9 +141,9 @@ def free_port() -> int:
 
 def seed(schema: str) -> str:
     """A manager and a company; returns the manager's API token."""
+    from foundation.ubn import complete_ubn
     from identity.models import Organisation, User
     from identity.tokens import issue_token
-    from ledger.ubn import complete_ubn
 
     engine = engine_for(schema)
     upgrade(engine)

@@ -39,11 +39,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.api_bench import sa_url, seed  # noqa: E402
 from bench.ledger_bench import create_schema, drop_schema, engine_for  # noqa: E402
-from ledger.core import request_hash  # noqa: E402
-from ledger.models import Donation  # noqa: E402
-from ledger.posting import _PG, Companion, _CompanionInsert, _postings_sql  # noqa: E402
-from placefund.db import as_loaded, make_session_factory, utcnow  # noqa: E402
-from placefund.pgwire import Batch  # noqa: E402
+from foundation.db import as_loaded, make_session_factory, utcnow  # noqa: E402
+from foundation.pgwire import Batch  # noqa: E402
+from ledger.books.legs import request_hash  # noqa: E402
+from ledger.books.posting import _PG, Companion, _CompanionInsert, _postings_sql  # noqa: E402
+from ledger.fund.models import Donation  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -174,8 +174,8 @@ def main() -> None:
         token = seed(schema)
         os.environ["DATABASE_URL"] = f"{sa_url()}?options={quote(f'-csearch_path={schema}')}"
         import api.donations
+        from foundation.settings import Settings
         from placefund.app import create_app
-        from placefund.config import Settings
 
         app = create_app(Settings.from_env())
         call = wsgi_caller(app, token)

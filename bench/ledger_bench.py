@@ -35,11 +35,11 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledger.chain import seal_pending  # noqa: E402
-from ledger.core import GENESIS_HASH, Leg, entry_hash  # noqa: E402
-from ledger.posting import open_account, post_entry  # noqa: E402
-from placefund.config import normalise_database_url  # noqa: E402
-from placefund.db import make_engine, make_session_factory  # noqa: E402
+from foundation.db import make_engine, make_session_factory  # noqa: E402
+from foundation.settings import normalise_database_url  # noqa: E402
+from ledger.books.chain import seal_pending  # noqa: E402
+from ledger.books.legs import GENESIS_HASH, Leg, entry_hash  # noqa: E402
+from ledger.books.posting import open_account, post_entry  # noqa: E402
 from placefund.migrate import upgrade  # noqa: E402
 
 DAY = dt.date(2026, 11, 26)
@@ -307,7 +307,7 @@ def bulk_load(schema: str, postings: int) -> float:
 
 
 def read_latency(schema: str, samples: int = 2000):
-    from ledger.books import balance
+    from ledger.books.reading import balance
 
     engine = engine_for(schema, pool_size=1, max_overflow=0)
     sessions = make_session_factory(engine)

@@ -67,7 +67,7 @@ def run_case(n_off: int, n_req: int, budgets: bool, seed: int, k: int, opts: dic
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     from matching import solver
-    from matching.models import Params
+    from matching.problem import Params
     from matching.synthetic import generate
 
     out: dict = {"size": f"{n_off:,} x {n_req:,}", "budgets": budgets}

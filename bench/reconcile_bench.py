@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from ledger import virtual_accounts  # noqa: E402
-from ledger.services import va_scheme  # noqa: E402
+from ledger.fund import virtual_accounts  # noqa: E402
+from ledger.fund.common import va_scheme  # noqa: E402
 from placefund.app import Database  # noqa: E402
 from placefund.migrate import upgrade  # noqa: E402
 
@@ -46,7 +46,7 @@ TAIWAN = dt.timezone(dt.timedelta(hours=8))
 def _database(url: str, schema: str | None) -> Database:
     if schema is None:
         return Database(url)
-    from placefund.db import make_engine, make_session_factory
+    from foundation.db import make_engine, make_session_factory
 
     db = Database.__new__(Database)
     db.engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
@@ -57,7 +57,7 @@ def _database(url: str, schema: str | None) -> Database:
 def _accounts(conn) -> dict[str, int]:
     from sqlalchemy.orm import Session
 
-    from ledger.posting import open_account
+    from ledger.books.posting import open_account
 
     codes = [
         "assets:bank:main",
@@ -286,27 +286,27 @@ def setup(db: Database, n: int, workdir: Path) -> None:
 
 def measure(phase: str, url: str, schema: str | None, workdir: Path) -> dict:
     """One measured phase in this (fresh) process."""
-    from ledger import reconciliation
+    from ledger.reconciliation import runs as reconciliation_runs
 
     db = _database(url, schema)
     if phase == "stripe":
         started = time.perf_counter()
         txns = json.loads((workdir / "stripe.json").read_text())
         with db.session() as s, s.begin():
-            report = reconciliation.import_stripe_transactions(s, txns, name="bench")
+            report = reconciliation_runs.import_stripe_transactions(s, txns, name="bench")
             t_import = time.perf_counter() - started
-            run = reconciliation.run_stripe(s, import_id=report.import_id)
+            run = reconciliation_runs.run_stripe(s, import_id=report.import_id)
         elapsed = time.perf_counter() - started
         lines = report.lines_new
     else:
         started = time.perf_counter()
         data = (workdir / "bank.csv").read_bytes()
         with db.session() as s, s.begin():
-            report = reconciliation.import_bank_statement(
+            report = reconciliation_runs.import_bank_statement(
                 s, data, mapping="generic", name="bench.csv"
             )
             t_import = time.perf_counter() - started
-            run = reconciliation.run_bank(s, import_id=report.import_id, auto_record=False)
+            run = reconciliation_runs.run_bank(s, import_id=report.import_id, auto_record=False)
         elapsed = time.perf_counter() - started
         lines = report.lines_new
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent (the setup).

@@ -4,7 +4,7 @@
 
 Fills ``statement_lines`` with N lines over a year (``--open`` of them waiting for a
 decision, the rest confirmed or ignored, one finding each) by bulk insert, then times what
-the console's queue page runs (ledger/reconciliation_queue.py): the per-status counts, the
+the console's queue page runs (ledger/reconciliation/queue.py): the per-status counts, the
 first page, a page deep in the queue, the amount and date filters, one status, and a page
 of a run's findings. Each figure is the median of 5 runs, in milliseconds; the query plan
 of the first page is printed so the index it uses can be seen.
@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select, text  # noqa: E402
 
-from ledger import reconciliation_queue as queue  # noqa: E402
-from ledger.payment_models import (  # noqa: E402
+from ledger.reconciliation import queue  # noqa: E402
+from ledger.reconciliation.models import (  # noqa: E402
     ReconciliationResult,
     ReconciliationRun,
     StatementImport,

@@ -14,6 +14,11 @@ An error says what went wrong three ways, one for each reader:
 
 Per-field messages are strings (the API shows them as they are); a ``FieldMessage`` is such a
 string that also carries its own code and parameters for the console.
+
+Below the base are the kinds every package raises (identity, the ledger, matching and the
+faces): not found, validation, invalid state, permission and the ledger's own refusals. They
+began in the ledger, hence ``LedgerError``; one place (api/errors.py) maps them to HTTP
+problem documents and the console renders them by message code (admin/error_messages.py).
 """
 
 from __future__ import annotations
@@ -74,3 +79,104 @@ class DomainError(Exception):
     def message_code(self) -> str:
         """The key of this error's message: ``code`` or ``code.reason``."""
         return f"{self.code}.{self.reason}" if self.reason else self.code
+
+
+# --- the kinds -----------------------------------------------------------------------------
+
+
+class LedgerError(DomainError):
+    """Base of every error the ledger raises on purpose."""
+
+    code = "ledger_error"
+    status = 422
+
+
+class ValidationError(LedgerError):
+    """The request itself is wrong (bad amount, unknown currency, missing field)."""
+
+    code = "validation_error"
+
+
+class InvalidAmount(ValidationError):
+    """Zero, negative, fractional or oversized amounts where they are not allowed."""
+
+    code = "invalid_amount"
+
+
+class CurrencyMismatch(ValidationError):
+    """A posting's currency differs from its account's currency."""
+
+    code = "currency_mismatch"
+
+
+class UnbalancedEntry(ValidationError):
+    """An entry's postings do not sum to zero in every currency."""
+
+    code = "unbalanced_entry"
+
+
+class NotFound(LedgerError):
+    """The object does not exist (or, to an outsider, is not visible)."""
+
+    code = "not_found"
+    status = 404
+
+
+class UnknownAccount(NotFound):
+    code = "unknown_account"
+    status = 422
+
+
+class AccountClosed(LedgerError):
+    code = "account_closed"
+    status = 409
+
+
+class InsufficientFunds(LedgerError):
+    """Posting would overdraw an account that may not go negative (bank, clearing, restricted)."""
+
+    code = "insufficient_funds"
+    status = 409
+
+
+class PeriodClosed(LedgerError):
+    code = "period_closed"
+    status = 409
+
+
+class IdempotencyConflict(LedgerError):
+    """The idempotency key was used before with a different request."""
+
+    code = "idempotency_key_reused"
+    status = 409
+
+
+class AlreadyReversed(LedgerError):
+    code = "already_reversed"
+    status = 409
+
+
+class InvalidState(LedgerError):
+    """The object is not in a state that allows this step (e.g. paying a voided disbursement)."""
+
+    code = "invalid_state"
+    status = 409
+
+
+class ApprovalRequired(LedgerError):
+    """Money leaves the fund only with approvals of two managers of different institutions."""
+
+    code = "approval_required"
+    status = 409
+
+
+class PermissionDenied(LedgerError):
+    code = "permission_denied"
+    status = 403
+
+
+class AssertionFailed(LedgerError):
+    """A balance assertion given when closing a period does not hold."""
+
+    code = "balance_assertion_failed"
+    status = 409

@@ -1,7 +1,7 @@
 """Transactions: the unit of work a caller hands to a service, and the helpers both faces use.
 
 A request writes in one transaction, committed at the boundary (services only flush). What
-the caller and the posting engine (``ledger.posting``) tell each other about that
+the caller and the posting engine (``ledger.books.posting``) tell each other about that
 transaction travels in a ``UnitOfWork`` passed to the service, in its signature:
 
 - the caller says whether the service's last posting may commit the transaction in its own
@@ -88,7 +88,7 @@ def atomic(session: Session) -> Iterator[Session]:
 def write(session: Session, service: Callable[..., T], /, *args, **kwargs) -> tuple[T, UnitOfWork]:
     """``service(session, ..., uow=...)`` as one transaction, letting a service whose last
     write is a posting commit with it (one round trip fewer on PostgreSQL; see
-    ledger.posting.post_entry). Should the database refuse that posting, nothing was
+    ledger.books.posting.post_entry). Should the database refuse that posting, nothing was
     written: the call runs again in a fresh transaction without the shortcut, and the
     careful path says why (an overdraft, a closed period...).
 
@@ -116,7 +116,7 @@ def refuse_commit(session: Session, reason: str) -> None:
 
 
 def guard_commits(factory: sessionmaker) -> sessionmaker:
-    """Make the sessions of ``factory`` (the app's own, placefund.db) honour refuse_commit.
+    """Make the sessions of ``factory`` (the app's own, foundation.db) honour refuse_commit.
 
     On this factory only, never on SQLAlchemy's global Session class: importing a module
     must not change how every session in the process commits.

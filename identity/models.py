@@ -13,8 +13,8 @@ import datetime as dt
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from foundation.db import Base, UTCDateTime, created, intpk
 from identity.roles import ROLES, is_manager
-from placefund.db import Base, UTCDateTime, created, intpk
 
 ORG_KINDS = ("company", "business", "institution")
 

@@ -6,7 +6,7 @@ the console's registration page (which gives the member a password instead); a f
 verifies it before money moves. Both faces edit a profile through ``update_profile``, so a
 business gets the same rules on either. Who may do what is decided here, not by the caller:
 a member acts only for its own organisation (another's looks as if it did not exist).
-Projects are the ledger's (``ledger.projects``). Like the other services these only flush;
+Projects are the ledger's (``ledger.fund.projects``). Like the other services these only flush;
 the caller commits.
 """
 
@@ -15,12 +15,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from foundation.db import utcnow
+from foundation.errors import FieldMessage, InvalidState, NotFound, ValidationError
+from foundation.reference import townships
 from identity import passwords
 from identity.models import ApiToken, Organisation, User
 from identity.tokens import issue_token
-from ledger.errors import FieldMessage, InvalidState, NotFound, ValidationError
-from placefund.db import utcnow
-from placefund.reference import townships
 
 
 def _ubn_taken(session: Session, ubn: str, exclude: int | None = None) -> bool:

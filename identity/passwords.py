@@ -1,11 +1,11 @@
 """Passwords: argon2 hashes, checking them at sign-in, strength rules, manager resets.
 
-Guessing is slowed by rate limits checked before any hash (placefund/rate_limits.py, applied
+Guessing is slowed by rate limits checked before any hash (web/rate_limits.py, applied
 in the console's sign-in view), never by locking the account: a lock would let anyone lock
 every fund manager out and stall the two-institution approvals at will.
 
 What a password change means for the console (its signed-in sessions end; an admin's reset
-also clears two-factor) is the console's: ``admin.accounts`` wraps these functions with it.
+also clears two-factor) is the console's: ``admin.console_passwords`` wraps these functions with it.
 Like the other services these only flush; the caller commits.
 """
 
@@ -23,9 +23,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from foundation.db import utcnow
+from foundation.errors import FieldMessage, NotFound, PermissionDenied, ValidationError
 from identity.models import PasswordReset, User
-from ledger.errors import FieldMessage, NotFound, PermissionDenied, ValidationError
-from placefund.db import utcnow
 
 RESET_VALID_FOR = dt.timedelta(hours=24)
 MIN_PASSWORD_LENGTH = 10
@@ -89,8 +89,9 @@ def authenticate(session: Session, email: str, password: str) -> User:
 def set_password(session: Session, user: User, password: str) -> User:
     """Store a new password (hashed) and note when it changed.
 
-    The console ends the user's signed-in sessions too: call ``admin.accounts.set_password``
-    from there (identity knows nothing of console sessions)."""
+    The console ends the user's signed-in sessions too: call
+    ``admin.console_passwords.set_password`` from there (identity knows nothing of console
+    sessions)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
             f"The password needs at least {MIN_PASSWORD_LENGTH} characters.",
@@ -178,7 +179,7 @@ def issue_reset(session: Session, *, actor: User, target: User) -> tuple[Passwor
     """A manager issues a one-time reset link for ``target``; returns the row and the secret.
 
     Earlier unused links of the user stop working. (An admin's reset also clears the user's
-    two-factor enrolment: ``admin.accounts.issue_reset`` does both.)
+    two-factor enrolment: ``admin.console_passwords.issue_reset`` does both.)
     """
     if not may_reset(actor, target):
         raise PermissionDenied("You may not reset this user's password.", reason="reset_password")
@@ -215,7 +216,7 @@ def find_reset(session: Session, secret: str) -> PasswordReset:
 def use_reset(session: Session, secret: str, password: str) -> User:
     """Set a new password through a reset link; the link stops working.
 
-    (The console ends the user's sessions too: ``admin.accounts.use_reset``.)"""
+    (The console ends the user's sessions too: ``admin.console_passwords.use_reset``.)"""
     row = find_reset(session, secret)
     user = set_password(session, row.user, password)
     row.used_at = utcnow()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ledger.errors import NotFound
+from foundation.errors import NotFound, PermissionDenied
 
 if TYPE_CHECKING:
     from identity.models import User
@@ -41,3 +41,10 @@ def visible(user: User, owner_id: int | None, what: str, ident: object) -> None:
         return
     if owner_id is None or owner_id != user.organisation_id:
         raise NotFound(f"{what} {ident} does not exist.")
+
+
+def require_manager(actor: User | None) -> User:
+    """Only fund managers (and admins) move the fund's money or change its books."""
+    if actor is None or not actor.is_manager:
+        raise PermissionDenied("Only a fund manager may do this.", reason="fund_manager_only")
+    return actor

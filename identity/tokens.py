@@ -16,9 +16,9 @@ import secrets
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from foundation.db import as_loaded, utcnow
+from foundation.pgwire import Batch
 from identity.models import ApiToken, Organisation, User
-from placefund.db import as_loaded, utcnow
-from placefund.pgwire import Batch
 
 TOKEN_PREFIX = "pf_"
 
@@ -105,7 +105,7 @@ _ORG_SLICE = slice(3 + len(_USER_COLUMNS), None)
 class _Lookup:
     """The token query, run the cheapest way each database allows.
 
-    On PostgreSQL it runs on the session's own DBAPI connection through placefund.pgwire, so
+    On PostgreSQL it runs on the session's own DBAPI connection through foundation.pgwire, so
     the BEGIN that opens the request's transaction travels with it (one round trip, not two),
     and its values pass through the same result processors that SQLAlchemy would apply (UTC
     timestamps). SQLite runs it through SQLAlchemy as usual.

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from ledger.errors import FieldMessage, InvalidAmount, ValidationError
+from foundation.errors import FieldMessage, InvalidAmount, ValidationError
 
 #: ISO 4217 minor-unit exponents for the currencies the fund meets. Stripe uses the same
 #: exponents for these (TWD is two-decimal in Stripe's API, like ISO).

@@ -1,11 +1,11 @@
-"""Townships, counties and regions as the matcher uses them (from placefund.reference)."""
+"""Townships, counties and regions as the matcher uses them (from foundation.reference)."""
 
 from __future__ import annotations
 
 from functools import cache
 
-from matching.models import ANYWHERE, REGIONS
-from placefund.reference import counties, townships
+from foundation.reference import counties, townships
+from matching.problem import ANYWHERE, REGIONS
 
 REGIONS_ZH = {
     "north": "北部",

@@ -20,8 +20,8 @@ import click
 
 from matching.errors import DesignationError, Infeasible, InvalidInstance
 from matching.instance import load_instance, result_to_json
-from matching.models import MAX_COUNT
 from matching.priority import read_designations
+from matching.problem import MAX_COUNT
 from matching.solver import solve
 
 

@@ -12,7 +12,7 @@ from functools import cache
 
 import networkx as nx
 
-from placefund.reference import industries
+from foundation.reference import industries
 
 ROOT = "*"
 

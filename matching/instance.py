@@ -18,9 +18,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from foundation.reference import counties, townships
 from matching import areas, industry
 from matching.errors import InvalidInstance
-from matching.models import (
+from matching.priority import apply_designations
+from matching.problem import (
     ANYWHERE,
     COMPONENTS,
     KINDS,
@@ -44,9 +46,7 @@ from matching.models import (
     Result,
     Weights,
 )
-from matching.priority import apply_designations
 from matching.scoring import conflict_pairs
-from placefund.reference import counties, townships
 
 INSTANCE_FORMAT = "placefund.match.instance/1"
 RESULT_FORMAT = "placefund.match.result/1"

@@ -1,262 +1,215 @@
-"""Plain value types of the matcher: what goes in (offers, requests, related parties,
-parameters) and what comes out (candidates, proposals, the result).
+"""Database records of the matching workflow (SQLAlchemy). The pure core is in models.py.
 
-They are frozen dataclasses with no database or web imports, so the DB workflow, the API and
-the CLI can all build them from their own sources. Money is ``int`` minor units of the
-instance's currency (TWD: NT$1,000 is ``100000``); scores are ``int`` points.
+Offers and requests are what companies and businesses publish; a run stores its parameters,
+its input and every proposal with its breakdown, so a run can be audited later exactly as
+the managers reviewed it. An accepted proposal becomes a partnership.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from fractions import Fraction
+import datetime as dt
+import json
 
-#: Partnership kinds (issue 5; DOMAIN.md practices 2 and 3).
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from foundation.db import Base, UTCDateTime, created, intpk
+from identity.models import Organisation
+
 KINDS = ("product_development", "investment", "sponsorship")
-#: Why a company takes part. Only ``relationship`` (giving back to the home county, 回饋故鄉)
-#: changes a score: it doubles the home-county bonus. The others are kept for reports.
-MOTIVES = ("brand", "tax", "innovation", "relationship")
-#: Priority-area types (地方創生優先推動地區): 農山漁村, 中介城鎮, 原鄉.
-PRIORITY_TYPES = ("agricultural", "intermediate", "indigenous")
-#: Regions used by the township reference data.
-REGIONS = ("north", "central", "south", "east", "islands")
-#: Written in an offer's regions to mean "no regional preference".
-ANYWHERE = "anywhere"
-
-# --- bounds that keep the arithmetic exact (README: "Bounds") ------------------------------
-# ``matching.instance`` refuses, by field, any value outside them.
-#: Amounts and budgets, minor units (NT$100,000,000,000). A feasible choice never spends more
-#: than a budget, so every budget sum that decides anything stays below 2**53 (exact in the
-#: LP's float64), and ``weights.amount * budget`` stays below 2**63 (the scorer's int64).
-MAX_MONEY = 10**13
-#: Each weight and priority weight: a pair's total then stays below 10**6 (int32 scores).
-MAX_WEIGHT = 100_000
-#: Capacities, ``k`` and ``overlap_full_at``.
-MAX_COUNT = 1_000_000
-#: ``min_score`` (far above any reachable total; it only has to be comparable in int64).
-MAX_MIN_SCORE = 10**9
-#: ``min_priority_share`` denominator: the share row's coefficients stay small integers.
-MAX_SHARE_DENOMINATOR = 1_000_000
-#: ``time_limit``, seconds (about 11.5 days).
-MAX_TIME_LIMIT = 1_000_000
-
-#: Score components in the order they are reported.
-COMPONENTS = ("kind", "industry", "region", "amount", "overlap", "priority")
+PROPOSAL_STATES = ("proposed", "published", "accepted", "declined", "superseded")
+RUN_STATES = ("reviewing", "published")
 
 
-@dataclass(frozen=True)
-class Exclusions:
-    """What a company refuses outright: specific requests, industries (a code excludes its
-    whole subtree) and areas (a region name, county code or township code)."""
+class JsonList:
+    """Helpers for list columns stored as JSON text (portable across SQLite and PostgreSQL)."""
 
-    requests: frozenset[str] = frozenset()
-    industries: tuple[str, ...] = ()
-    areas: tuple[str, ...] = ()
+    @staticmethod
+    def dump(values) -> str:
+        return json.dumps(
+            sorted(values) if isinstance(values, set | frozenset) else list(values),
+            ensure_ascii=False,
+        )
 
-
-@dataclass(frozen=True)
-class Offer:
-    """A company's partnership offer."""
-
-    id: str
-    kinds: frozenset[str]
-    #: The most the company will spend across all its matches, in minor units; ``None``
-    #: means no stated budget (no budget constraint, full amount-fit points).
-    budget: int | None
-    #: DGBAS codes at any level; empty means open to any industry.
-    industries: tuple[str, ...] = ()
-    #: Region names, county codes (5 digits) or township codes (8 digits); empty means
-    #: anywhere.
-    regions: tuple[str, ...] = ()
-    home_county: str | None = None
-    motives: frozenset[str] = frozenset()
-    #: ESG or SDG goals, compared case-insensitively with the requests' tags.
-    goals: frozenset[str] = frozenset()
-    #: The most partners the company wants.
-    capacity: int = 1
-    exclusions: Exclusions = field(default_factory=Exclusions)
-    name: str = ""
-    #: The company's own identifier (e.g. its 統一編號), used for conflict checks.
-    organisation: str | None = None
+    @staticmethod
+    def load(text: str | None) -> list:
+        return json.loads(text) if text else []
 
 
-@dataclass(frozen=True)
-class Request:
-    """A local business asking for a partner."""
+class MatchOffer(Base):
+    """What a company offers: kinds, budget, interests, capacity, exclusions."""
 
-    id: str
-    kind: str
-    #: Amount sought, minor units.
-    amount: int
-    #: DGBAS code, any level (usually a 4-digit class).
-    industry: str
-    #: 8-digit township code.
-    town_code: str
-    #: Priority-area type where the township is designated, else ``None``.
-    priority_type: str | None = None
-    tags: frozenset[str] = frozenset()
-    description: str = ""
-    #: The most companies the business wants.
-    capacity: int = 1
-    name: str = ""
-    organisation: str | None = None
+    __tablename__ = "match_offers"
+    __table_args__ = (CheckConstraint("capacity >= 1", name="capacity"),)
 
+    id: Mapped[intpk]
+    company_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    #: JSON list of partnership kinds
+    kinds: Mapped[str] = mapped_column(Text)
+    #: Minor units; None means no budget limit (e.g. product development in kind)
+    budget: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="TWD")
+    #: JSON lists: DGBAS codes at any level; regions (region, county or town codes)
+    industries: Mapped[str] = mapped_column(Text, default="[]")
+    regions: Mapped[str] = mapped_column(Text, default="[]")
+    home_county: Mapped[str | None] = mapped_column(String(5))
+    motives: Mapped[str] = mapped_column(Text, default="[]")
+    goals: Mapped[str] = mapped_column(Text, default="[]")
+    capacity: Mapped[int] = mapped_column(Integer, default=1)
+    #: JSON lists of excluded industries and areas
+    exclude_industries: Mapped[str] = mapped_column(Text, default="[]")
+    exclude_areas: Mapped[str] = mapped_column(Text, default="[]")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[created]
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
-@dataclass(frozen=True)
-class RelatedParty:
-    """A declared relation between two parties (offer ids, request ids or organisation
-    identifiers). Any offer and request whose identities are related are a conflict of
-    interest and never matched."""
+    company: Mapped[Organisation] = relationship()
 
-    a: str
-    b: str
-    declared_by: str | None = None
-    note: str = ""
+    __mapper_args__ = {"version_id_col": version}
 
 
-@dataclass(frozen=True)
-class Pair:
-    """An (offer, request) pair, used for declined and fixed pairs."""
+class MatchRequest(Base):
+    """What a local business asks for: one kind, an amount, its industry and township."""
 
-    offer: str
-    request: str
-
-
-@dataclass(frozen=True)
-class Weights:
-    """The most points each component can give. Defaults add up to 1000 with the default
-    priority weight. ``kind`` is a hard constraint and gives no points."""
-
-    industry: int = 300
-    region: int = 200
-    #: Home-county bonus (part of the region component); doubled when the company's motives
-    #: include ``relationship``.
-    home: int = 50
-    amount: int = 150
-    overlap: int = 150
-    #: Number of shared tags/goals that earns the full overlap points.
-    overlap_full_at: int = 3
-
-
-@dataclass(frozen=True)
-class Params:
-    """Solver and scoring parameters a fund manager sets for a run."""
-
-    #: Candidates kept per request (the best ``k`` offers by score).
-    k: int = 20
-    #: Pairs scoring below this are never candidates.
-    min_score: int = 1
-    weights: Weights = field(default_factory=Weights)
-    #: Boost per priority-area type, set by fund managers.
-    priority_weights: dict[str, int] = field(
-        default_factory=lambda: {t: 100 for t in PRIORITY_TYPES}
+    __tablename__ = "match_requests"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {KINDS}", name="kind"),
+        CheckConstraint("capacity >= 1", name="capacity"),
+        CheckConstraint("amount >= 0", name="amount"),
     )
-    #: When false, budgets only shape the amount-fit score and per-pair eligibility; the sum
-    #: over a company's matches is not limited (the problem is then a pure b-matching).
-    enforce_budgets: bool = True
-    #: Least share of all matches (fixed ones included) that must go to priority-area
-    #: townships; ``None`` or 0 for no such constraint.
-    min_priority_share: Fraction | None = None
-    #: Seconds the integer solver may spend on the budget-constrained part.
-    time_limit: float = 60.0
-    #: Relative gap at which the integer solver may stop (5/1000 = 0.5 %).
-    mip_gap: Fraction = Fraction(1, 1000)
+
+    id: Mapped[intpk]
+    business_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="TWD")
+    industry: Mapped[str] = mapped_column(String(8))
+    town_code: Mapped[str] = mapped_column(String(8))
+    tags: Mapped[str] = mapped_column(Text, default="[]")
+    description: Mapped[str] = mapped_column(Text, default="")
+    capacity: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[created]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    business: Mapped[Organisation] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
 
 
-@dataclass(frozen=True)
-class Instance:
-    """Everything one matching run needs."""
+class RelatedParty(Base):
+    """Two organisations declared related: a conflict of interest, never matched."""
 
-    offers: tuple[Offer, ...]
-    requests: tuple[Request, ...]
-    related: tuple[RelatedParty, ...] = ()
-    declined: tuple[Pair, ...] = ()
-    fixed: tuple[Pair, ...] = ()
-    params: Params = field(default_factory=Params)
-    currency: str = "TWD"
+    __tablename__ = "related_parties"
+    __table_args__ = (
+        UniqueConstraint("org_a_id", "org_b_id", name="uq_related_parties_pair"),
+        CheckConstraint("org_a_id < org_b_id", name="ordered"),
+    )
 
-
-@dataclass(frozen=True)
-class Reason:
-    """One human-readable sentence in Traditional Chinese and English."""
-
-    zh: str
-    en: str
+    id: Mapped[intpk]
+    org_a_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    org_b_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    declared_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[created]
 
 
-@dataclass(frozen=True)
-class Component:
-    """One named score component of a pair, explainable on its own."""
+class PriorityDesignation(Base):
+    """A township designated a priority area (地方創生優先推動地區), imported by managers."""
 
-    name: str
-    points: int
-    max_points: int
-    reason: Reason
+    __tablename__ = "priority_designations"
 
-
-@dataclass(frozen=True)
-class Breakdown:
-    """A pair's full score: ``eligible`` is false when a hard constraint fails (``blocker``
-    says which), and then the pair is never a candidate."""
-
-    offer: str
-    request: str
-    eligible: bool
-    total: int
-    components: tuple[Component, ...]
-    blocker: Reason | None = None
+    town_code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    priority_type: Mapped[str] = mapped_column(String(32))
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    imported_at: Mapped[created]
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A candidate edge kept after pruning, with its component points (in ``COMPONENTS``
-    order) so the output can be audited without recomputing."""
+class MatchRun(Base):
+    """One solve: its parameters, its input as solved, and its outcome."""
 
-    offer: str
-    request: str
-    score: int
-    points: tuple[int, ...]
-    selected: bool = False
-    fixed: bool = False
+    __tablename__ = "match_runs"
+    __table_args__ = (CheckConstraint(f"status IN {RUN_STATES}", name="status"),)
 
+    id: Mapped[intpk]
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: The parameters as given (JSON)
+    params: Mapped[str] = mapped_column(Text)
+    #: The whole instance as solved (JSON, the `match solve` input format) for audit
+    instance: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="reviewing")
+    #: optimal or feasible (the integer solver stopped at its gap or time limit)
+    solver_status: Mapped[str] = mapped_column(String(16))
+    total_score: Mapped[int] = mapped_column(BigInteger)
+    bound: Mapped[int] = mapped_column(BigInteger)
+    candidates: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[created]
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
-@dataclass(frozen=True)
-class Alternative:
-    """The best pair that lost, and why."""
-
-    offer: str
-    request: str
-    score: int
-    reason: Reason
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """A pair in the assignment with its explanation."""
-
-    offer: str
-    request: str
-    score: int
-    fixed: bool
-    breakdown: Breakdown
-    #: Best other company for this request that was not chosen.
-    alternative_offer: Alternative | None
-    #: Best other request for this company that was not chosen.
-    alternative_request: Alternative | None
+    proposals: Mapped[list[MatchProposal]] = relationship(
+        order_by="MatchProposal.id", lazy="selectin", back_populates="run"
+    )
 
 
-@dataclass(frozen=True)
-class Result:
-    """The outcome of a run."""
+class MatchProposal(Base):
+    """A proposed pair with its score breakdown and the best alternative that lost."""
 
-    proposals: tuple[Proposal, ...]
-    candidates: tuple[Candidate, ...]
-    total_score: int
-    #: ``optimal`` when proven optimal, ``feasible`` when the integer solver stopped at its
-    #: gap or time limit (``bound`` then says how far from optimal it can be at most).
-    status: str
-    #: Upper bound on the best total (LP relaxation or integer solver bound, rounded down).
-    bound: int
-    components: int
-    unmatched_requests: tuple[str, ...] = ()
-    stats: dict[str, float] = field(default_factory=dict, compare=False)
+    __tablename__ = "match_proposals"
+    __table_args__ = (
+        CheckConstraint(f"status IN {PROPOSAL_STATES}", name="status"),
+        UniqueConstraint("run_id", "offer_id", "request_id", name="uq_match_proposals_pair"),
+    )
+
+    id: Mapped[intpk]
+    run_id: Mapped[int] = mapped_column(ForeignKey("match_runs.id"), index=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("match_offers.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("match_requests.id"), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    #: Kept from an earlier accepted partnership (the run could not change it)
+    fixed: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: JSON: components with points and reasons (zh, en), and the alternatives that lost
+    explanation: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    company_response: Mapped[str | None] = mapped_column(String(16))
+    company_reason: Mapped[str | None] = mapped_column(Text)
+    business_response: Mapped[str | None] = mapped_column(String(16))
+    business_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    run: Mapped[MatchRun] = relationship(back_populates="proposals")
+    offer: Mapped[MatchOffer] = relationship(lazy="joined")
+    request: Mapped[MatchRequest] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Partnership(Base):
+    """An accepted pair: a product development, investment or sponsorship agreement.
+
+    It can later link to the disbursement that funds it and the return agreement that
+    brings revenue back to the fund.
+    """
+
+    __tablename__ = "partnerships"
+
+    id: Mapped[intpk]
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("match_proposals.id"), unique=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("match_offers.id"))
+    request_id: Mapped[int] = mapped_column(ForeignKey("match_requests.id"))
+    company_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    business_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    disbursement_id: Mapped[int | None] = mapped_column(ForeignKey("disbursements.id"))
+    return_agreement_id: Mapped[int | None] = mapped_column(ForeignKey("return_agreements.id"))
+    created_at: Mapped[created]

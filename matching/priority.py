@@ -16,9 +16,9 @@ import io
 from dataclasses import replace
 from pathlib import Path
 
+from foundation.reference import townships
 from matching.errors import DesignationError, InvalidInstance
-from matching.models import PRIORITY_TYPES, Request
-from placefund.reference import townships
+from matching.problem import PRIORITY_TYPES, Request
 
 TYPE_ALIASES = {
     **{t: t for t in PRIORITY_TYPES},

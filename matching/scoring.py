@@ -36,8 +36,9 @@ from functools import cache
 
 import numpy as np
 
+from foundation.reference import townships
 from matching import areas, industry
-from matching.models import (
+from matching.problem import (
     ANYWHERE,
     COMPONENTS,
     MAX_MONEY,
@@ -49,7 +50,6 @@ from matching.models import (
     Reason,
     Request,
 )
-from placefund.reference import townships
 
 #: Marks a hard-constraint failure inside score tables; far below any real total (at most
 #: seven times ``instance.MAX_WEIGHT``: industry, region with a doubled home bonus, amount,

@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from identity.models import Organisation, User
-from identity.roles import ROLES
-from ledger.errors import (
+from foundation.db import utcnow
+from foundation.errors import (
     FieldMessage,
     InvalidAmount,
     InvalidState,
@@ -25,11 +24,11 @@ from ledger.errors import (
     PermissionDenied,
     ValidationError,
 )
-from ledger.services import require_manager
+from identity.models import Organisation, User
+from identity.roles import ROLES, require_manager
 from matching import instance as instance_json
 from matching.errors import InvalidInstance
-from matching.priority import parse_designations
-from matching.records import (
+from matching.models import (
     KINDS,
     JsonList,
     MatchOffer,
@@ -40,8 +39,8 @@ from matching.records import (
     PriorityDesignation,
     RelatedParty,
 )
+from matching.priority import parse_designations
 from matching.solver import solve
-from placefund.db import utcnow
 
 OFFER_FIELDS = (
     "kinds", "budget", "industries", "regions", "home_county", "motives", "goals",

@@ -48,7 +48,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse.csgraph import connected_components
 
 from matching.errors import Infeasible
-from matching.models import (
+from matching.problem import (
     COMPONENTS,
     Alternative,
     Candidate,

@@ -10,8 +10,9 @@ from __future__ import annotations
 import random
 from fractions import Fraction
 
+from foundation.reference import counties, townships
 from matching import areas, industry
-from matching.models import (
+from matching.problem import (
     KINDS,
     MOTIVES,
     REGIONS,
@@ -23,7 +24,6 @@ from matching.models import (
     RelatedParty,
     Request,
 )
-from placefund.reference import counties, townships
 
 TERMS = (
     *(f"SDG{i}" for i in range(1, 18)),

@@ -1,4 +1,4 @@
-"""Flask application factory: the database, the API, and the HTTP rules every response follows."""
+"""Flask application factory: the database, both faces, and the HTTP rules of every answer."""
 
 from __future__ import annotations
 
@@ -12,21 +12,38 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ledger.services import va_scheme
-from ledger.stripe_gateway import StripeGateway
-from placefund.config import Settings, instance_secret_key
-from placefund.db import make_engine, make_session_factory
+import placefund.models  # noqa: F401
+from admin import donate
+from admin import register as register_console
+from api import payments, reconciliation, webhooks
+from api.views import register as register_api
+from foundation.db import make_engine, make_session_factory
+from foundation.settings import Settings, instance_secret_key
+from ledger.books.chain import unsealed_backlog
+from ledger.fund.common import va_scheme
+from ledger.payments.stripe_gateway import StripeGateway
+from placefund.migrate import current_revision, head_revision
+from web import request_guard
+from web.last_resort import LastResort
+from web.request import STATELESS_PREFIXES, db_session
 
 access_log = logging.getLogger("placefund.access")
 
+
 #: Request bodies above this are refused with 413 before they are read
 MAX_CONTENT_LENGTH = 64 * 1024
+
+
 #: Bank statements are the one large upload (100,000 lines is a few MB); only the two
 #: statement-import endpoints accept bodies up to this size.
 STATEMENT_UPLOAD_LIMIT = 32 * 1024 * 1024
+
+
 STATEMENT_ENDPOINTS = {"console.reconciliation_upload", "reconciliation.import_bank_statement"}
 
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -37,18 +54,16 @@ SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+
+
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
 #: Swagger UI: its files come from the app itself; flask-smorest's page has an inline script
 DOCS_CSP = (
     "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
 )
-
-
-#: Requests here authenticate by bearer token or signature, never by the console's cookie:
-#: no cookie session is opened, no console user loaded and no CSRF token asked for. (The
-#: API's docs page, /api/docs, renders with the session like any other page.)
-STATELESS_PREFIXES = ("/api/v1/", "/webhooks/")
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -76,7 +91,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # Every table's mapper, before the first query resolves a relationship by name. Not at
     # the top: admin/__init__.py imports STATELESS_PREFIXES from this module (a circle that
     # ends when that moves to web/).
-    import placefund.models  # noqa: F401
 
     # Read once: the views take what they need from here, never from the environment
     settings = settings or Settings.from_env()
@@ -95,12 +109,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops
         )
-    from placefund.last_resort import LastResort
 
     # Outermost: whatever escapes the app (and ProxyFix) still gets an answer of ours
     app.wsgi_app = LastResort(app.wsgi_app)
     db = database or Database(settings.database_url)
-    app.extensions["placefund.db"] = db
+    app.extensions["foundation.db"] = db
     # The door to Stripe (tests put a fake in its place) and the pledges' virtual accounts
     app.extensions["placefund.stripe"] = StripeGateway(settings.stripe)
     app.extensions["placefund.va_scheme"] = va_scheme(settings)
@@ -115,7 +128,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
     # Second, once the body limit is set: text no column can hold is refused before any view.
-    from placefund import request_guard
 
     request_guard.register(app)
 
@@ -173,8 +185,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         """Ready to serve: the database answers, its schema is at this code's migration, and
         the hash chain keeps up (the oldest unsealed entry is younger than
         ``PLACEFUND_SEAL_MAX_LAG``). 503 with the failing checks otherwise."""
-        from ledger.chain import unsealed_backlog
-        from placefund.migrate import current_revision, head_revision
 
         if "head" not in migration_head:  # the files do not change while we run
             migration_head["head"] = head_revision(db.engine)
@@ -205,13 +215,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         }
         return jsonify(body), 200 if ready else 503
 
-    from api.views import register as register_api
-
     api = register_api(app)
     # Payments and reconciliation (issue 4): API blueprints, the raw-body Stripe webhook
     # (outside /api/v1, so no JSON parsing touches it) and the donation page.
-    from admin import donate
-    from api import payments, reconciliation, webhooks
 
     api.register_blueprint(payments.blp)
     api.register_blueprint(reconciliation.blp)
@@ -219,16 +225,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.register_blueprint(donate.bp)
 
     # The web console (issue 6): sign-in, pages, translations and CSRF for every form.
-    from admin import register as register_console
 
     register_console(app)
     return app
-
-
-def db_session() -> Session:
-    """The request's session (one transaction per request, closed at teardown)."""
-    from flask import current_app
-
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["placefund.db"].session()
-    return g.db_session

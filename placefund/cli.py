@@ -7,7 +7,7 @@ import sys
 import click
 from sqlalchemy import func, select
 
-from placefund.config import Settings
+from foundation.settings import Settings
 
 
 class DatabaseUnusable(click.ClickException):
@@ -149,7 +149,7 @@ def demo(if_empty: bool) -> None:
 )
 def serve(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
     """Serve the app with gunicorn (a production WSGI server)."""
-    from placefund.config import instance_secret_key
+    from foundation.settings import instance_secret_key
     from placefund.doctor import diagnose
     from placefund.server import run
 
@@ -223,7 +223,7 @@ def ledger() -> None:
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between rounds.")
 def ledger_seal(follow: bool, interval: float) -> None:
     """Seal committed entries that are not yet in the hash chain."""
-    from ledger.chain import seal_continuously, seal_pending
+    from ledger.books.chain import seal_continuously, seal_pending
 
     database = _database()
     if follow:
@@ -249,8 +249,8 @@ def _duration(seconds: float) -> str:
 )
 def ledger_verify(no_seal: bool) -> None:
     """Recompute the hash chain and every balance from the postings; exit 1 on any mismatch."""
-    from ledger.chain import seal_pending, unsealed_backlog, verify
-    from ledger.models import Seal, Unsealed
+    from ledger.books.chain import seal_pending, unsealed_backlog, verify
+    from ledger.books.models import Seal, Unsealed
 
     database = _database()
     if not no_seal:
@@ -296,9 +296,9 @@ def stripe() -> None:
 )
 def stripe_sync(since) -> None:
     """Read events and balance transactions since a date and apply whatever is missing."""
-    from ledger.errors import LedgerError
-    from ledger.payments import sync
-    from ledger.stripe_gateway import StripeGateway
+    from foundation.errors import LedgerError
+    from ledger.payments.card_payments import sync
+    from ledger.payments.stripe_gateway import StripeGateway
 
     database = _database()
     try:
@@ -340,8 +340,8 @@ def reconcile_stripe(payout, start, end, dry_run) -> None:
     """Import Stripe balance transactions and match them to the ledger; check payouts."""
     import datetime as dt
 
-    from ledger import reconciliation
-    from ledger.stripe_gateway import StripeGateway
+    from ledger.payments.stripe_gateway import StripeGateway
+    from ledger.reconciliation import runs as reconciliation_runs
 
     if not payout and not start:
         raise click.UsageError("Give --payout or --from.")
@@ -349,7 +349,7 @@ def reconcile_stripe(payout, start, end, dry_run) -> None:
     end_d = end.date() if end else None
 
     def ts(day):
-        return int(dt.datetime.combine(day, dt.time(), reconciliation.TAIWAN).timestamp())
+        return int(dt.datetime.combine(day, dt.time(), reconciliation_runs.TAIWAN).timestamp())
 
     gateway = StripeGateway(_settings().stripe)
     transactions = gateway.list_balance_transactions(
@@ -357,7 +357,7 @@ def reconcile_stripe(payout, start, end, dry_run) -> None:
         created_gte=ts(start_d) if start_d else None,
         created_lt=ts(end_d + dt.timedelta(days=1)) if end_d else None,
     )
-    from ledger.errors import LedgerError
+    from foundation.errors import LedgerError
 
     fetched = []
     try:
@@ -367,14 +367,14 @@ def reconcile_stripe(payout, start, end, dry_run) -> None:
         raise click.ClickException(exc.detail) from exc
     database = _database()
     with database.session() as session, session.begin():
-        report = reconciliation.import_stripe_transactions(
+        report = reconciliation_runs.import_stripe_transactions(
             session,
             fetched,
             name=f"payout={payout}" if payout else f"{start_d}..{end_d}",
             payout=payout,
         )
         click.echo(f"Imported {report.lines_new} new of {report.lines_read} transactions.")
-        run = reconciliation.run_stripe(
+        run = reconciliation_runs.run_stripe(
             session,
             import_id=None if (payout or start_d) else report.import_id,
             payout=payout,
@@ -414,8 +414,10 @@ def reconcile_bank(
     import json
     from pathlib import Path
 
-    from ledger import chart, reconciliation, services
-    from ledger.errors import LedgerError
+    from foundation.errors import LedgerError
+    from ledger.books import chart
+    from ledger.fund import common
+    from ledger.reconciliation import runs as reconciliation_runs
 
     try:  # TWD enters in whole dollars here too (the tolerance is in minor units)
         currency = chart.spec_for(account).currency
@@ -427,8 +429,8 @@ def reconcile_bank(
             f"(NT$1 is 100), not {amount_tolerance}",
             param_hint="--amount-tolerance",
         )
-    from ledger.bankfile import StatementHasErrors
-    from ledger.reconcile import ReconcileConfig
+    from ledger.reconciliation.bank_files import StatementHasErrors
+    from ledger.reconciliation.rules import ReconcileConfig
 
     spec = json.loads(Path(mapping_file).read_text()) if mapping_file else mapping
     data = Path(file).read_bytes()
@@ -439,22 +441,22 @@ def reconcile_bank(
                 with click.progressbar(
                     length=max(data.count(b"\n"), 1), label="Importing", file=sys.stderr
                 ) as bar:
-                    report = reconciliation.import_bank_statement(
+                    report = reconciliation_runs.import_bank_statement(
                         session,
                         data,
-                        mapping=reconciliation.mapping_from(spec),
+                        mapping=reconciliation_runs.mapping_from(spec),
                         encoding=encoding,
                         account=account,
                         name=Path(file).name,
                         skip_bad_lines=skip_bad_lines,
                         progress=bar.update,
-                        scheme=services.va_scheme(_settings()),
+                        scheme=common.va_scheme(_settings()),
                     )
                 click.echo(
                     f"Imported {report.lines_new} new lines of {report.lines_read} "
                     f"({report.duplicates} already imported, {len(report.errors)} skipped)."
                 )
-                run = reconciliation.run_bank(
+                run = reconciliation_runs.run_bank(
                     session,
                     import_id=report.import_id,
                     config=ReconcileConfig(
@@ -494,7 +496,7 @@ def match_run(params_file: str | None, publish: bool, quiet: bool) -> None:
     import json
     from pathlib import Path
 
-    from ledger.errors import LedgerError
+    from foundation.errors import LedgerError
     from matching import services as matching_services
     from matching.errors import MatchingError
 

@@ -12,14 +12,21 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from admin import two_factor
+from foundation.db import utcnow
+from foundation.reference import townships
+from foundation.settings import Settings, instance_dir
+from foundation.ubn import complete_ubn
 from identity.models import Organisation, User
-from ledger import services
-from ledger.chain import seal_pending
-from ledger.models import Project
-from ledger.ubn import complete_ubn
-from placefund.config import Settings, instance_dir
-from placefund.db import utcnow
-from placefund.reference import townships
+from identity.passwords import hash_password
+from ledger.books.chain import seal_pending
+from ledger.fund import common, revenue_returns
+from ledger.fund import disbursements as fund_disbursements
+from ledger.fund import donations as fund_donations
+from ledger.fund import pledges as fund_pledges
+from ledger.fund.models import Project
+from matching import services as matching
+from placefund.demo_tokens import issue_demo_tokens
 
 #: Every demo user signs in to the console (/console/) with this password. Demo data only.
 DEMO_PASSWORD = "placefund-demo"
@@ -75,7 +82,7 @@ BUSINESSES = [
 
 
 def _on(days_ago: int) -> dt.date:
-    return services.today() - dt.timedelta(days=days_ago)
+    return common.today() - dt.timedelta(days=days_ago)
 
 
 def load_demo(
@@ -85,7 +92,7 @@ def load_demo(
 
     ``settings`` (the command's) give the pledges' virtual accounts and the instance folder
     the demo tokens are written to; without them, the defaults and PLACEFUND_INSTANCE."""
-    scheme = services.va_scheme(settings)
+    scheme = common.va_scheme(settings)
     towns = townships()
     now = utcnow()
     with database.session() as s, s.begin():
@@ -182,8 +189,6 @@ def load_demo(
                     organisation_id=business.id,
                 )
             )
-        from admin import two_factor
-        from identity.passwords import hash_password
 
         demo_hash = hash_password(DEMO_PASSWORD)
         # Fund managers and admins sign in with a second factor; the demo enrols them all
@@ -202,7 +207,7 @@ def load_demo(
 
         # Pledges: one unrestricted public pledge in 12 monthly instalments, one restricted
         # to Yilan County (the company's home county), one to the priority type.
-        p1 = services.record_pledge(
+        p1 = fund_pledges.record_pledge(
             s,
             key="demo:pledge:1",
             company_id=shanhai.id,
@@ -213,7 +218,7 @@ def load_demo(
             actor=ndc,
             scheme=scheme,
         )
-        p2 = services.record_pledge(
+        p2 = fund_pledges.record_pledge(
             s,
             key="demo:pledge:2",
             company_id=nanfang.id,
@@ -224,7 +229,7 @@ def load_demo(
             actor=ndc,
             scheme=scheme,
         )
-        services.record_pledge(
+        fund_pledges.record_pledge(
             s,
             key="demo:pledge:3",
             company_id=zhuguang.id,
@@ -238,7 +243,7 @@ def load_demo(
 
         # Card instalments through Stripe (fee 2.9% + NT$10), one settled in USD.
         for n in range(3):
-            services.record_donation(
+            fund_donations.record_donation(
                 s,
                 key=f"demo:card:{n}",
                 channel="stripe",
@@ -252,7 +257,7 @@ def load_demo(
                     "balance_transaction": f"txn_demo{n:04d}",
                 },
             )
-        services.record_donation(
+        fund_donations.record_donation(
             s,
             key="demo:card:usd",
             channel="stripe",
@@ -269,7 +274,7 @@ def load_demo(
             },
         )
         # Bank transfer against the restricted pledge.
-        services.record_donation(
+        fund_donations.record_donation(
             s,
             key="demo:bank:1",
             channel="bank_transfer",
@@ -279,7 +284,7 @@ def load_demo(
             refs={"bank_line": "demo-statement-1:3"},
         )
         # A direct donation restricted to Zhushan township, by bank transfer.
-        services.record_donation(
+        fund_donations.record_donation(
             s,
             key="demo:bank:2",
             channel="bank_transfer",
@@ -290,7 +295,7 @@ def load_demo(
             refs={"bank_line": "demo-statement-1:7"},
         )
         # Stripe pays the TWD balance out to the bank.
-        services.record_payout(
+        fund_donations.record_payout(
             s,
             key="demo:payout:1",
             amount=29_127_000,
@@ -299,7 +304,7 @@ def load_demo(
         )
 
         # A grant to Zhushan from its restricted money, jointly approved, then paid.
-        grant = services.propose_disbursement(
+        grant = fund_disbursements.propose_disbursement(
             s,
             key="demo:grant:1",
             actor=ndc,
@@ -310,12 +315,12 @@ def load_demo(
             purpose="茶園步道與竹編工坊設備",
             on=_on(80),
         )
-        services.approve_disbursement(s, disbursement_id=grant.id, actor=moea)
-        services.pay_disbursement(
+        fund_disbursements.approve_disbursement(s, disbursement_id=grant.id, actor=moea)
+        fund_disbursements.pay_disbursement(
             s, key="demo:grant:1:pay", disbursement_id=grant.id, actor=moea, paid_on=_on(75)
         )
         # A grant for the Yilan fish ponds from the Yilan-restricted money, awaiting approval.
-        services.propose_disbursement(
+        fund_disbursements.propose_disbursement(
             s,
             key="demo:grant:2",
             actor=yilan,
@@ -327,7 +332,7 @@ def load_demo(
             on=_on(20),
         )
         # An investment in Donggang, returned from revenue.
-        inv = services.propose_disbursement(
+        inv = fund_disbursements.propose_disbursement(
             s,
             key="demo:investment:1",
             actor=moea,
@@ -337,11 +342,11 @@ def load_demo(
             purpose="漁獲加工廠設備",
             on=_on(70),
         )
-        services.approve_disbursement(s, disbursement_id=inv.id, actor=ndc)
-        services.pay_disbursement(
+        fund_disbursements.approve_disbursement(s, disbursement_id=inv.id, actor=ndc)
+        fund_disbursements.pay_disbursement(
             s, key="demo:investment:1:pay", disbursement_id=inv.id, actor=ndc, paid_on=_on(65)
         )
-        agreement = services.create_return_agreement(
+        agreement = revenue_returns.create_return_agreement(
             s,
             actor=ndc,
             business_id=donggang.business_id,
@@ -352,7 +357,7 @@ def load_demo(
             end_date=_on(65) + dt.timedelta(days=5 * 365),
             cap_amount=20_000_000,
         )
-        services.report_revenue(
+        revenue_returns.report_revenue(
             s,
             key="demo:revenue:1",
             agreement_id=agreement.id,
@@ -360,7 +365,7 @@ def load_demo(
             period_end=_on(35),
             revenue=86_000_000,
         )
-        services.record_revenue_return(
+        revenue_returns.record_revenue_return(
             s,
             key="demo:return:1",
             agreement_id=agreement.id,
@@ -375,7 +380,6 @@ def load_demo(
     with database.session() as s, s.begin():
         sealed = seal_pending(s, wait=True)
     echo(f"Sealed {sealed} demo entries into the hash chain.")
-    from api.demo_tokens import issue_demo_tokens
 
     folder = settings.instance if settings is not None else instance_dir()
     tokens = issue_demo_tokens(database, echo=echo, path=folder / "demo-tokens.json")
@@ -413,7 +417,6 @@ def load_matching_demo(s) -> int:
     The first proposal is accepted by both sides, so the demo shows a partnership too.
     Returns the number of proposals in the run.
     """
-    from matching import services as matching
 
     users = {u.email: u for u in s.scalars(select(User))}
     manager = users["lin.manager@ndc.example.tw"]

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from placefund.config import Settings
+from foundation.db import make_engine
+from foundation.settings import Settings
+from placefund.migrate import current_revision, head_revision, known_revision
 
 #: The face receipts and statements are set in (admin/templates/pdf/_style.html)
 RECEIPT_FONT = "Noto Sans CJK TC"
@@ -58,8 +60,6 @@ def _safe_url(url: str) -> str:
 
 def check_database(settings: Settings) -> list[str]:
     """Reachable, and migrated to the newest revision this code knows."""
-    from placefund.db import make_engine
-    from placefund.migrate import current_revision, head_revision, known_revision
 
     url = settings.database_url
     try:

@@ -14,27 +14,31 @@ from __future__ import annotations
 
 import admin.models
 import identity.models
-import ledger.models
-import ledger.payment_models
-import ledger.receipt_models
-import matching.records
-from placefund.db import Base
+import ledger.books.models
+import ledger.fund.models
+import ledger.fund.receipt_models
+import ledger.payments.models
+import ledger.reconciliation.models
+import matching.models
+from foundation.db import Base
 
 #: Every module that defines tables, in the order their tables were first created
 MODULES = (
     identity.models,  # organisations, users, API tokens, password resets
-    ledger.models,  # accounts, entries, postings, projects, pledges, donations...
-    ledger.payment_models,  # card payments, Stripe events, statements, reconciliation
+    ledger.books.models,  # accounts, entries, postings, seals, periods
+    ledger.fund.models,  # projects, pledges, donations, disbursements, revenue returns
+    ledger.payments.models,  # card payments, Stripe events
+    ledger.reconciliation.models,  # statements, their lines, reconciliation runs
     admin.models,  # console sessions, recovery codes, import jobs
-    matching.records,  # offers, requests, match runs, proposals, partnerships
-    ledger.receipt_models,  # receipt numbers and counters
+    matching.models,  # offers, requests, match runs, proposals, partnerships
+    ledger.fund.receipt_models,  # receipt numbers and counters
 )
 
 #: Every table of the service: what the migrations build, and what they are compared with
 metadata = Base.metadata
 
 #: Tables the migrations build that no model maps: PostgreSQL-only machinery that raw SQL
-#: reads and writes (the listeners acknowledging token revocations, placefund/auth_sync.py)
+#: reads and writes (the listeners acknowledging token revocations, foundation/auth_sync.py)
 UNMODELLED_TABLES = frozenset({"auth_listeners"})
 
 

@@ -19,8 +19,9 @@ import time
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from placefund.config import Settings
-from placefund.last_resort import install_in_gunicorn
+from foundation.settings import Settings
+from placefund.app import create_app
+from web.last_resort import install_in_gunicorn
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -80,7 +81,7 @@ def _start_sealer(arbiter) -> None:
     """Seal new entries into the hash chain from a supervised companion process.
 
     A separate process (not a thread in the arbiter) so forked workers never inherit its
-    database connections. The sealer rides out database errors itself (ledger.chain's
+    database connections. The sealer rides out database errors itself (ledger.books.chain's
     ``seal_continuously``); should it exit anyway (killed, out of memory), a thread of the
     arbiter starts it again with backoff, for as long as we serve. Several servers sharing
     one PostgreSQL each run one; the sealer's advisory lock lets one work at a time.
@@ -131,7 +132,6 @@ class _Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        from placefund.app import create_app
 
         # The settings `placefund serve` read and checked once, before the workers fork
         return create_app(self.settings)

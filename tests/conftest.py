@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import text
 
 import placefund.models  # noqa: F401  (the one model registry: every table, as Alembic sees it)
+from foundation.settings import Settings, normalise_database_url
 from placefund.app import Database, create_app
-from placefund.config import Settings, normalise_database_url
 from placefund.migrate import upgrade
 
 # Tests that need Debian's Chromium fail instead of skipping where the machine was prepared
@@ -46,7 +46,7 @@ def sqlite_template(tmp_path_factory):
 @pytest.fixture
 def database(sqlite_template, tmp_path) -> Database:
     """A fresh, migrated SQLite database for one test."""
-    path = tmp_path / "placefund.db"
+    path = tmp_path / "foundation.db"
     shutil.copy(sqlite_template, path)
     db = Database(f"sqlite:///{path}")
     yield db
@@ -81,7 +81,7 @@ def pg_schema_url():
 
 
 def pg_database(url: str, schema: str, **engine_kwargs) -> Database:
-    from placefund.db import make_engine, make_session_factory
+    from foundation.db import make_engine, make_session_factory
 
     db = Database.__new__(Database)
     db.engine = make_engine(

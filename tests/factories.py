@@ -6,11 +6,11 @@ import contextlib
 import datetime as dt
 import itertools
 
+from foundation.db import utcnow
+from foundation.ubn import complete_ubn
 from identity.models import Organisation, User
-from ledger import services as svc
-from ledger.models import Project
-from ledger.ubn import complete_ubn
-from placefund.db import utcnow
+from ledger.fund import donations as fund_donations
+from ledger.fund.models import Project
 
 _counter = itertools.count(1)
 
@@ -86,7 +86,7 @@ def donate(database, n: int, prefix: str = "d") -> None:
     with database.session() as session, tx(session):
         company = organisation(session, "company")
         for i in range(n):
-            svc.record_donation(
+            fund_donations.record_donation(
                 session,
                 key=f"{prefix}{i}",
                 channel="bank_transfer",

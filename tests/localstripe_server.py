@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ledger.stripe_gateway import StripeGateway, StripeSettings, StripeUnavailable
+from ledger.payments.stripe_gateway import StripeGateway, StripeSettings, StripeUnavailable
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
 WEBHOOK_SECRET = "whsec_test_placefund"

@@ -2,6 +2,8 @@
 
 from alembic import context
 
+from foundation.db import make_engine
+
 # The one model registry: every table of every package, so autogenerate compares them all
 from placefund.models import include_object, metadata
 
@@ -12,8 +14,6 @@ target_metadata = metadata
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        from placefund.db import make_engine
-
         engine = make_engine(config.get_main_option("sqlalchemy.url"))
         with engine.connect() as connection:
             _run(connection)

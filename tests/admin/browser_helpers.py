@@ -47,7 +47,7 @@ def fresh_published_proposal(database, ids, company: str, business: str) -> int:
     with every earlier listing closed first so the run holds this one pair; its id."""
     from identity.models import User
     from matching import services as matching
-    from matching.records import MatchOffer, MatchRequest
+    from matching.models import MatchOffer, MatchRequest
 
     with database.session() as s, s.begin():
         s.execute(update(MatchOffer).values(active=False))

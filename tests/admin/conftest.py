@@ -16,9 +16,9 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from admin import two_factor
+from foundation.db import utcnow
 from identity import passwords
 from identity.models import User
-from placefund.db import utcnow
 from tests.api.conftest import ACTORS, build_world
 
 PASSWORD = "correct-horse-battery"
@@ -209,15 +209,15 @@ def bank_csv(*rows: tuple[str, str, str]) -> bytes:
 def seed_bank_line_to_confirm(database, ids) -> int:
     """A bank statement whose line the rules match to donation A but a manager must confirm;
     the line's id."""
-    from ledger import reconciliation
-    from ledger.models import Donation
-    from ledger.payment_models import StatementLine
+    from ledger.fund.models import Donation
+    from ledger.reconciliation import runs as reconciliation_runs
+    from ledger.reconciliation.models import StatementLine
 
     with database.session() as s, s.begin():
         donation = s.get(Donation, ids["donation_a"])
         data = bank_csv((donation.received_on.isoformat(), "甲公司 匯款", "5,000"))
-        report = reconciliation.import_bank_statement(s, data, mapping="generic")
-        reconciliation.run_bank(s, import_id=report.import_id)
+        report = reconciliation_runs.import_bank_statement(s, data, mapping="generic")
+        reconciliation_runs.run_bank(s, import_id=report.import_id)
         line = s.scalars(
             select(StatementLine).where(StatementLine.import_id == report.import_id)
         ).one()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from ledger.models import RevenueReport
+from ledger.fund.models import RevenueReport
 from tests.admin.conftest import post_form
 
 MANAGER_PAGES = [

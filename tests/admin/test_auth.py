@@ -7,9 +7,9 @@ import re
 import pyotp
 from sqlalchemy import func, select
 
-from admin import accounts
+from admin import console_passwords
 from identity.models import Organisation, User
-from ledger.models import DisbursementApproval
+from ledger.fund.models import DisbursementApproval
 from tests.admin.conftest import PASSWORD, TOTP_CLOCK, csrf_token, post_form, sign_in
 
 
@@ -122,7 +122,9 @@ def test_a_password_change_signs_out_other_sessions(console):
     c = console.client("company_a")
     assert c.get("/console/company").status_code == 200
     with console.database.session() as s, s.begin():
-        accounts.set_password(s, s.get(User, console.ids["user_company_a"]), "another password 1")
+        console_passwords.set_password(
+            s, s.get(User, console.ids["user_company_a"]), "another password 1"
+        )
     assert c.get("/console/company").status_code == 302
 
 
@@ -198,8 +200,8 @@ def test_the_api_takes_bearer_tokens_without_csrf(console):
 
 
 def test_demo_users_sign_in_with_the_demo_password(database, monkeypatch, tmp_path):
+    from foundation.settings import Settings
     from placefund.app import create_app
-    from placefund.config import Settings
     from placefund.demo import DEMO_PASSWORD, load_demo
 
     monkeypatch.setenv("PLACEFUND_INSTANCE", str(tmp_path))

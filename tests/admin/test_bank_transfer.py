@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from ledger.models import Pledge
-from ledger.transfers import next_due_from
+from ledger.fund.models import Pledge
+from ledger.fund.transfers import next_due_from
 
 
 def _text(html: str, element_id: str) -> str:
@@ -40,7 +40,7 @@ def test_the_company_sees_bank_branch_account_virtual_account_amount_and_due_dat
 
 
 def test_the_bank_details_come_from_the_settings_and_the_page_speaks_english(console):
-    from placefund.config import BankAccount
+    from foundation.settings import BankAccount
 
     settings = console.app.config["SETTINGS"]
     console.app.config["SETTINGS"] = type(settings)(

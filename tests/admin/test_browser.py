@@ -16,8 +16,8 @@ import pytest
 from pypdf import PdfReader
 from werkzeug.serving import make_server
 
+from foundation.settings import Settings
 from placefund.app import Database, create_app
-from placefund.config import Settings
 from tests.admin.conftest import (
     PASSWORD,
     build_console_world,
@@ -42,7 +42,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def browser_db(sqlite_template, tmp_path_factory):
     """The module's database holding the console world: (path, database, ids, emails)."""
-    path = tmp_path_factory.mktemp("browser") / "placefund.db"
+    path = tmp_path_factory.mktemp("browser") / "foundation.db"
     shutil.copy(sqlite_template, path)
     database = Database(f"sqlite:///{path}")
     ids, emails, _tokens = build_console_world(database)

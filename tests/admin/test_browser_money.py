@@ -11,7 +11,8 @@ import datetime as dt
 
 import pytest
 
-from ledger import services
+from ledger.fund import common
+from ledger.fund import pledges as fund_pledges
 from tests.admin import test_browser as console_browser
 from tests.admin.test_browser import CHROMIUM, shot, signed_in
 
@@ -123,13 +124,13 @@ def test_a_business_corrects_a_revenue_report(browser, served):
 def test_a_manager_follows_up_overdue_instalments(browser, served, browser_db):
     base_url, ids, emails = served
     with browser_db[1].session() as s, s.begin():
-        services.record_pledge(
+        fund_pledges.record_pledge(
             s,
             key="browser-late",
             company_id=ids["company_a"],
             amount=600_000,
-            instalments=[(services.today() - dt.timedelta(days=30), 600_000)],
-            pledged_on=services.today() - dt.timedelta(days=40),
+            instalments=[(common.today() - dt.timedelta(days=30), 600_000)],
+            pledged_on=common.today() - dt.timedelta(days=40),
         )
     company_context, company = signed_in(browser, base_url, emails["company_a"])
     assert "逾期" in company.locator("#pledges .overdue").first.inner_text()

@@ -19,8 +19,8 @@ import pytest
 from pypdf import PdfReader
 from werkzeug.serving import make_server
 
+from foundation.settings import Settings
 from placefund.app import Database, create_app
-from placefund.config import Settings
 from tests.admin.conftest import PASSWORD, bank_csv, build_console_world, pass_two_factor
 from tests.admin.test_browser import ARGS, CHROMIUM, shot
 from tests.localstripe_server import free_port, offline_gateway
@@ -48,7 +48,7 @@ class Served:
 
 @pytest.fixture
 def served(sqlite_template, tmp_path):
-    path = tmp_path / "placefund.db"
+    path = tmp_path / "foundation.db"
     shutil.copy(sqlite_template, path)
     database = Database(f"sqlite:///{path}")
     ids, emails, _tokens = build_console_world(database)
@@ -184,14 +184,14 @@ def test_a_company_pays_by_bank_transfer_and_downloads_its_receipt(browser, serv
     receipt fit for the tax filing."""
     from admin.receipts import roc_date
     from identity.models import User
-    from ledger import reconciliation
+    from ledger.reconciliation import runs
     from tests.admin.conftest import seed_bank_line_to_confirm
 
     # The first instalment's transfer came in earlier and is already reconciled.
     first_line = seed_bank_line_to_confirm(served.database, served.ids)
     with served.database.session() as s, s.begin():
         ndc = s.get(User, served.ids["user_ndc"])
-        reconciliation.confirm_line(s, line_id=first_line, actor=ndc)
+        runs.confirm_line(s, line_id=first_line, actor=ndc)
 
     company_context, company = open_as(
         browser, served, "company_a", lang="zh", viewport=PHONE, accept_downloads=True,
@@ -209,7 +209,7 @@ def test_a_company_pays_by_bank_transfer_and_downloads_its_receipt(browser, serv
     shot(company, "pay-11-journey-transfer-details")
 
     # The company's bank sends the money; the fund's bank statement shows it with the VA
-    from ledger.services import today
+    from ledger.fund.common import today
 
     statement = tmp_path / "statement.csv"
     statement.write_bytes(bank_csv((today().isoformat(), f"跨行轉入 {va} 甲公司", "5,000")))

@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from ledger import services
+from ledger.fund import donations, pledges
 from tests import factories
 from tests.admin.test_browser import (  # noqa: F401 (fixtures)
     CHROMIUM,
@@ -50,10 +50,8 @@ def seed(database, tag: str, month: int) -> dict:
     NT$15 short (the bank's fee): the rules can only suggest it."""
     with database.session() as s, s.begin():
         company = factories.organisation(s, "company", name=f"竹山茶園{tag}")
-        pledge = services.record_pledge(
-            s, key=f"b:{tag}:p", company_id=company.id, amount=2_000_000
-        )
-        services.record_donation(
+        pledge = pledges.record_pledge(s, key=f"b:{tag}:p", company_id=company.id, amount=2_000_000)
+        donations.record_donation(
             s,
             key=f"b:{tag}:card",
             channel="stripe",
@@ -61,7 +59,7 @@ def seed(database, tag: str, month: int) -> dict:
             company_id=company.id,
             received_on=dt.date(2026, month, 1),
         )
-        payout = services.record_payout(
+        payout = donations.record_payout(
             s,
             key=f"b:{tag}:po",
             amount=500_000,

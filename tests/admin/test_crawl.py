@@ -22,11 +22,11 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from foundation.settings import Settings
 from identity import passwords
 from identity.models import Organisation, User
-from ledger.models import Disbursement, Donation, Payout, Pledge
+from ledger.fund.models import Disbursement, Donation, Payout, Pledge
 from placefund.app import Database, create_app
-from placefund.config import Settings
 from placefund.demo import DEMO_PASSWORD
 from tests.admin.conftest import (
     bank_csv,
@@ -76,7 +76,8 @@ RUN_PARAMS = {
 
 def _demo_world(path) -> Database:
     """The demo, and what it lacks for a full crawl."""
-    from ledger import books, reconciliation
+    from ledger.books import periods as books_periods
+    from ledger.reconciliation import runs
     from matching import services as matching
     from matching.errors import MatchingError
     from placefund.demo import load_demo
@@ -88,7 +89,7 @@ def _demo_world(path) -> Database:
         manager = s.scalars(select(User).where(User.email == ROLES["fund_manager"])).one()
         first = min(p.pledged_on for p in s.scalars(select(Pledge)))
         # A closed period before the first pledge, with an assertion (the bank held nothing)
-        books.close_period(
+        books_periods.close_period(
             s,
             actor=manager,
             end_date=first - dt.timedelta(days=1),
@@ -107,8 +108,8 @@ def _demo_world(path) -> Database:
             ),
             (payout.paid_on.isoformat(), "不明款項", "1,234"),
         )
-        report = reconciliation.import_bank_statement(s, data, mapping="generic")
-        reconciliation.run_bank(s, import_id=report.import_id)
+        report = runs.import_bank_statement(s, data, mapping="generic")
+        runs.run_bank(s, import_id=report.import_id)
     with database.session() as s, s.begin():
         manager = s.scalars(select(User).where(User.email == ROLES["fund_manager"])).one()
         # Parameters shown as words; an infeasible share leaves no run, which is fine too
@@ -126,7 +127,7 @@ def _stored_names(database) -> set[str]:
 
 def _minor_amounts(database) -> set[str]:
     """The world's amounts as minor units (NT$1,200,000 as 120,000,000): never on a page."""
-    from ledger.payment_models import StatementLine
+    from ledger.reconciliation.models import StatementLine
 
     amounts = set()
     with database.session() as s:
@@ -140,7 +141,7 @@ def _minor_amounts(database) -> set[str]:
 
 def _town_codes(database) -> set[str]:
     """The townships of the world's organisations and projects: shown by name, never code."""
-    from ledger.models import Project
+    from ledger.fund.models import Project
 
     with database.session() as s:
         codes = {o.town_code for o in s.scalars(select(Organisation))}
@@ -155,7 +156,7 @@ def crawl_app(sqlite_template, tmp_path_factory):
         mp.setattr(passwords, "_DUMMY_HASH", None)
         folder = tmp_path_factory.mktemp("crawl")
         mp.setenv("PLACEFUND_INSTANCE", str(folder))
-        path = folder / "placefund.db"
+        path = folder / "foundation.db"
         shutil.copy(sqlite_template, path)
         database = _demo_world(path)
         app = create_app(

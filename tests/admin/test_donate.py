@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ledger.payment_models import PAYMENT_STATES, CardPayment
+from ledger.payments.models import PAYMENT_STATES, CardPayment
 from tests.localstripe_server import offline_gateway
 
 

@@ -19,9 +19,14 @@ from flask_babel import force_locale
 
 from admin import error_messages, messages
 from admin.i18n import LOCALES, catalog_paths
-from foundation.errors import DomainError, FieldMessage
+from foundation.errors import (
+    DomainError,
+    FieldMessage,
+    InsufficientFunds,
+    InvalidState,
+    LedgerError,
+)
 from ledger import money
-from ledger.errors import InsufficientFunds, InvalidState, LedgerError
 from matching.errors import Infeasible
 from tests.admin.language_checks import SIMPLIFIED_ONLY
 
@@ -126,10 +131,10 @@ def _all_error_classes(base: type = DomainError) -> set[type]:
 def test_the_scan_finds_the_codes_it_should():
     """The scan itself works: known raise sites are found (so an empty scan cannot pass)."""
     errors, fields = raised_codes()
-    assert errors["invalid_state.approve_not_reserved"].startswith("ledger/services.py")
-    assert errors["insufficient_funds.not_enough"].startswith("ledger/posting.py")
+    assert errors["invalid_state.approve_not_reserved"].startswith("ledger/fund/disbursements.py")
+    assert errors["insufficient_funds.not_enough"].startswith("ledger/books/posting.py")
     assert "infeasible.about" in errors and "validation_error.amounts_differ" in errors
-    assert fields["closed_date"].startswith("ledger/posting.py")
+    assert fields["closed_date"].startswith("ledger/books/posting.py")
     assert "amounts_differ" in fields and "multiple_of" in fields
 
 

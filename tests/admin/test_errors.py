@@ -9,14 +9,14 @@ import inspect
 import pytest
 from flask_babel import force_locale
 
-import ledger.bankfile
-import ledger.errors
+import foundation.errors
+import ledger.reconciliation.bank_files
 import matching.errors
 from admin import error_messages, messages, reports
 from admin.imports import FILE_ERRORS
 from api import organisations as api_organisations
-from ledger import queries
-from ledger.errors import FieldMessage, InsufficientFunds, LedgerError, PeriodClosed
+from foundation.errors import FieldMessage, InsufficientFunds, LedgerError, PeriodClosed
+from ledger import listings
 from tests.admin.conftest import csrf_token, post_form
 
 
@@ -112,7 +112,7 @@ def test_the_api_and_the_webhooks_keep_problem_documents(console, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(queries, "public_summary", broken)
+    monkeypatch.setattr(listings, "public_summary", broken)
     response = c.get("/api/v1/public/summary")
     assert response.status_code == 500
     assert response.mimetype == "application/problem+json"
@@ -138,7 +138,9 @@ def _codes(module, base) -> set[str]:
 
 
 def test_every_domain_error_code_has_a_translation():
-    codes = _codes(ledger.errors, LedgerError) | _codes(ledger.bankfile, LedgerError)
+    codes = _codes(foundation.errors, LedgerError) | _codes(
+        ledger.reconciliation.bank_files, LedgerError
+    )
     codes |= _codes(matching.errors, matching.errors.MatchingError)
     assert codes - set(error_messages.MESSAGES) == set()
     assert set(error_messages.MESSAGES) >= FILE_ERRORS
@@ -169,24 +171,24 @@ def test_every_domain_error_code_has_a_translation():
             "The books are closed through 2026-01-31: nothing dated 2026-01-15 can be posted.",
         ),
         (
-            ledger.errors.ApprovalRequired("anything", case="same_institution"),
+            foundation.errors.ApprovalRequired("anything", case="same_institution"),
             "您的機關已核准此撥款案：第二個核准須由其他機關的基金管理人提出。",
             "Your institution has already approved this disbursement",
         ),
         (
-            ledger.errors.IdempotencyConflict("Idempotency key 'x' was already used."),
+            foundation.errors.IdempotencyConflict("Idempotency key 'x' was already used."),
             "此表單先前已以不同內容送出",
             "This form was already sent with other content",
         ),
         (
-            ledger.errors.InvalidAmount(
+            foundation.errors.InvalidAmount(
                 "Not an amount: 'abc'.", reason="not_an_amount", params={"text": "abc"}
             ),
             "「abc」不是金額。",
             "“abc” is not an amount.",
         ),
         (
-            ledger.errors.InvalidState(
+            foundation.errors.InvalidState(
                 "Disbursement 7 is paid; it cannot be paid.",
                 reason="pay_not_approved",
                 params={"id": 7, "status": "paid"},
@@ -195,7 +197,7 @@ def test_every_domain_error_code_has_a_translation():
             "Disbursement 7 is Paid: it cannot be paid.",
         ),
         (
-            ledger.errors.NotFound("Project 12 does not exist."),
+            foundation.errors.NotFound("Project 12 does not exist."),
             "此項目不存在，或您無權檢視。",
             "This item does not exist, or you may not see it.",
         ),
@@ -206,7 +208,7 @@ def test_every_domain_error_code_has_a_translation():
         ),
         (
             # No message code of its own: the generic message, never the English detail
-            ledger.errors.LedgerError("Something only English knows."),
+            foundation.errors.LedgerError("Something only English knows."),
             "無法完成此要求。",
             "The request could not be carried out.",
         ),
@@ -285,7 +287,7 @@ def test_a_reused_form_key_is_explained(console):
 
 
 def test_too_much_money_is_explained(console):
-    from ledger import services
+    from ledger.fund import donations
 
     c = console.client("ndc")
     form = {
@@ -299,7 +301,7 @@ def test_too_much_money_is_explained(console):
     assert "Not enough" not in refused.text
     # Received by card, so it may be committed, but not in the bank yet
     with console.database.session() as s, s.begin():
-        services.record_donation(s, key="card", channel="stripe", amount=90_000_000_000)
+        donations.record_donation(s, key="card", channel="stripe", amount=90_000_000_000)
     proposed = post_form(c, "/console/disbursements/new", "/console/disbursements/new", form)
     assert proposed.status_code == 302, proposed.text
     url = proposed.headers["Location"]

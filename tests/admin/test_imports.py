@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from admin import imports
 from admin.models import ImportJob
 from identity.models import User
-from ledger import reconciliation
-from ledger.payment_models import ReconciliationRun, StatementImport, StatementLine
+from ledger.reconciliation import runs as reconciliation_runs
+from ledger.reconciliation.models import ReconciliationRun, StatementImport, StatementLine
 from tests.admin.conftest import bank_csv, csrf_token
 
 BANK = Path(__file__).parents[1] / "fixtures" / "bank"
@@ -224,7 +224,7 @@ def test_an_abandoned_job_is_marked_interrupted_and_resumes(console):
 
 
 def test_a_job_that_failed_after_its_import_resumes_at_matching(console, monkeypatch):
-    real = reconciliation.run_bank
+    real = reconciliation_runs.run_bank
     calls = []
 
     def flaky(*args, **kwargs):
@@ -233,7 +233,7 @@ def test_a_job_that_failed_after_its_import_resumes_at_matching(console, monkeyp
             raise RuntimeError("the database went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(reconciliation, "run_bank", flaky)
+    monkeypatch.setattr(reconciliation_runs, "run_bank", flaky)
     c = console.client("ndc")
     job_id = finished(console, upload(c, bank_csv(("2026-11-02", "利息", "12"))))
     row = job(console, job_id)

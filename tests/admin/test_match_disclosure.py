@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from matching import services as matching
-from matching.records import MatchProposal
+from matching.models import MatchProposal
 from tests.admin.conftest import seed_published_proposal
 
 

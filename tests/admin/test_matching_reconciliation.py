@@ -8,8 +8,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from ledger.payment_models import StatementLine
-from matching.records import MatchProposal, MatchRun, Partnership
+from ledger.reconciliation.models import StatementLine
+from matching.models import MatchProposal, MatchRun, Partnership
 from tests.admin.conftest import (
     bank_csv,
     post_form,
@@ -220,13 +220,13 @@ def test_the_new_forms_refuse_a_post_without_the_csrf_token(console):
 
 
 def test_a_suggested_line_is_confirmed_against_the_chosen_option(console):
-    from ledger import reconciliation
+    from ledger.reconciliation import runs as reconciliation_runs
 
     with console.database.session() as s, s.begin():
         # Two payers' virtual accounts on one deposit: the rules only suggest
         data = bank_csv(("2026-11-26", "VA 95123000000014 95123000000022", "5,000"))
-        report = reconciliation.import_bank_statement(s, data, mapping="generic")
-        reconciliation.run_bank(s, import_id=report.import_id)
+        report = reconciliation_runs.import_bank_statement(s, data, mapping="generic")
+        reconciliation_runs.run_bank(s, import_id=report.import_id)
         line = s.scalars(select(StatementLine)).one()
         line_id, status = line.id, line.status
     assert status == "unmatched"

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from ledger import services
-from ledger.models import RevenueReport
-from placefund.reference import counties
+from foundation.reference import counties
+from ledger.fund import common
+from ledger.fund import pledges as fund_pledges
+from ledger.fund.models import RevenueReport
 from tests.admin.conftest import post_form
 
 
@@ -115,15 +116,13 @@ def test_revenue_reports_one_per_period_whole_dollars_and_corrected_by_reversal(
 
 def test_overdue_instalments_flagged_counted_and_listed(console):
     with console.database.session() as s, s.begin():
-        services.record_pledge(
+        fund_pledges.record_pledge(
             s,
             key="late",
             company_id=console.ids["company_a"],
             amount=1_200_000,
-            instalments=[
-                (services.today() + dt.timedelta(days=d), 400_000) for d in (-60, -20, 10)
-            ],
-            pledged_on=services.today() - dt.timedelta(days=75),
+            instalments=[(common.today() + dt.timedelta(days=d), 400_000) for d in (-60, -20, 10)],
+            pledged_on=common.today() - dt.timedelta(days=75),
         )
     company = console.client("company_a").get("/console/company").text
     assert company.count('class="overdue"') == 2

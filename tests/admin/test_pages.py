@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ledger.models import Disbursement, Period
+from ledger.books.models import Period
+from ledger.fund.models import Disbursement
 from tests.admin.conftest import post_form
 
 
@@ -12,7 +13,7 @@ def test_dashboard_shows_balances_chart_and_lists(console):
     page = console.client("ndc").get("/console/dashboard")
     assert page.status_code == 200
     # NT$25,000 received; NT$7,000 held by two proposals awaiting approval; the NT$5,000
-    # still pledged is not money the fund can commit (ledger/figures.py)
+    # still pledged is not money the fund can commit (ledger/fund/figures.py)
     assert 'id="fig-received">NT$25,000<' in page.text
     assert 'id="fig-available">NT$18,000<' in page.text
     assert 'id="fig-pledged">NT$5,000<' in page.text

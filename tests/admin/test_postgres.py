@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from foundation.settings import Settings
 from placefund.app import create_app
-from placefund.config import Settings
 from tests.admin.conftest import PASSWORD, build_console_world, sign_in
 
 pytestmark = pytest.mark.postgres
@@ -39,11 +39,11 @@ def test_import_jobs_on_postgres_show_progress_while_the_import_runs(pg, monkeyp
     from admin import imports
     from admin.models import ImportJob
     from identity.models import User
-    from ledger import reconciliation
+    from ledger.reconciliation import runs
     from tests.admin.conftest import bank_csv
 
     ids, _emails, _tokens = build_console_world(pg)
-    monkeypatch.setattr(reconciliation, "CHUNK", 1)
+    monkeypatch.setattr(runs, "CHUNK", 1)
     seen = []
     original = imports._Progress.during_step
 

@@ -51,7 +51,7 @@ def pdf_text(data: bytes) -> str:
 
 def test_receipt_and_yearly_statement_pdfs(console):
     from identity.models import Organisation
-    from ledger.models import Donation
+    from ledger.fund.models import Donation
 
     c = console.client("company_a")
     response = c.get(f"/console/donations/{console.ids['donation_a']}/receipt.pdf")
@@ -77,7 +77,7 @@ def test_receipt_and_yearly_statement_pdfs(console):
 
 
 def _issuer_settings(console, **issuer):
-    from placefund.config import ReceiptIssuer
+    from foundation.settings import ReceiptIssuer
 
     settings = console.app.config["SETTINGS"]
     console.app.config["SETTINGS"] = type(settings)(
@@ -91,7 +91,7 @@ def test_a_receipt_a_company_can_file_with_its_taxes(console, tmp_path):
     from PIL import Image
 
     from admin.receipts import roc_date
-    from ledger import services
+    from ledger.fund import common
 
     seal = tmp_path / "seal.png"
     Image.new("RGB", (120, 120), (200, 30, 30)).save(seal)
@@ -111,7 +111,7 @@ def test_a_receipt_a_company_can_file_with_its_taxes(console, tmp_path):
     assert "國家發展委員會地方創生基金" in flat
     assert "04595257" in text and "臺北市中正區寶慶路3號" in flat
     assert "依所得稅法第三十六條第一款規定，對政府之捐贈得全數列為費用。" in flat
-    today = services.today()
+    today = common.today()
     # 民國 115 年 12 月 2 日 beside 2026-12-02
     assert roc_date(today).replace(" ", "") in flat and today.isoformat() in text
     assert "新臺幣伍仟元整" in text
@@ -155,18 +155,20 @@ def test_the_yearly_statement_keeps_each_header_on_one_line(console):
     """Long purposes, large amounts and refunds squeeze the columns; the headers stay whole."""
     from pypdf import PdfReader
 
-    from ledger import services
+    from ledger.fund import donations as fund_donations
 
     with console.database.session() as s, s.begin():
         for i, (amount, purpose) in enumerate(
             [(100_000_000, "township:10008040"), (30_000_000, "priority:agricultural"),
              (123_456_700, None), (99_999_900, f"project:{console.ids['project_x']}")]
         ):  # fmt: skip
-            d = services.record_donation(
+            d = fund_donations.record_donation(
                 s, key=f"long{i}", channel="bank_transfer", amount=amount,
                 company_id=console.ids["company_a"], restriction=purpose,
             )  # fmt: skip
-            services.record_refund(s, key=f"long-refund{i}", donation_id=d.id, amount=1_234_500)
+            fund_donations.record_refund(
+                s, key=f"long-refund{i}", donation_id=d.id, amount=1_234_500
+            )
         year = d.received_on.year
     c = console.client("company_a")
     pdf = c.get(f"/console/organisations/{console.ids['company_a']}/statement-{year}.pdf")

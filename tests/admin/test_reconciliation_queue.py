@@ -10,9 +10,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from ledger import reconciliation
-from ledger.models import Donation, Pledge
-from ledger.payment_models import StatementLine
+from ledger.fund.models import Donation, Pledge
+from ledger.reconciliation import runs as reconciliation_runs
+from ledger.reconciliation.models import StatementLine
 from tests.admin.conftest import csrf_token, post_form
 
 START = dt.date(2026, 1, 1)
@@ -33,7 +33,7 @@ def import_lines(database, n: int) -> list[int]:
     """``n`` unmatched lines, three a day from 2026-01-01, NT$101 up; ids oldest first."""
     rows = [(START + dt.timedelta(days=i // 3), f"line-{i}", 101 + i) for i in range(n)]
     with database.session() as s, s.begin():
-        report = reconciliation.import_bank_statement(s, statement(rows), mapping="generic")
+        report = reconciliation_runs.import_bank_statement(s, statement(rows), mapping="generic")
         return list(
             s.scalars(
                 select(StatementLine.id)
@@ -123,7 +123,7 @@ def test_a_mangled_page_position_shows_the_first_page(console):
 
 def test_a_line_is_searched_and_matched_by_hand_with_a_reason_for_the_difference(console):
     with console.database.session() as s, s.begin():
-        report = reconciliation.import_bank_statement(
+        report = reconciliation_runs.import_bank_statement(
             s, statement([(START, "ATM 轉入", 4_970)]), mapping="generic"
         )
         line_id = s.scalars(
@@ -178,7 +178,7 @@ def test_a_line_is_searched_and_matched_by_hand_with_a_reason_for_the_difference
 def test_a_line_can_pay_a_pledge_found_by_its_virtual_account(console):
     with console.database.session() as s, s.begin():
         va = s.get(Pledge, console.ids["pledge_a"]).virtual_account
-        report = reconciliation.import_bank_statement(
+        report = reconciliation_runs.import_bank_statement(
             s, statement([(START, "無摘要", 2_000)]), mapping="generic"
         )
         line_id = s.scalars(
@@ -206,13 +206,13 @@ def test_the_queue_asks_a_reason_when_a_suggestion_differs(console):
     difference in NT$, and changes nothing."""
     with console.database.session() as s, s.begin():
         donation = s.get(Donation, console.ids["donation_a"])
-        report = reconciliation.import_bank_statement(
+        report = reconciliation_runs.import_bank_statement(
             s, statement([(donation.received_on, "甲公司 匯款", 4_970)]), mapping="generic"
         )
-        reconciliation.run_bank(
+        reconciliation_runs.run_bank(
             s,
             import_id=report.import_id,
-            config=reconciliation.ReconcileConfig(amount_tolerance=5_000),
+            config=reconciliation_runs.ReconcileConfig(amount_tolerance=5_000),
         )
         line = s.scalars(
             select(StatementLine).where(StatementLine.import_id == report.import_id)
@@ -259,8 +259,8 @@ def test_the_run_page_speaks_words_and_warns_of_a_closing_balance_that_differs(c
             ],
             balances=True,
         )
-        report = reconciliation.import_bank_statement(s, data, mapping="generic")
-        run = reconciliation.run_bank(s, import_id=report.import_id)
+        report = reconciliation_runs.import_bank_statement(s, data, mapping="generic")
+        run = reconciliation_runs.run_bank(s, import_id=report.import_id)
         run_id, stated, ledger = run.id, run.stated_closing, run.ledger_closing
     assert stated == 10_623_400 and ledger != stated
     c = console.client("ndc")
@@ -282,10 +282,10 @@ def test_the_run_page_speaks_words_and_warns_of_a_closing_balance_that_differs(c
 
 def test_no_warning_when_the_closing_balance_agrees(console):
     with console.database.session() as s, s.begin():
-        report = reconciliation.import_bank_statement(
+        report = reconciliation_runs.import_bank_statement(
             s, statement([(START, "利息", 12, 12)], balances=True), mapping="generic"
         )
-        run = reconciliation.run_bank(s, import_id=report.import_id)
+        run = reconciliation_runs.run_bank(s, import_id=report.import_id)
         run.ledger_closing = run.stated_closing  # as if the ledger agreed
         run_id = run.id
     page = console.client("ndc").get(f"/console/reconciliation/runs/{run_id}")

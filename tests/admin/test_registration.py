@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from admin import registration
+from foundation.reference import townships
 from identity.models import ApiToken, Organisation, User
-from placefund.rate_limits import Rule
-from placefund.reference import townships
 from tests.admin.conftest import csrf_token, post_form, sign_in
+from web.rate_limits import Rule
 
 GOOD = {
     "kind": "company",

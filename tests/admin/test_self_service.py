@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from identity.models import Organisation, User
-from ledger.models import Project
-from matching.records import JsonList, MatchOffer, MatchProposal, MatchRequest
+from ledger.fund.models import Project
+from matching.models import JsonList, MatchOffer, MatchProposal, MatchRequest
 from tests.admin.conftest import post_form, seed_published_proposal
 
 REQUEST = {

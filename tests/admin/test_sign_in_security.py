@@ -10,14 +10,14 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from admin import accounts, two_factor
+from admin import console_passwords, two_factor
 from admin.models import ConsoleSession, RecoveryCode
+from foundation.settings import Settings
 from identity import passwords
 from identity.models import User
 from placefund.app import create_app
-from placefund.config import Settings
-from placefund.rate_limits import RateLimits, Rule
 from tests.admin.conftest import PASSWORD, TOTP_CLOCK, TOTP_SECRET, csrf_token, sign_in
+from web.rate_limits import RateLimits, Rule
 
 
 def from_address(client, address: str):
@@ -109,7 +109,7 @@ def test_sign_in_never_redirects_off_site(console, target):
             "next": target,
         },
     )
-    if "\x00" in target:  # refused at the door (placefund/request_guard.py): no sign-in at all
+    if "\x00" in target:  # refused at the door (web/request_guard.py): no sign-in at all
         assert response.status_code == 400 and "Location" not in response.headers
         return
     assert response.status_code == 302
@@ -152,7 +152,9 @@ def test_a_cookie_saved_before_sign_out_no_longer_signs_in(console):
 def test_a_password_change_ends_every_session(console):
     first, second = console.client("company_a"), console.client("company_a")
     with console.database.session() as s, s.begin():
-        accounts.set_password(s, s.get(User, console.ids["user_company_a"]), "another password 1")
+        console_passwords.set_password(
+            s, s.get(User, console.ids["user_company_a"]), "another password 1"
+        )
     assert first.get("/console/company").status_code == 302
     assert second.get("/console/company").status_code == 302
 

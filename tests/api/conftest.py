@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from identity.tokens import issue_token
-from ledger import services
+from ledger.fund import disbursements, donations, pledges, revenue_returns
 from tests import factories
 
 V1 = "/api/v1"
@@ -65,19 +65,19 @@ def build_world(session) -> tuple[dict[str, str], dict[str, int]]:
     }
     project_x = factories.project(session, business_x)
     project_y = factories.project(session, business_y)
-    pledge_a = services.record_pledge(
+    pledge_a = pledges.record_pledge(
         session, key="w:p:a", company_id=company_a.id, amount=1_000_000, instalments=2
     )
-    pledge_b = services.record_pledge(
+    pledge_b = pledges.record_pledge(
         session, key="w:p:b", company_id=company_b.id, amount=2_000_000, public_name=True
     )
-    donation_a = services.record_donation(
+    donation_a = donations.record_donation(
         session, key="w:d:a", channel="bank_transfer", amount=500_000, pledge_id=pledge_a.id
     )
-    donation_b = services.record_donation(
+    donation_b = donations.record_donation(
         session, key="w:d:b", channel="bank_transfer", amount=2_000_000, pledge_id=pledge_b.id
     )
-    d_x = services.propose_disbursement(
+    d_x = disbursements.propose_disbursement(
         session,
         key="w:g:x",
         actor=ndc,
@@ -86,7 +86,7 @@ def build_world(session) -> tuple[dict[str, str], dict[str, int]]:
         amount=300_000,
         purpose="設備",
     )
-    d_y = services.propose_disbursement(
+    d_y = disbursements.propose_disbursement(
         session,
         key="w:g:y",
         actor=ndc,
@@ -95,7 +95,7 @@ def build_world(session) -> tuple[dict[str, str], dict[str, int]]:
         amount=400_000,
         purpose="加工廠",
     )
-    agreement_x = services.create_return_agreement(
+    agreement_x = revenue_returns.create_return_agreement(
         session,
         actor=ndc,
         business_id=business_x.id,
@@ -104,7 +104,7 @@ def build_world(session) -> tuple[dict[str, str], dict[str, int]]:
         start_date=factories.DAY.replace(year=2020),
         end_date=factories.DAY.replace(year=2035),
     )
-    agreement_y = services.create_return_agreement(
+    agreement_y = revenue_returns.create_return_agreement(
         session,
         actor=ndc,
         business_id=business_y.id,

@@ -1,4 +1,4 @@
-"""Database faults on PostgreSQL, including those raised beneath SQLAlchemy (placefund.pgwire):
+"""Database faults on PostgreSQL, including those raised beneath SQLAlchemy (foundation.pgwire):
 a lost connection is a retryable 503 and the next requests find live connections; a
 uniqueness race answers as its losing side (409), never 500."""
 
@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import text
 
+from foundation.db import make_engine, make_session_factory
+from foundation.settings import Settings
 from identity.models import User
-from ledger import services
+from ledger.fund import corrections
 from placefund.app import Database, create_app
-from placefund.config import Settings
-from placefund.db import make_engine, make_session_factory
 from placefund.migrate import upgrade
 from tests.api.conftest import World, build_world, new_key
 
@@ -137,7 +137,7 @@ def test_a_reversal_losing_the_race_on_the_unique_index_is_a_409(faulty):
     winner = db.session()
     winner.begin()
     actor = winner.get(User, world.ids["user_moea"])
-    services.reverse_adjustment(
+    corrections.reverse_adjustment(
         winner, key="race-winner", entry_id=entry_id, actor=actor, reason="重複"
     )
     winner_pid = winner.scalar(text("SELECT pg_backend_pid()"))

@@ -8,10 +8,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from foundation.settings import Settings
 from identity.models import Organisation
-from ledger.models import Entry
+from ledger.books.models import Entry
 from placefund.app import create_app
-from placefund.config import Settings
 from tests.api.conftest import World, build_world, new_key
 
 V1 = "/api/v1"

@@ -50,7 +50,7 @@ def test_period_close_with_assertions(world):
 
 
 def test_donor_statement(world):
-    from ledger.services import today
+    from ledger.fund.common import today
 
     st = world.call("company_a", "GET", f"{V1}/statements/donor").json
     assert st["company"]["id"] == world.ids["company_a"]
@@ -74,7 +74,7 @@ def test_public_summary_names_only_opted_in_donors(world, client):
 def test_manager_posts_an_adjustment_and_reverses_it_once(world, database):
     from sqlalchemy import func, select
 
-    from ledger.models import Entry
+    from ledger.books.models import Entry
 
     def entries():
         with database.session() as s:
@@ -165,7 +165,7 @@ def test_manager_posts_an_adjustment_and_reverses_it_once(world, database):
 def test_bad_adjustments_are_refused_and_write_nothing(world, database, lines, status, code):
     from sqlalchemy import func, select
 
-    from ledger.models import Entry
+    from ledger.books.models import Entry
 
     with database.session() as s:
         before = s.scalar(select(func.count()).select_from(Entry))
@@ -183,7 +183,7 @@ def test_bad_adjustments_are_refused_and_write_nothing(world, database, lines, s
 
 
 def test_the_public_summary_says_received_available_committed_and_pledged(world, client):
-    from placefund.reference import counties
+    from foundation.reference import counties
 
     s = client.get(f"{V1}/public/summary").json
     assert s["received"]["amount"] == 2_500_000

@@ -40,7 +40,7 @@ def test_registration_is_throttled_per_address_and_writes_nothing_when_refused(
 
     from api import organisations
     from identity.models import Organisation
-    from placefund.rate_limits import Rule
+    from web.rate_limits import Rule
 
     monkeypatch.setattr(organisations, "REGISTRATIONS", Rule("registrations", "2/hour"))
     ubns = ["04595257", "24590619", "24590625"]  # valid check digits
@@ -76,9 +76,9 @@ def test_throttle_keys_on_the_client_behind_trusted_proxies_only(database, monke
     """Behind PLACEFUND_PROXY_HOPS trusted proxies the registration limit counts the client
     the nearest proxy saw; an X-Forwarded-For the client wrote itself changes nothing."""
     from api import organisations
+    from foundation.settings import Settings
     from placefund.app import create_app
-    from placefund.config import Settings
-    from placefund.rate_limits import Rule
+    from web.rate_limits import Rule
 
     monkeypatch.setattr(organisations, "REGISTRATIONS", Rule("registrations", "1/hour"))
     settings = Settings(database_url=str(database.engine.url), secret_key="t", proxy_hops=1)

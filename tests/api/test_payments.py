@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from identity.tokens import issue_token
-from ledger import services
-from ledger.models import Donation
-from ledger.payment_models import CardPayment, StripeEvent
-from ledger.stripe_gateway import StripeGateway, StripeSettings, make_client
+from ledger.fund import pledges as fund_pledges
+from ledger.fund.models import Donation
+from ledger.payments.models import CardPayment, StripeEvent
+from ledger.payments.stripe_gateway import StripeGateway, StripeSettings, make_client
 from tests import factories
 from tests.localstripe_server import WEBHOOK_SECRET, localstripe  # noqa: F401
 
@@ -48,7 +48,7 @@ def live(app, database, localstripe):  # noqa: F811
     with database.session() as s, s.begin():
         company = factories.organisation(s, "company")
         member = factories.user(s, "company_member", company)
-        pledge = services.record_pledge(
+        pledge = fund_pledges.record_pledge(
             s, key="e2e:pledge", company_id=company.id, amount=300000, instalments=3
         )
         token = issue_token(s, member, name="e2e")[1]
@@ -128,13 +128,13 @@ def test_card_payment_end_to_end_against_localstripe(live, database):
 
     # Reconcile with what localstripe lists (its fees are always 0). localstripe refuses
     # Stripe's ``created`` filter, so list everything through the same gateway and SDK.
-    from ledger import reconciliation
+    from ledger.reconciliation import runs as reconciliation_runs
 
     gateway = StripeGateway(
         StripeSettings(SECRET_KEY, None, None, api_base=live["stripe_base"], max_retries=0)
     )
     with database.session() as s, s.begin():
-        report = reconciliation.import_stripe_transactions(
+        report = reconciliation_runs.import_stripe_transactions(
             s, gateway.list_balance_transactions(), name="localstripe"
         )
     assert report.lines_new >= 1
@@ -148,7 +148,7 @@ def test_card_payment_end_to_end_against_localstripe(live, database):
 
 
 def test_card_payment_without_stripe_configuration_is_a_503(world, app):
-    from ledger.stripe_gateway import StripeSettings
+    from ledger.payments.stripe_gateway import StripeSettings
 
     app.extensions["placefund.stripe"] = StripeGateway(StripeSettings(None, None, None))
     response = world.call(

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
+from foundation.settings import Settings
 from identity.tokens import hash_token
 from placefund.app import create_app
-from placefund.config import Settings
 from tests.api.conftest import World, build_world
 
 pytestmark = pytest.mark.postgres
@@ -200,10 +200,10 @@ def test_a_refused_posting_is_rolled_back_and_explained(pg_world, pg):
 
 
 def test_the_posting_refuses_in_the_database_when_allowed_to_commit(pg):
+    from foundation.errors import PeriodClosed
     from foundation.transactions import PostingRefused, UnitOfWork
-    from ledger.errors import PeriodClosed
-    from ledger.models import Period
-    from ledger.services import record_donation
+    from ledger.books.models import Period
+    from ledger.fund.donations import record_donation
 
     with pg.session() as s, s.begin():
         s.add(Period(start_date=dt.date(2000, 1, 1), end_date=dt.date(2099, 1, 31)))

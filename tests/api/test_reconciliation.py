@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from identity.tokens import issue_token
-from ledger import payments
+from ledger.payments import card_payments
 from tests import factories
 from tests.api.test_webhooks import IN_ORDER, stripe_world, stripe_world_pg  # noqa: F401
 
@@ -149,7 +149,7 @@ def test_bank_statement_import_reports_bad_lines_and_decisions_need_reasons(worl
 
 
 def test_sync_report_counts(stripe_world):  # noqa: F811
-    report = payments.sync(
+    report = card_payments.sync(
         stripe_world.database.session, stripe_world.gateway, dt.date(2026, 11, 1)
     )
     assert report.events_seen == len(IN_ORDER)

@@ -4,7 +4,7 @@
 cache (api/token_cache.py). The revocation is made through the API and through the command
 line; right after it returns, many requests with the token, on fresh connections so the
 kernel spreads them over the workers, are all refused. Before each process waited for the
-other workers' caches (placefund/auth_sync.py), a few of them were still accepted.
+other workers' caches (foundation/auth_sync.py), a few of them were still accepted.
 """
 
 from __future__ import annotations

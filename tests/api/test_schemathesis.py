@@ -14,8 +14,8 @@ import schemathesis
 from hypothesis import HealthCheck
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from foundation.settings import Settings
 from placefund.app import Database, create_app
-from placefund.config import Settings
 from tests.api.conftest import build_world
 from tests.localstripe_server import offline_gateway
 
@@ -50,12 +50,12 @@ def tokens(tmp_path_factory, sqlite_template):
     database = Database(f"sqlite:///{path}")
     with database.session() as s, s.begin():
         tokens, _ids = build_world(s)
-    previous = app.extensions["placefund.db"]
-    app.extensions["placefund.db"] = database
+    previous = app.extensions["foundation.db"]
+    app.extensions["foundation.db"] = database
     # Card payments and Stripe imports answer from an offline fake, not a 503 (no keys here).
     app.extensions["placefund.stripe"] = offline_gateway()
     yield tokens
-    app.extensions["placefund.db"] = previous
+    app.extensions["foundation.db"] = previous
     database.engine.dispose()
 
 

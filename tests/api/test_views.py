@@ -84,7 +84,7 @@ def test_docs_page_loads_only_its_own_files(client):
 
 
 def test_docs_static_files_do_not_escape_their_folder(client):
-    assert client.get("/api/docs/static/../../placefund/config.py").status_code == 404
+    assert client.get("/api/docs/static/../../foundation/settings.py").status_code == 404
 
 
 @pytest.mark.browser

@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 from admin import imports
+from foundation.settings import Settings
 from identity.tokens import issue_token
-from ledger import services
-from ledger.virtual_accounts import VirtualAccountScheme, generate
+from ledger.fund import common
+from ledger.fund import pledges as fund_pledges
+from ledger.fund.virtual_accounts import VirtualAccountScheme, generate
 from placefund.app import create_app
-from placefund.config import Settings
 from tests import factories
 from tests.api.conftest import new_key
 
@@ -54,9 +55,9 @@ def test_the_api_pledges_and_reads_statements_with_the_configured_scheme(app, cl
     assert made.status_code == 201, made.text
     reference = made.json["virtual_account"]
     assert reference == generate(made.json["id"], SCHEME)
-    assert reference != generate(made.json["id"], services.DEFAULT_VA_SCHEME)
+    assert reference != generate(made.json["id"], common.DEFAULT_VA_SCHEME)
 
-    default = generate(made.json["id"], services.DEFAULT_VA_SCHEME)
+    default = generate(made.json["id"], common.DEFAULT_VA_SCHEME)
     content = base64.b64encode(_statement(f"轉入 {reference}", f"轉入 {default}")).decode()
     imported = client.post(
         "/api/v1/reconciliation/bank-statements",
@@ -79,12 +80,12 @@ def test_the_console_import_jobs_read_with_the_configured_scheme(app):
 def test_the_command_line_reads_statements_with_the_configured_scheme(
     database, monkeypatch, tmp_path
 ):
-    from ledger.payment_models import StatementLine
+    from ledger.reconciliation.models import StatementLine
     from placefund.cli import main
 
     with database.session() as s, s.begin():
         company = factories.organisation(s, "company", name="甲公司")
-        pledge = services.record_pledge(
+        pledge = fund_pledges.record_pledge(
             s, key="p", company_id=company.id, amount=500_000, scheme=SCHEME
         )
         reference = pledge.virtual_account

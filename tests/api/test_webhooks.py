@@ -13,9 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from identity.tokens import issue_token
-from ledger import books, payments, services
-from ledger.models import Donation, Entry
-from ledger.payment_models import CardPayment, StripeEvent
+from ledger.books import reading
+from ledger.books.models import Entry
+from ledger.fund import pledges as fund_pledges
+from ledger.fund.models import Donation
+from ledger.payments import card_payments
+from ledger.payments.models import CardPayment, StripeEvent
 from tests import factories
 from tests.localstripe_server import FixtureGateway, load_scenario, sign
 
@@ -64,7 +67,7 @@ class StripeWorld:
 
             def bal(code):
                 try:
-                    return books.balance(s, code)
+                    return reading.balance(s, code)
                 except Exception:
                     return 0
 
@@ -80,7 +83,7 @@ class StripeWorld:
                         )
                     ).all()
                 ),
-                "balanced": books.trial_balance(s).balanced,
+                "balanced": reading.trial_balance(s).balanced,
             }
 
 
@@ -91,8 +94,8 @@ def stripe_world(database, app, client):
 
 @pytest.fixture
 def stripe_world_pg(pg):
+    from foundation.settings import Settings
     from placefund.app import create_app
-    from placefund.config import Settings
 
     app = create_app(Settings(database_url=str(pg.engine.url), secret_key="t"), database=pg)
     app.config["TESTING"] = True
@@ -107,7 +110,7 @@ def build_stripe_world(database, app, client):
     with database.session() as s, s.begin():
         company = factories.organisation(s, "company")
         member = factories.user(s, "company_member", company)
-        pledge = services.record_pledge(
+        pledge = fund_pledges.record_pledge(
             s,
             key="t:pledge",
             company_id=company.id,
@@ -116,10 +119,12 @@ def build_stripe_world(database, app, client):
             pledged_on=day - dt.timedelta(days=1),
         )
         for n, (pi, amount) in enumerate(PIS.items(), start=1):
-            cp = payments.start_card_payment(
+            cp = card_payments.start_card_payment(
                 s, pledge_id=pledge.id, request_key=f"t:{n}", amount=amount
             )
-            payments.attach_payment_intent(s, cp.id, {"id": pi, "status": "requires_confirmation"})
+            card_payments.attach_payment_intent(
+                s, cp.id, {"id": pi, "status": "requires_confirmation"}
+            )
         token = issue_token(s, member, name="t")[1]
         ids = {"pledge": pledge.id, "company": company.id}
     return StripeWorld(database, client, gateway, scenario["events"], ids, token)
@@ -203,7 +208,7 @@ def test_the_whole_scenario_in_order_posts_fees_fx_refunds_disputes_and_payouts(
         ).one()
         assert declined.status == "failed" and "insufficient" in declined.last_error
         # Each currency balances on its own through the exchange accounts
-        assert books.balance(s, "net_assets:exchange:USD") != 0
+        assert reading.balance(s, "net_assets:exchange:USD") != 0
     # The company sees its card payments with their Stripe ids, and the donations
     auth = {"Authorization": f"Bearer {stripe_world.token}"}
     listed = stripe_world.client.get(
@@ -272,7 +277,7 @@ def test_a_late_payment_failed_never_undoes_a_success(stripe_world):
             select(CardPayment).where(CardPayment.payment_intent_id == "pi_3QxFx1")
         ).one()
         assert cp.status == "succeeded"
-        assert payments._advance(cp, "requires_payment_method") is False
+        assert card_payments._advance(cp, "requires_payment_method") is False
 
 
 def test_an_event_that_cannot_apply_yet_is_kept_and_retried(stripe_world):
@@ -310,12 +315,12 @@ def test_sync_applies_what_the_webhooks_missed_idempotently(stripe_world):
     stripe_world.deliver_all(["evt_1QxFx01", "evt_1QxFx02"])  # only two webhooks arrived
     stripe_world.refund_status("failed")
     sessions = stripe_world.database.session
-    report = payments.sync(sessions, stripe_world.gateway, dt.date(2026, 11, 1))
+    report = card_payments.sync(sessions, stripe_world.gateway, dt.date(2026, 11, 1))
     assert report.duplicates == 2
     assert report.needs_attention == 0, report.problems
     state = stripe_world.state()
     assert {k: state[k] for k in FINAL} == FINAL
-    again = payments.sync(sessions, stripe_world.gateway, dt.date(2026, 11, 1))
+    again = card_payments.sync(sessions, stripe_world.gateway, dt.date(2026, 11, 1))
     assert again.duplicates == len(IN_ORDER) and again.objects_applied == 0
     assert stripe_world.state() == state
 
@@ -437,8 +442,8 @@ def test_a_well_formed_event_redelivered_is_stored_once(world, database):
     "name", ["numeric id", "id too long", "id with NUL", "type too long", "created a string"]
 )
 def test_malformed_events_on_postgres(pg, name):
+    from foundation.settings import Settings
     from placefund.app import create_app
-    from placefund.config import Settings
 
     app = create_app(Settings(database_url=str(pg.engine.url), secret_key="t"), database=pg)
     app.config["TESTING"] = True

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.errors import InvalidAmount, ValidationError
+from foundation.errors import InvalidAmount, ValidationError
 from ledger.money import (
     Money,
     check_minor,

@@ -18,14 +18,16 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from ledger import services as svc
-from ledger.books import balance, fund_position, trial_balance
-from ledger.chain import seal_continuously, seal_pending, verify
-from ledger.errors import InsufficientFunds, LedgerError
-from ledger.figures import OverCommitment, source_figures
-from ledger.models import Disbursement, Donation, Entry, Seal, Unsealed
+from foundation.db import make_engine, make_session_factory
+from foundation.errors import InsufficientFunds, LedgerError
+from ledger.books.chain import seal_continuously, seal_pending, verify
+from ledger.books.models import Entry, Seal, Unsealed
+from ledger.books.reading import balance, fund_position, trial_balance
+from ledger.fund import disbursements, pledges
+from ledger.fund import donations as fund_donations
+from ledger.fund.figures import OverCommitment, source_figures
+from ledger.fund.models import Disbursement, Donation
 from placefund.app import Database
-from placefund.db import make_engine, make_session_factory
 from tests import factories as f
 from tests.factories import donate
 
@@ -67,7 +69,7 @@ def _users(s, ids):
 def test_many_writers_lose_no_update(pg, world):
     def donate(n):
         with pg.session() as s, s.begin():
-            svc.record_donation(
+            fund_donations.record_donation(
                 s,
                 key=f"d{n}",
                 channel="bank_transfer",
@@ -90,7 +92,7 @@ def test_many_writers_lose_no_update(pg, world):
 def test_racing_idempotent_retries_post_once(pg, world):
     def retry(_):
         with pg.session() as s, s.begin():
-            return svc.record_donation(
+            return fund_donations.record_donation(
                 s,
                 key="same-key",
                 channel="bank_transfer",
@@ -112,7 +114,7 @@ def test_replay_writes_nothing_and_waits_for_no_balance_lock(pg, world):
     the bank account's lock."""
 
     def donate(s, key):
-        return svc.record_donation(
+        return fund_donations.record_donation(
             s, key=key, channel="bank_transfer", amount=70_000, company_id=world["company"]
         )
 
@@ -139,26 +141,26 @@ def test_replay_writes_nothing_and_waits_for_no_balance_lock(pg, world):
 def test_concurrent_payments_never_overdraw_the_bank(pg, world):
     with pg.session() as s, s.begin():
         ndc, moea = _users(s, world)
-        svc.record_donation(
+        fund_donations.record_donation(
             s, key="fund", channel="bank_transfer", amount=1_000_000, company_id=world["company"]
         )
         # Received, so it may be committed, but not in the bank yet (Stripe's balance)
-        svc.record_donation(
+        fund_donations.record_donation(
             s, key="card", channel="stripe", amount=2_600_000, company_id=world["company"]
         )
         ids = []
         for n in range(12):
-            d = svc.propose_disbursement(
+            d = disbursements.propose_disbursement(
                 s, key=f"g{n}", actor=ndc, kind="grant", project_id=world["project"], amount=300_000
             )
-            svc.approve_disbursement(s, disbursement_id=d.id, actor=moea)
+            disbursements.approve_disbursement(s, disbursement_id=d.id, actor=moea)
             ids.append(d.id)
 
     def pay(did):
         try:
             with pg.session() as s, s.begin():
                 _, moea = _users(s, world)
-                svc.pay_disbursement(s, key=f"pay{did}", disbursement_id=did, actor=moea)
+                disbursements.pay_disbursement(s, key=f"pay{did}", disbursement_id=did, actor=moea)
             return "paid"
         except InsufficientFunds:
             return "refused"
@@ -172,7 +174,7 @@ def test_concurrent_payments_never_overdraw_the_bank(pg, world):
 
 def test_restricted_bucket_never_goes_below_zero(pg, world):
     with pg.session() as s, s.begin():
-        svc.record_donation(
+        fund_donations.record_donation(
             s,
             key="fund",
             channel="bank_transfer",
@@ -185,7 +187,7 @@ def test_restricted_bucket_never_goes_below_zero(pg, world):
         try:
             with pg.session() as s, s.begin():
                 ndc, _ = _users(s, world)
-                svc.propose_disbursement(
+                disbursements.propose_disbursement(
                     s,
                     key=f"g{n}",
                     actor=ndc,
@@ -208,16 +210,16 @@ def test_racing_proposals_never_commit_more_than_was_received(pg, world):
     """Many managers propose at once against unrestricted money: the first three fit, the
     rest are refused saying what is left, and a pledge not yet paid counts for nothing."""
     with pg.session() as s, s.begin():
-        svc.record_donation(
+        fund_donations.record_donation(
             s, key="fund", channel="bank_transfer", amount=1_000_000, company_id=world["company"]
         )
-        svc.record_pledge(s, key="promise", company_id=world["company"], amount=50_000_000)
+        pledges.record_pledge(s, key="promise", company_id=world["company"], amount=50_000_000)
 
     def propose(n):
         try:
             with pg.session() as s, s.begin():
                 ndc, moea = _users(s, world)
-                d = svc.propose_disbursement(
+                d = disbursements.propose_disbursement(
                     s,
                     key=f"g{n}",
                     actor=ndc if n % 2 else moea,
@@ -226,7 +228,9 @@ def test_racing_proposals_never_commit_more_than_was_received(pg, world):
                     amount=300_000,
                 )
                 if n % 4 == 0:  # some are approved at once; pending ones hold money too
-                    svc.approve_disbursement(s, disbursement_id=d.id, actor=moea if n % 2 else ndc)
+                    disbursements.approve_disbursement(
+                        s, disbursement_id=d.id, actor=moea if n % 2 else ndc
+                    )
             return "reserved"
         except OverCommitment as refusal:
             assert refusal.extra["available"] == "NT$1,000"
@@ -246,7 +250,7 @@ def test_mixed_concurrent_traffic_keeps_every_invariant(pg, world):
     """Donations, payouts and refunds interleaved: balances equal postings, nothing negative."""
     with pg.session() as s, s.begin():
         for n in range(20):
-            svc.record_donation(
+            fund_donations.record_donation(
                 s,
                 key=f"seed{n}",
                 channel="stripe",
@@ -259,12 +263,14 @@ def test_mixed_concurrent_traffic_keeps_every_invariant(pg, world):
         try:
             with pg.session() as s, s.begin():
                 if n % 3 == 0:
-                    svc.record_payout(s, key=f"po{n}", amount=200_000)
+                    fund_donations.record_payout(s, key=f"po{n}", amount=200_000)
                 elif n % 3 == 1:
                     donation = s.scalars(select(Donation).order_by(Donation.id)).all()[n % 20]
-                    svc.record_refund(s, key=f"re{n}", donation_id=donation.id, amount=50_000)
+                    fund_donations.record_refund(
+                        s, key=f"re{n}", donation_id=donation.id, amount=50_000
+                    )
                 else:
-                    svc.record_donation(
+                    fund_donations.record_donation(
                         s,
                         key=f"d{n}",
                         channel="stripe",
@@ -289,7 +295,7 @@ def test_mixed_concurrent_traffic_keeps_every_invariant(pg, world):
 
 def test_database_refuses_unbalanced_entries_and_changes(pg, world):
     with pg.session() as s, s.begin():
-        svc.record_donation(
+        fund_donations.record_donation(
             s,
             key="d",
             channel="bank_transfer",
@@ -333,7 +339,7 @@ def test_database_refuses_unbalanced_entries_and_changes(pg, world):
 def test_tampering_on_postgres_is_named(pg, world):
     with pg.session() as s, s.begin():
         for n in range(3):
-            svc.record_donation(
+            fund_donations.record_donation(
                 s, key=f"d{n}", channel="bank_transfer", amount=100_000, company_id=world["company"]
             )
     with pg.session() as s, s.begin():

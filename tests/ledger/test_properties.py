@@ -12,10 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from ledger import services as svc
-from ledger.chain import seal_pending, verify
-from ledger.errors import LedgerError
-from ledger.models import Account, Disbursement, Donation, Entry, Posting
+from foundation.errors import LedgerError
+from ledger.books.chain import seal_pending, verify
+from ledger.books.models import Account, Entry, Posting
+from ledger.fund import disbursements as fund_disbursements
+from ledger.fund import donations as fund_donations
+from ledger.fund import pledges as fund_pledges
+from ledger.fund.models import Disbursement, Donation
 from placefund.app import Database
 from tests import factories as f
 
@@ -59,7 +62,7 @@ def _run(session, world, ops):
             with f.tx(session):
                 if kind == "donate":
                     donations.append(
-                        svc.record_donation(
+                        fund_donations.record_donation(
                             session,
                             key=key,
                             channel="stripe" if flag else "bank_transfer",
@@ -71,7 +74,7 @@ def _run(session, world, ops):
                     )
                 elif kind == "pledge":
                     pledges.append(
-                        svc.record_pledge(
+                        fund_pledges.record_pledge(
                             session,
                             key=key,
                             company_id=world["company"].id,
@@ -83,13 +86,13 @@ def _run(session, world, ops):
                 elif kind == "pay_pledge" and pledges:
                     pledge = pledges[b % len(pledges)]
                     donations.append(
-                        svc.record_donation(
+                        fund_donations.record_donation(
                             session, key=key, channel="bank_transfer", amount=a, pledge_id=pledge.id
                         )
                     )
                 elif kind == "propose":
                     disbursements.append(
-                        svc.propose_disbursement(
+                        fund_disbursements.propose_disbursement(
                             session,
                             key=key,
                             actor=world["ndc"],
@@ -102,20 +105,22 @@ def _run(session, world, ops):
                 elif kind == "approve_pay" and disbursements:
                     d = disbursements[a % len(disbursements)]
                     if len(session.get(Disbursement, d.id).approvals) < 2:
-                        svc.approve_disbursement(session, disbursement_id=d.id, actor=world["moea"])
-                    svc.pay_disbursement(
+                        fund_disbursements.approve_disbursement(
+                            session, disbursement_id=d.id, actor=world["moea"]
+                        )
+                    fund_disbursements.pay_disbursement(
                         session, key=key, disbursement_id=d.id, actor=world["moea"]
                     )
                 elif kind == "void" and disbursements:
                     d = disbursements[a % len(disbursements)]
-                    svc.void_disbursement(
+                    fund_disbursements.void_disbursement(
                         session, key=key, disbursement_id=d.id, actor=world["ndc"], reason="test"
                     )
                 elif kind == "refund" and donations:
                     d = session.get(Donation, donations[b % len(donations)].id)
-                    svc.record_refund(session, key=key, donation_id=d.id, amount=a)
+                    fund_donations.record_refund(session, key=key, donation_id=d.id, amount=a)
                 elif kind == "payout":
-                    svc.record_payout(session, key=key, amount=a)
+                    fund_donations.record_payout(session, key=key, amount=a)
         except LedgerError:
             pass  # refused by a rule; the invariants below prove it changed nothing
         session.expire_all()

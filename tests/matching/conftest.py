@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from matching.models import Instance, Offer, Params, Request
+from matching.problem import Instance, Offer, Params, Request
 
 #: 宜蘭縣蘇澳鎮 (north), 南投縣竹山鎮 (central), 屏東縣東港鎮 (south).
 SUAO = "10002030"

@@ -4,7 +4,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from matching.models import COMPONENTS, Exclusions, Pair, Params, RelatedParty, Weights
+from matching.problem import COMPONENTS, Exclusions, Pair, Params, RelatedParty, Weights
 from matching.scoring import Scorer, amount_points, conflict_pairs, industry_points, money
 from matching.synthetic import generate
 from tests.matching.conftest import DONGGANG, ZHUSHAN, instance, offer, request

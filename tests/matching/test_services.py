@@ -5,9 +5,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from ledger.errors import InvalidState, NotFound, PermissionDenied, ValidationError
+from foundation.errors import InvalidState, NotFound, PermissionDenied, ValidationError
 from matching import services as ms
-from matching.records import MatchRun, Partnership
+from matching.models import MatchRun, Partnership
 from tests import factories as f
 
 
@@ -276,7 +276,7 @@ def test_a_pair_proposed_again_keeps_the_acceptance_already_given(session, world
 
 
 def test_listing_amounts_are_whole_dollars(session, world):
-    from ledger.errors import InvalidAmount
+    from foundation.errors import InvalidAmount
 
     with pytest.raises(InvalidAmount) as exc, f.tx(session):
         _request(session, world, amount=100_050)  # NT$1,000.50

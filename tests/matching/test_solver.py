@@ -14,7 +14,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from matching import solver
 from matching.errors import Infeasible
-from matching.models import Pair, Params
+from matching.problem import Pair, Params
 from matching.scoring import conflict_pairs
 from matching.synthetic import generate
 from tests.matching.conftest import DONGGANG, ZHUSHAN, instance, offer, request
@@ -203,7 +203,7 @@ def test_components_are_solved_separately():
 
 
 def _ex(areas):
-    from matching.models import Exclusions
+    from matching.problem import Exclusions
 
     return Exclusions(areas=areas)
 

@@ -9,8 +9,8 @@ import logging
 
 from sqlalchemy import select
 
-from ledger import chain
-from placefund.db import utcnow
+from foundation.db import utcnow
+from ledger.books import chain
 from tests.api.conftest import V1
 from tests.factories import donate
 

@@ -37,8 +37,8 @@ def _runner(database):
 
 
 def _kept_and_followed(database, run):
-    from ledger.models import Donation
-    from ledger.receipts import issued_numbers, receipt_numbers
+    from ledger.fund.models import Donation
+    from ledger.fund.receipts import issued_numbers, receipt_numbers
     from tests import factories
     from tests.api.conftest import build_world
 
@@ -51,9 +51,9 @@ def _kept_and_followed(database, run):
     run(command.upgrade, "head")
     with database.session() as s, s.begin():
         assert issued_numbers(s, before) == before
-        from ledger import services
+        from ledger.fund import donations as fund_donations
 
-        new = services.record_donation(
+        new = fund_donations.record_donation(
             s,
             key="after-migration",
             channel="bank_transfer",

@@ -18,7 +18,7 @@ from placefund import models
 from placefund.migrate import alembic_config
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Where tables may be defined (the composition root's own placefund/db.py defines Base)
+#: Where tables may be defined (the composition root's own foundation/db.py defines Base)
 PACKAGES = ("ledger", "matching", "api", "admin", "identity", "foundation", "web", "placefund")
 
 

@@ -606,7 +606,7 @@ def _triggers() -> None:
 
 
 def _fixed_accounts() -> None:
-    from ledger.chart import FIXED_ACCOUNTS, spec_for
+    from ledger.books.chart import FIXED_ACCOUNTS, spec_for
 
     accounts = sa.table(
         "ledger_accounts",

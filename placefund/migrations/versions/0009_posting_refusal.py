@@ -3,7 +3,7 @@
 For that, a leg the database refuses (an overdraft, a closed account or period, a wrong
 currency) must fail the transaction rather than leave the statement empty, so that the
 COMMIT queued behind it is never carried out. ``ledger_refuse`` raises SQLSTATE PF001; the
-posting statements call it when a guarded update matched no account (see ledger/posting.py).
+posting statements call it when a guarded update matched no account (see ledger/books/posting.py).
 The service then rolls back and posts again the careful way, which says why.
 
 Revision ID: 0009

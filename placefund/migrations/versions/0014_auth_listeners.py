@@ -1,7 +1,7 @@
 """API: who listens for changes to tokens, users and organisations, and what they have heard.
 
 A change that the token caches rely on (migration 0008) must be in force everywhere before
-the call that made it returns (placefund/auth_sync.py): after its commit, the changing
+the call that made it returns (foundation/auth_sync.py): after its commit, the changing
 process draws a number from ``auth_sync_seq``, notifies it, and waits until every live
 listener registered in ``auth_listeners`` has acknowledged that number (``acked``).
 A listener is known by its backend (pid and start time, as ``pg_stat_activity`` shows

@@ -1,0 +1,156 @@
+"""A company's own page: its pledges, payments by card, receipts and yearly statements."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from admin import forms, messages, reports
+from admin.console import bp, ledger_key, me, signed_in
+from admin.donate import gateway
+from admin.matching_pages import org_proposals
+from admin.receipts import receipt_pdf, statement_pdf
+from admin.self_service import offers_of
+from foundation.errors import LedgerError
+from foundation.transactions import atomic
+from identity.models import Organisation
+from identity.roles import MANAGERS, visible
+from ledger import listings
+from ledger.fund import common
+from ledger.fund.models import Donation, Pledge
+from ledger.fund.overdue import overdue_instalments
+from ledger.fund.receipts import receipt_numbers
+from ledger.payments import card_payments
+from ledger.payments.stripe_gateway import StripeNotConfigured
+from web.request import db_session
+
+
+def _company_page(org: Organisation):
+
+    s = db_session()
+    donations = listings.list_donations(s, company_id=org.id, limit=200).items
+    with atomic(db_session()) as tx:  # listed payments get their receipt numbers, once
+        numbers = receipt_numbers(tx, [d.id for d in donations])
+    years = sorted({d.received_on.year for d in donations}, reverse=True)
+    overdue: dict[int, list] = {}
+    for item in overdue_instalments(s, common.today(), company_id=org.id):
+        overdue.setdefault(item.pledge.id, []).append(item)
+    return render_template(
+        "console/company.html",
+        org=org,
+        overdue=overdue,
+        pledges=reports.pledge_status(s, company_id=org.id),
+        donations=donations,
+        receipt_number=lambda d: numbers[d.id],
+        years=years,
+        proposals=org_proposals(org),
+        partnerships=reports.org_partnerships(s, me(), org),
+        offers=offers_of(org),
+        pay_form=forms.MoneyForm(),
+    )
+
+
+@bp.get("/company")
+@signed_in("company_member")
+def my_company():
+    return _company_page(me().organisation)
+
+
+@bp.post("/pledges/<int:pledge_id>/card-payment")
+@signed_in("company_member")
+def pay_by_card(pledge_id: int):
+    """Open a Stripe payment for the next instalment, then go to the donation page.
+
+    The same domain operation as ``POST /api/v1/pledges/{id}/card-payments``; the form's
+    key makes a double click reuse the same PaymentIntent.
+    """
+    s = db_session()
+    pledge = s.get(Pledge, pledge_id)
+    visible(me(), pledge.company_id if pledge else None, "Pledge", pledge_id)
+    if pledge is None:
+        abort(404)
+    form = forms.MoneyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        payment, pi = card_payments.open_card_payment(
+            db_session(),
+            gateway(),
+            pledge_id=pledge_id,
+            request_key=ledger_key(form),
+            actor=me(),
+        )
+    except StripeNotConfigured:
+        flash(_("Card payments are not available yet; please pay by bank transfer to your "
+                "virtual account."), "error")  # fmt: skip
+        return redirect(url_for("console.my_company"))
+    except LedgerError as error:
+        flash(messages.message(error), "error")
+        return redirect(url_for("console.my_company"))
+    # The client secret travels in the fragment: browsers never send it to any server.
+    lang = "en" if str(get_locale()).startswith("en") else None
+    page = url_for("donate.pay", card_payment_id=payment.id, lang=lang)
+    return redirect(f"{page}#{pi['client_secret']}")
+
+
+@bp.get("/donations/<int:donation_id>/receipt.pdf")
+@signed_in("company_member", *MANAGERS)
+def receipt(donation_id: int):
+    s = db_session()
+    donation = s.get(Donation, donation_id)
+    visible(me(), donation.company_id if donation else None, "Donation", donation_id)
+    if donation is None:
+        abort(404)
+    company = s.get(Organisation, donation.company_id) if donation.company_id else None
+    with atomic(db_session()) as tx:
+        number = receipt_numbers(tx, [donation.id])[donation.id]
+    settings = current_app.config["SETTINGS"]
+    pdf = receipt_pdf(
+        donation=donation,
+        company=company,
+        number=number,
+        issuer=settings.receipt_issuer,
+        fund_name=settings.fund_name,
+        issued_on=common.today(),
+    )
+    return _pdf_response(pdf, f"{number}.pdf")
+
+
+@bp.get("/organisations/<int:org_id>/statement-<int:year>.pdf")
+@signed_in("company_member", *MANAGERS)
+def yearly_statement(org_id: int, year: int):
+    s = db_session()
+    org = s.get(Organisation, org_id)
+    visible(me(), org.id if org else None, "Organisation", org_id)
+    if org is None or org.kind != "company" or not 2000 <= year <= 2200:
+        abort(404)
+    st = listings.donor_statement(s, org, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    with atomic(db_session()) as tx:
+        numbers = receipt_numbers(tx, [d.id for d in st.donations])
+    settings = current_app.config["SETTINGS"]
+    pdf = statement_pdf(
+        statement=st,
+        numbers=numbers,
+        issuer=settings.receipt_issuer,
+        fund_name=settings.fund_name,
+        issued_on=common.today(),
+    )
+    return _pdf_response(pdf, f"statement-{org.ubn or org.id}-{year}.pdf")
+
+
+def _pdf_response(pdf: bytes, filename: str):
+    response = make_response(pdf)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,2 @@
+"""Reconciliation: bank statement files, the matching rules, import runs and the queue
+of lines that need a person."""

@@ -1,0 +1,107 @@
+"""Text no column can hold is refused at the door: NUL characters and unpaired surrogates.
+
+PostgreSQL refuses a NUL in text (the driver raises before sending) and no UTF-8 encoder
+accepts a lone surrogate, so either one reaching the database was a 500; SQLite kept a NUL
+and cut the text at it when read back, so a reason ``"keep\\u0000 the rest"`` came back as
+``keep`` after a 201. One hook, before any view, looks at the path, the query string, a
+form's fields and a JSON body's keys and strings, and refuses the request when any holds
+one: a problem document (422 naming the fields, 400 for the path) under ``/api``, the
+console's 400 page elsewhere. Nothing is read further and nothing is stored.
+
+The Stripe webhook is left to its own checks (api/webhooks.py): its body is verified raw
+and may be larger than what this hook could read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask import Flask, request
+from werkzeug.exceptions import BadRequest
+
+from web.problems import ApiError
+
+#: A NUL, or a UTF-16 surrogate code point (a lone one: Python keeps pairs as one character)
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+MESSAGE = "must not contain NUL characters or unpaired surrogates"
+SKIPPED_PREFIXES = ("/webhooks/",)
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def unstorable_fields(value, where: str = "") -> list[str]:
+    """Dotted paths of the strings (and object keys) in ``value`` that hold NUL or a lone
+    surrogate; ``_schema`` names the document itself."""
+    found: list[str] = []
+    if isinstance(value, str):
+        if UNSTORABLE.search(value):
+            found.append(where or "_schema")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            if UNSTORABLE.search(str(key)):
+                found.append(path)
+            else:
+                found.extend(unstorable_fields(item, path))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(unstorable_fields(item, f"{where}.{index}" if where else str(index)))
+    return found
+
+
+def _json_body():
+    """The body parsed, or None when it is not JSON we could read (the view's parser then
+    answers 400 with the reason)."""
+    raw = request.get_data(cache=True)
+    # In valid JSON a NUL or a surrogate can only be written escaped (``\u0000``, ``\ud800``):
+    # a raw one is a control character or invalid UTF-8, which the parser refuses anyway.
+    if b"\\u" not in raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _refuse(status: int, detail: str, fields: dict[str, list[str]]):
+    if request.path.startswith("/api"):
+        code = "unstorable_text" if status == 422 else "bad_request"
+        raise ApiError(status, detail, code=code, fields=fields)
+    raise BadRequest(detail)
+
+
+def refuse_unstorable_text() -> None:
+    """Before every view: refuse a request whose path, query, form or JSON body holds text
+    that cannot be stored."""
+    if UNSTORABLE.search(request.path):
+        _refuse(400, "The URL path contains a NUL character or an unpaired surrogate.", {})
+    bad = [
+        f"query.{key}"
+        for key, value in request.args.items(multi=True)
+        if UNSTORABLE.search(key) or UNSTORABLE.search(value)
+    ]
+    if not request.path.startswith(SKIPPED_PREFIXES) and (
+        request.content_length or request.headers.get("Transfer-Encoding")
+    ):
+        mimetype = request.mimetype or ""
+        if mimetype in FORM_TYPES:
+            bad += [
+                key
+                for key, value in request.form.items(multi=True)
+                if UNSTORABLE.search(key) or UNSTORABLE.search(value)
+            ]
+        elif mimetype == "application/json" or mimetype.endswith("+json"):
+            bad += unstorable_fields(_json_body())
+    if bad:
+        _refuse(
+            422,
+            "Text in the request contains a NUL character or an unpaired surrogate, which "
+            "cannot be stored; nothing was changed.",
+            {field: [MESSAGE] for field in bad},
+        )
+
+
+def register(app: Flask) -> None:
+    """Install the check; call after the hook that sets per-endpoint body limits."""
+    app.before_request(refuse_unstorable_text)
