@@ -86,12 +86,8 @@ def authenticate(session: Session, email: str, password: str) -> User:
     return user
 
 
-def set_password(session: Session, user: User, password: str) -> User:
-    """Store a new password (hashed) and note when it changed.
-
-    The console ends the user's signed-in sessions too: call
-    ``admin.console_passwords.set_password`` from there (identity knows nothing of console
-    sessions)."""
+def _refuse_short(password: str) -> None:
+    """The one length rule, whether a password is set or checked for strength first."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
             f"The password needs at least {MIN_PASSWORD_LENGTH} characters.",
@@ -107,6 +103,15 @@ def set_password(session: Session, user: User, password: str) -> User:
             reason="password_too_short",
             params={"n": MIN_PASSWORD_LENGTH},
         )
+
+
+def set_password(session: Session, user: User, password: str) -> User:
+    """Store a new password (hashed) and note when it changed.
+
+    The console ends the user's signed-in sessions too: call
+    ``admin.console_passwords.set_password`` from there (identity knows nothing of console
+    sessions)."""
+    _refuse_short(password)
     user.password_hash = hasher.hash(password)
     user.password_changed_at = utcnow()
     user.failed_logins = 0
@@ -129,21 +134,7 @@ COMMON_PASSWORDS = frozenset(
 def check_password_strength(password: str, *, avoid: tuple[str, ...] = ()) -> None:
     """Refuse a password that is short, common, one repeated pattern, or built from the
     user's own email or names (``avoid``). Raises ``ValidationError`` on the password field."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(
-            f"The password needs at least {MIN_PASSWORD_LENGTH} characters.",
-            fields={
-                "password": [
-                    FieldMessage(
-                        f"at least {MIN_PASSWORD_LENGTH} characters",
-                        "min_length",
-                        n=MIN_PASSWORD_LENGTH,
-                    )
-                ]
-            },
-            reason="password_too_short",
-            params={"n": MIN_PASSWORD_LENGTH},
-        )
+    _refuse_short(password)
     folded = password.casefold()
     words = {w.casefold() for a in avoid for w in re.split(r"[\s@._-]+", a or "") if len(w) >= 4}
     if (
