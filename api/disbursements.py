@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api import schemas
+from api import disbursement_schemas, schemas
 from api.auth import requires
 from api.common import (
     EMPTY_PAGE,
@@ -36,8 +36,8 @@ blp = Blueprint(
 @requires(*MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @money_moving
-@blp.arguments(schemas.DisbursementIn)
-@blp.response(201, schemas.DisbursementSchema)
+@blp.arguments(disbursement_schemas.DisbursementIn)
+@blp.response(201, disbursement_schemas.DisbursementSchema)
 def propose(data):
     """Propose a grant or investment: the money is reserved and the proposer's approval counts
 
@@ -65,8 +65,8 @@ def propose(data):
 @blp.route("/disbursements", methods=["GET"])
 @requires("business_member", *MANAGERS)
 @errors(400, 422)
-@blp.arguments(schemas.DisbursementArgs, location="query")
-@blp.response(200, schemas.page_schema(schemas.DisbursementSchema, "DisbursementPage"))
+@blp.arguments(disbursement_schemas.DisbursementArgs, location="query")
+@blp.response(200, schemas.page_schema(disbursement_schemas.DisbursementSchema, "DisbursementPage"))
 def list_disbursements(args):
     """List disbursements (a business sees those to its own projects)"""
     ok, business_id = own_scope(user(), None)
@@ -97,7 +97,7 @@ def _disbursement(session, disbursement_id: int) -> Disbursement:
 @blp.route("/disbursements/<int:disbursement_id>", methods=["GET"])
 @requires("business_member", *MANAGERS)
 @errors(404)
-@blp.response(200, schemas.DisbursementSchema)
+@blp.response(200, disbursement_schemas.DisbursementSchema)
 def get_disbursement(disbursement_id):
     """Read a disbursement with its approvals (who, which institution, when)"""
     d = _disbursement(db_session(), disbursement_id)
@@ -107,7 +107,7 @@ def get_disbursement(disbursement_id):
 @blp.route("/disbursements/<int:disbursement_id>/approval", methods=["POST"])
 @requires(*MANAGERS)
 @errors(404, 409)
-@blp.response(200, schemas.DisbursementSchema)
+@blp.response(200, disbursement_schemas.DisbursementSchema)
 def approve(disbursement_id):
     """Approve: must be a manager of an institution that has not approved yet"""
     with atomic(db_session()) as session:
@@ -121,8 +121,8 @@ def approve(disbursement_id):
 @requires(*MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @money_moving
-@blp.arguments(schemas.PayIn)
-@blp.response(200, schemas.DisbursementSchema)
+@blp.arguments(disbursement_schemas.PayIn)
+@blp.response(200, disbursement_schemas.DisbursementSchema)
 def pay(data, disbursement_id):
     """Pay an approved disbursement from the fund's bank account"""
     me = user()
@@ -143,8 +143,8 @@ def pay(data, disbursement_id):
 @requires(*MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @money_moving
-@blp.arguments(schemas.VoidIn)
-@blp.response(200, schemas.DisbursementSchema)
+@blp.arguments(disbursement_schemas.VoidIn)
+@blp.response(200, disbursement_schemas.DisbursementSchema)
 def void(data, disbursement_id):
     """Void a reserved disbursement: the reservation is reversed, restricted money restored"""
     me = user()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api import schemas
+from api import donation_schemas, schemas
 from api.auth import requires
 from api.common import (
     EMPTY_PAGE,
@@ -29,8 +29,8 @@ blp = Blueprint("donations", __name__, url_prefix="/api/v1", description="Donati
 @requires(*MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @money_moving
-@blp.arguments(schemas.DonationIn)
-@blp.response(201, schemas.DonationSchema)
+@blp.arguments(donation_schemas.DonationIn)
+@blp.response(201, donation_schemas.DonationSchema)
 def record_donation(data):
     """Record a bank-transfer receipt (against a pledge, or a direct donation)"""
     me = user()
@@ -54,8 +54,8 @@ def record_donation(data):
 @blp.route("/donations", methods=["GET"])
 @requires("company_member", *MANAGERS)
 @errors(400, 422)
-@blp.arguments(schemas.DonationArgs, location="query")
-@blp.response(200, schemas.page_schema(schemas.DonationSchema, "DonationPage"))
+@blp.arguments(donation_schemas.DonationArgs, location="query")
+@blp.response(200, schemas.page_schema(donation_schemas.DonationSchema, "DonationPage"))
 def list_donations(args):
     """List donations (a company sees its own payments)"""
     ok, company_id = own_scope(user(), args["company_id"])
@@ -78,7 +78,7 @@ def list_donations(args):
 @blp.route("/donations/<int:donation_id>", methods=["GET"])
 @requires("company_member", *MANAGERS)
 @errors(404)
-@blp.response(200, schemas.DonationSchema)
+@blp.response(200, donation_schemas.DonationSchema)
 def get_donation(donation_id):
     """Read a donation (a company: its own)"""
     donation = db_session().get(Donation, donation_id)

@@ -9,7 +9,7 @@ import datetime as dt
 
 from flask import current_app
 
-from api import schemas
+from api import ledger_schemas, schemas
 from api.auth import public, requires
 from api.common import (
     Blueprint,
@@ -44,8 +44,8 @@ blp = Blueprint(
 @blp.route("/ledger/accounts", methods=["GET"])
 @requires(*MANAGERS)
 @errors(400, 422)
-@blp.arguments(schemas.AccountArgs, location="query")
-@blp.response(200, schemas.page_schema(schemas.AccountSchema, "AccountPage"))
+@blp.arguments(ledger_schemas.AccountArgs, location="query")
+@blp.response(200, schemas.page_schema(ledger_schemas.AccountSchema, "AccountPage"))
 def list_accounts(args):
     """Accounts of the chart with their current balances"""
     return page_out(
@@ -62,8 +62,8 @@ def list_accounts(args):
 @blp.route("/ledger/accounts/<string:code>/balance", methods=["GET"])
 @requires(*MANAGERS)
 @errors(404, 422)
-@blp.arguments(schemas.BalanceArgs, location="query")
-@blp.response(200, schemas.BalanceSchema)
+@blp.arguments(ledger_schemas.BalanceArgs, location="query")
+@blp.response(200, ledger_schemas.BalanceSchema)
 def account_balance(args, code):
     """An account's natural balance, now or as of the end of a date"""
     session = db_session()
@@ -75,8 +75,8 @@ def account_balance(args, code):
 @blp.route("/ledger/accounts/<string:code>/statement", methods=["GET"])
 @requires(*MANAGERS)
 @errors(404, 422)
-@blp.arguments(schemas.StatementArgs, location="query")
-@blp.response(200, schemas.StatementSchema)
+@blp.arguments(ledger_schemas.StatementArgs, location="query")
+@blp.response(200, ledger_schemas.StatementSchema)
 def account_statement(args, code):
     """An account's postings between two dates, with opening, running and closing balances"""
     if args["start"] and args["end"] and args["end"] < args["start"]:
@@ -106,8 +106,8 @@ def account_statement(args, code):
 @blp.route("/ledger/entries", methods=["GET"])
 @requires(*MANAGERS)
 @errors(400, 422)
-@blp.arguments(schemas.EntryArgs, location="query")
-@blp.response(200, schemas.page_schema(schemas.EntrySchema, "EntryPage"))
+@blp.arguments(ledger_schemas.EntryArgs, location="query")
+@blp.response(200, schemas.page_schema(ledger_schemas.EntrySchema, "EntryPage"))
 def list_entries(args):
     """Journal entries with their postings, newest first"""
     return page_out(
@@ -126,7 +126,7 @@ def list_entries(args):
 @blp.route("/ledger/entries/<bigid:entry_id>", methods=["GET"])
 @requires(*MANAGERS)
 @errors(404)
-@blp.response(200, schemas.EntrySchema)
+@blp.response(200, ledger_schemas.EntrySchema)
 def get_entry(entry_id):
     """One journal entry with its postings"""
     return get_or_404(db_session(), Entry, entry_id, "Entry")
@@ -136,8 +136,8 @@ def get_entry(entry_id):
 @requires(*MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @money_moving
-@blp.arguments(schemas.AdjustmentIn)
-@blp.response(201, schemas.EntrySchema)
+@blp.arguments(ledger_schemas.AdjustmentIn)
+@blp.response(201, ledger_schemas.EntrySchema)
 def record_adjustment(data):
     """Post a manual, balanced adjustment with its reason
 
@@ -162,8 +162,8 @@ def record_adjustment(data):
 @requires(*MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @money_moving
-@blp.arguments(schemas.ReversalIn)
-@blp.response(201, schemas.EntrySchema)
+@blp.arguments(ledger_schemas.ReversalIn)
+@blp.response(201, ledger_schemas.EntrySchema)
 def reverse_adjustment(data, entry_id):
     """Reverse a manual adjustment: post its exact negation (once only)
 
@@ -187,8 +187,8 @@ def reverse_adjustment(data, entry_id):
 @blp.route("/ledger/trial-balance", methods=["GET"])
 @requires(*MANAGERS)
 @errors(422)
-@blp.arguments(schemas.BalanceArgs, location="query")
-@blp.response(200, schemas.TrialBalanceSchema)
+@blp.arguments(ledger_schemas.BalanceArgs, location="query")
+@blp.response(200, ledger_schemas.TrialBalanceSchema)
 def trial_balance(args):
     """Every account's debit or credit balance; debits equal credits in each currency"""
     tb = reading.trial_balance(db_session(), args["as_of"])
@@ -214,7 +214,7 @@ def trial_balance(args):
 
 @blp.route("/ledger/position", methods=["GET"])
 @requires(*MANAGERS)
-@blp.response(200, schemas.PositionSchema)
+@blp.response(200, ledger_schemas.PositionSchema)
 def position():
     """What the fund holds for spending: unrestricted and per restricted purpose (TWD)"""
     pos = reading.fund_position(db_session())
@@ -229,7 +229,7 @@ def position():
 
 @blp.route("/ledger/periods", methods=["GET"])
 @requires(*MANAGERS)
-@blp.response(200, schemas.PeriodSchema(many=True))
+@blp.response(200, ledger_schemas.PeriodSchema(many=True))
 def list_periods():
     """Closed accounting periods"""
     return listings.list_periods(db_session())
@@ -238,8 +238,8 @@ def list_periods():
 @blp.route("/ledger/periods", methods=["POST"])
 @requires(*MANAGERS)
 @errors(404, 409, 413, 415, 422)
-@blp.arguments(schemas.PeriodIn)
-@blp.response(201, schemas.PeriodSchema)
+@blp.arguments(ledger_schemas.PeriodIn)
+@blp.response(201, ledger_schemas.PeriodSchema)
 def close_period(data):
     """Close the books through a date, after checking balance assertions
 
@@ -257,8 +257,8 @@ def close_period(data):
 @blp.route("/statements/donor", methods=["GET"])
 @requires("company_member", *MANAGERS)
 @errors(404, 422)
-@blp.arguments(schemas.DonorStatementArgs, location="query")
-@blp.response(200, schemas.DonorStatementSchema)
+@blp.arguments(ledger_schemas.DonorStatementArgs, location="query")
+@blp.response(200, ledger_schemas.DonorStatementSchema)
 def donor_statement(args):
     """A company's donations in a calendar year, for its tax filing and ESG report
 
@@ -300,7 +300,7 @@ def donor_statement(args):
 
 @blp.route("/public/summary", methods=["GET"])
 @public
-@blp.response(200, schemas.PublicSummarySchema)
+@blp.response(200, ledger_schemas.PublicSummarySchema)
 def public_summary():
     """The fund in public: received, available to commit, committed, pledged; by area
 

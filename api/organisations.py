@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import request
 from sqlalchemy import select
 
-from api import schemas
+from api import organisation_schemas, schemas
 from api.auth import ANYONE, public, requires
 from api.common import (
     EMPTY_PAGE,
@@ -48,8 +48,8 @@ def _throttled(rule, detail: str) -> None:
 @blp.route("/organisations", methods=["POST"])
 @public
 @errors(400, 409, 413, 415, 422, 429)
-@blp.arguments(schemas.RegistrationIn)
-@blp.response(201, schemas.RegistrationOut)
+@blp.arguments(organisation_schemas.RegistrationIn)
+@blp.response(201, organisation_schemas.RegistrationOut)
 def register(data):
     """Register a company or local business (unverified) and its first member
 
@@ -80,8 +80,8 @@ def register(data):
 @blp.route("/organisations", methods=["GET"])
 @requires(*ANYONE)
 @errors(400, 422)
-@blp.arguments(schemas.OrganisationArgs, location="query")
-@blp.response(200, schemas.page_schema(schemas.OrganisationSchema, "OrganisationPage"))
+@blp.arguments(organisation_schemas.OrganisationArgs, location="query")
+@blp.response(200, schemas.page_schema(organisation_schemas.OrganisationSchema, "OrganisationPage"))
 def list_organisations(args):
     """List organisations (members see only their own)"""
     me = user()
@@ -109,7 +109,9 @@ def _organisation(ident: int) -> Organisation:
 @blp.route("/organisations/<int:org_id>", methods=["GET"])
 @requires(*ANYONE)
 @errors(404)
-@blp.response(200, schemas.OrganisationSchema, headers={"ETag": {"schema": {"type": "string"}}})
+@blp.response(
+    200, organisation_schemas.OrganisationSchema, headers={"ETag": {"schema": {"type": "string"}}}
+)
 def get_organisation(org_id):
     """Read an organisation (its members and managers only); ETag for updates"""
     org = _organisation(org_id)
@@ -120,8 +122,8 @@ def get_organisation(org_id):
 @requires(*ANYONE)
 @errors(404, 413, 415, 422)
 @precondition
-@blp.arguments(schemas.OrganisationPatch)
-@blp.response(200, schemas.OrganisationSchema)
+@blp.arguments(organisation_schemas.OrganisationPatch)
+@blp.response(200, organisation_schemas.OrganisationSchema)
 def update_organisation(data, org_id):
     """Edit a profile (name, English name, township): own organisation, or a manager
 
@@ -137,7 +139,7 @@ def update_organisation(data, org_id):
 @blp.route("/organisations/<int:org_id>/verification", methods=["POST"])
 @requires(*MANAGERS)
 @errors(404, 409)
-@blp.response(200, schemas.OrganisationSchema)
+@blp.response(200, organisation_schemas.OrganisationSchema)
 def verify_organisation(org_id):
     """Verify a registered company or business (only verified ones take part in money)"""
     with atomic(db_session()) as session:
@@ -148,7 +150,7 @@ def verify_organisation(org_id):
 
 @blp.route("/me", methods=["GET"])
 @requires(*ANYONE)
-@blp.response(200, schemas.MeSchema)
+@blp.response(200, organisation_schemas.MeSchema)
 def me():
     """Who the token belongs to: user, role and organisation"""
     u = user()
@@ -169,8 +171,8 @@ def me():
 @blp.route("/tokens", methods=["GET"])
 @requires(*ANYONE)
 @errors(400, 422)
-@blp.arguments(schemas.TokenArgs, location="query")
-@blp.response(200, schemas.page_schema(schemas.TokenSchema, "TokenPage"))
+@blp.arguments(organisation_schemas.TokenArgs, location="query")
+@blp.response(200, schemas.page_schema(organisation_schemas.TokenSchema, "TokenPage"))
 def list_tokens(args):
     """Your API tokens (an admin may list anyone's with user_id); secrets are never shown"""
     me = user()
@@ -196,8 +198,8 @@ def list_tokens(args):
 @blp.route("/tokens", methods=["POST"])
 @requires(*ANYONE)
 @errors(404, 413, 415, 422)
-@blp.arguments(schemas.TokenIn)
-@blp.response(201, schemas.NewTokenSchema)
+@blp.arguments(organisation_schemas.TokenIn)
+@blp.response(201, organisation_schemas.NewTokenSchema)
 def create_token(data):
     """Create an API token for yourself (an admin may for any user); shown only once"""
     me = user()
@@ -216,7 +218,7 @@ def create_token(data):
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
 @requires(*ANYONE)
 @errors(404)
-@blp.response(200, schemas.TokenSchema)
+@blp.response(200, organisation_schemas.TokenSchema)
 def revoke_token(token_id):
     """Revoke one of your tokens (an admin may revoke any); it stops working at once"""
     me = user()

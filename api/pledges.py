@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from api import schemas
+from api import pledge_schemas, schemas
 from api.auth import requires
 from api.common import (
     EMPTY_PAGE,
@@ -54,8 +54,8 @@ def _pledge(session, pledge_id: int) -> Pledge:
 @requires("company_member", *MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @money_moving
-@blp.arguments(schemas.PledgeIn)
-@blp.response(201, schemas.PledgeSchema)
+@blp.arguments(pledge_schemas.PledgeIn)
+@blp.response(201, pledge_schemas.PledgeSchema)
 def create_pledge(data):
     """Pledge a donation: a company for itself (a manager may record one for a company)"""
     me = user()
@@ -101,8 +101,8 @@ def create_pledge(data):
 @blp.route("/pledges", methods=["GET"])
 @requires("company_member", *MANAGERS)
 @errors(400, 422)
-@blp.arguments(schemas.PledgeArgs, location="query")
-@blp.response(200, schemas.page_schema(schemas.PledgeSchema, "PledgePage"))
+@blp.arguments(pledge_schemas.PledgeArgs, location="query")
+@blp.response(200, schemas.page_schema(pledge_schemas.PledgeSchema, "PledgePage"))
 def list_pledges(args):
     """List pledges with their payment status (a company sees its own)"""
     ok, company_id = own_scope(user(), args["company_id"])
@@ -126,7 +126,7 @@ def list_pledges(args):
 @blp.route("/pledges/<int:pledge_id>", methods=["GET"])
 @requires("company_member", *MANAGERS)
 @errors(404)
-@blp.response(200, schemas.PledgeSchema, headers={"ETag": {"schema": {"type": "string"}}})
+@blp.response(200, pledge_schemas.PledgeSchema, headers={"ETag": {"schema": {"type": "string"}}})
 def get_pledge(pledge_id):
     """Read a pledge with its instalments and what has been paid"""
     session = db_session()
@@ -139,8 +139,8 @@ def get_pledge(pledge_id):
 @requires("company_member", *MANAGERS)
 @errors(404, 413, 415, 422)
 @precondition
-@blp.arguments(schemas.PledgePatch)
-@blp.response(200, schemas.PledgeSchema)
+@blp.arguments(pledge_schemas.PledgePatch)
+@blp.response(200, pledge_schemas.PledgeSchema)
 def update_pledge(data, pledge_id):
     """Change whether the company's name may be shown publicly for this pledge
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api import schemas
+from api import project_schemas, schemas
 from api.auth import requires
 from api.common import (
     EMPTY_PAGE,
@@ -26,8 +26,8 @@ blp = Blueprint("projects", __name__, url_prefix="/api/v1", description="Place-c
 @blp.route("/projects", methods=["GET"])
 @requires("business_member", *MANAGERS)
 @errors(400, 422)
-@blp.arguments(schemas.ProjectArgs, location="query")
-@blp.response(200, schemas.page_schema(schemas.ProjectSchema, "ProjectPage"))
+@blp.arguments(project_schemas.ProjectArgs, location="query")
+@blp.response(200, schemas.page_schema(project_schemas.ProjectSchema, "ProjectPage"))
 def list_projects(args):
     """List projects (a business sees its own)"""
     ok, business_id = own_scope(user(), args["business_id"])
@@ -47,7 +47,7 @@ def list_projects(args):
 @blp.route("/projects/<int:project_id>", methods=["GET"])
 @requires("business_member", *MANAGERS)
 @errors(404)
-@blp.response(200, schemas.ProjectSchema)
+@blp.response(200, project_schemas.ProjectSchema)
 def get_project(project_id):
     """Read a project"""
     project = db_session().get(Project, project_id)
@@ -58,8 +58,8 @@ def get_project(project_id):
 @blp.route("/projects", methods=["POST"])
 @requires("business_member", *MANAGERS)
 @errors(404, 413, 415, 422)
-@blp.arguments(schemas.ProjectIn)
-@blp.response(201, schemas.ProjectSchema)
+@blp.arguments(project_schemas.ProjectIn)
+@blp.response(201, project_schemas.ProjectSchema)
 def create_project(data):
     """Create a project: a business for itself, a manager for any business
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api import schemas
+from api import return_schemas, schemas
 from api.auth import requires
 from api.common import (
     EMPTY_PAGE,
@@ -48,8 +48,8 @@ def _agreement(session, agreement_id: int) -> ReturnAgreement:
 @blp.route("/return-agreements", methods=["POST"])
 @requires(*MANAGERS)
 @errors(404, 409, 413, 415, 422)
-@blp.arguments(schemas.AgreementIn)
-@blp.response(201, schemas.AgreementSchema)
+@blp.arguments(return_schemas.AgreementIn)
+@blp.response(201, return_schemas.AgreementSchema)
 def create_agreement(data):
     """Agree the share of revenue (basis points), period and cap a business returns"""
     with atomic(db_session()) as session:
@@ -66,8 +66,8 @@ def create_agreement(data):
 @blp.route("/return-agreements", methods=["GET"])
 @requires("business_member", *MANAGERS)
 @errors(400, 422)
-@blp.arguments(schemas.AgreementArgs, location="query")
-@blp.response(200, schemas.page_schema(schemas.AgreementSchema, "AgreementPage"))
+@blp.arguments(return_schemas.AgreementArgs, location="query")
+@blp.response(200, schemas.page_schema(return_schemas.AgreementSchema, "AgreementPage"))
 def list_agreements(args):
     """List return agreements with what is due and returned (a business sees its own)"""
     ok, business_id = own_scope(user(), args["business_id"])
@@ -86,7 +86,7 @@ def list_agreements(args):
 @blp.route("/return-agreements/<int:agreement_id>", methods=["GET"])
 @requires("business_member", *MANAGERS)
 @errors(404)
-@blp.response(200, schemas.AgreementSchema)
+@blp.response(200, return_schemas.AgreementSchema)
 def get_agreement(agreement_id):
     """Read an agreement: what its revenue reports made due, what came back, what is left"""
     session = db_session()
@@ -97,8 +97,8 @@ def get_agreement(agreement_id):
 @requires("business_member", *MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @money_moving
-@blp.arguments(schemas.RevenueReportIn)
-@blp.response(201, schemas.RevenueReportSchema)
+@blp.arguments(return_schemas.RevenueReportIn)
+@blp.response(201, return_schemas.RevenueReportSchema)
 def report_revenue(data, agreement_id):
     """Report revenue for a period; the amount due follows from the agreement (and its cap)"""
     me = user()
@@ -123,8 +123,8 @@ def report_revenue(data, agreement_id):
 @requires("business_member", *MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @money_moving
-@blp.arguments(schemas.RevenueCorrectionIn)
-@blp.response(201, schemas.RevenueReportSchema)
+@blp.arguments(return_schemas.RevenueCorrectionIn)
+@blp.response(201, return_schemas.RevenueReportSchema)
 def correct_report(data, report_id):
     """Correct a revenue report: it is reversed and a new report, with the reason, replaces it
 
@@ -161,7 +161,7 @@ def report_currency(agreement_id: int) -> str:
 @requires("business_member", *MANAGERS)
 @errors(400, 404, 422)
 @blp.arguments(schemas.PageArgs, location="query")
-@blp.response(200, schemas.page_schema(schemas.RevenueReportSchema, "RevenueReportPage"))
+@blp.response(200, schemas.page_schema(return_schemas.RevenueReportSchema, "RevenueReportPage"))
 def list_reports(args, agreement_id):
     """The revenue reports on an agreement"""
     session = db_session()
@@ -179,8 +179,8 @@ def list_reports(args, agreement_id):
 @requires(*MANAGERS)
 @errors(400, 404, 409, 413, 415, 422)
 @money_moving
-@blp.arguments(schemas.RevenueReturnIn)
-@blp.response(201, schemas.RevenueReturnSchema)
+@blp.arguments(return_schemas.RevenueReturnIn)
+@blp.response(201, return_schemas.RevenueReturnSchema)
 def record_return(data, agreement_id):
     """Record money a business returned against its agreement (no more than is due)"""
     me = user()
@@ -203,7 +203,7 @@ def record_return(data, agreement_id):
 @requires("business_member", *MANAGERS)
 @errors(400, 404, 422)
 @blp.arguments(schemas.PageArgs, location="query")
-@blp.response(200, schemas.page_schema(schemas.RevenueReturnSchema, "RevenueReturnPage"))
+@blp.response(200, schemas.page_schema(return_schemas.RevenueReturnSchema, "RevenueReturnPage"))
 def list_returns(args, agreement_id):
     """The returns recorded against an agreement"""
     session = db_session()

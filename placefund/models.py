@@ -4,7 +4,7 @@ A table exists for SQLAlchemy only once its module has been imported. Alembic's 
 (placefund/migrations/env.py), the app factory and the tests all import this module, so each
 of them sees the same tables: autogenerate never proposes dropping a table whose module
 nobody happened to import, and ``metadata`` here is what the migrations are compared with
-(tests/placefund/test_model_registry.py).
+(tests/placefund/test_models.py).
 
 Adding a module with ``Base`` subclasses: import it below and list it in ``MODULES`` (the
 test fails until both are done).
