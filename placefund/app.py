@@ -23,7 +23,7 @@ from ledger.books.chain import unsealed_backlog
 from ledger.fund.common import va_scheme
 from ledger.payments.stripe_gateway import StripeGateway
 from placefund.migrate import current_revision, head_revision
-from web import request_guard
+from web import metrics, request_guard
 from web.last_resort import LastResort
 from web.request import STATELESS_PREFIXES, db_session
 
@@ -130,6 +130,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # Second, once the body limit is set: text no column can hold is refused before any view.
 
     request_guard.register(app)
+    # The latency of every request, and /metrics (Prometheus)
+    metrics.register(app)
 
     @app.after_request
     def _finish(response):
