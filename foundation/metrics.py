@@ -57,7 +57,12 @@ _PENDING = "foundation.metrics.pending"
 
 def count_after_commit(session: Session, counter, amount: float = 1) -> None:
     """Add ``amount`` to ``counter`` once ``session``'s transaction commits; nothing if it
-    rolls back."""
+    rolls back. Counted at once when the write has committed already: a posting that
+    commits in its own round trip (ledger.books.posting, ``commit_with_posting``) leaves the
+    session outside any transaction."""
+    if not session.in_transaction():
+        counter.inc(amount)
+        return
     session.info.setdefault(_PENDING, []).append((counter, amount))
 
 

@@ -148,3 +148,35 @@ def test_with_a_token_set_only_its_bearer_may_read_the_metrics(guarded):
     scrape(guarded, headers={"Authorization": f"Bearer {TOKEN}"})
     far = {"REMOTE_ADDR": "203.0.113.7"}
     scrape(guarded, headers={"Authorization": f"Bearer {TOKEN}"}, environ_base=far)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_donation_committed_with_its_posting_counts_once(pg):
+    """On PostgreSQL the last posting commits in its own round trip (no session.commit
+    afterwards has anything to do): the donation is counted all the same, and the database
+    gauges read there too."""
+    from tests.api.conftest import World, build_world
+
+    app = create_app(Settings(database_url=str(pg.engine.url), secret_key="t"), database=pg)
+    app.config["TESTING"] = True
+    with pg.session() as s, s.begin():
+        tokens, ids = build_world(s)
+    world = World(app.test_client(), tokens, ids)
+    try:
+        before = scrape(world.client)
+        key = new_key()
+        for _ in range(2):
+            r = world.call("ndc", "POST", f"{V1}/donations", json={"amount": 100_000}, key=key)
+            assert r.status_code in (200, 201)
+        after = scrape(world.client)
+        donations = "placefund_donations_recorded_total"
+        counted = value(after, donations, channel="bank_transfer") - value(
+            before, donations, channel="bank_transfer"
+        )
+        assert counted == 1
+        assert value(after, "placefund_unsealed_entries") >= 1
+        assert (("placefund_stripe_events_needing_attention", ())) in after
+    finally:
+        cache = app.extensions.get("placefund.token_cache")
+        if cache is not None:
+            cache.close()
