@@ -6,7 +6,7 @@ is not a web library: the ledger counts donations and postings without knowing F
 Under ``placefund serve`` gunicorn runs several worker processes, each with its own
 counters. prometheus_client's multiprocess mode keeps each process's values in a file of a
 directory that ``placefund serve`` creates before the workers fork
-(``PROMETHEUS_MULTIPROC_DIR``, see placefund/cli.py); a scrape, answered by whichever
+(``PROMETHEUS_MULTIPROC_DIR``, see placefund/server.py); a scrape, answered by whichever
 worker, sums the files. Without that directory (tests, ``flask run``) the values live in
 the process.
 

@@ -250,8 +250,8 @@ def export_metrics_directory(path: Path) -> None:
     """Tell prometheus_client, in this process and every process it starts afterwards
     (gunicorn's workers, the sealer), to keep metric values in files of ``path``
     (multiprocess mode). The one variable the service writes rather than reads: it is
-    prometheus_client's, set by ``placefund serve`` to a directory of its own, never by the
-    operator. Call it before prometheus_client is first imported."""
+    prometheus_client's, set by ``placefund serve`` (through foundation.metrics.use_directory)
+    to a directory of its own, never by the operator."""
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
 
 
