@@ -87,6 +87,16 @@ def test_an_error_in_a_request_is_one_json_line_with_its_request_id(failing_logs
     _json_lines(log)  # and every other line so far
 
 
+def test_an_error_escaping_the_app_keeps_the_request_id(failing_logs):
+    port, log = failing_logs
+    status, _, _ = _get(port, "/api/v1/test/teardown-fails", "X-Request-ID: log-test-2\r\n")
+    assert status == 500
+    lines = _wait_for(log, lambda line: line.get("exc_message") == "the teardown failed")
+    (error,) = [line for line in lines if line.get("exc_message") == "the teardown failed"]
+    assert error["request_id"] == "log-test-2" and error["logger"] == "placefund.api"
+    _json_lines(log)
+
+
 def test_gunicorns_own_error_is_one_json_line_with_the_exception(failing_logs):
     port, log = failing_logs
     assert _get(port, "/api/v1/test/body-fails")[0] == 500
