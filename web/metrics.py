@@ -31,6 +31,10 @@ from web.request import db_session
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
+#: The methods a label may name; any other word a client sends is ``other`` (each label
+#: value is a time series kept forever: clients must not be able to make more)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 class DatabaseGauges:
     """Values read from the database when scraped (a prometheus_client collector)."""
@@ -89,7 +93,7 @@ def register(app: Flask) -> None:
         rule = request.url_rule
         REQUEST_LATENCY.labels(
             route=rule.rule if rule is not None else "(unmatched)",
-            method=request.method,
+            method=request.method if request.method in METHODS else "other",
             status=f"{response.status_code // 100}xx",
         ).observe(time.perf_counter() - g.get("started", time.perf_counter()))
         return response

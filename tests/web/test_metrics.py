@@ -58,6 +58,11 @@ def test_the_latency_histogram_has_each_route_by_its_rule_not_its_path(world):
     assert value(after, bucket, **ok, le="+Inf") == value(after, count, **ok)
     posted = dict(route="/api/v1/donations", method="POST", status="2xx")
     assert value(after, count, **posted) - value(before, count, **posted) == 1
+    # Every label comes from a fixed set: a client's made-up method or path adds no series
+    world.client.open("/api/v1/no/such/thing/42", method="BREW")
+    brewed = scrape(client)
+    assert value(brewed, count, route="(unmatched)", method="other", status="4xx") >= 1
+    assert not [key for key in brewed if "BREW" in str(key) or "thing/42" in str(key)]
     # No label holds the id of what was asked for
     assert not [key for key in after if str(donation.json["id"]) + '"' in str(key)]
     assert not [key for key in after if "/999999" in str(key)]
