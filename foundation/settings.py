@@ -195,6 +195,9 @@ class Settings:
     va_prefix: str = DEFAULT_VA_PREFIX
     #: The bank's weights for the virtual account's check digit; empty: Luhn
     va_weights: tuple[int, ...] = ()
+    #: The bearer token a Prometheus scraper shows to read /metrics (web/metrics.py); None:
+    #: only a scraper on this machine may read them
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -224,7 +227,32 @@ class Settings:
             stripe=StripeSettings.from_env(env),
             va_prefix=_va_prefix(env.get("PLACEFUND_VA_PREFIX", DEFAULT_VA_PREFIX)),
             va_weights=_va_weights(env.get("PLACEFUND_VA_WEIGHTS", "")),
+            metrics_token=_metrics_token(env.get("PLACEFUND_METRICS_TOKEN")),
         )
+
+
+#: Shortest metrics token accepted: guessing it must be out of reach
+_TOKEN_MIN = 24
+
+
+def _metrics_token(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if len(value) < _TOKEN_MIN or not all("!" <= ch <= "~" for ch in value):
+        raise ValueError(
+            f"PLACEFUND_METRICS_TOKEN must be at least {_TOKEN_MIN} visible ASCII characters "
+            f"without spaces (e.g. from `openssl rand -hex 32`), not {len(value)} characters."
+        )
+    return value
+
+
+def export_metrics_directory(path: Path) -> None:
+    """Tell prometheus_client, in this process and every process it starts afterwards
+    (gunicorn's workers, the sealer), to keep metric values in files of ``path``
+    (multiprocess mode). The one variable the service writes rather than reads: it is
+    prometheus_client's, set by ``placefund serve`` (through foundation.metrics.use_directory)
+    to a directory of its own, never by the operator."""
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
 
 
 def _hops(value: str) -> int:

@@ -23,8 +23,8 @@ from ledger.books.chain import unsealed_backlog
 from ledger.fund.common import va_scheme
 from ledger.payments.stripe_gateway import StripeGateway
 from placefund.migrate import current_revision, head_revision
-from web import request_guard
-from web.last_resort import LastResort
+from web import metrics, request_guard
+from web.last_resort import REQUEST_ID_KEY, LastResort
 from web.request import STATELESS_PREFIXES, db_session
 
 access_log = logging.getLogger("placefund.access")
@@ -126,10 +126,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         g.started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # For web/last_resort.py, which logs an error after the app's context has gone
+        request.environ[REQUEST_ID_KEY] = g.request_id
 
     # Second, once the body limit is set: text no column can hold is refused before any view.
 
     request_guard.register(app)
+    # The latency of every request, and /metrics (Prometheus)
+    metrics.register(app)
 
     @app.after_request
     def _finish(response):

@@ -227,6 +227,11 @@ def ledger_seal(follow: bool, interval: float) -> None:
 
     database = _database()
     if follow:
+        from foundation.logs import configure
+
+        # A long-running process (placefund serve supervises one): its lines are JSON like
+        # the server's, marked as the sealer's
+        configure("sealer")
         # Survives dropped connections and database restarts (backoff, then catch up)
         seal_continuously(database.session, interval=interval)
         return

@@ -1,57 +1,42 @@
 """gunicorn, embedded: ``placefund serve`` runs the app in a production WSGI server.
 
-Logs are JSON lines on stderr: one access line per request (request id, method, path,
-status, duration, user id) from the app, and gunicorn's own messages. Headers, query strings
-and bodies are never logged, so tokens and secrets cannot leak into logs.
+Logs are JSON lines on stderr (foundation/logs.py): one access line per request (request
+id, method, path, status, duration, user id) from the app, gunicorn's own messages, and
+whatever any logger writes inside a request carries its request id (web/logs.py). Headers,
+query strings and bodies are never logged, so tokens and secrets cannot leak into logs.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import json
 import logging
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
+from foundation import metrics
+from foundation.logs import JsonFormatter
 from foundation.settings import Settings
 from placefund.app import create_app
 from web.last_resort import install_in_gunicorn
 
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and the record's extra fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                line[key] = value
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
-
-
 LOGCONFIG = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": JsonFormatter}},
+    "formatters": {"json": {"()": JsonFormatter, "fields": {"component": "web"}}},
+    "filters": {"request_id": {"()": "web.logs.RequestId"}},
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",
             "formatter": "json",
+            "filters": ["request_id"],
             "stream": "ext://sys.stderr",
         }
     },
@@ -132,9 +117,30 @@ class _Server(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-
         # The settings `placefund serve` read and checked once, before the workers fork
         return create_app(self.settings)
+
+
+def _metrics_directory(settings: Settings | None) -> Path:
+    """A fresh directory for this server's metric files (see foundation/metrics.py): in the
+    instance folder, or the system's temporary folder when that cannot be written. Fresh
+    each start, so counts begin at zero with the server and two servers sharing an instance
+    folder never add up each other's files."""
+    if settings is not None:
+        try:
+            settings.instance.mkdir(parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix="metrics-", dir=settings.instance))
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix="placefund-metrics-"))
+
+
+def _worker_exited(_arbiter, worker) -> None:
+    # Its live gauges go; its counters and histograms stay in the sums (Prometheus counters
+    # must not go down when a worker is replaced)
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def run(
@@ -147,10 +153,15 @@ def run(
     log_level: str = "info",
     settings: Settings | None = None,
 ) -> None:
+    directory = _metrics_directory(settings)
+    # Before the workers fork and before any metric holds a value
+    metrics.use_directory(directory)
+    # Python's warnings (deprecations, SQLAlchemy's) as JSON lines too, in every worker
+    logging.captureWarnings(True)
     config = copy.deepcopy(LOGCONFIG)
     if not access_log:
         config["loggers"]["placefund.access"] = {"level": "WARNING"}
-    _Server(
+    server = _Server(
         {
             "bind": f"{host}:{port}",
             "workers": workers,
@@ -173,6 +184,11 @@ def run(
             # documents, like every other answer under /api and /webhooks
             "post_worker_init": install_in_gunicorn,
             "on_exit": _stop_sealer,
+            "child_exit": _worker_exited,
         },
         settings,
-    ).run()
+    )
+    try:
+        server.run()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -26,6 +26,8 @@ from web.problems import HTTP_CODES, TYPE_PREFIX
 log = logging.getLogger("placefund.api")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+#: The WSGI environ's key for the request id the app gave the request (placefund/app.py)
+REQUEST_ID_KEY = "placefund.request_id"
 #: Paths whose clients are programs (as admin/error_pages.py decides for handled errors)
 PROBLEM_PATHS = ("/api", "/webhooks")
 
@@ -76,7 +78,10 @@ class LastResort:
         try:
             return self.app(environ, start_response)
         except Exception:
-            log.exception("error outside the app's error handlers")
+            log.exception(
+                "error outside the app's error handlers",
+                extra={"request_id": environ.get(REQUEST_ID_KEY)},
+            )
             path = environ.get("PATH_INFO", "")
             if path.startswith(PROBLEM_PATHS):
                 body = problem_body(500, "An unexpected error occurred.", instance=path)

@@ -80,8 +80,10 @@ def seal_continuously(
         except Exception as error:
             failures += 1
             delay = min(max_backoff, interval * 2**failures) * (0.5 + random.random() / 2)
+            # The exception on the same line (exc_type, exc_message, exc: foundation/logs.py)
             log.warning(
                 "sealing failed; trying again",
+                exc_info=True,
                 extra={"error": type(error).__name__, "failures": failures, "retry_in": delay},
             )
         else:

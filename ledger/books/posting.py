@@ -50,6 +50,7 @@ from foundation.errors import (
     PeriodClosed,
     ValidationError,
 )
+from foundation.metrics import POSTINGS, count_after_commit
 from foundation.pgwire import Batch, numbered, raise_as_sqlalchemy
 from foundation.transactions import PostingRefused, UnitOfWork, refuse_commit
 from ledger.books.chart import FIXED_ACCOUNTS, spec_for
@@ -351,6 +352,7 @@ def post_entry(
         refuse_commit(session, f"{type(exc).__name__}: {exc}")
         raise
     _expire_balances(session, legs)
+    count_after_commit(session, POSTINGS.labels(operation=operation), len(legs))
     return Posted(entry_id, fresh=True, record=record)
 
 

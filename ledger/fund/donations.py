@@ -12,6 +12,7 @@ from foundation.errors import (
     InvalidAmount,
     ValidationError,
 )
+from foundation.metrics import DONATIONS, count_after_commit
 from foundation.transactions import UnitOfWork
 from identity.models import Organisation, User
 from ledger.books import chart
@@ -248,6 +249,7 @@ def record_donation(
     )
     if not posted.fresh:
         return session.scalars(select(Donation).where(Donation.entry_id == posted.entry_id)).one()
+    count_after_commit(session, DONATIONS.labels(channel=channel))
     return posted.record
 
 

@@ -5,6 +5,8 @@ tests/placefund/test_server.py: ``python -m tests.placefund.failing_app_server P
   closing a session on a dropped database connection can), so the exception leaves the app.
 - ``/api/v1/test/body-fails``: the body raises when gunicorn starts sending it, so gunicorn
   itself answers the 500.
+- ``/api/v1/test/view-fails``: the view raises; the API's handler answers 500 and logs the
+  error (tests/placefund/test_logs.py reads that line).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ def _load(_self):
     @app.get("/api/v1/test/teardown-fails")
     def teardown_fails():
         return {"ok": True}
+
+    @app.get("/api/v1/test/view-fails")
+    def view_fails():
+        raise RuntimeError("the view failed")
 
     @app.get("/api/v1/test/body-fails")
     def body_fails():

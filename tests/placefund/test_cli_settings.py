@@ -128,6 +128,8 @@ BAD = [
     ("PLACEFUND_VA_PREFIX", "12"),
     ("PLACEFUND_VA_PREFIX", "9512A"),
     ("PLACEFUND_VA_WEIGHTS", "3,7,x"),
+    ("PLACEFUND_METRICS_TOKEN", "short"),
+    ("PLACEFUND_METRICS_TOKEN", "a token with spaces in it, long enough"),
     ("PLACEFUND_VA_WEIGHTS", "10,1"),
     ("PLACEFUND_VA_WEIGHTS", "0,0"),
 ]

@@ -1,0 +1,112 @@
+"""What the service counts for Prometheus (``/metrics``, web/metrics.py serves it).
+
+The metrics live here, below every layer that records them, because prometheus_client
+is not a web library: the ledger counts donations and postings without knowing Flask.
+
+Under ``placefund serve`` gunicorn runs several worker processes, each with its own
+counters. prometheus_client's multiprocess mode keeps each process's values in a file of a
+directory that ``placefund serve`` creates before the workers fork
+(``PROMETHEUS_MULTIPROC_DIR``, see placefund/server.py); a scrape, answered by whichever
+worker, sums the files. Without that directory (tests, ``flask run``) the values live in
+the process.
+
+Counts of writes are taken only once the transaction commits (``count_after_commit``): a
+donation that is rolled back, or replayed under its idempotency key, is not counted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import values as _values
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+#: Seconds: from a few milliseconds (a cached read) to the 60 s worker timeout
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+REQUEST_LATENCY = Histogram(
+    "placefund_http_request_duration_seconds",
+    "Time to answer an HTTP request, per route (the URL rule, never the path with its ids), "
+    "method and status class.",
+    ["route", "method", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+
+DONATIONS = Counter(
+    "placefund_donations_recorded",
+    "Donations recorded in the ledger (committed, replays not counted), per channel.",
+    ["channel"],
+)
+
+POSTINGS = Counter(
+    "placefund_postings",
+    "Ledger postings (one per leg of each entry) committed, per operation (donation, "
+    "refund, disbursement...).",
+    ["operation"],
+)
+
+# Every metric has labels, so none holds a value before its first ``labels()`` call: the
+# values are made after ``use_directory`` has chosen where they live, whatever imported this
+# module first.
+
+_PENDING = "foundation.metrics.pending"
+
+
+def count_after_commit(session: Session, counter, amount: float = 1) -> None:
+    """Add ``amount`` to ``counter`` once ``session``'s transaction commits; nothing if it
+    rolls back. Counted at once when the write has committed already: a posting that
+    commits in its own round trip (ledger.books.posting, ``commit_with_posting``) leaves the
+    session outside any transaction."""
+    if not session.in_transaction():
+        counter.inc(amount)
+        return
+    session.info.setdefault(_PENDING, []).append((counter, amount))
+
+
+@event.listens_for(Session, "after_commit")
+def _count_committed(session: Session) -> None:
+    for counter, amount in session.info.pop(_PENDING, ()):
+        counter.inc(amount)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def use_directory(path: Path) -> None:
+    """Keep values in files of ``path`` from now on, in this process and the processes it
+    forks or starts (multiprocess mode). ``placefund serve`` calls it before gunicorn's
+    workers fork; ``path`` must be a fresh, empty directory of this server alone."""
+    from foundation.settings import export_metrics_directory
+
+    export_metrics_directory(path)
+    _values.ValueClass = _values.MultiProcessValue()
+
+
+def multiprocess() -> bool:
+    """Whether values are kept in the multiprocess directory (``placefund serve``)."""
+    return getattr(_values.ValueClass, "_multiprocess", False)
+
+
+def exposition(*collectors) -> bytes:
+    """The text format of every metric of the service: the counters and histograms (summed
+    over every process of this server when in multiprocess mode) and ``collectors`` (values
+    computed now, such as the database's backlog)."""
+    from prometheus_client import REGISTRY
+
+    if multiprocess():
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        text = generate_latest(registry)
+    else:
+        text = generate_latest(REGISTRY)
+    if collectors:
+        extra = CollectorRegistry()
+        for collector in collectors:
+            extra.register(collector)
+        text += generate_latest(extra)
+    return text

@@ -1,0 +1,119 @@
+"""``/metrics``: Prometheus' text format, for a scraper that the operator chose.
+
+The counters and the latency histogram are kept by foundation/metrics.py (summed over the
+workers of this server); the gauges about the database are computed at scrape time, so they
+say what the database holds now whichever process answers.
+
+Who may read it: with ``PLACEFUND_METRICS_TOKEN`` set, a request bearing that token
+(``Authorization: Bearer ...``) and nobody else (401). Without it, a scraper on the same
+machine only: a request from a loopback address that no proxy forwarded (a proxy on the
+same host would otherwise make every visitor look local); anyone else is told there is no
+such page (404).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from foundation.db import utcnow
+from foundation.metrics import REQUEST_LATENCY, exposition
+from ledger.books.chain import unsealed_backlog
+from ledger.payments.models import StripeEvent
+from web.problems import problem
+from web.request import db_session
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+#: The methods a label may name; any other word a client sends is ``other`` (each label
+#: value is a time series kept forever: clients must not be able to make more)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class DatabaseGauges:
+    """Values read from the database when scraped (a prometheus_client collector)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def collect(self):
+        backlog = unsealed_backlog(self.session)
+        yield GaugeMetricFamily(
+            "placefund_unsealed_entries",
+            "Committed ledger entries waiting to be sealed into the hash chain.",
+            value=backlog.entries,
+        )
+        yield GaugeMetricFamily(
+            "placefund_unsealed_oldest_age_seconds",
+            "How long the oldest entry waiting to be sealed has waited (0 when none waits).",
+            value=backlog.age_seconds(),
+        )
+        last, attention = self.session.execute(
+            select(
+                func.max(StripeEvent.received_at, type_=StripeEvent.received_at.type),
+                func.count().filter(StripeEvent.status == "needs_attention"),
+            )
+        ).one()
+        lag = GaugeMetricFamily(
+            "placefund_stripe_webhook_last_event_age_seconds",
+            "Seconds since the last Stripe event was received (webhook or sync). Events are "
+            "applied when received, so this is the webhook lag: a quiet Stripe and a broken "
+            "webhook both make it grow. Absent before the first event.",
+        )
+        if last is not None:
+            lag.add_metric([], max(0.0, (utcnow() - last).total_seconds()))
+        yield lag
+        yield GaugeMetricFamily(
+            "placefund_stripe_events_needing_attention",
+            "Stripe events stored but not applied: a person has to look at them.",
+            value=attention,
+        )
+
+
+def _from_this_machine() -> bool:
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
+def register(app: Flask) -> None:
+    token = app.config["SETTINGS"].metrics_token
+
+    @app.after_request
+    def _observe(response):
+        rule = request.url_rule
+        REQUEST_LATENCY.labels(
+            route=rule.rule if rule is not None else "(unmatched)",
+            method=request.method if request.method in METHODS else "other",
+            status=f"{response.status_code // 100}xx",
+        ).observe(time.perf_counter() - g.get("started", time.perf_counter()))
+        return response
+
+    @app.get("/metrics")
+    def metrics():
+        """Prometheus' text format (see the module docstring for who may read it)."""
+        if token is not None:
+            given = request.headers.get("Authorization", "")
+            scheme, _, value = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                value.strip().encode(), token.encode()
+            ):
+                return problem(
+                    401,
+                    "unauthorized",
+                    "The metrics need the bearer token the operator set.",
+                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                )
+        elif not _from_this_machine():
+            return problem(404, "not_found", "There is no such page.")
+        body = exposition(DatabaseGauges(db_session()))
+        return Response(body, content_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})
