@@ -510,6 +510,6 @@ def runner(app) -> Runner:
         # setdefault: two first uploads racing share one runner (one job at a time)
         existing = app.extensions.setdefault(
             "placefund.import_jobs",
-            Runner(app.extensions["foundation.db"], app.extensions["placefund.va_scheme"]),
+            Runner(app.extensions["placefund.db"], app.extensions["placefund.va_scheme"]),
         )
     return existing

@@ -39,7 +39,7 @@ def instance_dir(env: Mapping[str, str] | None = None) -> Path:
 
 def default_database_url(instance: Path | None = None) -> str:
     """The embedded SQLite file used when DATABASE_URL is not set."""
-    return f"sqlite:///{(instance or instance_dir()) / 'foundation.db'}"
+    return f"sqlite:///{(instance or instance_dir()) / 'placefund.db'}"
 
 
 #: The key file in the instance folder, used when SECRET_KEY is not set

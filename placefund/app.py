@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # Outermost: whatever escapes the app (and ProxyFix) still gets an answer of ours
     app.wsgi_app = LastResort(app.wsgi_app)
     db = database or Database(settings.database_url)
-    app.extensions["foundation.db"] = db
+    app.extensions["placefund.db"] = db
     # The door to Stripe (tests put a fake in its place) and the pledges' virtual accounts
     app.extensions["placefund.stripe"] = StripeGateway(settings.stripe)
     app.extensions["placefund.va_scheme"] = va_scheme(settings)

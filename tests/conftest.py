@@ -46,7 +46,7 @@ def sqlite_template(tmp_path_factory):
 @pytest.fixture
 def database(sqlite_template, tmp_path) -> Database:
     """A fresh, migrated SQLite database for one test."""
-    path = tmp_path / "foundation.db"
+    path = tmp_path / "placefund.db"
     shutil.copy(sqlite_template, path)
     db = Database(f"sqlite:///{path}")
     yield db

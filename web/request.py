@@ -18,5 +18,5 @@ def db_session() -> Session:
     from flask import current_app
 
     if "db_session" not in g:
-        g.db_session = current_app.extensions["foundation.db"].session()
+        g.db_session = current_app.extensions["placefund.db"].session()
     return g.db_session

@@ -42,7 +42,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def browser_db(sqlite_template, tmp_path_factory):
     """The module's database holding the console world: (path, database, ids, emails)."""
-    path = tmp_path_factory.mktemp("browser") / "foundation.db"
+    path = tmp_path_factory.mktemp("browser") / "placefund.db"
     shutil.copy(sqlite_template, path)
     database = Database(f"sqlite:///{path}")
     ids, emails, _tokens = build_console_world(database)

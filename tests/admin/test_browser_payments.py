@@ -48,7 +48,7 @@ class Served:
 
 @pytest.fixture
 def served(sqlite_template, tmp_path):
-    path = tmp_path / "foundation.db"
+    path = tmp_path / "placefund.db"
     shutil.copy(sqlite_template, path)
     database = Database(f"sqlite:///{path}")
     ids, emails, _tokens = build_console_world(database)

@@ -156,7 +156,7 @@ def crawl_app(sqlite_template, tmp_path_factory):
         mp.setattr(passwords, "_DUMMY_HASH", None)
         folder = tmp_path_factory.mktemp("crawl")
         mp.setenv("PLACEFUND_INSTANCE", str(folder))
-        path = folder / "foundation.db"
+        path = folder / "placefund.db"
         shutil.copy(sqlite_template, path)
         database = _demo_world(path)
         app = create_app(

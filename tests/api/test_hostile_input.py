@@ -89,8 +89,8 @@ pg_schema = fuzzed_schema(pg_app)
 def _serve(app, database: Database):
     with database.session() as s, s.begin():
         tokens, _ids = build_world(s)
-    previous = app.extensions["foundation.db"]
-    app.extensions["foundation.db"] = database
+    previous = app.extensions["placefund.db"]
+    app.extensions["placefund.db"] = database
     app.extensions["placefund.stripe"] = offline_gateway()
     return tokens, previous
 
@@ -102,7 +102,7 @@ def sqlite_token(tmp_path_factory, sqlite_template):
     database = Database(f"sqlite:///{path}")
     tokens, previous = _serve(sqlite_app, database)
     yield tokens["ndc"]
-    sqlite_app.extensions["foundation.db"] = previous
+    sqlite_app.extensions["placefund.db"] = previous
     database.engine.dispose()
 
 
@@ -123,7 +123,7 @@ def pg_token(pg_schema_url):
     cache = pg_app.extensions.get("placefund.token_cache")
     if cache is not None:
         cache.close()
-    pg_app.extensions["foundation.db"] = previous
+    pg_app.extensions["placefund.db"] = previous
     database.engine.dispose()
 
 

@@ -50,12 +50,12 @@ def tokens(tmp_path_factory, sqlite_template):
     database = Database(f"sqlite:///{path}")
     with database.session() as s, s.begin():
         tokens, _ids = build_world(s)
-    previous = app.extensions["foundation.db"]
-    app.extensions["foundation.db"] = database
+    previous = app.extensions["placefund.db"]
+    app.extensions["placefund.db"] = database
     # Card payments and Stripe imports answer from an offline fake, not a 503 (no keys here).
     app.extensions["placefund.stripe"] = offline_gateway()
     yield tokens
-    app.extensions["foundation.db"] = previous
+    app.extensions["placefund.db"] = previous
     database.engine.dispose()
 
 

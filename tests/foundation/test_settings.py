@@ -114,7 +114,7 @@ def test_apps_without_secret_key_sign_with_the_instance_key(tmp_path, monkeypatc
     given = create_app(Settings(database_url=url, secret_key="k" * 40))
     assert given.config["SECRET_KEY"] == "k" * 40
     for app in (first, second, given):
-        app.extensions["foundation.db"].engine.dispose()
+        app.extensions["placefund.db"].engine.dispose()
 
 
 @pytest.mark.parametrize("value", ["-1", "two", "11", ""])

@@ -54,7 +54,7 @@ def test_a_percent_sign_in_the_url_reaches_every_command(tmp_path):
     # "%" is where Alembic's configparser used to refuse the URL ("invalid interpolation")
     folder = tmp_path / "100% local"
     folder.mkdir()
-    url = f"sqlite:///{folder / 'foundation.db'}"
+    url = f"sqlite:///{folder / 'placefund.db'}"
     upgraded = _cli(url, "db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
     database = Database(url)

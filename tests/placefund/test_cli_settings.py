@@ -197,13 +197,13 @@ def test_the_values_reach_the_app(tmp_path):
         scheme = app.extensions["placefund.va_scheme"]
         assert (scheme.prefix, scheme.weights) == ("8765", (3, 7, 1))
     finally:
-        app.extensions["foundation.db"].engine.dispose()
+        app.extensions["placefund.db"].engine.dispose()
 
 
 def test_the_defaults_are_unchanged(tmp_path):
     settings = Settings.from_env({"PLACEFUND_INSTANCE": str(tmp_path)})
     assert settings.instance == tmp_path.resolve()
-    assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'foundation.db'}"
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'placefund.db'}"
     assert settings.stripe == StripeSettings()
     assert settings.stripe.js_url == "https://js.stripe.com/v3/"
     assert (settings.stripe.max_retries, settings.stripe.timeout) == (3, 20.0)

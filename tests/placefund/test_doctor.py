@@ -124,7 +124,7 @@ def test_stripe_settings_are_coherent(env, says):
 
 
 def test_the_secret_key_is_required_where_several_servers_may_share_the_database():
-    assert doctor.check_secret_key(_settings("sqlite:///instance/foundation.db")) == []
+    assert doctor.check_secret_key(_settings("sqlite:///instance/placefund.db")) == []
     (problem,) = doctor.check_secret_key(_settings("postgresql+psycopg://fund@db/fund"))
     assert problem.startswith("SECRET_KEY is not set: sessions are signed with ")
     assert "set SECRET_KEY on every server" in problem

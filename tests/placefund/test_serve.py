@@ -37,7 +37,7 @@ def instance(tmp_path):
     """An instance folder whose SQLite database has one company member who can sign in
     (with a password only: a fund manager's second factor is tested in tests/admin)."""
     folder = tmp_path / "instance"
-    database = Database(f"sqlite:///{folder / 'foundation.db'}")
+    database = Database(f"sqlite:///{folder / 'placefund.db'}")
     upgrade(database.engine)
     with database.session() as s, s.begin():
         org = Organisation(kind="company", name="山海茶業股份有限公司", ubn="04595257")
