@@ -21,7 +21,7 @@ from ledger.books.models import Entry
 from ledger.fund.models import Disbursement, Donation, Pledge, ReturnAgreement, RevenueReturn
 from matching import services as matching
 from matching.disclosure import explanation_for
-from matching.models import MatchRun
+from matching.models import MatchProposal, MatchRun
 
 
 @dataclass(frozen=True)
@@ -168,10 +168,19 @@ def agreements_due(
 # --- matching and reconciliation (read queries the services do not offer) ------------------------
 
 
-def match_runs(session: Session, limit: int = 50):
-    """Matching runs, newest first."""
+def match_runs(session: Session, limit: int = 50) -> list[tuple]:
+    """Matching runs, newest first, each with its number of proposals: ``(run, count)``.
 
-    return session.scalars(select(MatchRun).order_by(MatchRun.id.desc()).limit(limit)).all()
+    The count is one grouped query over the run_id index, not the run's proposals loaded."""
+    runs = session.scalars(select(MatchRun).order_by(MatchRun.id.desc()).limit(limit)).all()
+    counts = dict(
+        session.execute(
+            select(MatchProposal.run_id, func.count())
+            .where(MatchProposal.run_id.in_([r.id for r in runs]))
+            .group_by(MatchProposal.run_id)
+        ).all()
+    )
+    return [(r, counts.get(r.id, 0)) for r in runs]
 
 
 @dataclass(frozen=True)

@@ -223,16 +223,16 @@ def load(db, scale: float) -> dict[str, int]:
                 "CREATE TEMP TABLE bulk_donations ON COMMIT DROP AS SELECT g,"
                 " :base + g AS entry_id,"
                 " CASE WHEN g % 100 = 0 THEN :first ELSE :lo + (g % (:hi - :lo + 1)) END"
-                "   AS company_id,"
+                "   ::int AS company_id,"
                 " (100000 + (g * 7919 % 989) * 10000)::bigint AS amount,"
-                " DATE '2026-11-30' - (g % 1095) AS received_on"
-                " FROM generate_series(1, :n) g"
+                " DATE '2026-11-30' - (g % 1095)::int AS received_on"
+                " FROM generate_series(1::bigint, :n) g"
             ),
             {
                 "base": base,
                 "n": n_donations,
                 "first": companies[0],
-                "lo": companies[0] + 3,
+                "lo": demo_max + 1,
                 "hi": companies[1],
             },
         )
