@@ -12,7 +12,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from admin import forms, messages
 from admin.console import PAGE, _after_arg, bp, form_error, ledger_key, me, signed_in
@@ -29,8 +28,26 @@ from ledger.money import parse_amount
 from web.request import db_session
 
 
-def _user_names() -> dict[int, User]:
-    return {u.id: u for u in db_session().scalars(select(User))}
+class _Users:
+    """Users by id for the templates (``users[id]``, ``id in users``), each read when a page
+    names it (the session's identity map keeps it): the pages name a handful of managers,
+    where reading every user costs 2 s once each company and business has its members."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def __getitem__(self, user_id: int) -> User:
+        user = self.session.get(User, user_id) if user_id is not None else None
+        if user is None:
+            raise KeyError(user_id)
+        return user
+
+    def __contains__(self, user_id) -> bool:
+        return user_id is not None and self.session.get(User, user_id) is not None
+
+
+def _user_names() -> _Users:
+    return _Users(db_session())
 
 
 def _funding_choices(s) -> list[tuple[str, str]]:

@@ -565,13 +565,22 @@ def measure(db, repeat: int, only: str | None) -> list[tuple]:
             if only and only not in url:
                 continue
             status, times = timed(client, url, repeat)
-            rows.append((role, "page", url, status, p(times, 0.5), p(times, 0.95)))
+            rows.append(_row(role, "page", url, status, times))
         for url, headers in apis:
             if only and only not in url:
                 continue
             status, times = timed(client, url, repeat, headers)
-            rows.append((role, "api", url, status, p(times, 0.5), p(times, 0.95)))
+            rows.append(_row(role, "api", url, status, times))
     return rows
+
+
+def _row(role: str, kind: str, url: str, status: int, times: list[float]) -> tuple:
+    """One URL's figures, printed as soon as measured (a long run shows its progress)."""
+    row = (role, kind, url, status, p(times, 0.5), p(times, 0.95))
+    print(
+        f"    {role:<16}{kind:<5}{status:>4}{row[4]:>9.1f}{row[5]:>9.1f}  {url[:100]}", flush=True
+    )
+    return row
 
 
 def report(rows: list[tuple]) -> None:
