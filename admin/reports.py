@@ -154,8 +154,15 @@ def agreements_due(
     session: Session, *, business_id: int | None = None, only_outstanding: bool = False
 ) -> list[AgreementDue]:
     """Return agreements with what revenue reports made due, what came back, what is left."""
-    names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
     page = ledger_listings.list_agreements(session, business_id=business_id, limit=200)
+    # The names of these agreements' businesses only (not all 60,000 organisations')
+    names = dict(
+        session.execute(
+            select(Organisation.id, Organisation.name).where(
+                Organisation.id.in_({a.business_id for a in page.items})
+            )
+        ).all()
+    )
     out = []
     for a in page.items:
         totals = ledger_listings.agreement_totals(session, a.id)
