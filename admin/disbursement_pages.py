@@ -12,13 +12,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from admin import forms, messages
 from admin.console import PAGE, _after_arg, bp, form_error, ledger_key, me, signed_in
 from admin.filters import purpose
 from foundation.errors import LedgerError
 from foundation.transactions import atomic
-from identity.models import User
+from identity.models import Organisation, User
 from identity.roles import MANAGERS
 from ledger import listings
 from ledger.fund import disbursements as fund_disbursements
@@ -83,6 +84,11 @@ def propose():
     s = db_session()
     form = forms.ProposeForm()
     projects = listings.list_projects(s, limit=500).items
+    # Their businesses in one query: the identity map then answers each p.business below
+    # (otherwise one query per project, 500 of them)
+    s.scalars(
+        select(Organisation).where(Organisation.id.in_({p.business_id for p in projects}))
+    ).all()
     form.project_id.choices = forms.choices(
         (p.id, f"{p.name} ({p.business.name})") for p in projects
     )
