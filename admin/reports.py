@@ -98,14 +98,20 @@ class CountyGiving:
 def donations_by_donor_county(session: Session, currency: str = "TWD") -> list[CountyGiving]:
     """Donations (net of refunds) by the donor company's home county, largest first."""
     names = counties()
-    rows = session.execute(
+    # Summed per company first, then per county: the join then meets one row per donor
+    # (10,000) instead of one per donation (500,000), and no DISTINCT is needed to count them
+    per_company = (
         select(
-            Organisation.county_code,
-            func.count(func.distinct(Organisation.id)),
-            func.sum(Donation.gross_amount - Donation.refunded_amount),
+            Donation.company_id,
+            func.sum(Donation.gross_amount - Donation.refunded_amount).label("amount"),
         )
-        .join(Organisation, Organisation.id == Donation.company_id)
-        .where(Donation.currency == currency)
+        .where(Donation.currency == currency, Donation.company_id.is_not(None))
+        .group_by(Donation.company_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Organisation.county_code, func.count(), func.sum(per_company.c.amount))
+        .join(Organisation, Organisation.id == per_company.c.company_id)
         .group_by(Organisation.county_code)
     ).all()
     out = [
