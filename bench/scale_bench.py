@@ -47,6 +47,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import deque
@@ -130,8 +131,17 @@ def load(db, scale: float) -> dict[str, int]:
     n_proposals = int(100_000 * scale)
     rng = random.Random(17)
     t = time.perf_counter()
-    os.environ.setdefault("PLACEFUND_INSTANCE", f"/tmp/placefund-scale-{os.getpid()}")
-    load_demo(db, echo=lambda _m: None)
+    # The demo writes its users' API tokens to the instance folder: a throwaway one here
+    with tempfile.TemporaryDirectory(prefix="placefund-scale-") as folder:
+        previous = os.environ.get("PLACEFUND_INSTANCE")
+        os.environ["PLACEFUND_INSTANCE"] = folder
+        try:
+            load_demo(db, echo=lambda _m: None)
+        finally:
+            if previous is None:
+                os.environ.pop("PLACEFUND_INSTANCE", None)
+            else:
+                os.environ["PLACEFUND_INSTANCE"] = previous
     t = step("demo (services and posting engine)", t)
 
     towns = list(townships().values())
