@@ -3,6 +3,7 @@ chain and periods (closing one, with its assertions)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from flask import (
@@ -44,8 +45,22 @@ def accounts_list():
 @signed_in(*MANAGERS)
 def account_statement(code: str):
     start, end = _date_arg("from"), _date_arg("to")
-    st = reading.statement(db_session(), code, start, end)
+    # One page, the latest first: the bank account of a national fund has 500,000 postings
+    st = reading.statement_page(
+        db_session(), code, start, end, limit=PAGE * 4, before=_position_arg()
+    )
     return render_template("console/statement.html", st=st)
+
+
+def _position_arg():
+    """``before=2026-05-01.123.456`` (date, entry id, posting id), or None when absent or
+    malformed (then the page is the latest)."""
+    parts = request.args.get("before", "").split(".")
+    try:
+        day = dt.date.fromisoformat(parts[0])
+        return day, int(parts[1]), int(parts[2])
+    except (ValueError, IndexError):
+        return None
 
 
 @bp.get("/ledger/entries")

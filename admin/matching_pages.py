@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 
 from admin import forms, messages, reports
 from admin import self_service_forms as sforms
-from admin.console import bp, form_error, home_for, me, signed_in
+from admin.console import PAGE, _after_arg, bp, form_error, home_for, me, signed_in
 from foundation.errors import InvalidState, LedgerError
 from foundation.transactions import atomic
 from identity.roles import MANAGERS, MEMBERS
@@ -34,11 +34,8 @@ def org_proposals(org) -> list[dict]:
     user = me()
     own = not user.is_manager and user.organisation_id == org.id
     items = []
-    for p in matching.visible_proposals(db_session(), user):
-        if p.status not in ("published", "accepted", "declined"):
-            continue
-        if org.id not in (p.offer.company_id, p.request.business_id):
-            continue
+    # The newest page of them: a company in a national run can have thousands
+    for p in matching.visible_proposals(db_session(), user, organisation_id=org.id, limit=PAGE):
         side = "company" if org.id == p.offer.company_id else "business"
         items.append(
             {
@@ -177,11 +174,13 @@ def matching_run(run_id: int):
     run = s.get(MatchRun, run_id)
     if run is None:
         abort(404)
-    proposals = [
-        {"p": p, "explanation": reports.explain(p, _lang(), me())}
-        for p in matching.visible_proposals(s, me(), run_id=run_id)
-    ]
-    return render_template("console/matching_run.html", run=run, proposals=proposals)
+    # A keyset page, newest first: a national run holds 100,000 proposals
+    page = matching.visible_proposals(s, me(), run_id=run_id, limit=PAGE + 1, after=_after_arg())
+    proposals = [{"p": p, "explanation": reports.explain(p, _lang(), me())} for p in page[:PAGE]]
+    next_after = page[PAGE - 1].id if len(page) > PAGE else None
+    return render_template(
+        "console/matching_run.html", run=run, proposals=proposals, next_after=next_after
+    )
 
 
 @bp.post("/matching/runs/<int:run_id>/publish")

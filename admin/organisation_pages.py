@@ -12,6 +12,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from admin import console_passwords, console_sessions, messages
 from admin.business_pages import _business_page
@@ -84,10 +85,17 @@ def verify(org_id: int):
 @bp.get("/users")
 @signed_in(*MANAGERS)
 def users():
-    items = db_session().scalars(select(User).order_by(User.organisation_id, User.id)).all()
+    # A keyset page, newest first: every company and business has members (60,000 users
+    # nationally), and the organisation of each comes in the same query
+    query = select(User).options(joinedload(User.organisation)).order_by(User.id.desc())
+    after = _after_arg()
+    if after is not None:
+        query = query.where(User.id < after)
+    items = db_session().scalars(query.limit(PAGE + 1)).all()
     return render_template(
         "console/users.html",
-        items=items,
+        items=items[:PAGE],
+        next_after=items[PAGE - 1].id if len(items) > PAGE else None,
         may_reset=passwords.may_reset,
         may_revoke=console_sessions.may_revoke,
         sessions=console_sessions.active_counts(db_session()),

@@ -21,7 +21,7 @@ from ledger.books.models import Entry
 from ledger.fund.models import Disbursement, Donation, Pledge, ReturnAgreement, RevenueReturn
 from matching import services as matching
 from matching.disclosure import explanation_for
-from matching.models import MatchRun
+from matching.models import MatchProposal, MatchRun
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,20 @@ class CountyGiving:
 def donations_by_donor_county(session: Session, currency: str = "TWD") -> list[CountyGiving]:
     """Donations (net of refunds) by the donor company's home county, largest first."""
     names = counties()
-    rows = session.execute(
+    # Summed per company first, then per county: the join then meets one row per donor
+    # (10,000) instead of one per donation (500,000), and no DISTINCT is needed to count them
+    per_company = (
         select(
-            Organisation.county_code,
-            func.count(func.distinct(Organisation.id)),
-            func.sum(Donation.gross_amount - Donation.refunded_amount),
+            Donation.company_id,
+            func.sum(Donation.gross_amount - Donation.refunded_amount).label("amount"),
         )
-        .join(Organisation, Organisation.id == Donation.company_id)
-        .where(Donation.currency == currency)
+        .where(Donation.currency == currency, Donation.company_id.is_not(None))
+        .group_by(Donation.company_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Organisation.county_code, func.count(), func.sum(per_company.c.amount))
+        .join(Organisation, Organisation.id == per_company.c.company_id)
         .group_by(Organisation.county_code)
     ).all()
     out = [
@@ -154,8 +160,15 @@ def agreements_due(
     session: Session, *, business_id: int | None = None, only_outstanding: bool = False
 ) -> list[AgreementDue]:
     """Return agreements with what revenue reports made due, what came back, what is left."""
-    names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
     page = ledger_listings.list_agreements(session, business_id=business_id, limit=200)
+    # The names of these agreements' businesses only (not all 60,000 organisations')
+    names = dict(
+        session.execute(
+            select(Organisation.id, Organisation.name).where(
+                Organisation.id.in_({a.business_id for a in page.items})
+            )
+        ).all()
+    )
     out = []
     for a in page.items:
         totals = ledger_listings.agreement_totals(session, a.id)
@@ -168,10 +181,19 @@ def agreements_due(
 # --- matching and reconciliation (read queries the services do not offer) ------------------------
 
 
-def match_runs(session: Session, limit: int = 50):
-    """Matching runs, newest first."""
+def match_runs(session: Session, limit: int = 50) -> list[tuple]:
+    """Matching runs, newest first, each with its number of proposals: ``(run, count)``.
 
-    return session.scalars(select(MatchRun).order_by(MatchRun.id.desc()).limit(limit)).all()
+    The count is one grouped query over the run_id index, not the run's proposals loaded."""
+    runs = session.scalars(select(MatchRun).order_by(MatchRun.id.desc()).limit(limit)).all()
+    counts = dict(
+        session.execute(
+            select(MatchProposal.run_id, func.count())
+            .where(MatchProposal.run_id.in_([r.id for r in runs]))
+            .group_by(MatchProposal.run_id)
+        ).all()
+    )
+    return [(r, counts.get(r.id, 0)) for r in runs]
 
 
 @dataclass(frozen=True)

@@ -156,8 +156,10 @@ class MatchRun(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
+    #: Loaded when read, never with the run: a national run has 100,000 proposals, and the
+    #: console's pages of runs and of one run read them a count or a page at a time
     proposals: Mapped[list[MatchProposal]] = relationship(
-        order_by="MatchProposal.id", lazy="selectin", back_populates="run"
+        order_by="MatchProposal.id", lazy="select", back_populates="run"
     )
 
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from foundation.db import utcnow
 from foundation.errors import (
@@ -375,31 +375,58 @@ def publish_run(session: Session, *, actor: User, run_id: int) -> MatchRun:
     return run
 
 
-def visible_proposals(session: Session, actor: User, *, run_id: int | None = None):
+def visible_proposals(
+    session: Session,
+    actor: User,
+    *,
+    run_id: int | None = None,
+    organisation_id: int | None = None,
+    limit: int | None = None,
+    after: int | None = None,
+):
     """Proposals a user may see: managers all; members their organisation's published ones.
 
     Across runs (no ``run_id``) each pair is listed once: a later run stores an accepted
     pair again as ``fixed`` so its own result is complete, but that copy is the same
-    proposal, already answered, and is left out here.
+    proposal, already answered, and is left out here. ``organisation_id`` keeps the
+    published (or answered) proposals of that organisation's offers or requests.
+
+    With ``limit``: one keyset page, newest first (``id < after``), so a run of 100,000
+    proposals is read a page at a time; the offer's company and the request's business come
+    in the same query (the pages show both names).
     """
-    query = select(MatchProposal).order_by(MatchProposal.id)
+    query = select(MatchProposal).options(
+        joinedload(MatchProposal.offer).joinedload(MatchOffer.company),
+        joinedload(MatchProposal.request).joinedload(MatchRequest.business),
+    )
     if run_id is not None:
         query = query.where(MatchProposal.run_id == run_id)
     else:
         query = query.where(MatchProposal.fixed.is_(False))
+    orgs = []
     if not actor.is_manager:
-        query = (
-            query.join(MatchOffer, MatchOffer.id == MatchProposal.offer_id)
-            .join(MatchRequest, MatchRequest.id == MatchProposal.request_id)
-            .where(
-                MatchProposal.status.in_(("published", "accepted", "declined")),
-                or_(
-                    MatchOffer.company_id == actor.organisation_id,
-                    MatchRequest.business_id == actor.organisation_id,
+        orgs.append(actor.organisation_id)
+    if organisation_id is not None:
+        orgs.append(organisation_id)
+    for org in orgs:
+        # Subqueries on the indexed offer_id and request_id: the database reads just this
+        # organisation's proposals instead of joining every proposal to test the owner
+        query = query.where(
+            MatchProposal.status.in_(("published", "accepted", "declined")),
+            or_(
+                MatchProposal.offer_id.in_(
+                    select(MatchOffer.id).where(MatchOffer.company_id == org)
                 ),
-            )
+                MatchProposal.request_id.in_(
+                    select(MatchRequest.id).where(MatchRequest.business_id == org)
+                ),
+            ),
         )
-    return session.scalars(query).all()
+    if limit is None:
+        return session.scalars(query.order_by(MatchProposal.id)).unique().all()
+    if after is not None:
+        query = query.where(MatchProposal.id < after)
+    return session.scalars(query.order_by(MatchProposal.id.desc()).limit(limit)).unique().all()
 
 
 #: Where a proposal stands, as its two sides need to read it. The stored ``status`` says

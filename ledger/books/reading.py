@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from foundation.errors import NotFound
@@ -54,6 +54,8 @@ class Statement:
     end: dt.date | None
     opening: int
     lines: list[AccountStatementLine]
+    #: On a paged statement, the position to pass as ``before`` for the earlier page
+    earlier: tuple[dt.date, int, int] | None = None
 
     @property
     def closing(self) -> int:
@@ -87,6 +89,65 @@ def statement(
             AccountStatementLine(row.entry_id, row.entry_date, row.kind, row.memo, amount, running)
         )
     return Statement(account, start, end, opening, lines)
+
+
+def statement_page(
+    session: Session,
+    code: str,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    *,
+    limit: int,
+    before: tuple[dt.date, int, int] | None = None,
+) -> Statement:
+    """The latest ``limit`` postings of an account's statement (before ``before``, a
+    position ``(date, entry id, posting id)``), in date order with the running balance.
+
+    An account with 500,000 postings cannot be rendered whole; this reads one page over the
+    (account, date, entry) index. The running balance is worked backwards from the closing
+    balance (the stored balance, O(1), when there is no end date), so the first page costs
+    no sum over the account's history; an earlier page sums only the postings after it.
+    """
+    account = get_account(session, code)
+    sign = account.normal_sign
+    running = balance(session, code, end)
+    position = (Posting.entry_date, Posting.entry_id, Posting.id)
+    in_range = [Posting.account_id == account.id]
+    if start is not None:
+        in_range.append(Posting.entry_date >= start)
+    if end is not None:
+        in_range.append(Posting.entry_date <= end)
+    if before is not None:
+        later = session.scalar(
+            select(func.coalesce(func.sum(Posting.amount), 0)).where(
+                Posting.account_id == account.id,
+                tuple_(*position) >= tuple_(*before),
+                *([Posting.entry_date <= end] if end is not None else []),
+            )
+        )
+        running -= later * sign
+        in_range.append(tuple_(*position) < tuple_(*before))
+    rows = session.execute(
+        select(
+            Posting.id, Posting.entry_id, Posting.entry_date, Posting.amount, Entry.kind, Entry.memo
+        )
+        .join(Entry, Entry.id == Posting.entry_id)
+        .where(*in_range)
+        .order_by(Posting.entry_date.desc(), Posting.entry_id.desc(), Posting.id.desc())
+        .limit(limit + 1)
+    ).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    lines = []
+    for row in rows:  # newest first: each line's running balance, then the one before it
+        amount = row.amount * sign
+        lines.append(
+            AccountStatementLine(row.entry_id, row.entry_date, row.kind, row.memo, amount, running)
+        )
+        running -= amount
+    lines.reverse()
+    earlier = (rows[-1].entry_date, rows[-1].entry_id, rows[-1].id) if more else None
+    return Statement(account, start, end, running, lines, earlier)
 
 
 @dataclass

@@ -5,7 +5,7 @@ import pytest
 from foundation.errors import AssertionFailed, PeriodClosed, ValidationError
 from ledger.books.models import Period
 from ledger.books.periods import close_period
-from ledger.books.reading import balance, statement, trial_balance
+from ledger.books.reading import balance, statement, statement_page, trial_balance
 from ledger.fund import donations as fund_donations
 from tests import factories as f
 
@@ -40,6 +40,26 @@ def test_statement_has_running_balance(session, setup):
     assert st.closing == 600_000
     income = statement(session, "income:donations")
     assert [ln.running for ln in income.lines] == [100_000, 300_000, 600_000]
+
+
+def test_statement_page_is_the_latest_lines_and_pages_back_to_the_opening(session, setup):
+    whole = statement(session, "assets:bank:main")
+    latest = statement_page(session, "assets:bank:main", limit=2)
+    # The same lines and running balances as the whole statement's last two
+    assert latest.lines == whole.lines[-2:]
+    assert (latest.opening, latest.closing) == (100_000, 600_000)
+    assert latest.earlier is not None
+    first = statement_page(session, "assets:bank:main", limit=2, before=latest.earlier)
+    assert first.lines == whole.lines[:1]
+    assert (first.opening, first.closing, first.earlier) == (0, 100_000, None)
+
+
+def test_statement_page_within_dates(session, setup):
+    st = statement_page(
+        session, "assets:bank:main", dt.date(2026, 10, 2), dt.date(2026, 10, 6), limit=5
+    )
+    assert [(ln.amount, ln.running) for ln in st.lines] == [(200_000, 300_000)]
+    assert (st.opening, st.closing, st.earlier) == (100_000, 300_000, None)
 
 
 def test_trial_balance_debits_equal_credits(session, setup):
