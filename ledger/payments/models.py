@@ -13,9 +13,11 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -76,7 +78,16 @@ class StripeEvent(Base):
     """A Stripe event we received (webhook or sync), stored once with what we did about it."""
 
     __tablename__ = "stripe_events"
-    __table_args__ = (CheckConstraint(f"status IN {EVENT_STATES}", name="status"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN {EVENT_STATES}", name="status"),
+        # The events a person must look at (counted on every /metrics scrape; migration 0015)
+        Index(
+            "ix_stripe_events_needs_attention",
+            "id",
+            postgresql_where=text("status = 'needs_attention'"),
+            sqlite_where=text("status = 'needs_attention'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     #: Stripe's ``evt_...``: unique, the guard against duplicate and replayed deliveries
