@@ -49,11 +49,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def configure(component: str, level: int = logging.INFO) -> None:
+def configure(
+    component: str, level: int = logging.INFO, filters: list[logging.Filter] | None = None
+) -> None:
     """JSON lines on stderr for everything this process logs (a process without gunicorn's
-    logging configuration: the sealer). Replaces the root logger's handlers."""
+    logging configuration: the sealer, the worker). Replaces the root logger's handlers.
+    ``filters`` add fields of the moment (the worker's job id)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter({"component": component}))
+    for extra in filters or ():
+        handler.addFilter(extra)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -19,6 +19,7 @@ from api import payments, reconciliation, webhooks
 from api.views import register as register_api
 from foundation.db import make_engine, make_session_factory
 from foundation.settings import Settings, instance_secret_key
+from jobs.queue import Queue
 from ledger.books.chain import unsealed_backlog
 from ledger.fund.common import va_scheme
 from ledger.payments.stripe_gateway import StripeGateway
@@ -79,12 +80,26 @@ class _SessionInterface(SecureCookieSessionInterface):
 class Database:
     """Engine and session factory held by the app (no other state: servers can share one DB)."""
 
+    #: Options for every new connection (a test's search_path); huey's own connections to
+    #: PostgreSQL take them too (jobs/queue.py)
+    connect_args: dict = {}
+
     def __init__(self, url: str):
         self.engine = make_engine(url)
         self.sessions = make_session_factory(self.engine)
 
     def session(self) -> Session:
         return self.sessions()
+
+
+def job_services(settings: Settings, stripe: StripeGateway | None = None) -> dict[str, object]:
+    """What a job may use besides the database (jobs/runner.py's ``JobContext.services``):
+    the same Stripe gateway and virtual-account scheme the faces use."""
+    return {
+        "settings": settings,
+        "stripe": stripe or StripeGateway(settings.stripe),
+        "va_scheme": va_scheme(settings),
+    }
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Flask:
@@ -117,6 +132,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # The door to Stripe (tests put a fake in its place) and the pledges' virtual accounts
     app.extensions["placefund.stripe"] = StripeGateway(settings.stripe)
     app.extensions["placefund.va_scheme"] = va_scheme(settings)
+    # Where the faces hand background work to the workers (jobs/queue.py): enqueue only
+    app.extensions["placefund.queue"] = Queue(db)
 
     @app.before_request
     def _start():

@@ -174,6 +174,113 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool) ->
     )
 
 
+@main.command()
+@click.option("--threads", default=2, show_default=True, type=int, help="Jobs run at once")
+@click.option("--no-seal", is_flag=True, help="Leave sealing to other workers.")
+@click.option("--no-schedule", is_flag=True, help="Run no periodic work (the minute's sweep).")
+def worker(threads: int, no_seal: bool, no_schedule: bool) -> None:
+    """Run background jobs (imports, Stripe, statements, match runs) and seal the ledger."""
+    from foundation.logs import configure
+    from jobs import worker as job_worker
+    from jobs.runner import JobId
+    from placefund.app import job_services
+
+    if threads < 1:
+        raise click.BadParameter("at least 1", param_hint="--threads")
+    database = _database()
+    settings = _settings()
+    # JSON lines like the server's, marked as the worker's, each with the job it is about
+    configure("worker", filters=[JobId()])
+    job_worker.run(
+        database,
+        job_services(settings),
+        threads=threads,
+        seal=not no_seal,
+        periodic=not no_schedule,
+    )
+
+
+@main.group()
+def jobs() -> None:
+    """Background jobs: list them, retry a failed one, cancel one."""
+
+
+def _job_line(job) -> str:
+    progress = f"{job.progress_done:,}" + (
+        f"/{job.progress_total:,}" if job.progress_total is not None else ""
+    )
+    error = f"  {job.error_code}" if job.error_code else ""
+    when = job.created_at.strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        f"{job.id:>8}  {job.kind:<20} {job.status:<10} {job.phase:<12} {progress:>15}  "
+        f"{job.attempts}/{job.max_attempts}  {when}{error}"
+    )
+
+
+@jobs.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["queued", "running", "succeeded", "failed", "cancelled"]),
+    help="Only jobs in this state",
+)
+@click.option("--kind", help="Only jobs of this kind (bank_import, stripe_sync...)")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+def jobs_list(status: str | None, kind: str | None, limit: int) -> None:
+    """The newest jobs: id, kind, status, phase, progress, attempts, created (UTC), error."""
+    from jobs.models import Job
+
+    database = _database()
+    with database.session() as session:
+        query = select(Job).order_by(Job.id.desc()).limit(limit)
+        if status:
+            query = query.where(Job.status == status)
+        if kind:
+            query = query.where(Job.kind == kind)
+        rows = list(session.scalars(query))
+        click.echo(
+            f"{'id':>8}  {'kind':<20} {'status':<10} {'phase':<12} {'progress':>15}  "
+            "tries  created (UTC)"
+        )
+        for job in rows:
+            click.echo(_job_line(job))
+        if not rows:
+            click.echo("No jobs.")
+
+
+def _job_step(step, job_id: int, *, enqueue: bool):
+    from foundation.errors import LedgerError
+    from jobs.queue import Queue
+
+    database = _database()
+    try:
+        with database.session() as session, session.begin():
+            job = step(session, job_id)
+            line = _job_line(job)
+    except LedgerError as exc:
+        raise click.ClickException(exc.detail) from exc
+    if enqueue:
+        Queue(database).enqueue_quietly(job_id)
+    click.echo(line)
+
+
+@jobs.command("retry")
+@click.argument("job_id", type=click.IntRange(1, 2**63 - 1))
+def jobs_retry(job_id: int) -> None:
+    """Run a failed or cancelled job again (its attempts counted afresh)."""
+    from jobs import records
+
+    _job_step(records.retry, job_id, enqueue=True)
+
+
+@jobs.command("cancel")
+@click.argument("job_id", type=click.IntRange(1, 2**63 - 1))
+def jobs_cancel(job_id: int) -> None:
+    """Cancel a queued job, or stop a running one at its next checkpoint (rolled back)."""
+    from jobs import records
+
+    _job_step(records.cancel, job_id, enqueue=False)
+
+
 @main.group()
 def token() -> None:
     """API tokens (shown once; only their SHA-256 is stored)."""

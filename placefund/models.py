@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import admin.models
 import identity.models
+import jobs.models
 import ledger.books.models
 import ledger.fund.models
 import ledger.fund.receipt_models
@@ -32,14 +33,18 @@ MODULES = (
     admin.models,  # console sessions, recovery codes, import jobs
     matching.models,  # offers, requests, match runs, proposals, partnerships
     ledger.fund.receipt_models,  # receipt numbers and counters
+    jobs.models,  # background jobs and the workers' heartbeats
 )
 
 #: Every table of the service: what the migrations build, and what they are compared with
 metadata = Base.metadata
 
 #: Tables the migrations build that no model maps: PostgreSQL-only machinery that raw SQL
-#: reads and writes (the listeners acknowledging token revocations, foundation/auth_sync.py)
-UNMODELLED_TABLES = frozenset({"auth_listeners"})
+#: reads and writes (the listeners acknowledging token revocations, foundation/auth_sync.py;
+#: huey's queue, jobs/queue.py)
+UNMODELLED_TABLES = frozenset(
+    {"auth_listeners", "huey_kv", "huey_schedule", "huey_task", "huey_counter"}
+)
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

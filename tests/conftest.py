@@ -84,9 +84,8 @@ def pg_database(url: str, schema: str, **engine_kwargs) -> Database:
     from foundation.db import make_engine, make_session_factory
 
     db = Database.__new__(Database)
-    db.engine = make_engine(
-        url, connect_args={"options": f"-csearch_path={schema}"}, **engine_kwargs
-    )
+    db.connect_args = {"options": f"-csearch_path={schema}"}
+    db.engine = make_engine(url, connect_args=db.connect_args, **engine_kwargs)
     db.sessions = make_session_factory(db.engine)
     return db
 

@@ -15,7 +15,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("placefund", "api", "admin", "web", "matching", "ledger", "identity", "foundation")
+PACKAGES = (
+    "placefund",
+    "api",
+    "admin",
+    "web",
+    "jobs",
+    "matching",
+    "ledger",
+    "identity",
+    "foundation",
+)
 
 
 def _copy(tmp_path: Path) -> Path:

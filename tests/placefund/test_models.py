@@ -19,7 +19,17 @@ from placefund.migrate import alembic_config
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Where tables may be defined (the composition root's own foundation/db.py defines Base)
-PACKAGES = ("ledger", "matching", "api", "admin", "identity", "foundation", "web", "placefund")
+PACKAGES = (
+    "ledger",
+    "matching",
+    "jobs",
+    "api",
+    "admin",
+    "identity",
+    "foundation",
+    "web",
+    "placefund",
+)
 
 
 def _modules_defining_tables() -> set[str]:
