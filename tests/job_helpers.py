@@ -1,0 +1,33 @@
+"""Running background jobs inside a test, the way ``placefund worker`` runs them.
+
+``run_jobs(app)`` takes every message waiting in the app's queue (huey's real storage: the
+SQLite file beside the test's database, or its PostgreSQL tables) and runs it through the
+same ``jobs.runner.Runner`` a worker uses, with the app's own services (its Stripe gateway,
+which a test may have pointed at localstripe). Nothing is faked: only the process differs.
+"""
+
+from __future__ import annotations
+
+from jobs.queue import Queue
+from jobs.runner import Runner
+from placefund.app import job_services
+
+
+def worker_for(app) -> tuple[Queue, Runner]:
+    database = app.extensions["placefund.db"]
+    services = job_services(app.config["SETTINGS"], app.extensions["placefund.stripe"])
+    runner = Runner(database, services)
+    return Queue(database, execute=runner.run), runner
+
+
+def run_jobs(app, *, rounds: int = 10) -> int:
+    """Run what is queued, then what those jobs queued, up to ``rounds`` times. Returns how
+    many messages ran."""
+    queue, _runner = worker_for(app)
+    total = 0
+    for _ in range(rounds):
+        ran = queue.drain()
+        total += ran
+        if not ran:
+            break
+    return total
