@@ -18,6 +18,7 @@ from werkzeug.routing import IntegerConverter
 from api import (
     disbursements,
     donations,
+    jobs,
     ledger_views,
     matching,
     organisations,
@@ -142,6 +143,7 @@ def register(app: Flask) -> Api:
         api.register_blueprint(module.blp)
     api.register_blueprint(ledger_views.blp)
     api.register_blueprint(matching.blp)
+    api.register_blueprint(jobs.blp)
 
     @app.after_request
     def _replayed(response):

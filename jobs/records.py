@@ -23,6 +23,7 @@ from foundation.db import utcnow
 from foundation.errors import InvalidState, NotFound
 from jobs.models import FINISHED, Job, WorkerBeat
 from jobs.registry import KINDS
+from ledger.listings import Page, page
 
 #: A worker refreshes the jobs it holds this often...
 HEARTBEAT_SECONDS = 5.0
@@ -420,3 +421,20 @@ def workers_up(session: Session, now: dt.datetime | None = None) -> list[WorkerB
             )
         )
     )
+
+
+def list_jobs(
+    session: Session,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    limit: int = 20,
+    after: int | None = None,
+) -> Page:
+    """Jobs newest first, keyset-paged by id."""
+    stmt = select(Job)
+    if status is not None:
+        stmt = stmt.where(Job.status == status)
+    if kind is not None:
+        stmt = stmt.where(Job.kind == kind)
+    return page(session, stmt, Job.id, limit=limit, after=after)
