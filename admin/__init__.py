@@ -84,6 +84,7 @@ def register(app: Flask) -> None:
         registration,
         self_service,
         sign_in_pages,
+        statement_pages,
     )
     from admin import console as admin_console
 

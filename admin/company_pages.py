@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import (
     abort,
     current_app,
@@ -20,14 +18,14 @@ from admin import forms, messages, reports
 from admin.console import bp, ledger_key, me, signed_in
 from admin.donate import gateway
 from admin.matching_pages import org_proposals
-from admin.receipts import receipt_pdf, statement_pdf
 from admin.self_service import offers_of
 from foundation.errors import LedgerError
 from foundation.transactions import atomic
 from identity.models import Organisation
 from identity.roles import MANAGERS, visible
-from ledger import listings
+from ledger import listings, statements
 from ledger.fund import common
+from ledger.fund.documents import receipt_pdf
 from ledger.fund.models import Donation, Pledge
 from ledger.fund.overdue import overdue_instalments
 from ledger.fund.receipts import receipt_numbers
@@ -123,6 +121,7 @@ def receipt(donation_id: int):
         issuer=settings.receipt_issuer,
         fund_name=settings.fund_name,
         issued_on=common.today(),
+        session=s,
     )
     return _pdf_response(pdf, f"{number}.pdf")
 
@@ -135,16 +134,15 @@ def yearly_statement(org_id: int, year: int):
     visible(me(), org.id if org else None, "Organisation", org_id)
     if org is None or org.kind != "company" or not 2000 <= year <= 2200:
         abort(404)
-    st = listings.donor_statement(s, org, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    start, end = statements.period(year)
+    donations = listings.donor_statement(s, org, start, end).donations
     with atomic(db_session()) as tx:
-        numbers = receipt_numbers(tx, [d.id for d in st.donations])
+        numbers = receipt_numbers(tx, [d.id for d in donations])
     settings = current_app.config["SETTINGS"]
-    pdf = statement_pdf(
-        statement=st,
-        numbers=numbers,
-        issuer=settings.receipt_issuer,
-        fund_name=settings.fund_name,
-        issued_on=common.today(),
+    prepared = statements.prepare(s, org, year, settings, numbers=numbers)
+    # The yearly-statements job's PDF while it still says the same; else made now
+    pdf = statements.current(s, org.id, year, prepared.inputs) or statements.render(
+        prepared, settings, common.today()
     )
     return _pdf_response(pdf, f"statement-{org.ubn or org.id}-{year}.pdf")
 

@@ -10,18 +10,21 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy import select
 
-from admin import forms, messages, reports
+from admin import forms, job_progress, messages, reports
 from admin import self_service_forms as sforms
 from admin.console import PAGE, _after_arg, bp, form_error, home_for, me, signed_in
 from foundation.errors import InvalidState, LedgerError
 from foundation.transactions import atomic
 from identity.roles import MANAGERS, MEMBERS
+from jobs import records
+from jobs.kinds import matching as match_jobs
+from jobs.models import Job
 from matching import services as matching
-from matching.errors import MatchingError
 from matching.models import MatchRun
 from matching.problem import PRIORITY_TYPES
-from web.request import db_session
+from web.request import db_session, job_queue
 
 
 def _lang() -> str:
@@ -142,11 +145,13 @@ def _run_params(form: forms.MatchRunForm) -> dict:
 @bp.route("/matching", methods=["GET", "POST"])
 @signed_in(*MANAGERS)
 def matching_runs():
+    """Start a run: queued as a background job (a national run takes minutes), followed on
+    its own page until the run is ready for review."""
     form = forms.MatchRunForm()
     if form.validate_on_submit():
         try:
             with atomic(db_session()) as s:
-                run = matching.start_run(s, actor=me(), params=_run_params(form))
+                job, _created = match_jobs.submit(s, actor_id=me().id, params=_run_params(form))
         except LedgerError as error:
             for name in list(error.fields or {}):
                 short = name.removeprefix("params.").split(".")[0]
@@ -155,16 +160,56 @@ def matching_runs():
                 if short != name:
                     error.fields[short] = error.fields.pop(name)
             form_error(form, error)
-        except MatchingError as error:
-            db_session().rollback()
-            flash(messages.message(error), "error")
         else:
-            flash(_("Run %(id)s is ready for review.", id=run.id), "info")
-            return redirect(url_for("console.matching_run", run_id=run.id))
+            job_queue().enqueue_quietly(job.id)
+            return redirect(url_for("console.matching_job", job_id=job.id), 303)
     status = 422 if form.errors or form.is_submitted() else 200
+    s = db_session()
+    preparing = s.scalars(
+        select(Job)
+        .where(Job.kind == match_jobs.KIND, Job.status.in_(("queued", "running")))
+        .order_by(Job.id.desc())
+    ).all()
     return render_template(
-        "console/matching.html", form=form, runs=reports.match_runs(db_session())
+        "console/matching.html",
+        form=form,
+        runs=reports.match_runs(s),
+        preparing=[job_progress.describe(j) for j in preparing],
     ), status
+
+
+def _match_job(job_id: int) -> Job:
+    job = db_session().get(Job, job_id)
+    if job is None or job.kind != match_jobs.KIND:
+        abort(404)
+    return job
+
+
+@bp.get("/matching/jobs/<int:job_id>")
+@signed_in(*MANAGERS)
+def matching_job(job_id: int):
+    """A run being solved: its progress, refreshed every few seconds; the run once ready."""
+    st = job_progress.describe(_match_job(job_id))
+    run_id = st["result"].get("run_id")
+    if run_id:
+        flash(_("Run %(id)s is ready for review.", id=run_id), "info")
+        return redirect(url_for("console.matching_run", run_id=run_id))
+    return render_template("console/matching_job.html", st=st, action_form=forms.ActionForm())
+
+
+@bp.post("/matching/jobs/<int:job_id>/cancel")
+@signed_in(*MANAGERS)
+def cancel_matching_job(job_id: int):
+    form = forms.ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    _match_job(job_id)
+    try:
+        with atomic(db_session()) as s:
+            records.cancel(s, job_id)
+    except LedgerError as error:
+        flash(messages.message(error), "error")
+    return redirect(url_for("console.matching_job", job_id=job_id), 303)
 
 
 @bp.get("/matching/runs/<int:run_id>")

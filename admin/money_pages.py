@@ -14,17 +14,18 @@ from sqlalchemy import select
 from wtforms import DateField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from admin import forms
+from admin import forms, job_progress
 from admin.console import bp, form_error, ledger_key, me, signed_in
 from foundation.errors import LedgerError
 from foundation.transactions import atomic
 from identity.models import User
 from identity.roles import MANAGERS, visible
+from jobs.kinds import reminders as reminder_jobs
 from ledger.fund import common, revenue_returns
 from ledger.fund.models import ReturnAgreement, RevenueReport
 from ledger.fund.overdue import overdue_instalments, overdue_summary
 from ledger.money import parse_amount
-from web.request import db_session
+from web.request import db_session, job_queue
 
 
 class CorrectRevenueForm(forms.MoneyForm):
@@ -49,9 +50,29 @@ def overdue_pledges():
             select(User).where(User.organisation_id.in_(companies)).order_by(User.id)
         ):
             contacts.setdefault(u.organisation_id, []).append(u)
+    newest, reminders = reminder_jobs.latest(s)
     return render_template(
-        "console/overdue.html", items=items, summary=overdue_summary(items), contacts=contacts
+        "console/overdue.html",
+        items=items,
+        summary=overdue_summary(items),
+        contacts=contacts,
+        reminders=reminders,
+        reminders_job=job_progress.describe(newest) if newest is not None else None,
+        action_form=forms.ActionForm(),
     )
+
+
+@bp.post("/pledges/overdue/reminders")
+@signed_in(*MANAGERS)
+def make_reminder_list():
+    """Make the reminder list now rather than at 09:00 tomorrow (in the background)."""
+    if not forms.ActionForm().validate_on_submit():
+        abort(400)
+    with atomic(db_session()) as s:
+        job, _created = reminder_jobs.submit_now(s, me().id)
+    job_queue().enqueue_quietly(job.id)
+    flash(_("The reminder list is being made."), "info")
+    return redirect(url_for("console.overdue_pledges") + "#reminders", 303)
 
 
 def _own_report(report_id: int) -> tuple[RevenueReport, ReturnAgreement]:

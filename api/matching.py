@@ -9,10 +9,13 @@ from marshmallow import fields, validate
 
 from api.auth import requires
 from api.common import Blueprint, errors, user
+from api.job_schemas import JobSchema
+from api.jobs import accepted
 from api.schemas import Amount, Bool, Id, Strict, Text
 from foundation.errors import NotFound, ValidationError
 from foundation.transactions import atomic
 from identity.roles import MANAGERS, MEMBERS
+from jobs.kinds import matching as match_jobs
 from matching import services
 from matching.disclosure import explanation_for
 from matching.models import KINDS, JsonList, MatchOffer, MatchRequest, MatchRun
@@ -317,12 +320,13 @@ def import_designations(data):
 @requires(*MANAGERS)
 @errors(400, 413, 415, 422)
 @blp.arguments(RunIn)
-@blp.response(201, RunSchema)
+@blp.response(202, JobSchema)
 def start_run(data):
-    """Start a match run; its proposals wait for review before they are published"""
+    """Start a match run in the background: 202 with the job to poll, whose result carries
+    the run's id once solved; its proposals wait for review before they are published"""
     with atomic(db_session()) as session:
-        run = services.start_run(session, actor=user(), params=data["params"])
-    return run, 201
+        job, created = match_jobs.submit(session, actor_id=user().id, params=data["params"])
+    return accepted(job, created=created)
 
 
 @blp.route("/match/runs/<int:run_id>", methods=["GET"])

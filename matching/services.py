@@ -282,30 +282,30 @@ def build_instance(session: Session, params: dict) -> dict:
     return data
 
 
-def start_run(
-    session: Session,
-    *,
-    actor: User | None,
-    params: dict | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> MatchRun:
-    """Solve over everything active and store the run and its proposals for review.
-
-    ``actor`` is None only for the scheduled CLI run. Invalid parameters or an infeasible
-    minimum priority share raise a clear error and store nothing.
-    """
-    if actor is not None:
-        require_manager(actor)
-    params = dict(params or {})
-    data = build_instance(session, params)
+def check_params(params: dict) -> None:
+    """Refuse parameters no run could take, before any work is queued: the same checks and
+    the same errors (``params.k``...) as a run's own."""
+    data = _instance_dict([], [], [], [], [], dict(params))
     try:
-        instance = instance_json.parse_instance(data, designations(session))
+        instance_json.parse_instance(data)
     except InvalidInstance as exc:
         raise ValidationError(exc.detail, fields={p: [m] for p, m in exc.problems}) from exc
-    result = solve(instance, progress=progress)
+
+
+def run_instance(session: Session, params: dict):
+    """The instance a run solves: everything active now (reads only)."""
+    data = build_instance(session, dict(params))
+    try:
+        return instance_json.parse_instance(data, designations(session))
+    except InvalidInstance as exc:
+        raise ValidationError(exc.detail, fields={p: [m] for p, m in exc.problems}) from exc
+
+
+def save_run(session: Session, *, actor_id: int | None, params: dict, instance, result) -> MatchRun:
+    """Store a solved run and its proposals for review (flush only)."""
     audit = instance_json.result_to_json(result, instance)
     run = MatchRun(
-        started_by_id=actor.id if actor else None,
+        started_by_id=actor_id,
         params=json.dumps(params, ensure_ascii=False, sort_keys=True),
         instance=json.dumps(instance_json.instance_to_json(instance), ensure_ascii=False),
         solver_status=result.status,
@@ -331,6 +331,34 @@ def start_run(
     session.flush()
     session.refresh(run)
     return run
+
+
+def start_run(
+    session: Session,
+    *,
+    actor: User | None,
+    params: dict | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> MatchRun:
+    """Solve over everything active and store the run and its proposals for review, in the
+    caller's transaction (the CLI and the demo; the faces queue a ``match_run`` job, which
+    calls the three steps with no transaction open while it solves).
+
+    ``actor`` is None only for the scheduled CLI run. Invalid parameters or an infeasible
+    minimum priority share raise a clear error and store nothing.
+    """
+    if actor is not None:
+        require_manager(actor)
+    params = dict(params or {})
+    instance = run_instance(session, params)
+    result = solve(instance, progress=progress)
+    return save_run(
+        session,
+        actor_id=actor.id if actor else None,
+        params=params,
+        instance=instance,
+        result=result,
+    )
 
 
 def publish_run(session: Session, *, actor: User, run_id: int) -> MatchRun:

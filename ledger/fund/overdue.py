@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from identity.models import Organisation
+from identity.models import Organisation, User
 from ledger.fund.models import Pledge, PledgeInstalment
 from ledger.fund.pledge_payments import paid_per_pledge
 
@@ -93,3 +93,41 @@ def overdue_summary(items: list[OverdueInstalment]) -> OverdueSummary:
     for o in items:
         amounts[o.currency] = amounts.get(o.currency, 0) + o.unpaid
     return OverdueSummary(len(items), dict(sorted(amounts.items())))
+
+
+def reminder_list(session: Session, today: dt.date) -> dict:
+    """The day's reminders: every overdue instalment with whom at the company to remind,
+    as JSON-able data (the overdue-reminders job keeps it as its result)."""
+    items = overdue_instalments(session, today)
+    contacts: dict[int, list[dict]] = {}
+    companies = {o.company.id for o in items}
+    if companies:
+        for user in session.scalars(
+            select(User).where(User.organisation_id.in_(companies)).order_by(User.id)
+        ):
+            contacts.setdefault(user.organisation_id, []).append(
+                {"name": user.name, "email": user.email}
+            )
+    summary = overdue_summary(items)
+    return {
+        "date": today.isoformat(),
+        "count": summary.instalments,
+        "amounts": summary.amounts,
+        "reminders": [
+            {
+                "company_id": o.company.id,
+                "company": o.company.name,
+                "company_en": o.company.name_en,
+                "pledge_id": o.pledge.id,
+                "pledge_amount": o.pledge.amount,
+                "instalment": o.seq,
+                "instalments": len(o.pledge.instalments),
+                "due_date": o.due_date.isoformat(),
+                "days_overdue": o.days_overdue,
+                "unpaid": o.unpaid,
+                "currency": o.currency,
+                "contacts": contacts.get(o.company.id, []),
+            }
+            for o in items
+        ],
+    }

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from foundation.db import Base, UTCDateTime, utcnow
+from foundation.db import Base, UTCDateTime, intpk, utcnow
 
 
 class ReceiptNumber(Base):
@@ -46,6 +54,30 @@ class ReceiptCounter(Base):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_serial: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class YearlyStatement(Base):
+    """A company's yearly statement as made by the yearly-statements job, kept so a download
+    serves it without rendering again. One per company and year: a new rendering replaces
+    it. ``inputs`` fingerprints what the document says (``ledger.statements.prepare``): a
+    stored statement is served only while the fingerprint of today's data is the same."""
+
+    __tablename__ = "yearly_statements"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "year", name="uq_yearly_statements_org_year"),
+    )
+
+    id: Mapped[intpk]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    #: SHA-256 of the PDF (hex), for whoever archives it
+    sha256: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 (hex) of the statement's contents: donations, numbers, totals, issuer
+    inputs: Mapped[str] = mapped_column(String(64))
+    generated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The job that made it (none when made otherwise); no foreign key: jobs sit above
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 def format_receipt_number(year: int, serial: int) -> str:

@@ -182,8 +182,8 @@ def test_a_company_pays_by_bank_transfer_and_downloads_its_receipt(browser, serv
     """The finance officer reads the transfer details on a phone; the bank statement comes
     in; a fund manager uploads it and confirms the match if asked; the officer downloads a
     receipt fit for the tax filing."""
-    from admin.receipts import roc_date
     from identity.models import User
+    from ledger.fund.documents import roc_date
     from ledger.reconciliation import runs
     from tests.admin.conftest import seed_bank_line_to_confirm
 

@@ -10,12 +10,14 @@ from sqlalchemy import func, select
 
 from ledger.reconciliation.models import StatementLine
 from matching.models import MatchProposal, MatchRun, Partnership
+from jobs.models import Job
 from tests.admin.conftest import (
     bank_csv,
     post_form,
     seed_bank_line_to_confirm,
     seed_published_proposal,
 )
+from tests.job_helpers import run_jobs
 
 
 def _proposal(console, proposal_id: int) -> MatchProposal:
@@ -110,8 +112,18 @@ def test_a_manager_starts_reviews_and_publishes_a_run(console):
         "/console/matching",
         {"k": "5", "min_priority_share": "", "priority_weight": "120"},
     )
-    assert started.status_code == 302, started.text
-    url = started.headers["Location"]
+    # The run is solved by a worker: the page follows the job, then opens the run
+    assert started.status_code == 303, started.text
+    following = started.headers["Location"]
+    assert re.fullmatch(r"/console/matching/jobs/\d+", following)
+    waiting = c.get(following)
+    assert waiting.status_code == 200
+    assert "媒合正在準備中" in waiting.text and 'http-equiv="refresh"' in waiting.text
+    assert "正在準備的媒合" in c.get("/console/matching").text
+    assert run_jobs(console.app) >= 1
+    ready = c.get(following)
+    assert ready.status_code == 302
+    url = ready.headers["Location"]
     page = c.get(url)
     assert "審查中" in page.text or "Under review" in page.text
     assert "合作類型相符" in page.text
@@ -139,6 +151,28 @@ def test_run_parameter_errors_are_shown_next_to_the_fields(console):
     assert 'id="min_priority_share-error"' in out_of_range.text
     with console.database.session() as s:
         assert s.scalar(select(func.count()).select_from(MatchRun)) == 0
+        assert s.scalar(select(func.count()).select_from(Job)) == 0  # nothing queued
+
+
+@pytest.mark.parametrize("lang", ["zh_Hant_TW", "en"])
+def test_a_run_being_prepared_can_be_cancelled(console, lang):
+    c = console.client("ndc")
+    if lang == "en":
+        post_form(c, "/console/matching", "/language", {"lang": "en", "next": "/console/matching"})
+    started = post_form(c, "/console/matching", "/console/matching", {"k": "5"})
+    following = started.headers["Location"]
+    page = c.get(following)
+    said = "Preparing a match run" if lang == "en" else "媒合正在準備中"
+    assert said in page.text
+    cancelled = post_form(c, following, f"{following}/cancel")
+    assert cancelled.status_code == 303
+    page = c.get(following)
+    assert ("Cancelled" if lang == "en" else "已取消") in page.text
+    assert 'http-equiv="refresh"' not in page.text
+    run_jobs(console.app)  # its message finds the job cancelled and does nothing
+    with console.database.session() as s:
+        assert s.scalar(select(func.count()).select_from(MatchRun)) == 0
+        assert s.scalars(select(Job.status)).one() == "cancelled"
 
 
 # --- reconciliation ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from admin.receipts import amount_in_words, chinese_numerals, roc_date
+from ledger.fund.documents import amount_in_words, chinese_numerals, roc_date
 
 
 @pytest.mark.parametrize(
@@ -90,8 +90,8 @@ def _issuer_settings(console, **issuer):
 def test_a_receipt_a_company_can_file_with_its_taxes(console, tmp_path):
     from PIL import Image
 
-    from admin.receipts import roc_date
     from ledger.fund import common
+    from ledger.fund.documents import roc_date
 
     seal = tmp_path / "seal.png"
     Image.new("RGB", (120, 120), (200, 30, 30)).save(seal)

@@ -30,7 +30,7 @@ WITHOUT_HARFBUZZ_SUBSET = textwrap.dedent(
 
     import sys
 
-    from admin.receipts import _pdf
+    from ledger.fund.documents import _pdf
 
     pdf = _pdf("<html><body>收據 NT$1,000</body></html>")
     assert pdf.startswith(b"%PDF"), pdf[:20]

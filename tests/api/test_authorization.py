@@ -279,7 +279,7 @@ ENDPOINTS += [
         (200,),
         body={"csv": "town_code,type\n10008040,agricultural\n"},
     ),
-    Endpoint("POST", "/api/v1/match/runs", M, (201,), body={}),
+    Endpoint("POST", "/api/v1/match/runs", M, (202,), body={}),
     Endpoint("GET", "/api/v1/match/runs/{missing}", M, (404,)),
     Endpoint("POST", "/api/v1/match/runs/{missing}/publish", M, (404,)),
     Endpoint("GET", "/api/v1/match/proposals", ANY, (200,)),

@@ -1,6 +1,22 @@
 """The matching workflow over HTTP: offer, request, run, publish, answer, partnership."""
 
 from tests.api.conftest import World
+from tests.job_helpers import run_jobs
+
+
+def start_run(world: World, params: dict) -> dict:
+    """Start a run as a manager: 202 with the job, which the worker solves; the run."""
+    started = world.call("ndc", "POST", "/api/v1/match/runs", json={"params": params})
+    assert started.status_code == 202, started.get_json()
+    job = started.get_json()
+    assert job["kind"] == "match_run" and job["status"] == "queued"
+    assert started.headers["Location"] == f"/api/v1/jobs/{job['id']}"
+    assert run_jobs(world.client.application) >= 1
+    done = world.call("ndc", "GET", started.headers["Location"]).get_json()
+    assert done["status"] == "succeeded", done
+    run = world.call("ndc", "GET", f"/api/v1/match/runs/{done['result']['run_id']}")
+    assert run.status_code == 200
+    return run.get_json()
 
 
 def test_matching_workflow_over_http(world: World):
@@ -26,9 +42,7 @@ def test_matching_workflow_over_http(world: World):
     )
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
 
-    run = world.call("ndc", "POST", "/api/v1/match/runs", json={"params": {"k": 5}})
-    assert run.status_code == 201, run.get_json()
-    run = run.get_json()
+    run = start_run(world, {"k": 5})
     assert run["status"] == "reviewing" and len(run["proposals"]) == 1
     proposal = run["proposals"][0]
     assert proposal["explanation"]["components"]
@@ -67,7 +81,7 @@ def test_a_proposal_says_who_is_still_to_answer_and_amounts_are_whole_dollars(wo
     )
     assert cents.status_code == 422
     assert cents.get_json()["errors"] == {"amount": ["must be a multiple of 100"]}
-    run = world.call("ndc", "POST", "/api/v1/match/runs", json={"params": {"k": 5}}).get_json()
+    run = start_run(world, {"k": 5})
     (proposal,) = run["proposals"]
     assert proposal["stage"] == "under_review"
     world.call("ndc", "POST", f"/api/v1/match/runs/{run['id']}/publish")

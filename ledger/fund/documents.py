@@ -1,5 +1,9 @@
 """Donation receipts and yearly donor statements as PDF (WeasyPrint, Noto Sans CJK TC).
 
+Here, below the faces, so the console's download and the worker's yearly-statements job
+(``jobs.kinds.statements``) make the same document: plain Jinja2 over the templates in
+``ledger/fund/templates/pdf``, no Flask.
+
 What a Taiwanese company needs to file a receipt with its taxes: the issuer's name, 統一編號
 and address, the donor's name and 統一編號, the amount in figures and in the financial
 Chinese numerals used on vouchers (大寫: NT$100,000 is 新臺幣壹拾萬元整), the date as official
@@ -17,12 +21,13 @@ import datetime as dt
 import warnings
 from pathlib import Path
 
-from flask import render_template
-from flask_babel import force_locale
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from sqlalchemy.orm import Session
 
+from foundation.reference import counties, townships
 from foundation.settings import ReceiptIssuer
-from ledger.fund.models import Donation
-from ledger.money import EXPONENTS
+from ledger.fund.models import Donation, Project
+from ledger.money import EXPONENTS, format_money
 
 _DIGITS = "零壹貳參肆伍陸柒捌玖"
 _SMALL_UNITS = ("", "拾", "佰", "仟")
@@ -96,9 +101,55 @@ def seal_data_uri(path: Path | None) -> str | None:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
+#: The priority-area types as the documents name them (the console's labels say the same)
+PRIORITY_NAMES = {"agricultural": "農山漁村", "intermediate": "中介城鎮", "indigenous": "原鄉"}
+
+
+def purpose_name(session: Session | None, restriction: str | None) -> str:
+    """A donation's purpose in Traditional Chinese: 不限用途, 宜蘭縣, 南投縣 竹山鎮, a project."""
+    if not restriction:
+        return "不限用途"
+    kind, _sep, ident = restriction.partition(":")
+    if kind == "county" and ident in counties():
+        return counties()[ident][0]
+    if kind == "township" and ident in townships():
+        town = townships()[ident]
+        return f"{town.county_name} {town.name}"
+    if kind == "priority" and ident in PRIORITY_NAMES:
+        return PRIORITY_NAMES[ident]
+    if kind == "project" and ident.isdigit():
+        project = session.get(Project, int(ident)) if session is not None else None
+        return project.name if project is not None else f"計畫 {ident}"
+    return restriction.replace("_", " ")
+
+
+def purpose_names(session: Session | None, restrictions) -> dict[str | None, str]:
+    return {r: purpose_name(session, r) for r in set(restrictions)}
+
+
+def _money(amount: int | None, currency: str = "TWD") -> str:
+    return "—" if amount is None else format_money(int(amount), currency)
+
+
+def _date(value: dt.date | None) -> str:
+    return "—" if value is None else value.isoformat()
+
+
+@pass_context
+def _purpose(context, restriction: str | None) -> str:
+    return context["purposes"].get(restriction) or purpose_name(None, restriction)
+
+
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=select_autoescape(["html"]),
+    auto_reload=False,
+)
+_env.filters.update({"money": _money, "date": _date, "purpose": _purpose})
+
+
 def _render(template: str, **context) -> str:
-    with force_locale("zh_Hant_TW"):
-        return render_template(template, roc_date=roc_date, **context)
+    return _env.get_template(template).render(roc_date=roc_date, **context)
 
 
 def _pdf(html: str) -> bytes:
@@ -123,10 +174,13 @@ def receipt_pdf(
     issuer: ReceiptIssuer,
     fund_name: str,
     issued_on: dt.date,
+    session: Session | None = None,
 ) -> bytes:
-    """One receipt for one payment, numbered ``number`` (see ``ledger.fund.receipts``)."""
+    """One receipt for one payment, numbered ``number`` (see ``ledger.fund.receipts``);
+    ``session`` names a project the donation is restricted to."""
     html = _render(
         "pdf/receipt.html",
+        purposes=purpose_names(session, [donation.restriction]),
         donation=donation,
         company=company,
         fund_name=fund_name,
@@ -146,10 +200,13 @@ def statement_pdf(
     issuer: ReceiptIssuer,
     fund_name: str,
     issued_on: dt.date,
+    purposes: dict[str | None, str] | None = None,
 ) -> bytes:
-    """A company's yearly statement: every payment with its receipt number, and totals."""
+    """A company's yearly statement: every payment with its receipt number, and totals.
+    ``purposes``: each restriction's name (``purpose_names``)."""
     html = _render(
         "pdf/statement.html",
+        purposes=purposes or {},
         st=statement,
         fund_name=fund_name,
         numbers=numbers,
