@@ -137,10 +137,13 @@ class Queue:
         message was lost. Returns the ids handed out."""
         now = now or utcnow()
         with self.database.session() as session, session.begin():
+            made = []
             for kind in KINDS.values():
                 if kind.schedule is not None and kind.schedule(now):
-                    records.submit_slot(session, kind.name, now)
-            ids = records.lost(session, now)
+                    job, created = records.submit_slot(session, kind.name, now)
+                    if created:  # handed out now, not when it looks lost two minutes on
+                        made.append(job.id)
+            ids = made + records.lost(session, now)
         for job_id in ids:
             self.enqueue_quietly(job_id)
         if ids:

@@ -25,12 +25,26 @@ pytestmark = [
 ]
 
 
+def run_queued_jobs(database) -> None:
+    """What ``placefund worker`` does, in this process: the server's queue is the SQLite
+    file beside its database."""
+    from foundation.settings import Settings
+    from jobs.queue import Queue
+    from jobs.runner import Runner
+    from placefund.app import job_services
+
+    settings = Settings(database_url=str(database.engine.url), secret_key="browser-test")
+    Queue(database, execute=Runner(database, job_services(settings)).run).drain()
+
+
 def step(page, name: str) -> None:
     assert sideways_overflow(page) == 0, f"{name}: the page scrolls sideways"
     shot(page, f"journey-business-{name}")
 
 
-def test_business_posts_a_request_accepts_a_proposal_and_reports_revenue(browser, served):
+def test_business_posts_a_request_accepts_a_proposal_and_reports_revenue(
+    browser, served, browser_db
+):
     base_url, ids, emails = served
     business_ctx, business = open_as(browser, base_url, emails["business_y"], "zh", "phone")
 
@@ -70,6 +84,10 @@ def test_business_posts_a_request_accepts_a_proposal_and_reports_revenue(browser
     manager_ctx, manager = open_as(browser, base_url, emails["ndc"], "zh", "laptop")
     manager.goto("/console/matching")
     manager.get_by_role("button", name="開始媒合").click()
+    # The run is solved in the background: its page follows the job until the run is ready
+    manager.wait_for_url("**/console/matching/jobs/*")
+    assert "媒合正在準備中" in manager.locator("main").inner_text()
+    run_queued_jobs(browser_db[1])
     manager.wait_for_url("**/console/matching/runs/*")
     assert "丁合作社" in manager.locator("main").inner_text()
     step(manager, "05-run-to-review")

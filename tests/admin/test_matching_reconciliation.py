@@ -8,9 +8,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from jobs.models import Job
 from ledger.reconciliation.models import StatementLine
 from matching.models import MatchProposal, MatchRun, Partnership
-from jobs.models import Job
 from tests.admin.conftest import (
     bank_csv,
     post_form,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
+
 from foundation.reference import counties
 from ledger.fund import common
 from ledger.fund import pledges as fund_pledges
@@ -134,3 +136,41 @@ def test_overdue_instalments_flagged_counted_and_listed(console):
     assert listing.text.count("甲公司") == 2 and "NT$4,000" in listing.text
     assert re.search(r'<td class="num">60</td>', listing.text)
     assert console.client("company_a").get("/console/pledges/overdue").status_code == 403
+
+
+@pytest.mark.parametrize("lang", ["zh_Hant_TW", "en"])
+def test_the_reminder_list_is_made_now_and_shown_with_its_date(console, lang):
+    from tests.job_helpers import run_jobs
+
+    with console.database.session() as s, s.begin():
+        fund_pledges.record_pledge(
+            s,
+            key="late",
+            company_id=console.ids["company_a"],
+            amount=800_000,
+            instalments=[(common.today() + dt.timedelta(days=d), 400_000) for d in (-30, 30)],
+            pledged_on=common.today() - dt.timedelta(days=40),
+        )
+    c = console.client("ndc")
+    if lang == "en":
+        _english(c)
+    words = {
+        "zh_Hant_TW": ("催繳名單", "尚未製作過名單。", "立即製作名單", "筆催繳"),
+        "en": ("Reminder list", "No list has been made yet.", "Make the list now", "reminders"),
+    }[lang]
+    page = c.get("/console/pledges/overdue").text
+    assert words[0] in page and words[1] in page and words[2] in page
+    made = post_form(c, "/console/pledges/overdue", "/console/pledges/overdue/reminders")
+    assert made.status_code == 303 and made.headers["Location"].endswith("#reminders")
+    again = post_form(c, "/console/pledges/overdue", "/console/pledges/overdue/reminders")
+    assert again.status_code == 303  # the same unfinished job, not a second one
+    assert run_jobs(console.app) >= 1
+    page = c.get("/console/pledges/overdue").text
+    listed = re.search(r'<p id="reminders-date">([^<]*)', page).group(1)
+    assert common.today().isoformat() in listed and words[3] in listed
+    table = re.search(r'<table id="reminder-list">.*?</table>', page, re.S).group(0)
+    assert "甲公司" in table  # it has no English name: its own
+    assert "NT$4,000" in table and "mailto:" in table
+    assert c.post("/console/pledges/overdue/reminders").status_code == 400  # no CSRF token
+    forbidden = console.client("company_a").post("/console/pledges/overdue/reminders")
+    assert forbidden.status_code in (400, 403)

@@ -1,0 +1,173 @@
+"""The yearly-statements job: every donor company's statement rendered once, kept, served by
+the company's download while current; cancellable between companies and resumable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import threading
+import time
+
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from jobs import records
+from jobs.models import Job
+from jobs.runner import Runner
+from ledger.fund import donations
+from ledger.fund.receipt_models import ReceiptNumber, YearlyStatement
+from placefund.app import job_services
+from tests import factories
+from tests.job_helpers import run_jobs, worker_for
+
+YEAR = 2025
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def give(database, company_id: int, key: str, amount: int = 100_000, **kw) -> int:
+    with database.session() as s, s.begin():
+        return donations.record_donation(
+            s,
+            key=key,
+            channel="bank_transfer",
+            amount=amount,
+            company_id=company_id,
+            received_on=kw.pop("received_on", dt.date(YEAR, 3, 1)),
+            **kw,
+        ).id
+
+
+def companies(database, n: int) -> list[int]:
+    ids = []
+    with database.session() as s, s.begin():
+        for i in range(n):
+            ids.append(factories.organisation(s, "company", name=f"年度企業{i}").id)
+    for i, company_id in enumerate(ids):
+        give(database, company_id, f"y:{i}:a", restriction="county:10008")
+        give(database, company_id, f"y:{i}:b", amount=250_000, received_on=dt.date(YEAR, 9, 9))
+    return ids
+
+
+def submit(app, year: int = YEAR) -> int:
+    database = app.extensions["placefund.db"]
+    with database.session() as s, s.begin():
+        job, created = records.submit(
+            s, "yearly_statements", params={"year": year}, dedupe_key=f"yearly_statements:{year}"
+        )
+    assert created
+    worker_for(app)[0].enqueue(job.id)  # as a view does after its commit
+    return job.id
+
+
+def job(database, job_id: int) -> Job:
+    with database.session() as s:
+        found = s.get(Job, job_id)
+        s.expunge(found)
+        return found
+
+
+def kept(database) -> dict[int, YearlyStatement]:
+    with database.session() as s:
+        rows = s.scalars(
+            select(YearlyStatement)
+            .where(YearlyStatement.year == YEAR)
+            .execution_options(populate_existing=True)
+        ).all()
+        for r in rows:
+            r.pdf  # noqa: B018  (load the deferred column before detaching)
+            s.expunge(r)
+        return {r.organisation_id: r for r in rows}
+
+
+def test_every_donor_company_gets_its_statement_once(app, database):
+    ids = companies(database, 3)
+    with database.session() as s, s.begin():  # it gave the year before: no statement
+        other_year = factories.organisation(s, "company", name="別年企業").id
+    give(database, other_year, "y:other", received_on=dt.date(YEAR - 1, 5, 5))
+
+    first = submit(app)
+    assert run_jobs(app) >= 1
+    done = job(database, first)
+    assert done.status == "succeeded"
+    result = json.loads(done.result)
+    assert result == {
+        "year": YEAR,
+        "companies": 3,
+        "rendered": 3,
+        "already_current": 0,
+        "numbered": 6,
+    }
+    assert (done.progress_done, done.progress_total) == (3, 3)
+    stored = kept(database)
+    assert set(stored) == set(ids)
+    for row in stored.values():
+        assert row.sha256 == hashlib.sha256(row.pdf).hexdigest()
+        assert row.job_id == first
+        text = pdf_text(row.pdf)
+        assert "年度捐款明細" in text and str(YEAR) in text
+        assert "NT$3,500" in text and "南投縣" in text  # the total, the county restriction
+    # Every payment of the year got its receipt number, in the order received
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(ReceiptNumber)) == 6
+
+    # The same year again: everything is current, nothing is rendered
+    again = submit(app)
+    run_jobs(app)
+    assert json.loads(job(database, again).result)["already_current"] == 3
+    assert kept(database)[ids[0]].job_id == first
+
+    # A late payment changes one company's statement: only that one is made again
+    give(database, ids[1], "y:late", amount=50_000, received_on=dt.date(YEAR, 12, 30))
+    third = submit(app)
+    run_jobs(app)
+    assert json.loads(job(database, third).result)["rendered"] == 1
+    after = kept(database)
+    assert after[ids[1]].job_id == third and after[ids[0]].job_id == first
+    assert "NT$4,000" in pdf_text(after[ids[1]].pdf)
+
+
+def test_a_second_request_for_the_same_year_finds_the_unfinished_job(app, database):
+    companies(database, 1)
+    first = submit(app)
+    with database.session() as s, s.begin():
+        same, created = records.submit(
+            s, "yearly_statements", params={"year": YEAR}, dedupe_key=f"yearly_statements:{YEAR}"
+        )
+    assert (same.id, created) == (first, False)
+
+
+def test_cancelled_between_companies_keeps_what_was_made_and_resumes(app, database):
+    ids = companies(database, 6)
+    job_id = submit(app)
+    runner = Runner(database, job_services(app.config["SETTINGS"]))
+    worker = threading.Thread(target=runner.run, args=(job_id,))
+    worker.start()
+    # Once the first statement is kept, a manager cancels; the worker's heartbeat tells the
+    # job, which stops before its next company
+    while True:
+        with database.session() as s, s.begin():
+            running = s.get(Job, job_id)
+            if running.status != "queued" and running.progress_done >= 1:
+                records.cancel(s, job_id)
+                break
+            assert running.status in ("queued", "running")
+        time.sleep(0.01)
+    runner.beat_once()
+    worker.join(timeout=120)
+    stopped = job(database, job_id)
+    assert stopped.status == "cancelled"
+    made = len(kept(database))
+    assert 1 <= made < len(ids)
+
+    # Run again: the companies already done are not made again
+    with database.session() as s, s.begin():
+        records.retry(s, job_id)
+    runner.run(job_id)
+    result = json.loads(job(database, job_id).result)
+    assert (result["already_current"], result["rendered"]) == (made, len(ids) - made)
+    assert len(kept(database)) == len(ids)
