@@ -20,7 +20,7 @@ from foundation.db import make_engine
 from foundation.settings import Settings
 from placefund.migrate import current_revision, head_revision, known_revision
 
-#: The face receipts and statements are set in (admin/templates/pdf/_style.html)
+#: The face receipts and statements are set in (ledger/fund/templates/pdf/_style.html)
 RECEIPT_FONT = "Noto Sans CJK TC"
 #: What `placefund doctor` suggests for making a key
 NEW_KEY = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
