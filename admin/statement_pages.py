@@ -26,7 +26,7 @@ from ledger import statements
 from ledger.fund import common
 from web.request import db_session, job_queue
 
-KIND = "yearly_statements"
+KIND = statement_jobs.KIND
 
 
 class StatementsForm(FlaskForm):
@@ -58,13 +58,7 @@ def yearly_statements():
     if form.validate_on_submit():
         year = form.year.data
         with atomic(db_session()) as s:
-            job, created = records.submit(
-                s,
-                KIND,
-                params={"year": year},
-                actor_id=me().id,
-                dedupe_key=statement_jobs.dedupe_key(year),
-            )
+            job, created = statement_jobs.submit(s, year=year, actor_id=me().id)
         job_queue().enqueue_quietly(job.id)
         if created:
             flash(_("The statements for %(year)s are being made.", year=year), "info")

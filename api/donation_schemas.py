@@ -56,3 +56,12 @@ class DonationArgs(DateRangeArgs):
     channel = fields.String(
         load_default=None, validate=validate.OneOf(("stripe", "bank_transfer", "other"))
     )
+
+
+class YearlyStatementsIn(Strict):
+    year = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(2000, 2200),
+        metadata={"description": "The year whose statements to make (money received then)"},
+    )

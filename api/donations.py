@@ -15,8 +15,12 @@ from api.common import (
     user,
     write,
 )
+from api.job_schemas import JobSchema
+from api.jobs import accepted
 from foundation.errors import NotFound
+from foundation.transactions import atomic
 from identity.roles import MANAGERS, own_scope, visible
+from jobs.kinds import statements as statement_jobs
 from ledger import listings
 from ledger.fund import donations as fund_donations
 from ledger.fund.models import Donation
@@ -86,3 +90,16 @@ def get_donation(donation_id):
     if donation is None:
         raise NotFound(f"Donation {donation_id} does not exist.")
     return donation
+
+
+@blp.route("/donations/yearly-statements", methods=["POST"])
+@requires(*MANAGERS)
+@errors(400, 413, 415, 422)
+@blp.arguments(donation_schemas.YearlyStatementsIn)
+@blp.response(202, JobSchema)
+def make_yearly_statements(data):
+    """Make and keep every donor company's yearly statement in the background (202 with the
+    job to poll; one unfinished job per year)"""
+    with atomic(db_session()) as session:
+        job, created = statement_jobs.submit(session, year=data["year"], actor_id=user().id)
+    return accepted(job, created=created)

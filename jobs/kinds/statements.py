@@ -13,10 +13,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from identity.models import Organisation
+from jobs import records
 from jobs.registry import kind
 from jobs.runner import JobContext
 from ledger import statements
 from ledger.fund import common
+
+KIND = "yearly_statements"
 
 
 def dedupe_key(year: int) -> str:
@@ -24,7 +27,15 @@ def dedupe_key(year: int) -> str:
     return f"yearly_statements:{year}"
 
 
-@kind("yearly_statements", max_attempts=3)
+def submit(session, *, year: int, actor_id: int | None):
+    """Queue the statements of ``year`` (the caller commits, then enqueues); with one for
+    that year still unfinished, that one: ``(job, created)``."""
+    return records.submit(
+        session, KIND, params={"year": year}, actor_id=actor_id, dedupe_key=dedupe_key(year)
+    )
+
+
+@kind(KIND, max_attempts=3)
 def yearly_statements(context: JobContext) -> dict:
     year = int(context.params["year"])
     settings = context.services["settings"]

@@ -86,6 +86,7 @@ ENDPOINTS = [
     ),
     Endpoint("POST", "/api/v1/donations", M, (201,), body={"amount": 100_000}, key=True),
     Endpoint("GET", "/api/v1/donations", ("company_member", *M), (200,)),
+    Endpoint("POST", "/api/v1/donations/yearly-statements", M, (202,), body={"year": 2026}),
     Endpoint("GET", "/api/v1/donations/{donation_a}", ("company_member", *M), (200,), "company_a"),
     Endpoint(
         "POST",

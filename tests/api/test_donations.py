@@ -41,3 +41,27 @@ def test_donation_for_unknown_pledge_is_404_and_writes_nothing(world):
     assert r.status_code == 404
     entries = world.call("ndc", "GET", f"{V1}/ledger/entries?limit=200").json["items"]
     assert len(entries) == 6
+
+
+def test_managers_make_every_yearly_statement_in_the_background(world):
+    import datetime as dt
+
+    from tests.job_helpers import run_jobs
+
+    year = dt.date.today().year  # the world's payments are this year's
+    bad = world.call("ndc", "POST", "/api/v1/donations/yearly-statements", json={"year": 1999})
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"year"}
+    assert world.call("ndc", "GET", "/api/v1/jobs").get_json()["items"] == []
+    path = "/api/v1/donations/yearly-statements"
+    started = world.call("ndc", "POST", path, json={"year": year})
+    assert started.status_code == 202
+    job = started.get_json()
+    assert (job["kind"], job["params"]) == ("yearly_statements", {"year": year})
+    again = world.call("moea", "POST", path, json={"year": year})
+    assert again.status_code == 202 and again.get_json()["id"] == job["id"]
+    run_jobs(world.client.application)
+    done = world.call("ndc", "GET", started.headers["Location"]).get_json()
+    assert done["status"] == "succeeded"
+    assert done["result"]["companies"] == done["result"]["rendered"] == 2
+    assert done["progress"] == {"done": 2, "total": 2}
+    assert world.call("company_a", "POST", path, json={"year": year}).status_code == 403
