@@ -111,15 +111,16 @@ def prepare(
     numbers: dict[int, str] | None = None,
     issuer: dict | None = None,
 ) -> Prepared:
-    """Read ``company``'s statement for ``year``. Every donation in it must have its receipt
-    number already (``numbers``, or given earlier: ``number``); reads only."""
+    """Read ``company``'s statement for ``year`` with its payments' receipt ``numbers``
+    (when not given: read, and given to a payment that has none yet, such as one received
+    after the job numbered the year; flush only, the caller commits)."""
     start, end = period(year)
     st = donor_statement(session, company, start, end)
     if numbers is None:
-        numbers = issued_numbers(session, [d.id for d in st.donations])
-    missing = [d.id for d in st.donations if d.id not in numbers]
-    if missing:
-        raise RuntimeError(f"donations {missing} have no receipt number yet")
+        ids = [d.id for d in st.donations]
+        numbers = issued_numbers(session, ids)
+        if len(numbers) < len(ids):
+            numbers = receipt_numbers(session, ids)
     purposes = documents.purpose_names(session, [d.restriction for d in st.donations])
     said = {
         "year": year,
