@@ -10,10 +10,12 @@ import json
 import threading
 import time
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from jobs import records
+from jobs.kinds import statements as statement_jobs
 from jobs.models import Job
 from jobs.runner import Runner
 from ledger.fund import donations
@@ -171,3 +173,22 @@ def test_cancelled_between_companies_keeps_what_was_made_and_resumes(app, databa
     result = json.loads(job(database, job_id).result)
     assert (result["already_current"], result["rendered"]) == (made, len(ids) - made)
     assert len(kept(database)) == len(ids)
+
+
+@pytest.mark.postgres
+def test_on_postgres_the_statements_are_made_and_kept(pg):
+    from foundation.settings import Settings
+    from jobs.queue import Queue
+
+    ids = companies(pg, 2)
+    settings = Settings(database_url=str(pg.engine.url), secret_key="t")
+    with pg.session() as s, s.begin():
+        made, _ = statement_jobs.submit(s, year=YEAR, actor_id=None)
+    worker = Queue(pg, execute=Runner(pg, job_services(settings)).run)
+    try:
+        worker.enqueue(made.id)
+        assert worker.drain() >= 1
+    finally:
+        worker.huey.storage.close()
+    assert json.loads(job(pg, made.id).result)["rendered"] == 2
+    assert set(kept(pg)) == set(ids)
