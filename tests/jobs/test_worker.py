@@ -51,7 +51,7 @@ def _wait_for(predicate, process: subprocess.Popen, what: str, limit: float = 60
             break
         time.sleep(0.2)
     process.kill()
-    out, err = process.communicate(timeout=30)
+    _out, err = process.communicate(timeout=30)
     pytest.fail(f"{what}: never happened (exit {process.returncode})\n{err[-4000:]}")
 
 
@@ -71,7 +71,7 @@ def _run_a_job_and_stop(database, url: str, tmp_path: Path) -> list[dict]:
     try:
         _wait_for(lambda: _status(database, job_id) == "succeeded", worker, "the job succeeding")
         worker.send_signal(signal.SIGTERM)
-        out, err = worker.communicate(timeout=90)
+        _out, err = worker.communicate(timeout=90)
     finally:
         if worker.poll() is None:
             worker.kill()
