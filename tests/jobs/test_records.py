@@ -277,6 +277,14 @@ def test_retry_is_refused_with_a_reason(database, status, error_code, reason):
     assert _read(database, job_id).status == status
 
 
+def test_a_job_of_a_kind_this_code_no_longer_has_cannot_be_retried(database):
+    job_id = _submit(database)
+    _set(database, job_id, kind="retired_kind", status="failed")
+    with database.session() as s, s.begin(), pytest.raises(InvalidState) as refused:
+        records.retry(s, job_id)
+    assert refused.value.message_code == "invalid_state.job_not_runnable"
+
+
 def test_an_unknown_job_is_not_found(database):
     for step in (records.retry, records.cancel, records.get):
         with database.session() as s, pytest.raises(NotFound) as missing:
