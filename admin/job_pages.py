@@ -32,7 +32,7 @@ from web.request import db_session, job_queue
 
 def can_retry(job: Job) -> bool:
     spec = KINDS.get(job.kind)
-    return job.status in ("failed", "cancelled") and (spec is None or spec.retryable(job))
+    return job.status in ("failed", "cancelled") and spec is not None and spec.retryable(job)
 
 
 def can_cancel(job: Job) -> bool:
@@ -65,8 +65,10 @@ def status(job: Job) -> dict:
         percent = 100
     elif total:
         percent = max(0, min(100, job.progress_done * 100 // total))
+    elif job.status == "running":
+        percent = None  # working, amount unknown yet: the bar says so (indeterminate)
     else:
-        percent = None
+        percent = 0
     state = labels.label(job.status)
     if job.cancel_requested and job.status == "running":
         state = _("Stopping")
