@@ -284,13 +284,16 @@ def fail(
 
 
 def cancelled(session: Session, job_id: int, worker: str) -> None:
-    """The worker stopped a job asked to stop, its work rolled back."""
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
-        .values(phase="cancelled", **_finish_values("cancelled"))
-        .execution_options(synchronize_session=False)
-    )
+    """The worker stopped a job asked to stop, its work rolled back. Like any finished job
+    it frees its file's key: the same file may be uploaded again."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.status != "running" or job.worker != worker:
+        return
+    for key, value in _finish_values("cancelled").items():
+        setattr(job, key, value)
+    job.phase = "cancelled"
+    _clear_key(job)
+    session.flush()
 
 
 # --- a person's side ----------------------------------------------------------------------------

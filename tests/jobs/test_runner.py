@@ -77,7 +77,7 @@ def _run_in_thread(runner: Runner, job_id: int) -> threading.Thread:
 
 
 def _cancel_while_running(database, *, hold_open: bool) -> int:
-    job_id = _submit(database, "test_wait", params={"hold_open": hold_open})
+    job_id = _submit(database, "test_wait", params={"hold_open": hold_open}, dedupe_key="f:1")
     runner = Runner(database)
     thread = _run_in_thread(runner, job_id)
     running = _read(database, job_id)
@@ -90,6 +90,10 @@ def _cancel_while_running(database, *, hold_open: bool) -> int:
     job = _read(database, job_id)
     assert (job.status, job.phase) == ("cancelled", "cancelled")
     assert not kinds.marked(database, f"work:{job_id}")  # its transaction rolled back
+    # Its file's key is free: the same upload starts a new job
+    assert job.dedupe_key is None
+    with database.session() as s, s.begin():
+        assert records.submit(s, "test_ok", dedupe_key="f:1")[1]
     return job_id
 
 
