@@ -260,3 +260,26 @@ def test_a_job_made_by_the_schedule_and_enqueued_by_the_page_runs_once(console):
         job = s.get(Job, failed)
         assert (job.status, job.attempts) == ("succeeded", 1)
         assert s.scalar(select(func.count()).select_from(Job)) == 1
+
+
+def test_a_job_waiting_to_try_again_says_why_and_when_in_english(console):
+    later = dt.datetime(2026, 12, 5, 7, 30, tzinfo=dt.UTC)  # 15:30 in Taiwan
+    waiting = _job(
+        console.database,
+        phase="waiting",
+        attempts=2,
+        run_after=later,
+        error_code="ConnectionError",
+        error_detail=json.dumps({"detail": "x", "message_code": "internal_error", "params": {}}),
+        created_by_id=console.ids["user_ndc"],
+    )
+    c = console.client("ndc")
+    _english(console, c)
+    page = c.get(f"/console/jobs/{waiting}")
+    text = _visible(page.text)
+    assert "Sealing the ledger" in text and f"Job {waiting}" in text
+    assert "Waiting to try again" in text and "2 of 3" in text
+    assert "Tries again after" in text and "2026-12-05 15:30" in text
+    assert "An unexpected error stopped the job" in text
+    assert "cancel-form" in page.text and "retry-form" not in page.text
+    assert not re.search(r"\b(queued|waiting|ConnectionError|internal_error)\b", text)
