@@ -25,9 +25,12 @@ def run_jobs(app, *, rounds: int = 10) -> int:
     many messages ran."""
     queue, _runner = worker_for(app)
     total = 0
-    for _ in range(rounds):
-        ran = queue.drain()
-        total += ran
-        if not ran:
-            break
+    try:
+        for _ in range(rounds):
+            ran = queue.drain()
+            total += ran
+            if not ran:
+                break
+    finally:
+        queue.close()  # on PostgreSQL, huey's connection (a ResourceWarning otherwise)
     return total

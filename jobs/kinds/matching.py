@@ -33,8 +33,9 @@ class MatchRefused(LedgerError):
     refused the same way, so the job fails at once with the matcher's code and message."""
 
     def __init__(self, error: MatchingError):
-        super().__init__(error.detail, reason=error.reason, params=error.params)
-        self.code = error.code
+        super().__init__(error.detail, params=error.params)
+        # The matcher's own code and reason, so its message (admin/error_messages.py) shows
+        self.code, self.reason = error.code, error.reason
 
 
 @kind(KIND, max_attempts=2)
@@ -54,7 +55,7 @@ def match_run(context: JobContext) -> dict:
         context.check_cancelled()
         context.progress(done, total, stage.split(":")[0])  # "solving: lagrangian" is "solving"
 
-    context.progress(0, None, "reading")
+    context.progress(0, None, "collecting")
     with context.database.session() as session, session.begin():
         instance = services.run_instance(session, params)
     try:
