@@ -25,9 +25,18 @@ def run_jobs(app, *, rounds: int = 10) -> int:
     many messages ran."""
     queue, _runner = worker_for(app)
     total = 0
-    for _ in range(rounds):
-        ran = queue.drain()
-        total += ran
-        if not ran:
-            break
+    try:
+        for _ in range(rounds):
+            ran = queue.drain()
+            total += ran
+            if not ran:
+                break
+    finally:
+        # Its own connection to PostgreSQL's queue (a new huey each call): not left to GC
+        queue.huey.storage.close()
     return total
+
+
+def close_queue(app) -> None:
+    """Close the connection the app's own queue opened to enqueue (PostgreSQL)."""
+    app.extensions["placefund.queue"].huey.storage.close()
