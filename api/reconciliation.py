@@ -152,7 +152,14 @@ class ReconciliationRunSchema(ma.Schema):
 
 
 class ReconciliationRunDetailSchema(ReconciliationRunSchema):
-    results = fields.List(fields.Nested(ReconciliationResultSchema))
+    results = fields.List(
+        fields.Nested(ReconciliationResultSchema),
+        metadata={"description": "One page of the run's findings, in the order they were made"},
+    )
+    next_cursor = fields.String(
+        allow_none=True,
+        metadata={"description": "Pass as cursor for the next page of findings; null on the last"},
+    )
 
 
 class ReconciliationRunArgs(schemas.PageArgs):
@@ -161,6 +168,14 @@ class ReconciliationRunArgs(schemas.PageArgs):
 
 class ReconciliationResultArgs(ma.Schema):
     outcome = fields.String(load_default=None, validate=validate.Length(1, 32))
+    limit = fields.Integer(
+        load_default=500, validate=validate.Range(1, 1000), metadata={"description": "1 to 1000"}
+    )
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[0-9]{1,18}$"),
+        metadata={"description": "next_cursor of the previous page"},
+    )
 
 
 class ReconciliationLineSchema(ma.Schema):
@@ -360,9 +375,10 @@ def list_runs(args):
 
 
 class _RunView:
-    def __init__(self, run, results):
+    def __init__(self, run, results, next_cursor):
         self._run = run
         self.results = results
+        self.next_cursor = next_cursor
 
     def __getattr__(self, name):
         return getattr(self._run, name)
@@ -374,12 +390,18 @@ class _RunView:
 @blp.arguments(ReconciliationResultArgs, location="query")
 @blp.response(200, ReconciliationRunDetailSchema)
 def get_run(args, run_id):
-    """A run with its findings (filter by outcome: matched, suggested, missing_in_ledger...)"""
+    """A run with a page of its findings (filter by outcome: matched, suggested...)"""
     session = db_session()
     run = session.get(ReconciliationRun, run_id)
     if run is None:
         raise NotFound(f"Reconciliation run {run_id} does not exist.")
-    return _RunView(run, reconciliation_runs.results_of(session, run_id, args["outcome"]))
+    limit = args["limit"]
+    results = reconciliation_runs.results_of(
+        session, run_id, args["outcome"], limit=limit + 1, after=decode_cursor(args["cursor"])
+    )
+    more = len(results) > limit
+    results = results[:limit]
+    return _RunView(run, results, str(results[-1].id) if more else None)
 
 
 @blp.route("/lines", methods=["GET"])

@@ -32,11 +32,10 @@ def run_jobs(app, *, rounds: int = 10) -> int:
             if not ran:
                 break
     finally:
-        # Its own connection to PostgreSQL's queue (a new huey each call): not left to GC
-        queue.huey.storage.close()
+        queue.close()  # on PostgreSQL, huey's connection (a ResourceWarning otherwise)
     return total
 
 
 def close_queue(app) -> None:
     """Close the connection the app's own queue opened to enqueue (PostgreSQL)."""
-    app.extensions["placefund.queue"].huey.storage.close()
+    app.extensions["placefund.queue"].close()

@@ -292,6 +292,10 @@ ENDPOINTS += [
         body={"decision": "accept"},
     ),
     Endpoint("GET", "/api/v1/partnerships", ANY, (200,)),
+    Endpoint("GET", "/api/v1/jobs", M, (200,)),
+    Endpoint("GET", "/api/v1/jobs/{missing}", M, (404,)),
+    Endpoint("POST", "/api/v1/jobs/{missing}/retry", M, (404,)),
+    Endpoint("POST", "/api/v1/jobs/{missing}/cancel", M, (404,)),
 ]
 
 

@@ -290,3 +290,35 @@ def test_the_same_statement_posted_twice_while_queued_is_one_job(world):
     later = import_statement(world, body)
     assert later["id"] != first.json["id"]
     assert (later["result"]["lines_new"], later["result"]["duplicates"]) == (0, 1)
+
+
+def test_a_runs_findings_are_read_a_page_at_a_time(app, database):
+    """A run over a long statement is read in pages: every finding once, in order."""
+    from ledger.reconciliation import runs as reconciliation_runs
+
+    with database.session() as s, s.begin():
+        manager = factories.manager(s, "NDC")
+        auth = {"Authorization": f"Bearer {issue_token(s, manager, name='t')[1]}"}
+        report = reconciliation_runs.import_bank_statement(
+            s, (BANK / "generic_utf8.csv").read_bytes(), mapping="generic", actor=manager
+        )
+        run_id = reconciliation_runs.run_bank(s, import_id=report.import_id, actor=manager).id
+    client = app.test_client()
+    everything = client.get(f"/api/v1/reconciliation/runs/{run_id}", headers=auth).json
+    assert len(everything["results"]) >= 3 and everything["next_cursor"] is None
+
+    seen, cursor = [], None
+    while True:
+        query = "?limit=1" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(f"/api/v1/reconciliation/runs/{run_id}{query}", headers=auth).json
+        assert len(page["results"]) == 1
+        seen += [r["id"] for r in page["results"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [r["id"] for r in everything["results"]]
+
+    for query in ("?limit=0", "?limit=1001", "?cursor=x", "?cursor=" + "1" * 19):
+        bad = client.get(f"/api/v1/reconciliation/runs/{run_id}{query}", headers=auth)
+        assert bad.status_code == 422 or bad.status_code == 400, query
+        assert bad.mimetype == "application/problem+json"
