@@ -134,6 +134,7 @@ def _names() -> dict[str, str]:
         "running": _("Running"),
         "succeeded": _("Finished"),
         "failed": _("Failed"),
+        "cancelled": _("Cancelled"),
         # ledger entry kinds
         "pledge": _("Pledge"),
         "donation": _("Donation"),
