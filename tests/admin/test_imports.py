@@ -114,6 +114,11 @@ def test_an_upload_runs_as_a_job_and_its_page_shows_the_outcome(console):
     queue = c.get("/console/reconciliation")
     assert f'id="import-{job_id}"' in queue.text and "statement.csv" in queue.text
 
+    # The jobs page names the import's figures in words too, never by their keys
+    on_jobs_page = c.get(f"/console/jobs/{job_id}").text
+    assert "新增筆數" in on_jobs_page and "檔案中的筆數" in on_jobs_page
+    assert "lines_new" not in on_jobs_page and "lines new" not in on_jobs_page
+
 
 def test_the_progress_page_polls_with_its_own_script_and_refreshes_without_it(console):
     queued = queued_job(console, bank_csv(("2026-11-02", "利息", "12")), "waiting.csv")
