@@ -273,6 +273,9 @@ MESSAGES: dict[str, Template] = {
     # --- the import jobs' own outcomes -------------------------------------------------------
     "interrupted": M(_l("The import stopped before it finished (the server restarted).")),
     "internal_error": M(_l("An unexpected error occurred.")),
+    "invalid_state.import_file_gone": M(
+        _l("The file of this import is no longer kept; upload it again.")
+    ),
     # --- background jobs (jobs/records.py) -----------------------------------------------------
     "not_found.job": M(_l("There is no job %(id)s.")),
     "invalid_state.job_finished": M(

@@ -190,7 +190,7 @@ def _match_job(job_id: int) -> Job:
 def matching_job(job_id: int):
     """A run being solved: its progress, refreshed every few seconds; the run once ready."""
     st = job_progress.describe(_match_job(job_id))
-    run_id = st["result"].get("run_id")
+    run_id = st["result"].get("match_run_id")
     if run_id:
         flash(_("Run %(id)s is ready for review.", id=run_id), "info")
         return redirect(url_for("console.matching_run", run_id=run_id))

@@ -69,6 +69,16 @@ def alive_here(worker: str | None) -> bool:
         return False
 
 
+def dead_here(worker: str | None) -> bool:
+    """Whether ``worker`` ran on this machine and its process is gone (killed, crashed): its
+    jobs need not wait for their heartbeat to go stale, so a worker restarted at once takes
+    them up at once (its first sweep)."""
+    if not worker:
+        return False
+    host = worker.partition(":")[0]
+    return host == socket.gethostname() and not alive_here(worker)
+
+
 def backoff(attempts: int) -> float:
     first, longest = BACKOFF
     return min(longest, first * 2 ** max(0, attempts - 1))
@@ -141,6 +151,9 @@ def claim(session: Session, job_id: int, worker: str, now: dt.datetime | None = 
         return False
     if job.status == "running" and alive_here(job.worker):
         return False
+    gone = Job.heartbeat_at < now - STALE_AFTER
+    if job.status == "running" and dead_here(job.worker):
+        gone = Job.worker == job.worker  # its process is gone: still held by that one?
     result = session.execute(
         update(Job)
         .where(
@@ -151,10 +164,7 @@ def claim(session: Session, job_id: int, worker: str, now: dt.datetime | None = 
                     Job.cancel_requested.is_(False),
                     or_(Job.run_after.is_(None), Job.run_after <= now),
                 ),
-                and_(
-                    Job.status == "running",
-                    or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < now - STALE_AFTER),
-                ),
+                and_(Job.status == "running", or_(Job.heartbeat_at.is_(None), gone)),
             ),
         )
         .values(
@@ -358,16 +368,20 @@ def retry(session: Session, job_id: int) -> Job:
 
 
 def lost(session: Session, now: dt.datetime | None = None) -> list[int]:
-    """Jobs whose message was lost: running ones whose worker went silent, queued ones
-    that are due and whose message nobody took. Marks them handed out now."""
+    """Jobs whose message was lost: running ones whose worker went silent (or, on this
+    machine, died), queued ones that are due and whose message nobody took. Marks them
+    handed out now."""
     now = now or utcnow()
-    stale = session.execute(
-        select(Job.id, Job.worker).where(
-            Job.status == "running",
-            or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < now - STALE_AFTER),
-        )
+    running = session.execute(
+        select(Job.id, Job.worker, Job.heartbeat_at).where(Job.status == "running")
     ).all()
-    ids = [job_id for job_id, worker in stale if not alive_here(worker)]
+    # Silent for too long, or held by a process of this machine that is gone
+    ids = [
+        job_id
+        for job_id, worker, beat_at in running
+        if (beat_at is None or beat_at < now - STALE_AFTER or dead_here(worker))
+        and not alive_here(worker)
+    ]
     waiting = list(
         session.scalars(
             select(Job.id).where(

@@ -34,3 +34,8 @@ def run_jobs(app, *, rounds: int = 10) -> int:
     finally:
         queue.close()  # on PostgreSQL, huey's connection (a ResourceWarning otherwise)
     return total
+
+
+def close_queue(app) -> None:
+    """Close the connection the app's own queue opened to enqueue (PostgreSQL)."""
+    app.extensions["placefund.queue"].close()

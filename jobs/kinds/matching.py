@@ -46,8 +46,8 @@ def match_run(context: JobContext) -> dict:
         earlier = json.loads(done.result or "null") if done is not None else None
         if (
             isinstance(earlier, dict)
-            and earlier.get("run_id")
-            and session.get(MatchRun, earlier["run_id"]) is not None
+            and earlier.get("match_run_id")
+            and session.get(MatchRun, earlier["match_run_id"]) is not None
         ):
             return earlier  # stored by an attempt that died before finishing
 
@@ -68,7 +68,8 @@ def match_run(context: JobContext) -> dict:
         run = services.save_run(
             session, actor_id=context.actor_id, params=params, instance=instance, result=result
         )
-        outcome = {"run_id": run.id, "proposals": len(result.proposals), "status": result.status}
+        # Figures only: the jobs page shows each in words ("run_id" is a reconciliation run's)
+        outcome = {"match_run_id": run.id, "proposals": len(result.proposals)}
         session.execute(
             update(Job)
             .where(Job.id == context.job_id)

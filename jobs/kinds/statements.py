@@ -83,7 +83,6 @@ def yearly_statements(context: JobContext) -> dict:
                 rendered += 1
         context.progress(done, len(companies), "rendering")
     return {
-        "year": year,
         "companies": len(companies),
         "rendered": rendered,
         "already_current": skipped,

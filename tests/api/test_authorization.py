@@ -238,7 +238,7 @@ ENDPOINTS = [
         "POST",
         "/api/v1/reconciliation/bank-statements",
         M,
-        (201,),
+        (202,),
         body={
             "content": "ZGF0ZSxhbW91bnQKMjAyNi0xMS0wMiwiMSwwMDAiCg==",
             "mapping": "generic",

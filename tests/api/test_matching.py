@@ -14,7 +14,7 @@ def start_run(world: World, params: dict) -> dict:
     assert run_jobs(world.client.application) >= 1
     done = world.call("ndc", "GET", started.headers["Location"]).get_json()
     assert done["status"] == "succeeded", done
-    run = world.call("ndc", "GET", f"/api/v1/match/runs/{done['result']['run_id']}")
+    run = world.call("ndc", "GET", f"/api/v1/match/runs/{done['result']['match_run_id']}")
     assert run.status_code == 200
     return run.get_json()
 

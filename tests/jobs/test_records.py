@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -338,3 +341,37 @@ def test_figures_and_workers_up(database):
         page = records.list_jobs(s, status="queued", limit=5)
         assert [j.id for j in page.items] == [waiting]
         assert [j.id for j in records.list_jobs(s, limit=5).items] == [running, waiting]
+
+
+# --- a worker known dead on this machine --------------------------------------------------------
+
+
+def _dead_worker_here() -> str:
+    """The name a worker of this machine had, whose process has exited."""
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return f"{socket.gethostname()}:{child.stdout.strip()}:1"
+
+
+def test_a_job_of_a_dead_process_here_is_lost_at_once_and_claimed(database):
+    """A worker restarted right after a SIGKILL takes up its predecessor's jobs in its first
+    sweep; a silent worker elsewhere still gets its STALE_AFTER."""
+    dead_here = _dead_worker_here()
+    jobs = {}
+    for name, worker in (
+        ("dead", dead_here),
+        ("elsewhere", DEAD),
+        ("mine", records.worker_name()),
+    ):
+        jobs[name] = _submit(database)
+        _set(database, jobs[name], status="running", worker=worker, heartbeat_at=utcnow())
+    assert records.dead_here(dead_here)
+    assert not records.dead_here(DEAD) and not records.dead_here(records.worker_name())
+    with database.session() as s, s.begin():
+        assert set(records.lost(s)) == {jobs["dead"]}
+    assert _claim(database, jobs["dead"], "new-worker")
+    assert not _claim(database, jobs["elsewhere"], "new-worker")
+    assert not _claim(database, jobs["mine"], "new-worker")
+    job = _read(database, jobs["dead"])
+    assert (job.status, job.worker) == ("running", "new-worker")

@@ -101,7 +101,7 @@ def test_a_run_stored_by_an_attempt_that_died_is_not_made_again(world: World):
     job_id = started.get_json()["id"]
     # As if an attempt stored run ``first`` with this job, then died before finishing
     database = app.extensions["placefund.db"]
-    earlier = {"run_id": first["id"], "proposals": 1, "status": "optimal"}
+    earlier = {"match_run_id": first["id"], "proposals": 1}
     with database.session() as s, s.begin():
         s.execute(update(Job).where(Job.id == job_id).values(result=json.dumps(earlier)))
     assert match_jobs.match_run(_context(app, job_id)) == earlier

@@ -1,15 +1,15 @@
 """Yearly statements made by the background job (issue 17), kept so a company's download
 serves the stored PDF instead of rendering it again (``ledger.fund.receipt_models``).
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
