@@ -31,3 +31,11 @@ def run_jobs(app, *, rounds: int = 10) -> int:
         if not ran:
             break
     return total
+
+
+def worker_beating(database) -> Runner:
+    """A worker's heartbeat in ``database``, written by the worker's own Runner: what
+    ``/readyz`` looks for (a live ``placefund worker``), without a worker process."""
+    runner = Runner(database, {})
+    runner.beat_once()
+    return runner
