@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -133,14 +133,26 @@ def submit_slot(session: Session, kind: str, when: dt.datetime) -> tuple[Job, bo
 # --- the worker's side --------------------------------------------------------------------------
 
 
-def claim(session: Session, job_id: int, worker: str, now: dt.datetime | None = None) -> bool:
+def claim(
+    session: Session,
+    job_id: int,
+    worker: str,
+    now: dt.datetime | None = None,
+    *,
+    own_orphan: bool = False,
+) -> bool:
     """Take job ``job_id`` for ``worker``: a queued job that is due, or a running one whose
-    worker is gone. Atomic; False when someone else has it or it is finished."""
+    worker is gone. Atomic; False when someone else has it or it is finished.
+
+    ``own_orphan``: the caller knows it is not running the job, so a ``running`` row in its
+    own name is an orphan to take back (a claim whose commit reached the database while its
+    answer was lost with the connection, a finish that could not be recorded)."""
     now = now or utcnow()
     job = session.get(Job, job_id)
     if job is None:
         return False
-    if job.status == "running" and alive_here(job.worker):
+    mine = own_orphan and job.status == "running" and job.worker == worker
+    if job.status == "running" and not mine and alive_here(job.worker):
         return False
     result = session.execute(
         update(Job)
@@ -154,7 +166,11 @@ def claim(session: Session, job_id: int, worker: str, now: dt.datetime | None = 
                 ),
                 and_(
                     Job.status == "running",
-                    or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < now - STALE_AFTER),
+                    or_(
+                        Job.heartbeat_at.is_(None),
+                        Job.heartbeat_at < now - STALE_AFTER,
+                        Job.worker == worker if mine else false(),
+                    ),
                 ),
             ),
         )
@@ -193,6 +209,13 @@ def beat(session: Session, worker: str, job_ids: list[int], *, threads: int = 1)
         return set()
     return set(
         session.scalars(select(Job.id).where(Job.id.in_(job_ids), Job.cancel_requested.is_(True)))
+    )
+
+
+def held_by(session: Session, worker: str) -> list[int]:
+    """The jobs the database says ``worker`` is running."""
+    return list(
+        session.scalars(select(Job.id).where(Job.status == "running", Job.worker == worker))
     )
 
 
