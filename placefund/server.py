@@ -29,7 +29,7 @@ from gunicorn.glogging import Logger
 
 from foundation import metrics
 from foundation.logs import JsonFormatter
-from foundation.settings import Settings
+from foundation.settings import Settings, worker_environment
 from placefund.app import create_app
 from web.last_resort import install_in_gunicorn
 
@@ -148,7 +148,7 @@ def worker_supervisor() -> Supervisor:
     """``placefund worker`` as this server's child, with this server's environment, except
     the metric files' directory: the worker's counts are its own, as when it runs apart.
     It stops when this server dies, however it dies (``--parent-pid``)."""
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env = worker_environment()
     argv = [sys.executable, "-m", "placefund.cli", "worker", "--parent-pid", str(os.getpid())]
     return Supervisor("worker", argv, env=env)
 
