@@ -28,6 +28,7 @@ from pathlib import Path
 
 import psycopg
 from huey import Huey, MemoryHuey, PostgresHuey, SqliteHuey, crontab
+from huey.storage import PostgresStorage
 from sqlalchemy.engine import Engine
 
 import jobs.kinds  # noqa: F401  (every kind registered before the sweep reads them)
@@ -85,8 +86,32 @@ class _NoRevoking:
         return super().delete(key)
 
 
+class _PostgresStorage(PostgresStorage):
+    """huey's PostgreSQL storage, writing a message twice before giving up. huey keeps one
+    connection per process and learns that the database dropped it (a restart, a failover,
+    a terminated backend) only when it next uses it, failing that call; the next call opens
+    a new one. A message that fails there is lost to whoever sends it (the scheduler moving
+    a due retry to the queue drops it with a log line), so the write is tried once more. A
+    write that had committed before the error leaves a duplicate message, which finds its
+    job claimed and does nothing."""
+
+    def enqueue(self, data, priority=None):
+        return self._twice(super().enqueue, data, priority)
+
+    def add_to_schedule(self, data, ts):
+        return self._twice(super().add_to_schedule, data, ts)
+
+    @staticmethod
+    def _twice(write, *args):
+        try:
+            return write(*args)
+        except psycopg.OperationalError:
+            log.warning("the queue's connection was lost; writing the message again")
+            return write(*args)
+
+
 class _PostgresHuey(_NoRevoking, PostgresHuey):
-    pass
+    storage_class = _PostgresStorage
 
 
 class _SqliteHuey(_NoRevoking, SqliteHuey):
@@ -145,21 +170,11 @@ class Queue:
                             exc_info=True)  # fmt: skip
 
     def enqueue(self, job_id: int, *, delay: float | None = None) -> None:
-        """Hand job ``job_id`` to the workers (now, or after ``delay`` seconds).
-
-        Tried twice: huey keeps one connection per process and finds out that the database
-        dropped it (a restart, a failover) only when it next uses it, failing that call;
-        it opens a new one for the next (PostgresStorage replaces a broken connection)."""
-        for attempt in (1, 2):
-            try:
-                if delay:
-                    self._job.schedule(args=(job_id,), delay=delay)
-                else:
-                    self._job(job_id)
-                return
-            except psycopg.OperationalError:
-                if attempt == 2:
-                    raise
+        """Hand job ``job_id`` to the workers (now, or after ``delay`` seconds)."""
+        if delay:
+            self._job.schedule(args=(job_id,), delay=delay)
+        else:
+            self._job(job_id)
 
     def enqueue_quietly(self, job_id: int) -> None:
         """``enqueue`` after the job's row committed: should the queue be unreachable, the
