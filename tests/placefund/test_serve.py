@@ -169,11 +169,12 @@ def _live_workers(database) -> list[str]:
         return [w.name for w in records.workers_up(s)]
 
 
-def _wait(condition, what: str, seconds: float = 120) -> None:
+def _wait(condition, what: str, seconds: float = 120):
     deadline = time.monotonic() + seconds  # a bound on the wait, not a measurement
-    while not condition():
+    while not (found := condition()):
         assert time.monotonic() < deadline, f"gave up waiting: {what}"
         time.sleep(0.2)
+    return found
 
 
 def test_serve_with_worker_runs_jobs_and_sealing_and_restarts_its_worker(instance):
@@ -191,10 +192,13 @@ def test_serve_with_worker_runs_jobs_and_sealing_and_restarts_its_worker(instanc
 
     server = Server(instance, workers=1, with_worker=True)
     try:
-        _wait(lambda: requests.get(f"{server.base}/readyz", headers=CLOSE, timeout=30).ok,
-              "ready: a worker beating and the entries sealed")  # fmt: skip
-        ready = requests.get(f"{server.base}/readyz", headers=CLOSE, timeout=30).json()
-        assert ready["workers_up"] == 1 and ready["unsealed_entries"] == 0
+
+        def ready_and_sealed():
+            answer = requests.get(f"{server.base}/readyz", headers=CLOSE, timeout=30)
+            return answer.ok and answer.json()["unsealed_entries"] == 0 and answer.json()
+
+        ready = _wait(ready_and_sealed, "ready: a worker beating and the entries sealed")
+        assert ready["workers_up"] == 1 and ready["workers"] == "up"
         _wait(lambda: _job_status(database, job_id) == "succeeded", "the queued job run")
 
         # The worker dies: the server starts another, which takes the next job
