@@ -74,6 +74,7 @@ def register(app: Flask) -> None:
         disbursement_pages,
         error_pages,
         filters,
+        job_pages,
         matching_pages,
         money_pages,
         organisation_pages,

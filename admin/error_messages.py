@@ -273,6 +273,21 @@ MESSAGES: dict[str, Template] = {
     # --- the import jobs' own outcomes -------------------------------------------------------
     "interrupted": M(_l("The import stopped before it finished (the server restarted).")),
     "internal_error": M(_l("An unexpected error occurred.")),
+    "invalid_state.import_file_gone": M(
+        _l("The file of this import is no longer kept; upload it again.")
+    ),
+    # --- background jobs (jobs/records.py) -----------------------------------------------------
+    "not_found.job": M(_l("There is no job %(id)s.")),
+    "invalid_state.job_finished": M(
+        _l("Job %(id)s has already finished (%(status)s): it cannot be cancelled."), status=status
+    ),
+    "invalid_state.job_not_retryable": M(
+        _l("Only a failed or cancelled job can be run again; job %(id)s is %(status)s."),
+        status=status,
+    ),
+    "invalid_state.job_not_runnable": M(
+        _l("Job %(id)s cannot run again: what it needed is gone (its file was refused).")
+    ),
     # --- the matcher -------------------------------------------------------------------------
     "matching_error": M(_l("The matching could not be carried out.")),
     "invalid_instance": M(_l("The matching parameters are not valid.")),

@@ -75,6 +75,8 @@ def register(app: Flask) -> None:
         "purpose": purpose,
         "state": state,
         "label": labels.label,
+        "job_kind": labels.job_kind,
+        "job_phase": labels.job_phase,
         "org_name": org_name,
         "account_name": labels.account_name,
         "memo": labels.memo,

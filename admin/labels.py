@@ -120,6 +120,14 @@ def _names() -> dict[str, str]:
         "confirmed": _("Confirmed"),
         "ignored": _("Ignored"),
         "suggested": _("Suggested"),
+        # a bank statement import's outcome (jobs/kinds/bank_import.py, on the jobs page)
+        "import_id": _("Statement import no."),
+        "run_id": _("Reconciliation run no."),
+        "lines_read": _("Lines in the file"),
+        "lines_new": _("New lines"),
+        "duplicates": _("Already imported"),
+        "donations_recorded": _("Donations recorded"),
+        "bad_line_count": _("Bad lines"),
         "bank": _("Bank"),
         "unmatched_line": _("No ledger item"),
         "unmatched_item": _("Not on the statement"),
@@ -134,6 +142,7 @@ def _names() -> dict[str, str]:
         "running": _("Running"),
         "succeeded": _("Finished"),
         "failed": _("Failed"),
+        "cancelled": _("Cancelled"),
         # ledger entry kinds
         "pledge": _("Pledge"),
         "donation": _("Donation"),
@@ -175,6 +184,62 @@ def label(code: str | None) -> str:
         return found
     # Something new the catalogue does not know yet: at least no underscores
     return code.replace("_", " ")
+
+
+# --- background jobs ------------------------------------------------------------------------
+
+
+def _job_kinds() -> dict[str, str]:
+    # A kind's name is a code (jobs/kinds/); the jobs page says what the job does
+    return {
+        "bank_import": _("Bank statement import"),
+        "stripe_event": _("Stripe notification"),
+        "stripe_sync": _("Stripe synchronisation"),
+        "stripe_import": _("Stripe import"),
+        "yearly_statements": _("Yearly donation statements"),
+        "overdue_reminders": _("Overdue pledge reminders"),
+        "match_run": _("Matching run"),
+        "seal": _("Sealing the ledger"),
+    }
+
+
+def job_kinds() -> dict[str, str]:
+    """Every kind of job the page names, by code (the kind filter's choices)."""
+    return _job_kinds()
+
+
+def job_kind(code: str | None) -> str:
+    if not code:
+        return "—"
+    return _job_kinds().get(code) or code.replace("_", " ")
+
+
+def _job_phases() -> dict[str, str]:
+    return {
+        "queued": _("Waiting to start"),
+        "waiting": _("Waiting to try again"),
+        "starting": _("Starting"),
+        "reading": _("Reading the file"),
+        "importing": _("Storing the lines"),
+        "matching": _("Matching against the ledger"),
+        "fetching": _("Fetching from Stripe"),
+        "applying": _("Recording"),
+        "recording": _("Recording"),
+        "rendering": _("Making the documents"),
+        "sending": _("Sending"),
+        "solving": _("Solving"),
+        "sealing": _("Sealing"),
+        "done": _("Done"),
+        "cancelled": _("Cancelled"),
+    }
+
+
+def job_phase(code: str | None) -> str:
+    """Where a job is, in words; a kind's own phase the page does not know yet is at least
+    shown without underscores."""
+    if not code:
+        return "—"
+    return _job_phases().get(code) or code.replace("_", " ")
 
 
 # --- places and purposes ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The managers' reconciliation queue: statement lines waiting for a decision (confirm,
 unmatch, ignore with a reason) and the bank statement upload, which becomes an import job
-(admin/imports.py) running in the background while its page shows the progress.
+(a ``bank_import`` job, jobs/kinds/bank_import.py) that a worker runs while its page shows
+the progress.
 
 * ``/reconciliation``: counts per status, filters and pages, newest first;
 * ``/reconciliation/lines/<id>``: one line, its suggestions, and a search over the ledger
@@ -20,7 +21,6 @@ import json
 
 from flask import (
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -30,13 +30,16 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy import select
 
-from admin import forms, imports, messages
+from admin import forms, messages
 from admin.console import bp, form_error, me, safe_next, signed_in
-from admin.models import ImportJob
 from foundation.errors import LedgerError
 from foundation.transactions import atomic
 from identity.roles import MANAGERS
+from jobs import records
+from jobs.kinds import bank_import
+from jobs.models import Job
 from ledger.money import format_money
 from ledger.reconciliation import queue
 from ledger.reconciliation import runs as reconciliation_runs
@@ -46,7 +49,7 @@ from ledger.reconciliation.models import (
     StatementImport,
     StatementLine,
 )
-from web.request import db_session
+from web.request import db_session, job_queue
 
 # What the pages call statuses, findings, rules and ledger items (never their codes)
 
@@ -129,8 +132,6 @@ def _filter_from(form: forms.QueueFilterForm) -> tuple[queue.LineFilter, int]:
 
 def _queue_page(upload_form=None, status: int = 200):
     s = db_session()
-    if imports.mark_abandoned(s):
-        s.commit()
     filter_form = forms.QueueFilterForm(request.args)
     valid = filter_form.validate()
     if not valid:
@@ -174,7 +175,7 @@ def _queue_page(upload_form=None, status: int = 200):
             items=queue.describe(s, refs),
             decided=decided,
             upload_form=upload_form or forms.BankUploadForm(formdata=None),
-            jobs=imports.recent_jobs(s),
+            jobs=recent_imports(s),
             confirm_form=forms.ConfirmLineForm(formdata=None),
             reason_forms={
                 (item.line.id, action): forms.unique_ids(
@@ -220,94 +221,123 @@ def reconciliation_queue():
 @bp.post("/reconciliation/upload")
 @signed_in(*MANAGERS)
 def reconciliation_upload():
-    """Store the upload as an import job, start it in the background, show its progress."""
+    """Record the upload as a ``bank_import`` job for the workers, show its progress."""
     form = forms.BankUploadForm()
     if not form.validate_on_submit():
         return _queue_page(upload_form=form, status=422)
-    data = form.statement.data.read(imports.MAX_FILE_BYTES + 1)
+    data = form.statement.data.read(bank_import.MAX_FILE_BYTES + 1)
     encoding = None if form.encoding.data == "auto" else form.encoding.data
-    existing = imports.active_job_for(db_session(), data) if data else None
-    if existing is not None:
-        flash(_("This file is already being imported."), "info")
-        return redirect(url_for("console.reconciliation_job", job_id=existing.id), 303)
     try:
         with atomic(db_session()) as s:
-            job = imports.create_job(
+            job, created = bank_import.submit(
                 s,
-                actor=me(),
                 data=data,
                 filename=form.statement.data.filename or "statement.csv",
                 mapping=form.mapping.data,
                 encoding=encoding,
                 skip_bad_lines=form.skip_bad_lines.data,
+                actor_id=me().id,
             )
     except LedgerError as error:
         form_error(form, error, aliases={"mapping.name": "mapping"})
         return _queue_page(upload_form=form, status=422)
-    imports.runner(current_app).start(job.id)
+    if created:
+        # After the commit: should the queue be away, the job waits for the sweep
+        job_queue().enqueue_quietly(job.id)
+    else:
+        flash(_("This file is already being imported."), "info")
     return redirect(url_for("console.reconciliation_job", job_id=job.id), 303)
 
 
-def _job(job_id: int) -> ImportJob:
-    s = db_session()
-    if imports.mark_abandoned(s):
-        s.commit()
-    job = s.get(ImportJob, job_id)
-    if job is None:
+def recent_imports(s, limit: int = 10) -> list[dict]:
+    """The newest imports for the queue page: their job, file name and state."""
+    jobs = s.scalars(
+        select(Job).where(Job.kind == bank_import.KIND).order_by(Job.id.desc()).limit(limit)
+    )
+    return [
+        {
+            "id": j.id,
+            "filename": bank_import.params_of(j).get("filename", ""),
+            "created_at": j.created_at,
+            "status": j.status,
+        }
+        for j in jobs
+    ]
+
+
+def _job(job_id: int) -> Job:
+    job = db_session().get(Job, job_id)
+    if job is None or job.kind != bank_import.KIND:
         abort(404)
     return job
 
 
-def job_status(job: ImportJob) -> dict:
+def job_status(job: Job) -> dict:
     """What the progress page shows, in the reader's language (also its JSON)."""
     phases = {
         "queued": _("Waiting to start"),
+        "waiting": _("Waiting to try again"),
         "reading": _("Reading the file"),
         "importing": _("Storing the lines"),
         "matching": _("Matching against the ledger"),
         "done": _("Done"),
+        "cancelled": _("Cancelled"),
     }
     states = {
         "queued": _("Waiting"),
         "running": _("Running"),
         "succeeded": _("Finished"),
         "failed": _("Failed"),
+        "cancelled": _("Cancelled"),
     }
-    total = job.lines_total
+    params = bank_import.params_of(job)
+    result = bank_import.result_of(job)
+    total, done = job.progress_total, job.progress_done
     percent = None
     if job.status == "succeeded":
         percent = 100
     elif total:
         # Storing the lines is most of the work; matching is the last step
-        percent = min(95, int(90 * job.lines_done / total)) if job.phase != "matching" else 95
+        percent = min(95, int(90 * done / total)) if job.phase != "matching" else 95
     english = str(get_locale()).startswith("en")
+    finished = job.status in ("succeeded", "failed", "cancelled")
+    if job.status in ("failed", "cancelled"):
+        phase_label = states[job.status]
+    else:
+        phase_label = phases.get(job.phase, phases["queued"])
+    error = None
+    if job.status == "failed" or (job.status == "queued" and job.error_code):
+        error = messages.translate(*bank_import.failure(job))
     return {
         "id": job.id,
         "status": job.status,
-        "status_label": states[job.status],
+        "status_label": states.get(job.status, job.status),
         "phase": job.phase,
-        "phase_label": phases[job.phase] if job.status != "failed" else states["failed"],
-        "finished": job.finished,
-        "filename": job.filename,
+        "phase_label": phase_label,
+        "finished": finished,
+        "filename": params.get("filename", ""),
+        "file_size": params.get("file_size"),
         "lines_total": total,
-        "lines_done": job.lines_done,
+        "lines_done": done,
         "percent": percent,
-        "lines_new": job.lines_new,
-        "duplicates": job.duplicates,
-        "matched": job.matched,
-        "suggested": job.suggested,
-        "unmatched": job.unmatched,
-        "donations_recorded": job.donations_recorded,
-        "bad_line_count": job.bad_line_count,
+        "lines_new": result.get("lines_new"),
+        "duplicates": result.get("duplicates"),
+        "matched": result.get("matched"),
+        "suggested": result.get("suggested"),
+        "unmatched": result.get("unmatched"),
+        "donations_recorded": result.get("donations_recorded"),
+        "bad_line_count": result.get("bad_line_count", 0),
         "bad_lines": [
             {"line": b["line"], "message": b["message"] if english else b["message_zh"]}
-            for b in imports.bad_lines(job)
+            for b in result.get("bad_lines", [])
         ],
-        "skip_bad_lines": job.skip_bad_lines,
-        "error": (messages.translate(*imports.failure(job)) if job.status == "failed" else None),
-        "resumable": imports.resumable(job),
+        "skip_bad_lines": bool(params.get("skip_bad_lines")),
+        "error": error,
+        "resumable": finished and job.status != "succeeded" and bank_import.retryable(job),
         "run_url": (
-            url_for("console.reconciliation_run", run_id=job.run_id) if job.run_id else None
+            url_for("console.reconciliation_run", run_id=result["run_id"])
+            if result.get("run_id")
+            else None
         ),
     }
 
@@ -332,15 +362,17 @@ def reconciliation_job_status(job_id: int):
 @bp.post("/reconciliation/imports/<int:job_id>/resume")
 @signed_in(*MANAGERS)
 def reconciliation_job_resume(job_id: int):
-    """Try an interrupted (or otherwise failed, not for its file) job again."""
+    """Run a failed or cancelled import again (not one whose file was refused): one whose
+    lines were stored goes straight to matching."""
     _job(job_id)
-    with atomic(db_session()) as s:
-        queued = imports.requeue(s, job_id)
-    if queued:
-        imports.runner(current_app).start(job_id)
-        flash(_("The import continues."), "info")
-    else:
+    try:
+        with atomic(db_session()) as s:
+            records.retry(s, job_id)
+    except LedgerError:
         flash(_("This import cannot be resumed; upload the file again."), "error")
+    else:
+        job_queue().enqueue_quietly(job_id)
+        flash(_("The import continues."), "info")
     return redirect(url_for("console.reconciliation_job", job_id=job_id), 303)
 
 

@@ -8,8 +8,8 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from api.auth import requires
-from api.common import Blueprint, errors, user
-from api.schemas import Amount, Bool, Id, Strict, Text
+from api.common import Blueprint, decode_cursor, errors, page_out, user
+from api.schemas import MAX_ID, Amount, Bool, Id, PageArgs, Strict, Text, page_schema
 from foundation.errors import NotFound, ValidationError
 from foundation.transactions import atomic
 from identity.roles import MANAGERS, MEMBERS
@@ -208,14 +208,16 @@ def create_offer(data):
 
 @blp.route("/match/offers", methods=["GET"])
 @requires("company_member", *MANAGERS)
-@blp.response(200, OfferSchema(many=True))
-def list_offers():
-    """Offers (a company sees its own)"""
-    me = user()
-    query = db_session().query(MatchOffer).order_by(MatchOffer.id)
-    if not me.is_manager:
-        query = query.filter(MatchOffer.company_id == me.organisation_id)
-    return query.all()
+@errors(400, 422)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_schema(OfferSchema, "OfferPage"))
+def list_offers(args):
+    """Offers, newest first (a company sees its own)"""
+    return page_out(
+        services.offers_page(
+            db_session(), user(), limit=args["limit"], after=decode_cursor(args["cursor"])
+        )
+    )
 
 
 @blp.route("/match/offers/<int:offer_id>", methods=["PUT"])
@@ -252,14 +254,16 @@ def create_request(data):
 
 @blp.route("/match/requests", methods=["GET"])
 @requires("business_member", *MANAGERS)
-@blp.response(200, RequestSchema(many=True))
-def list_requests():
-    """Requests (a business sees its own)"""
-    me = user()
-    query = db_session().query(MatchRequest).order_by(MatchRequest.id)
-    if not me.is_manager:
-        query = query.filter(MatchRequest.business_id == me.organisation_id)
-    return query.all()
+@errors(400, 422)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_schema(RequestSchema, "RequestPage"))
+def list_requests(args):
+    """Requests, newest first (a business sees its own)"""
+    return page_out(
+        services.requests_page(
+            db_session(), user(), limit=args["limit"], after=decode_cursor(args["cursor"])
+        )
+    )
 
 
 @blp.route("/match/requests/<int:request_id>", methods=["PUT"])
@@ -348,12 +352,26 @@ def publish_run(run_id):
         return services.publish_run(session, actor=user(), run_id=run_id)
 
 
+class ProposalArgs(PageArgs):
+    run_id = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+
+
 @blp.route("/match/proposals", methods=["GET"])
 @requires(*MEMBERS, *MANAGERS)
-@blp.response(200, ProposalSchema(many=True))
-def list_proposals():
-    """Proposals (companies and businesses see their own published ones)"""
-    return services.visible_proposals(db_session(), user())
+@errors(400, 422)
+@blp.arguments(ProposalArgs, location="query")
+@blp.response(200, page_schema(ProposalSchema, "ProposalPage"))
+def list_proposals(args):
+    """Proposals, newest first (companies and businesses see their own published ones)"""
+    return page_out(
+        services.proposals_page(
+            db_session(),
+            user(),
+            run_id=args["run_id"],
+            limit=args["limit"],
+            after=decode_cursor(args["cursor"]),
+        )
+    )
 
 
 @blp.route("/match/proposals/<int:proposal_id>", methods=["GET"])
@@ -384,7 +402,13 @@ def respond(data, proposal_id):
 
 @blp.route("/partnerships", methods=["GET"])
 @requires(*MEMBERS, *MANAGERS)
-@blp.response(200, PartnershipSchema(many=True))
-def list_partnerships():
-    """Partnerships: accepted proposals (each side sees its own)"""
-    return services.partnerships(db_session(), user())
+@errors(400, 422)
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_schema(PartnershipSchema, "PartnershipPage"))
+def list_partnerships(args):
+    """Partnerships: accepted proposals, newest first (each side sees its own)"""
+    return page_out(
+        services.partnerships_page(
+            db_session(), user(), limit=args["limit"], after=decode_cursor(args["cursor"])
+        )
+    )

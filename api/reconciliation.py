@@ -8,17 +8,18 @@ import datetime as dt
 import json
 
 import marshmallow as ma
-from flask import current_app
 from marshmallow import fields, validate
 from sqlalchemy import select
 
-from api import schemas
+from api import job_schemas, schemas
 from api.auth import requires
 from api.common import Blueprint, decode_cursor, errors, page_out, user
+from api.jobs import accepted
 from api.webhooks import gateway
 from foundation.errors import NotFound
 from foundation.transactions import atomic
 from identity.roles import MANAGERS
+from jobs.kinds import bank_import
 from ledger import listings
 from ledger.reconciliation import queue
 from ledger.reconciliation import runs as reconciliation_runs
@@ -151,7 +152,14 @@ class ReconciliationRunSchema(ma.Schema):
 
 
 class ReconciliationRunDetailSchema(ReconciliationRunSchema):
-    results = fields.List(fields.Nested(ReconciliationResultSchema))
+    results = fields.List(
+        fields.Nested(ReconciliationResultSchema),
+        metadata={"description": "One page of the run's findings, in the order they were made"},
+    )
+    next_cursor = fields.String(
+        allow_none=True,
+        metadata={"description": "Pass as cursor for the next page of findings; null on the last"},
+    )
 
 
 class ReconciliationRunArgs(schemas.PageArgs):
@@ -160,6 +168,14 @@ class ReconciliationRunArgs(schemas.PageArgs):
 
 class ReconciliationResultArgs(ma.Schema):
     outcome = fields.String(load_default=None, validate=validate.Length(1, 32))
+    limit = fields.Integer(
+        load_default=500, validate=validate.Range(1, 1000), metadata={"description": "1 to 1000"}
+    )
+    cursor = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[0-9]{1,18}$"),
+        metadata={"description": "next_cursor of the previous page"},
+    )
 
 
 class ReconciliationLineSchema(ma.Schema):
@@ -245,30 +261,35 @@ class StatementLineReasonIn(schemas.Strict):
 @requires(*MANAGERS)
 @errors(400, 409, 413, 415, 422)
 @blp.arguments(BankStatementImportIn)
-@blp.response(201, StatementImportSchema)
+@blp.response(202, job_schemas.JobSchema)
 def import_bank_statement(data):
-    """Import a bank statement CSV (base64); malformed lines import nothing unless skipped
+    """Import a bank statement CSV (base64) in the background; poll the job it answers with
 
-    Lines are stored once each by fingerprint, so importing a file (or an overlapping one)
-    again adds nothing. Errors list each bad line by its number.
+    The file is checked at once (base64, size, layout) and imported and matched by a
+    worker: 202 with the ``bank_import`` job and a ``Location`` to poll
+    (``GET /api/v1/jobs/{id}``). Its result has import_id, run_id, lines_read, lines_new,
+    duplicates, matched, suggested, unmatched, donations_recorded, bad_line_count and the
+    first 500 bad_lines. Malformed lines fail the job (error code bank_statement_invalid,
+    the lines in its result) and import nothing unless skip_bad_lines. Lines are stored
+    once each by fingerprint, so importing a file (or an overlapping one) again adds
+    nothing; the same file posted again while its job is unfinished answers that job.
     """
     try:
         raw = base64.b64decode(data["content"], validate=True)
     except (binascii.Error, ValueError):
         raise ApiError(422, "content is not base64.", fields={"content": ["not base64"]}) from None
     with atomic(db_session()) as session:
-        report = reconciliation_runs.import_bank_statement(
+        job, created = bank_import.submit(
             session,
-            raw,
+            data=raw,
+            filename=data["filename"],
             mapping=data["mapping"],
             encoding=data["encoding"],
             account=data["account"],
-            name=data["filename"],
             skip_bad_lines=data["skip_bad_lines"],
-            actor=user(),
-            scheme=current_app.extensions["placefund.va_scheme"],
+            actor_id=user().id,
         )
-        return session.get(StatementImport, report.import_id), 201
+    return accepted(job, created=created)
 
 
 @blp.route("/stripe-imports", methods=["POST"])
@@ -354,9 +375,10 @@ def list_runs(args):
 
 
 class _RunView:
-    def __init__(self, run, results):
+    def __init__(self, run, results, next_cursor):
         self._run = run
         self.results = results
+        self.next_cursor = next_cursor
 
     def __getattr__(self, name):
         return getattr(self._run, name)
@@ -368,12 +390,18 @@ class _RunView:
 @blp.arguments(ReconciliationResultArgs, location="query")
 @blp.response(200, ReconciliationRunDetailSchema)
 def get_run(args, run_id):
-    """A run with its findings (filter by outcome: matched, suggested, missing_in_ledger...)"""
+    """A run with a page of its findings (filter by outcome: matched, suggested...)"""
     session = db_session()
     run = session.get(ReconciliationRun, run_id)
     if run is None:
         raise NotFound(f"Reconciliation run {run_id} does not exist.")
-    return _RunView(run, reconciliation_runs.results_of(session, run_id, args["outcome"]))
+    limit = args["limit"]
+    results = reconciliation_runs.results_of(
+        session, run_id, args["outcome"], limit=limit + 1, after=decode_cursor(args["cursor"])
+    )
+    more = len(results) > limit
+    results = results[:limit]
+    return _RunView(run, results, str(results[-1].id) if more else None)
 
 
 @blp.route("/lines", methods=["GET"])

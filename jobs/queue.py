@@ -189,30 +189,46 @@ class Queue:
         message was lost. Returns the ids handed out."""
         now = now or utcnow()
         with self.database.session() as session, session.begin():
+            made = []
             for kind in KINDS.values():
                 if kind.schedule is not None and kind.schedule(now):
-                    records.submit_slot(session, kind.name, now)
-            ids = records.lost(session, now)
+                    job, created = records.submit_slot(session, kind.name, now)
+                    if created:
+                        made.append(job.id)
+            # A slot's new job is marked enqueued now, so ``lost`` would leave it for two
+            # minutes: it travels with this sweep's messages (only the sweep that made it)
+            ids = made + records.lost(session, now)
         for job_id in ids:
             self.enqueue_quietly(job_id)
         if ids:
             log.info("jobs handed out by the sweep", extra={"jobs": ids})
         return ids
 
+    def close(self) -> None:
+        """Close huey's own connections (PostgreSQL: one, opened on first use, which huey
+        otherwise leaves to the garbage collector). The queue opens them again if used."""
+        self.huey.storage.close()
+
     def depth(self) -> int:
         """Messages waiting in the queue (delayed ones included)."""
         return self.huey.pending_count() + self.huey.scheduled_count()
 
     def drain(self) -> int:
-        """Run every message waiting now, in this process, as a worker would (tests and
+        """Run every message due now, in this process, as a worker would (tests and
         ``placefund jobs run``). Returns how many ran."""
         ran = 0
         while True:
+            # Delayed messages now due join the queue, as the consumer's scheduler does
+            for due in self.huey.read_schedule():
+                self.huey.enqueue(due)
             task = self.huey.dequeue()
             if task is None:
                 return ran
+            # A message for later (a retry's backoff) goes back to huey's schedule untouched
+            # and is not counted: only what ran is
+            if self.huey.ready_to_run(task):
+                ran += 1
             self.huey.execute(task)
-            ran += 1
 
 
 __all__ = ["Queue", "crontab", "make_huey", "storage_path"]

@@ -70,6 +70,16 @@ def alive_here(worker: str | None) -> bool:
         return False
 
 
+def dead_here(worker: str | None) -> bool:
+    """Whether ``worker`` ran on this machine and its process is gone (killed, crashed): its
+    jobs need not wait for their heartbeat to go stale, so a worker restarted at once takes
+    them up at once (its first sweep)."""
+    if not worker:
+        return False
+    host = worker.partition(":")[0]
+    return host == socket.gethostname() and not alive_here(worker)
+
+
 def backoff(attempts: int) -> float:
     first, longest = BACKOFF
     return min(longest, first * 2 ** max(0, attempts - 1))
@@ -154,6 +164,9 @@ def claim(
     mine = own_orphan and job.status == "running" and job.worker == worker
     if job.status == "running" and not mine and alive_here(job.worker):
         return False
+    gone = Job.heartbeat_at < now - STALE_AFTER
+    if job.status == "running" and dead_here(job.worker):
+        gone = Job.worker == job.worker  # its process is gone: still held by that one?
     result = session.execute(
         update(Job)
         .where(
@@ -168,7 +181,7 @@ def claim(
                     Job.status == "running",
                     or_(
                         Job.heartbeat_at.is_(None),
-                        Job.heartbeat_at < now - STALE_AFTER,
+                        gone,
                         Job.worker == worker if mine else false(),
                     ),
                 ),
@@ -308,13 +321,16 @@ def fail(
 
 
 def cancelled(session: Session, job_id: int, worker: str) -> None:
-    """The worker stopped a job asked to stop, its work rolled back."""
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
-        .values(phase="cancelled", **_finish_values("cancelled"))
-        .execution_options(synchronize_session=False)
-    )
+    """The worker stopped a job asked to stop, its work rolled back. Like any finished job
+    it frees its file's key: the same file may be uploaded again."""
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.status != "running" or job.worker != worker:
+        return
+    for key, value in _finish_values("cancelled").items():
+        setattr(job, key, value)
+    job.phase = "cancelled"
+    _clear_key(job)
+    session.flush()
 
 
 # --- a person's side ----------------------------------------------------------------------------
@@ -362,7 +378,8 @@ def retry(session: Session, job_id: int) -> Job:
             reason="job_not_retryable",
             params={"id": job_id, "status": job.status},
         )
-    if not KINDS[job.kind].retryable(job):
+    spec = KINDS.get(job.kind)  # a kind this code no longer has cannot run
+    if spec is None or not spec.retryable(job):
         raise InvalidState(
             f"Job {job_id} cannot run again: what it needed is gone (its file was refused).",
             reason="job_not_runnable",
@@ -378,16 +395,20 @@ def retry(session: Session, job_id: int) -> Job:
 
 
 def lost(session: Session, now: dt.datetime | None = None) -> list[int]:
-    """Jobs whose message was lost: running ones whose worker went silent, queued ones
-    that are due and whose message nobody took. Marks them handed out now."""
+    """Jobs whose message was lost: running ones whose worker went silent (or, on this
+    machine, died), queued ones that are due and whose message nobody took. Marks them
+    handed out now."""
     now = now or utcnow()
-    stale = session.execute(
-        select(Job.id, Job.worker).where(
-            Job.status == "running",
-            or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < now - STALE_AFTER),
-        )
+    running = session.execute(
+        select(Job.id, Job.worker, Job.heartbeat_at).where(Job.status == "running")
     ).all()
-    ids = [job_id for job_id, worker in stale if not alive_here(worker)]
+    # Silent for too long, or held by a process of this machine that is gone
+    ids = [
+        job_id
+        for job_id, worker, beat_at in running
+        if (beat_at is None or beat_at < now - STALE_AFTER or dead_here(worker))
+        and not alive_here(worker)
+    ]
     waiting = list(
         session.scalars(
             select(Job.id).where(

@@ -74,4 +74,5 @@ def run(
         if sealer is not None:
             sealer.join(timeout=5)
         runner.stop_heartbeat()
+        queue.close()
         log.info("worker stopped", extra={"worker": runner.worker})

@@ -26,6 +26,7 @@ from foundation.errors import (
 )
 from identity.models import Organisation, User
 from identity.roles import ROLES, require_manager
+from ledger.listings import Page, page
 from matching import instance as instance_json
 from matching.errors import InvalidInstance
 from matching.models import (
@@ -532,6 +533,50 @@ def partnerships(session: Session, actor: User):
             )
         )
     return session.scalars(query).all()
+
+
+# --- keyset-paged lists (the API): newest first, a page at a time -----------------------------
+# A national fund holds tens of thousands of offers and requests and hundreds of thousands of
+# proposals: a list reads one page (``id < after``) from the primary key, never all of them.
+
+
+def offers_page(session: Session, actor: User, *, limit: int, after: int | None) -> Page:
+    """Offers a user may see (a company its own, managers all), newest first."""
+    query = select(MatchOffer)
+    if not actor.is_manager:
+        query = query.where(MatchOffer.company_id == actor.organisation_id)
+    return page(session, query, MatchOffer.id, limit=limit, after=after)
+
+
+def requests_page(session: Session, actor: User, *, limit: int, after: int | None) -> Page:
+    """Requests a user may see (a business its own, managers all), newest first."""
+    query = select(MatchRequest)
+    if not actor.is_manager:
+        query = query.where(MatchRequest.business_id == actor.organisation_id)
+    return page(session, query, MatchRequest.id, limit=limit, after=after)
+
+
+def proposals_page(
+    session: Session, actor: User, *, run_id: int | None, limit: int, after: int | None
+) -> Page:
+    """``visible_proposals``, one page: the next ``after`` is the last id when more follow."""
+    items = visible_proposals(session, actor, run_id=run_id, limit=limit + 1, after=after)
+    more = len(items) > limit
+    items = list(items[:limit])
+    return Page(items, items[-1].id if more else None)
+
+
+def partnerships_page(session: Session, actor: User, *, limit: int, after: int | None) -> Page:
+    """Partnerships a user may see (each side its own, managers all), newest first."""
+    query = select(Partnership)
+    if not actor.is_manager:
+        query = query.where(
+            or_(
+                Partnership.company_id == actor.organisation_id,
+                Partnership.business_id == actor.organisation_id,
+            )
+        )
+    return page(session, query, Partnership.id, limit=limit, after=after)
 
 
 def partner_contacts(session: Session, actor: User, partnership: Partnership, org_id: int):

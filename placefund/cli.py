@@ -290,7 +290,9 @@ def _job_step(step, job_id: int, *, enqueue: bool):
     except LedgerError as exc:
         raise click.ClickException(exc.detail) from exc
     if enqueue:
-        Queue(database).enqueue_quietly(job_id)
+        queue = Queue(database)
+        queue.enqueue_quietly(job_id)
+        queue.close()
     click.echo(line)
 
 

@@ -30,7 +30,7 @@ MODULES = (
     ledger.fund.models,  # projects, pledges, donations, disbursements, revenue returns
     ledger.payments.models,  # card payments, Stripe events
     ledger.reconciliation.models,  # statements, their lines, reconciliation runs
-    admin.models,  # console sessions, recovery codes, import jobs
+    admin.models,  # console sessions, recovery codes
     matching.models,  # offers, requests, match runs, proposals, partnerships
     ledger.fund.receipt_models,  # receipt numbers and counters
     jobs.models,  # background jobs and the workers' heartbeats

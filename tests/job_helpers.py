@@ -25,11 +25,14 @@ def run_jobs(app, *, rounds: int = 10) -> int:
     many messages ran."""
     queue, _runner = worker_for(app)
     total = 0
-    for _ in range(rounds):
-        ran = queue.drain()
-        total += ran
-        if not ran:
-            break
+    try:
+        for _ in range(rounds):
+            ran = queue.drain()
+            total += ran
+            if not ran:
+                break
+    finally:
+        queue.close()  # on PostgreSQL, huey's connection (a ResourceWarning otherwise)
     return total
 
 
@@ -39,3 +42,8 @@ def worker_beating(database) -> Runner:
     runner = Runner(database, {})
     runner.beat_once()
     return runner
+
+
+def close_queue(app) -> None:
+    """Close the connection the app's own queue opened to enqueue (PostgreSQL)."""
+    app.extensions["placefund.queue"].close()

@@ -1,3 +1,3 @@
 """Every kind of job, registered by importing its module (``jobs.registry.kind``)."""
 
-from jobs.kinds import maintenance  # noqa: F401
+from jobs.kinds import bank_import, maintenance  # noqa: F401

@@ -1164,11 +1164,25 @@ def ignore_line(
     return line
 
 
-def results_of(session: Session, run_id: int, outcome: str | None = None):
+def results_of(
+    session: Session,
+    run_id: int,
+    outcome: str | None = None,
+    *,
+    limit: int | None = None,
+    after: int | None = None,
+):
+    """A run's findings in the order they were made; with ``limit``, the ``limit`` after the
+    finding ``after`` (a run over a 200,000-line statement is read a page at a time)."""
     query = select(ReconciliationResult).where(ReconciliationResult.run_id == run_id)
     if outcome:
         query = query.where(ReconciliationResult.outcome == outcome)
-    return session.scalars(query.order_by(ReconciliationResult.id)).all()
+    if after is not None:
+        query = query.where(ReconciliationResult.id > after)
+    query = query.order_by(ReconciliationResult.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return session.scalars(query).all()
 
 
 __all__ = [

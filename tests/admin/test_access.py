@@ -26,6 +26,7 @@ MANAGER_PAGES = [
     "/console/ledger/periods",
     "/console/matching",
     "/console/reconciliation",
+    "/console/jobs",
 ]
 
 

@@ -25,6 +25,7 @@ from tests.admin.conftest import (
     seed_bank_line_to_confirm,
     seed_published_proposal,
 )
+from tests.job_helpers import worker_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -59,7 +60,21 @@ def served(browser_db):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    # A worker beside the server: the jobs the pages queue (bank imports) run as they would
+    # under `placefund worker`, through its Runner, on the queue's real storage
+    queue, _runner = worker_for(app)
+    stopping = threading.Event()
+
+    def work() -> None:
+        while not stopping.is_set():
+            if not queue.drain():
+                stopping.wait(0.1)
+
+    worker = threading.Thread(target=work, name="test-worker", daemon=True)
+    worker.start()
     yield f"http://127.0.0.1:{server.server_port}", ids, emails
+    stopping.set()
+    worker.join(timeout=30)
     server.shutdown()
     thread.join(timeout=5)
     server.server_close()
@@ -287,12 +302,12 @@ def test_a_bank_upload_shows_its_progress_live(browser, served, tmp_path, monkey
     own script, under the console's CSP) until the run is ready."""
     import threading as _threading
 
-    from admin import imports
+    from jobs.kinds import bank_import
     from tests.admin.conftest import bank_csv
 
     base_url, _ids, emails = served
     release = _threading.Event()
-    original = imports._match
+    original = bank_import._match
 
     def held(*args, **kwargs):
         # Hold the job between the committed import and the matching step, so the page is
@@ -300,7 +315,7 @@ def test_a_bank_upload_shows_its_progress_live(browser, served, tmp_path, monkey
         release.wait(timeout=30)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(imports, "_match", held)
+    monkeypatch.setattr(bank_import, "_match", held)
     statement = tmp_path / "november.csv"
     statement.write_bytes(
         bank_csv(

@@ -33,7 +33,7 @@ from tests.admin.language_checks import SIMPLIFIED_ONLY
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("foundation", "ledger", "matching", "api", "admin")
 #: Where errors are raised (foundation only defines them)
-RAISING = ("ledger", "matching", "identity", "api", "admin")
+RAISING = ("ledger", "matching", "identity", "jobs", "api", "admin")
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
@@ -134,6 +134,7 @@ def test_the_scan_finds_the_codes_it_should():
     assert errors["invalid_state.approve_not_reserved"].startswith("ledger/fund/disbursements.py")
     assert errors["insufficient_funds.not_enough"].startswith("ledger/books/posting.py")
     assert "infeasible.about" in errors and "validation_error.amounts_differ" in errors
+    assert errors["invalid_state.job_not_retryable"].startswith("jobs/records.py")
     assert fields["closed_date"].startswith("ledger/books/posting.py")
     assert "amounts_differ" in fields and "multiple_of" in fields
 

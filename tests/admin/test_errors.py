@@ -13,9 +13,9 @@ import foundation.errors
 import ledger.reconciliation.bank_files
 import matching.errors
 from admin import error_messages, messages, reports
-from admin.imports import FILE_ERRORS
 from api import organisations as api_organisations
 from foundation.errors import FieldMessage, InsufficientFunds, LedgerError, PeriodClosed
+from jobs.kinds.bank_import import FILE_ERRORS
 from ledger import listings
 from tests.admin.conftest import csrf_token, post_form
 

@@ -1,32 +1,24 @@
-"""Bank statement uploads as background import jobs: the job row, its progress page and JSON
-status, bad files, interrupted and resumed jobs, and who may see them."""
+"""Bank statement uploads as ``bank_import`` jobs: the upload queues a job, a worker (here
+``tests.job_helpers.run_jobs``, the worker's own Runner) runs it; the progress page and its
+JSON status, bad files, failed and resumed jobs, and who may see them."""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
-from admin import imports
-from admin.models import ImportJob
-from identity.models import User
+from jobs import records
+from jobs.kinds import bank_import
+from jobs.models import Job
 from ledger.reconciliation import runs as reconciliation_runs
 from ledger.reconciliation.models import ReconciliationRun, StatementImport, StatementLine
 from tests.admin.conftest import bank_csv, csrf_token
+from tests.job_helpers import run_jobs
 
 BANK = Path(__file__).parents[1] / "fixtures" / "bank"
-
-
-@pytest.fixture(autouse=True)
-def _stop_runner(app):
-    yield
-    runner = app.extensions.get("placefund.import_jobs")
-    if runner is not None:
-        runner.shutdown()
 
 
 def upload(c, content: bytes, **fields):
@@ -45,16 +37,37 @@ def finished(console, response) -> int:
     """Wait for the job the upload started; its id."""
     assert response.status_code == 303, response.text
     job_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
-    imports.runner(console.app).wait(job_id)
+    run_jobs(console.app)
     return job_id
 
 
-def job(console, job_id: int) -> ImportJob:
+def job(console, job_id: int) -> Job:
     with console.database.session() as s:
-        row = s.get(ImportJob, job_id)
-        _ = row.content  # deferred: load it before the session closes
+        row = s.get(Job, job_id)
+        _ = row.payload  # deferred: load it before the session closes
         s.expunge(row)
         return row
+
+
+def result(row: Job) -> dict:
+    return json.loads(row.result or "{}")
+
+
+def queued_job(console, content: bytes, filename: str = "a.csv") -> Job:
+    """A job recorded as the upload records it, with no worker to run it yet."""
+    with console.database.session() as s, s.begin():
+        row, _created = bank_import.submit(
+            s,
+            data=content,
+            filename=filename,
+            mapping="generic",
+            encoding=None,
+            skip_bad_lines=False,
+            actor_id=console.ids["user_ndc"],
+        )
+        s.flush()
+        s.expunge(row)
+    return row
 
 
 def count(console, model) -> int:
@@ -65,22 +78,30 @@ def count(console, model) -> int:
 def test_an_upload_runs_as_a_job_and_its_page_shows_the_outcome(console):
     c = console.client("ndc")
     content = bank_csv(("2026-11-02", "利息", "12"), ("2026-11-03", "手續費", "-30"))
-    job_id = finished(console, upload(c, content))
+    response = upload(c, content)
+    assert response.status_code == 303
+    job_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    waiting = c.get(f"/console/reconciliation/imports/{job_id}/status").json
+    assert (waiting["status"], waiting["status_label"]) == ("queued", "等待中")
+    assert count(console, StatementLine) == 0  # nothing happens in the web process
+    run_jobs(console.app)
     row = job(console, job_id)
-    assert (row.status, row.phase) == ("succeeded", "done")
-    assert (row.lines_total, row.lines_done, row.lines_new, row.duplicates) == (2, 2, 2, 0)
-    assert row.unmatched == 2 and row.matched == 0 and row.bad_line_count == 0
-    assert row.content is None  # the lines are stored; the file is not kept twice
-    assert row.import_id is not None and row.run_id is not None
-    assert row.attempts == 1
+    assert (row.kind, row.status, row.phase) == ("bank_import", "succeeded", "done")
+    assert (row.progress_total, row.progress_done) == (2, 2)
+    r = result(row)
+    assert (r["lines_read"], r["lines_new"], r["duplicates"]) == (2, 2, 0)
+    assert r["unmatched"] == 2 and r["matched"] == 0 and r["bad_line_count"] == 0
+    assert row.payload is None  # the lines are stored; the file is not kept twice
+    assert r["import_id"] is not None and r["run_id"] is not None
+    assert row.attempts == 1 and row.created_by_id == console.ids["user_ndc"]
 
     page = c.get(f"/console/reconciliation/imports/{job_id}")
     assert page.status_code == 200
     assert 'id="job-status" class="status succeeded">完成<' in page.text
     assert 'id="count-lines-new">2<' in page.text
-    assert f'href="/console/reconciliation/runs/{row.run_id}"' in page.text
+    assert f'href="/console/reconciliation/runs/{r["run_id"]}"' in page.text
     assert 'http-equiv="refresh"' not in page.text  # finished: nothing left to refresh
-    assert c.get(f"/console/reconciliation/runs/{row.run_id}").status_code == 200
+    assert c.get(f"/console/reconciliation/runs/{r['run_id']}").status_code == 200
 
     status = c.get(f"/console/reconciliation/imports/{job_id}/status")
     assert status.mimetype == "application/json"
@@ -91,22 +112,19 @@ def test_an_upload_runs_as_a_job_and_its_page_shows_the_outcome(console):
     assert st["status_label"] == "完成" and st["error"] is None
 
     queue = c.get("/console/reconciliation")
-    assert f'id="import-{job_id}"' in queue.text
+    assert f'id="import-{job_id}"' in queue.text and "statement.csv" in queue.text
+
+    # The jobs page names the import's figures in words too, never by their keys
+    on_jobs_page = c.get(f"/console/jobs/{job_id}").text
+    assert "新增筆數" in on_jobs_page and "檔案中的筆數" in on_jobs_page
+    assert "lines_new" not in on_jobs_page and "lines new" not in on_jobs_page
 
 
 def test_the_progress_page_polls_with_its_own_script_and_refreshes_without_it(console):
-    with console.database.session() as s, s.begin():
-        queued = imports.create_job(
-            s,
-            actor=s.get(User, console.ids["user_ndc"]),
-            data=bank_csv(("2026-11-02", "利息", "12")),
-            filename="waiting.csv",
-            mapping="generic",
-            encoding=None,
-            skip_bad_lines=False,
-        )
+    queued = queued_job(console, bank_csv(("2026-11-02", "利息", "12")), "waiting.csv")
     page = console.client("ndc").get(f"/console/reconciliation/imports/{queued.id}")
     assert page.status_code == 200
+    assert "waiting.csv" in page.text
     assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page.text
     assert '<script src="/console/static/import-progress.js" defer></script>' in page.text
     assert f'data-status-url="/console/reconciliation/imports/{queued.id}/status"' in page.text
@@ -124,9 +142,10 @@ def test_bad_lines_fail_the_job_with_their_numbers_and_import_nothing(console):
     job_id = finished(console, upload(c, content))
     row = job(console, job_id)
     assert row.status == "failed" and row.error_code == "bank_statement_invalid"
-    assert row.bad_line_count == 1 and {b["line"] for b in imports.bad_lines(row)} == {3}
-    assert row.import_id is None and row.content is None
-    assert not imports.resumable(row)
+    assert row.attempts == 1  # the file's fault: no retry
+    r = result(row)
+    assert r["bad_line_count"] == 1 and {b["line"] for b in r["bad_lines"]} == {3}
+    assert "import_id" not in r and row.payload is None
     assert count(console, StatementImport) == 0 and count(console, StatementLine) == 0
     page = c.get(f"/console/reconciliation/imports/{job_id}")
     assert "1 行格式錯誤，未匯入任何資料。" in page.text
@@ -136,11 +155,13 @@ def test_bad_lines_fail_the_job_with_their_numbers_and_import_nothing(console):
     assert st["bad_lines"][0]["line"] == 3
     assert "日期" in st["bad_lines"][0]["message"]  # the Chinese message of the parser
 
-    # The same file with "skip bad lines": the good line is imported, the bad one listed.
+    # The same file with "skip bad lines" (the refused job no longer holds the file's key):
+    # the good line is imported, the bad one listed.
     skipped = finished(console, upload(c, content, skip_bad_lines="y"))
+    assert skipped != job_id
     row = job(console, skipped)
     assert row.status == "succeeded"
-    assert (row.lines_new, row.bad_line_count) == (1, 1)
+    assert (result(row)["lines_new"], result(row)["bad_line_count"]) == (1, 1)
     assert count(console, StatementImport) == 1
 
 
@@ -153,6 +174,7 @@ def test_an_unreadable_file_fails_with_a_translated_reason(console):
     assert row.error_code == "bank_statement_unreadable"
     st = c.get(f"/console/reconciliation/imports/{job_id}/status").json
     assert st["error"].startswith("The file has no header row with the columns")
+    assert st["status_label"] == "Failed"
     assert "標題" not in st["error"]
     assert count(console, StatementImport) == 0
 
@@ -162,7 +184,7 @@ def test_an_empty_or_missing_file_is_refused_on_the_form(console):
     empty = upload(c, b"")
     assert empty.status_code == 422
     assert 'id="statement-error"' in empty.text
-    assert count(console, ImportJob) == 0
+    assert count(console, Job) == 0
 
 
 def test_a_big5_bank_export(console):
@@ -171,59 +193,24 @@ def test_a_big5_bank_export(console):
     job_id = finished(console, upload(c, content, mapping="tw_bank", encoding="big5"))
     row = job(console, job_id)
     assert row.status == "succeeded", row.error_detail
-    assert row.lines_new == row.lines_total > 0
+    assert result(row)["lines_new"] == row.progress_total > 0
     assert count(console, StatementImport) == 1
 
 
 def test_the_same_file_while_it_is_being_imported_starts_nothing_new(console):
     content = bank_csv(("2026-11-02", "利息", "12"))
-    with console.database.session() as s, s.begin():
-        queued = imports.create_job(
-            s,
-            actor=s.get(User, console.ids["user_ndc"]),
-            data=content,
-            filename="a.csv",
-            mapping="generic",
-            encoding=None,
-            skip_bad_lines=False,
-        )
-    again = upload(console.client("ndc"), content)
+    queued = queued_job(console, content)
+    c = console.client("ndc")
+    again = upload(c, content)
     assert again.status_code == 303
     assert again.headers["Location"].endswith(f"/imports/{queued.id}")
-    assert count(console, ImportJob) == 1
-
-
-def test_an_abandoned_job_is_marked_interrupted_and_resumes(console):
-    content = bank_csv(("2026-11-02", "利息", "12"))
-    with console.database.session() as s, s.begin():
-        row = imports.create_job(
-            s,
-            actor=s.get(User, console.ids["user_ndc"]),
-            data=content,
-            filename="a.csv",
-            mapping="generic",
-            encoding=None,
-            skip_bad_lines=False,
-        )
-        # Its process died while it ran: the heartbeat stopped a while ago.
-        row.status, row.phase = "running", "importing"
-        row.heartbeat_at = dt.datetime.now(dt.UTC) - imports.STALE_AFTER * 2
-    c = console.client("ndc")
-    page = c.get(f"/console/reconciliation/imports/{row.id}")
-    assert "匯入未完成即中斷（伺服器重新啟動）。" in page.text
-    assert 'id="resume-form"' in page.text
-    assert job(console, row.id).error_code == "interrupted"
-    resumed = c.post(
-        f"/console/reconciliation/imports/{row.id}/resume",
-        data={"csrf_token": csrf_token(page.text)},
-    )
-    assert resumed.status_code == 303
-    imports.runner(console.app).wait(row.id)
-    done = job(console, row.id)
-    assert (done.status, done.lines_new, done.attempts) == ("succeeded", 1, 1)
+    assert "此檔案正在匯入中" in c.get(again.headers["Location"]).text
+    assert count(console, Job) == 1
 
 
 def test_a_job_that_failed_after_its_import_resumes_at_matching(console, monkeypatch):
+    """A failure the file is not to blame for is retried by itself (backoff); once out of
+    attempts, "Resume" runs it again, straight to matching."""
     real = reconciliation_runs.run_bank
     calls = []
 
@@ -237,21 +224,33 @@ def test_a_job_that_failed_after_its_import_resumes_at_matching(console, monkeyp
     c = console.client("ndc")
     job_id = finished(console, upload(c, bank_csv(("2026-11-02", "利息", "12"))))
     row = job(console, job_id)
-    assert (row.status, row.error_code) == ("failed", "internal_error")
-    assert row.import_id is not None and imports.resumable(row)
+    # Queued again after a backoff, the import kept
+    assert (row.status, row.phase, row.error_code) == ("queued", "waiting", "RuntimeError")
+    assert row.run_after is not None and result(row)["import_id"] is not None
     assert count(console, StatementLine) == 1  # the import committed
+    st = c.get(f"/console/reconciliation/imports/{job_id}/status").json
+    assert st["phase_label"] == "等待重試" and st["error"] == "發生未預期的錯誤。"
+    # Out of attempts: failed, and the manager resumes it
+    with console.database.session() as s, s.begin():
+        s.get(Job, job_id).max_attempts = 1
+        s.get(Job, job_id).status = "running"
+        worker = s.get(Job, job_id).worker
+        records.fail(s, job_id, worker, code="RuntimeError", detail={}, retry=True)
     page = c.get(f"/console/reconciliation/imports/{job_id}")
-    assert "發生未預期的錯誤。" in page.text
-    c.post(
+    assert 'id="resume-form"' in page.text
+    resumed = c.post(
         f"/console/reconciliation/imports/{job_id}/resume",
         data={"csrf_token": csrf_token(page.text)},
     )
-    imports.runner(console.app).wait(job_id)
+    assert resumed.status_code == 303
+    assert "匯入繼續進行" in c.get(resumed.headers["Location"]).text
+    run_jobs(console.app)
     row = job(console, job_id)
-    assert row.status == "succeeded" and row.attempts == 2
+    assert row.status == "succeeded" and row.attempts == 1
     # Straight to matching: one import, one run, the same line
     assert count(console, StatementImport) == 1 and count(console, StatementLine) == 1
     assert count(console, ReconciliationRun) == 1
+    assert len(calls) == 2
 
 
 def test_a_file_error_is_not_resumable(console):
@@ -267,6 +266,23 @@ def test_a_file_error_is_not_resumable(console):
     assert "無法繼續" in c.get(refused.headers["Location"]).text
 
 
+def test_a_cancelled_import_can_be_resumed(console):
+    queued = queued_job(console, bank_csv(("2026-11-02", "利息", "12")))
+    with console.database.session() as s, s.begin():
+        records.cancel(s, queued.id)
+    c = console.client("ndc")
+    page = c.get(f"/console/reconciliation/imports/{queued.id}")
+    assert 'id="job-status" class="status cancelled">已取消<' in page.text
+    assert 'id="resume-form"' in page.text
+    c.post(
+        f"/console/reconciliation/imports/{queued.id}/resume",
+        data={"csrf_token": csrf_token(page.text)},
+    )
+    run_jobs(console.app)
+    assert job(console, queued.id).status == "succeeded"
+    assert count(console, StatementLine) == 1
+
+
 def test_only_managers_see_import_jobs(console):
     c = console.client("ndc")
     job_id = finished(console, upload(c, bank_csv(("2026-11-02", "利息", "12"))))
@@ -280,9 +296,20 @@ def test_only_managers_see_import_jobs(console):
             assert response.status_code == 403, url
             assert response.mimetype == "text/html"
             assert "statement.csv" not in response.text
+        refused = other.post(f"/console/reconciliation/imports/{job_id}/resume")
+        assert refused.status_code in (400, 403)
     anonymous = console.client().get(f"/console/reconciliation/imports/{job_id}/status")
     assert anonymous.status_code == 302
     assert console.client("ndc").get("/console/reconciliation/imports/999999").status_code == 404
+
+
+def test_a_job_of_another_kind_is_not_an_import_page(console):
+    with console.database.session() as s, s.begin():
+        other, _ = records.submit(s, "seal")
+        s.flush()
+        other_id = other.id
+    page = console.client("ndc").get(f"/console/reconciliation/imports/{other_id}")
+    assert page.status_code == 404
 
 
 def test_the_upload_refuses_a_post_without_the_csrf_token(console):
@@ -293,23 +320,4 @@ def test_the_upload_refuses_a_post_without_the_csrf_token(console):
         content_type="multipart/form-data",
     )
     assert response.status_code == 400
-    assert count(console, ImportJob) == 0
-
-
-def test_mark_abandoned_leaves_live_jobs_alone(console):
-    with console.database.session() as s, s.begin():
-        actor = s.get(User, console.ids["user_ndc"])
-        live = imports.create_job(
-            s, actor=actor, data=b"a", filename="a", mapping="generic", encoding=None,
-            skip_bad_lines=False,
-        )  # fmt: skip
-        dead = imports.create_job(
-            s, actor=actor, data=b"b", filename="b", mapping="generic", encoding=None,
-            skip_bad_lines=False,
-        )  # fmt: skip
-        dead.heartbeat_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    with console.database.session() as s, s.begin():
-        assert imports.mark_abandoned(s) == 1
-    assert job(console, live.id).status == "queued"
-    assert job(console, dead.id).status == "failed"
-    assert json.loads(job(console, dead.id).bad_lines) == []
+    assert count(console, Job) == 0

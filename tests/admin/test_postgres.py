@@ -34,56 +34,60 @@ def test_console_pages_on_postgres(pg):
 def test_import_jobs_on_postgres_show_progress_while_the_import_runs(pg, monkeypatch):
     """PostgreSQL takes a second writer: each stored chunk is visible to others before the
     import commits (SQLite shows the figures at each step's commit)."""
+    import json
+
     from sqlalchemy import select
 
-    from admin import imports
-    from admin.models import ImportJob
-    from identity.models import User
+    from jobs.kinds import bank_import
+    from jobs.models import Job
+    from jobs.runner import JobContext, Runner
     from ledger.reconciliation import runs
     from tests.admin.conftest import bank_csv
 
     ids, _emails, _tokens = build_console_world(pg)
     monkeypatch.setattr(runs, "CHUNK", 1)
     seen = []
-    original = imports._Progress.during_step
+    original = JobContext.flush_progress
 
-    def spy(self, **values):
-        original(self, **values)
+    def spy(self):
+        original(self)
+        if not self.in_write:
+            return
         with pg.engine.connect() as conn:  # another connection, as the status page has
             seen.append(
                 conn.execute(
-                    select(ImportJob.lines_done, ImportJob.import_id).where(
-                        ImportJob.id == self.job_id
-                    )
+                    select(Job.progress_done, Job.result).where(Job.id == self.job_id)
                 ).one()
             )
 
-    monkeypatch.setattr(imports._Progress, "during_step", spy)
+    monkeypatch.setattr(JobContext, "flush_progress", spy)
     content = bank_csv(("2026-11-02", "利息", "12"), ("2026-11-03", "費用", "-30"),
                        ("2026-11-04", "利息", "8"))  # fmt: skip
     with pg.session() as s, s.begin():
-        job = imports.create_job(
+        job, _created = bank_import.submit(
             s,
-            actor=s.get(User, ids["user_ndc"]),
             data=content,
             filename="pg.csv",
             mapping="generic",
             encoding=None,
             skip_bad_lines=False,
+            actor_id=ids["user_ndc"],
         )
-    imports.run_job(pg, job.id)
-    assert [done for done, _ in seen] == [1, 2, 3]
-    assert all(import_id is None for _, import_id in seen)  # not committed yet
+    Runner(pg, {}).run(job.id)
+    assert [done for done, _ in seen][:3] == [1, 2, 3]
+    # not committed yet: the job does not know the import's id
+    assert all("import_id" not in json.loads(result) for _, result in seen[:3])
     with pg.session() as s:
-        row = s.get(ImportJob, job.id)
-        assert (row.status, row.lines_new, row.unmatched) == ("succeeded", 3, 3)
+        row = s.get(Job, job.id)
+        result = json.loads(row.result)
+        assert (row.status, result["lines_new"], result["unmatched"]) == ("succeeded", 3, 3)
 
 
 def test_the_upload_page_and_its_job_on_postgres(pg):
     import io
 
-    from admin import imports
     from tests.admin.conftest import bank_csv, csrf_token
+    from tests.job_helpers import close_queue, run_jobs
 
     ids, emails, _tokens = build_console_world(pg)
     app = create_app(Settings(database_url=str(pg.engine.url), secret_key="pg"), database=pg)
@@ -102,9 +106,8 @@ def test_the_upload_page_and_its_job_on_postgres(pg):
     )
     assert response.status_code == 303
     job_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    runner = imports.runner(app)
-    runner.wait(job_id)
-    runner.shutdown()
+    assert run_jobs(app) >= 1
     st = c.get(f"/console/reconciliation/imports/{job_id}/status").json
     assert st["status"] == "succeeded" and st["lines_new"] == 1
     assert ids  # the world was built in this schema
+    close_queue(app)

@@ -237,7 +237,7 @@ ENDPOINTS = [
         "POST",
         "/api/v1/reconciliation/bank-statements",
         M,
-        (201,),
+        (202,),
         body={
             "content": "ZGF0ZSxhbW91bnQKMjAyNi0xMS0wMiwiMSwwMDAiCg==",
             "mapping": "generic",
@@ -292,6 +292,10 @@ ENDPOINTS += [
         body={"decision": "accept"},
     ),
     Endpoint("GET", "/api/v1/partnerships", ANY, (200,)),
+    Endpoint("GET", "/api/v1/jobs", M, (200,)),
+    Endpoint("GET", "/api/v1/jobs/{missing}", M, (404,)),
+    Endpoint("POST", "/api/v1/jobs/{missing}/retry", M, (404,)),
+    Endpoint("POST", "/api/v1/jobs/{missing}/cancel", M, (404,)),
 ]
 
 

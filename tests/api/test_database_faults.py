@@ -154,7 +154,11 @@ def test_a_reversal_losing_the_race_on_the_unique_index_is_a_409(faulty):
 
     loser = threading.Thread(target=lose)
     loser.start()
-    with db.engine.connect() as conn:
+    # Every look in a transaction of its own: PostgreSQL takes its snapshot of
+    # pg_stat_activity at a transaction's first read of it and keeps it to the end, so
+    # looks in one transaction never see a backend that connected after the first one (the
+    # loser's, whenever the pool had no idle connection left for it)
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for _ in range(400):
             waiting = conn.scalar(
                 text("SELECT count(*) FROM pg_stat_activity WHERE :w = ANY(pg_blocking_pids(pid))"),
@@ -168,8 +172,8 @@ def test_a_reversal_losing_the_race_on_the_unique_index_is_a_409(faulty):
         else:
             activity = conn.execute(
                 text(
-                    "SELECT pid, state, wait_event_type, wait_event, left(query, 80)"
-                    " FROM pg_stat_activity WHERE datname = current_database()"
+                    "SELECT pid, state, wait_event_type, wait_event, pg_blocking_pids(pid),"
+                    " left(query, 80) FROM pg_stat_activity WHERE datname = current_database()"
                 )
             ).all()
             where = "".join(traceback.format_stack(sys._current_frames()[loser.ident]))

@@ -32,12 +32,12 @@ def test_matching_workflow_over_http(world: World):
     assert run["status"] == "reviewing" and len(run["proposals"]) == 1
     proposal = run["proposals"][0]
     assert proposal["explanation"]["components"]
-    assert world.call("company_a", "GET", "/api/v1/match/proposals").get_json() == []
+    assert world.call("company_a", "GET", "/api/v1/match/proposals").get_json()["items"] == []
 
     assert world.call("ndc", "POST", f"/api/v1/match/runs/{run['id']}/publish").status_code == 200
-    mine = world.call("company_a", "GET", "/api/v1/match/proposals").get_json()
+    mine = world.call("company_a", "GET", "/api/v1/match/proposals").get_json()["items"]
     assert [p["id"] for p in mine] == [proposal["id"]]
-    assert world.call("company_b", "GET", "/api/v1/match/proposals").get_json() == []
+    assert world.call("company_b", "GET", "/api/v1/match/proposals").get_json()["items"] == []
     path = f"/api/v1/match/proposals/{proposal['id']}"
     assert world.call("company_b", "GET", path).status_code == 404
 
@@ -45,8 +45,8 @@ def test_matching_workflow_over_http(world: World):
         answer = world.call(actor, "POST", f"{path}/response", json={"decision": "accept"})
         assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["status"] == "accepted"
-    assert len(world.call("business_x", "GET", "/api/v1/partnerships").get_json()) == 1
-    assert world.call("business_y", "GET", "/api/v1/partnerships").get_json() == []
+    assert len(world.call("business_x", "GET", "/api/v1/partnerships").get_json()["items"]) == 1
+    assert world.call("business_y", "GET", "/api/v1/partnerships").get_json()["items"] == []
 
 
 def test_a_proposal_says_who_is_still_to_answer_and_amounts_are_whole_dollars(world: World):
@@ -76,3 +76,40 @@ def test_a_proposal_says_who_is_still_to_answer_and_amounts_are_whole_dollars(wo
     world.call("company_a", "POST", f"{path}/response", json={"decision": "accept"})
     seen = world.call("business_x", "GET", path).get_json()
     assert (seen["status"], seen["stage"]) == ("published", "awaiting_business")
+
+
+def test_the_matching_lists_are_read_a_page_at_a_time_newest_first(world: World):
+    made = []
+    for budget in (100_000, 200_000, 300_000, 400_000, 500_000):
+        offer = world.call(
+            "company_a",
+            "POST",
+            "/api/v1/match/offers",
+            json={"kinds": ["sponsorship"], "budget": budget},
+        )
+        made.append(offer.get_json()["id"])
+    world.call(
+        "company_b", "POST", "/api/v1/match/offers", json={"kinds": ["investment"], "budget": 1000}
+    )
+
+    seen, cursor = [], None
+    while True:
+        query = "?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = world.call("company_a", "GET", f"/api/v1/match/offers{query}").get_json()
+        assert len(page["items"]) <= 2
+        seen += [o["id"] for o in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    # Newest first, each once, and only company A's own
+    assert seen == sorted(made, reverse=True)
+    everything = world.call("ndc", "GET", "/api/v1/match/offers?limit=200").get_json()["items"]
+    assert len(everything) == 6
+
+    for path in ("/api/v1/match/offers", "/api/v1/match/proposals", "/api/v1/partnerships"):
+        for query in ("?cursor=abc", "?limit=0", "?limit=201", "?cursor=" + "9" * 40):
+            bad = world.call("ndc", "GET", path + query)
+            assert bad.status_code in (400, 422), (path, query)
+            assert bad.mimetype == "application/problem+json"
+    far = world.call("ndc", "GET", "/api/v1/match/requests?cursor=999999999999999999")
+    assert far.status_code == 200

@@ -14,8 +14,20 @@ from identity.tokens import issue_token
 from ledger.payments import card_payments
 from tests import factories
 from tests.api.test_webhooks import IN_ORDER, stripe_world, stripe_world_pg  # noqa: F401
+from tests.job_helpers import run_jobs
 
 BANK = Path(__file__).parent.parent / "fixtures" / "bank"
+
+
+def import_statement(world, body: dict, actor: str = "ndc") -> dict:
+    """POST a statement (202 and the job), let a worker run it, poll the job: its JSON."""
+    accepted = world.call(actor, "POST", "/api/v1/reconciliation/bank-statements", json=body)
+    assert accepted.status_code == 202, accepted.json
+    location = accepted.headers["Location"]
+    assert location == f"/api/v1/jobs/{accepted.json['id']}"
+    assert accepted.json["kind"] == "bank_import" and accepted.json["status"] == "queued"
+    run_jobs(world.client.application)
+    return world.call(actor, "GET", location).json
 
 
 def _manager(world):
@@ -115,25 +127,29 @@ def test_stripe_mismatches_are_reported(stripe_world):  # noqa: F811
 
 def test_bank_statement_import_reports_bad_lines_and_decisions_need_reasons(world):
     data = base64.b64encode((BANK / "tw_bank_malformed_big5.csv").read_bytes()).decode()
-    refused = world.call(
-        "ndc", "POST", "/api/v1/reconciliation/bank-statements", json={"content": data}
-    )
-    assert refused.status_code == 422
-    assert "line 3" in refused.json["errors"]
+    refused = import_statement(world, {"content": data})
+    assert refused["status"] == "failed" and refused["attempts"] == 1  # no retry
+    assert refused["error"]["code"] == "bank_statement_invalid"
+    assert "line 3" in refused["error"]["detail"]
+    assert 3 in {b["line"] for b in refused["result"]["bad_lines"]}
     assert world.call("ndc", "GET", "/api/v1/reconciliation/lines").json["items"] == []
-    imported = world.call(
-        "ndc",
-        "POST",
-        "/api/v1/reconciliation/bank-statements",
-        json={"content": data, "skip_bad_lines": True, "encoding": "big5"},
+    imported = import_statement(
+        world, {"content": data, "skip_bad_lines": True, "encoding": "big5"}
     )
-    assert imported.status_code == 201
-    assert (imported.json["lines_new"], imported.json["lines_skipped_bad"]) == (2, 7)
+    assert imported["status"] == "succeeded", imported
+    result = imported["result"]
+    assert (result["lines_new"], result["lines_read"], result["duplicates"]) == (2, 2, 0)
+    assert result["bad_line_count"] >= 1 and result["run_id"] is not None
+    assert result["unmatched"] + result["matched"] + result["suggested"] >= 1
+    statement = world.call(
+        "ndc", "GET", f"/api/v1/reconciliation/lines?import_id={result['import_id']}"
+    ).json
+    assert statement["total"] == 2
     run = world.call(
         "ndc",
         "POST",
         "/api/v1/reconciliation/runs",
-        json={"kind": "bank", "import_id": imported.json["id"], "dry_run": True},
+        json={"kind": "bank", "import_id": result["import_id"], "dry_run": True},
     )
     assert run.status_code == 201 and run.json["dry_run"] is True
     line = world.call("ndc", "GET", "/api/v1/reconciliation/lines").json["items"][0]
@@ -145,7 +161,8 @@ def test_bank_statement_import_reports_bad_lines_and_decisions_need_reasons(worl
     back = world.call("moea", "POST", path + "/unmatch", json={"reason": "重新核對"})
     assert back.json["status"] == "unmatched"
     runs = world.call("ndc", "GET", "/api/v1/reconciliation/runs?kind=bank").json["items"]
-    assert len(runs) == 1
+    assert len(runs) == 2  # the job's own run, then the dry run
+    assert {r["id"] for r in runs} >= {result["run_id"]}
 
 
 def test_sync_report_counts(stripe_world):  # noqa: F811
@@ -171,14 +188,10 @@ def test_statement_imports_may_be_large_other_bodies_may_not(world):
         rows.append(f'2026-11-02,"transfer {n} from a company",{100 * (n + 1)},{balance}')
     content = base64.b64encode(("\n".join(rows) + "\n").encode()).decode()
     assert len(content) > 64 * 1024
-    imported = world.call(
-        "ndc",
-        "POST",
-        "/api/v1/reconciliation/bank-statements",
-        json={"content": content, "mapping": "generic"},
-    )
-    assert imported.status_code == 201, imported.json
-    assert imported.json["lines_new"] == 3000
+    imported = import_statement(world, {"content": content, "mapping": "generic"})
+    assert imported["status"] == "succeeded", imported
+    assert imported["result"]["lines_new"] == 3000
+    assert imported["progress"] == {"done": 3000, "total": 3000}
     too_big = world.call(
         "company_a", "POST", "/api/v1/pledges", json={"amount": 100_000, "x": content}, key="k"
     )
@@ -195,13 +208,8 @@ def _import(world, n: int) -> None:
         for i in range(n)
     ]
     content = base64.b64encode(("\n".join(rows) + "\n").encode()).decode()
-    imported = world.call(
-        "ndc",
-        "POST",
-        "/api/v1/reconciliation/bank-statements",
-        json={"content": content, "mapping": "generic"},
-    )
-    assert imported.status_code == 201, imported.json
+    imported = import_statement(world, {"content": content, "mapping": "generic"})
+    assert imported["status"] == "succeeded", imported
 
 
 def test_lines_filter_by_date_amount_and_status_with_a_total(world):
@@ -231,11 +239,8 @@ def test_a_wrong_line_filter_is_a_problem_document(world, query):
 def test_confirming_a_differing_amount_through_the_api_needs_a_reason(world):
     rows = 'date,description,amount,balance,counterparty\n2026-01-05,ATM,"4,970",,\n'
     content = base64.b64encode(rows.encode()).decode()
-    world.call(
-        "ndc",
-        "POST",
-        "/api/v1/reconciliation/bank-statements",
-        json={"content": content, "mapping": "generic"},
+    assert import_statement(world, {"content": content, "mapping": "generic"})["status"] == (
+        "succeeded"
     )
     (line,) = world.call("ndc", "GET", "/api/v1/reconciliation/lines").json["items"]
     path = f"/api/v1/reconciliation/lines/{line['id']}/confirm"
@@ -245,3 +250,75 @@ def test_confirming_a_differing_amount_through_the_api_needs_a_reason(world):
     assert "NT$30" in refused.json["detail"] and "reason" in refused.json["errors"]
     done = world.call("ndc", "POST", path, json={"targets": target, "reason": "匯費"})
     assert done.status_code == 200 and done.json["status"] == "confirmed"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"content": "not base64!"}, "content"),
+        ({"content": base64.b64encode(b"date,amount\n").decode(), "mapping": "swift"}, "mapping"),
+        ({"content": ""}, "content"),
+    ],
+)
+def test_a_bad_statement_request_is_refused_at_once_and_queues_nothing(world, body, field):
+    refused = world.call("ndc", "POST", "/api/v1/reconciliation/bank-statements", json=body)
+    assert refused.status_code == 422, refused.json
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert field in str(refused.json.get("errors", refused.json))
+    assert world.call("ndc", "GET", "/api/v1/jobs?kind=bank_import").json["items"] == []
+
+
+def test_a_statement_over_24_mb_is_refused_and_queues_nothing(world):
+    big = base64.b64encode(b"x" * (24 * 1024 * 1024 + 1)).decode()
+    refused = world.call(
+        "ndc", "POST", "/api/v1/reconciliation/bank-statements", json={"content": big}
+    )
+    assert refused.status_code in (413, 422)
+    assert world.call("ndc", "GET", "/api/v1/jobs?kind=bank_import").json["items"] == []
+
+
+def test_the_same_statement_posted_twice_while_queued_is_one_job(world):
+    content = base64.b64encode(b"date,description,amount,balance\n2026-11-02,x,100,\n").decode()
+    body = {"content": content, "mapping": "generic"}
+    first = world.call("ndc", "POST", "/api/v1/reconciliation/bank-statements", json=body)
+    again = world.call("ndc", "POST", "/api/v1/reconciliation/bank-statements", json=body)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert first.json["id"] == again.json["id"]
+    run_jobs(world.client.application)
+    assert world.call("ndc", "GET", first.headers["Location"]).json["status"] == "succeeded"
+    # Finished: the same file may be imported again (its lines are then duplicates)
+    later = import_statement(world, body)
+    assert later["id"] != first.json["id"]
+    assert (later["result"]["lines_new"], later["result"]["duplicates"]) == (0, 1)
+
+
+def test_a_runs_findings_are_read_a_page_at_a_time(app, database):
+    """A run over a long statement is read in pages: every finding once, in order."""
+    from ledger.reconciliation import runs as reconciliation_runs
+
+    with database.session() as s, s.begin():
+        manager = factories.manager(s, "NDC")
+        auth = {"Authorization": f"Bearer {issue_token(s, manager, name='t')[1]}"}
+        report = reconciliation_runs.import_bank_statement(
+            s, (BANK / "generic_utf8.csv").read_bytes(), mapping="generic", actor=manager
+        )
+        run_id = reconciliation_runs.run_bank(s, import_id=report.import_id, actor=manager).id
+    client = app.test_client()
+    everything = client.get(f"/api/v1/reconciliation/runs/{run_id}", headers=auth).json
+    assert len(everything["results"]) >= 3 and everything["next_cursor"] is None
+
+    seen, cursor = [], None
+    while True:
+        query = "?limit=1" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(f"/api/v1/reconciliation/runs/{run_id}{query}", headers=auth).json
+        assert len(page["results"]) == 1
+        seen += [r["id"] for r in page["results"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [r["id"] for r in everything["results"]]
+
+    for query in ("?limit=0", "?limit=1001", "?cursor=x", "?cursor=" + "1" * 19):
+        bad = client.get(f"/api/v1/reconciliation/runs/{run_id}{query}", headers=auth)
+        assert bad.status_code == 422 or bad.status_code == 400, query
+        assert bad.mimetype == "application/problem+json"

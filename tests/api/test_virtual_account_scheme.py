@@ -1,6 +1,6 @@
 """The virtual-account scheme configured in the settings (PLACEFUND_VA_PREFIX and
 PLACEFUND_VA_WEIGHTS) is the one pledges get and statements are read with, through the
-API, the console's import jobs and the command line alike."""
+API (its import jobs run by the workers), the console and the command line alike."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import base64
 import pytest
 from click.testing import CliRunner
 
-from admin import imports
 from foundation.settings import Settings
 from identity.tokens import issue_token
 from ledger.fund import common
@@ -18,6 +17,7 @@ from ledger.fund.virtual_accounts import VirtualAccountScheme, generate
 from placefund.app import create_app
 from tests import factories
 from tests.api.conftest import new_key
+from tests.job_helpers import run_jobs, worker_for
 
 #: A bank's own scheme: not the default prefix, and weighted digits instead of Luhn
 CONFIGURED = {"PLACEFUND_VA_PREFIX": "8765", "PLACEFUND_VA_WEIGHTS": "3,7,1"}
@@ -64,17 +64,20 @@ def test_the_api_pledges_and_reads_statements_with_the_configured_scheme(app, cl
         json={"content": content, "mapping": "generic"},
         headers=auth,
     )
-    assert imported.status_code == 201, imported.text
+    assert imported.status_code == 202, imported.text
+    run_jobs(app)
+    job = client.get(imported.headers["Location"], headers=auth).json
+    assert job["status"] == "succeeded", job
     lines = client.get("/api/v1/reconciliation/lines?source=bank", headers=auth).json["items"]
     assert sorted(line["virtual_accounts"] for line in lines) == ["", reference]
 
 
-def test_the_console_import_jobs_read_with_the_configured_scheme(app):
-    runner = imports.runner(app)
+def test_the_workers_read_statements_with_the_configured_scheme(app):
+    queue, runner = worker_for(app)
     try:
-        assert runner.scheme == SCHEME
+        assert runner.services["va_scheme"] == SCHEME
     finally:
-        runner.shutdown()
+        queue.huey.storage.close()
 
 
 def test_the_command_line_reads_statements_with_the_configured_scheme(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import psycopg
 import pytest
@@ -83,6 +85,58 @@ def test_the_first_error_is_raised_and_nothing_after_it_runs(scratch):
         assert driver.pgconn.transaction_status == pq.TransactionStatus.INERROR
         s.rollback()
         assert s.execute(text("SELECT count(*) FROM scratch")).scalar() == 0
+
+
+@pytest.mark.parametrize("commit", [True, False])
+def test_an_error_that_arrives_late_mid_batch_is_raised_and_the_connection_lives_on(
+    scratch, commit
+):
+    """The race a reversal's posting runs (tests/api/test_database_faults.py): a statement
+    in the middle of a batch waits on another transaction's uncommitted row under the same
+    key, so the server answers the statements before it and then goes quiet; when that
+    transaction commits, the unique violation arrives, the rest is skipped, and the batch
+    still reads every answer up to its Sync and raises the violation."""
+    holder = scratch.session()
+    holder.execute(text("INSERT INTO scratch VALUES (30, 'holder', NULL)"))
+    holder_pid = holder.scalar(text("SELECT pg_backend_pid()"))
+    outcome = {}
+    with scratch.session() as s:
+        driver = _driver(s)
+        batch = Batch(driver)
+        batch.add("INSERT INTO scratch VALUES ($1, $2, $3)", [31, "before", None])
+        batch.add("INSERT INTO scratch VALUES ($1, $2, $3)", [30, "loser", None])
+        batch.add("INSERT INTO scratch VALUES ($1, $2, $3)", [32, "skipped", None])
+
+        def run():
+            try:
+                outcome["results"] = batch.run(commit=commit)
+            except Exception as exc:  # asserted on below
+                outcome["error"] = exc
+
+        runner = threading.Thread(target=run)
+        runner.start()
+        # Each look in a transaction of its own (pg_stat_activity is a per-transaction
+        # snapshot); the waiter's pid is known without a round trip on its connection
+        with scratch.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            for _ in range(400):
+                blockers = c.scalar(
+                    text("SELECT pg_blocking_pids(:p)"), {"p": driver.info.backend_pid}
+                )
+                if holder_pid in blockers or not runner.is_alive():
+                    break
+                time.sleep(0.05)
+        assert runner.is_alive() and holder_pid in blockers, outcome
+        holder.commit()
+        holder.close()
+        runner.join(timeout=60)
+        assert not runner.is_alive(), "the batch never got its answers"
+        assert isinstance(outcome.get("error"), psycopg.errors.UniqueViolation), outcome
+        # Aborted, not committed, and out of pipeline mode: a rollback makes it usable again
+        assert driver.pgconn.transaction_status == pq.TransactionStatus.INERROR
+        assert driver.pgconn.pipeline_status == pq.PipelineStatus.OFF
+        s.rollback()
+        notes = s.execute(text("SELECT note FROM scratch ORDER BY id")).scalars().all()
+        assert notes == ["holder"]
 
 
 def test_prepared_statements_outlive_rollbacks(scratch):

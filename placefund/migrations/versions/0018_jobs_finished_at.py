@@ -2,14 +2,14 @@
 hour per kind and outcome at every scrape, which must read a range of recent rows, never
 the whole (ever-growing) table.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
