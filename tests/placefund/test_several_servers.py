@@ -115,6 +115,8 @@ def test_two_servers_and_two_workers_behave_as_one_service(pg, installation):
             lambda server=server: _ready_with_two(server), f"{server.base} ready with 2 workers"
         )
         assert ready["workers_up"] == 2, ready
+        metrics = requests.get(f"{server.base}/metrics", timeout=30).text
+        assert "placefund_workers_up 2.0" in metrics.splitlines(), metrics[-2000:]
 
     # --- a console session made on A is one on B; signing out on A ends it on B
     browser, home = sign_in(a.base)
