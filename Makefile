@@ -28,7 +28,7 @@ machine-run:
 run: machine-run $(STAMP)
 	$(BIN)/placefund db upgrade
 	$(BIN)/placefund demo --if-empty
-	$(BIN)/placefund serve --host 127.0.0.1 --port 5000
+	$(BIN)/placefund serve --host 127.0.0.1 --port 5000 --with-worker
 
 # The machine is prepared, so a test that finds a part of it missing fails instead of skipping
 test: machine $(STAMP)

@@ -255,6 +255,13 @@ def export_metrics_directory(path: Path) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
 
 
+def worker_environment() -> dict[str, str]:
+    """The environment of a ``placefund worker`` that ``placefund serve --with-worker``
+    starts: the server's own (the same settings), without the metric files' directory, so
+    the worker's counts stay its own, as when it runs apart."""
+    return {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+
+
 def _hops(value: str) -> int:
     if not value.strip().isdigit() or int(value) > 10:
         raise ValueError(

@@ -40,6 +40,8 @@ class Job(Base):
         CheckConstraint("progress_done >= 0", name="progress"),
         Index("ix_jobs_status_id", "status", "id"),
         Index("ix_jobs_kind_id", "kind", "id"),
+        # /metrics counts the jobs finished within the last hour (0018)
+        Index("ix_jobs_finished_at", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

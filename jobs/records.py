@@ -13,9 +13,10 @@ import json
 import os
 import socket
 import time
+from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -142,14 +143,26 @@ def submit_slot(session: Session, kind: str, when: dt.datetime) -> tuple[Job, bo
 # --- the worker's side --------------------------------------------------------------------------
 
 
-def claim(session: Session, job_id: int, worker: str, now: dt.datetime | None = None) -> bool:
+def claim(
+    session: Session,
+    job_id: int,
+    worker: str,
+    now: dt.datetime | None = None,
+    *,
+    own_orphan: bool = False,
+) -> bool:
     """Take job ``job_id`` for ``worker``: a queued job that is due, or a running one whose
-    worker is gone. Atomic; False when someone else has it or it is finished."""
+    worker is gone. Atomic; False when someone else has it or it is finished.
+
+    ``own_orphan``: the caller knows it is not running the job, so a ``running`` row in its
+    own name is an orphan to take back (a claim whose commit reached the database while its
+    answer was lost with the connection, a finish that could not be recorded)."""
     now = now or utcnow()
     job = session.get(Job, job_id)
     if job is None:
         return False
-    if job.status == "running" and alive_here(job.worker):
+    mine = own_orphan and job.status == "running" and job.worker == worker
+    if job.status == "running" and not mine and alive_here(job.worker):
         return False
     gone = Job.heartbeat_at < now - STALE_AFTER
     if job.status == "running" and dead_here(job.worker):
@@ -164,7 +177,14 @@ def claim(session: Session, job_id: int, worker: str, now: dt.datetime | None = 
                     Job.cancel_requested.is_(False),
                     or_(Job.run_after.is_(None), Job.run_after <= now),
                 ),
-                and_(Job.status == "running", or_(Job.heartbeat_at.is_(None), gone)),
+                and_(
+                    Job.status == "running",
+                    or_(
+                        Job.heartbeat_at.is_(None),
+                        gone,
+                        Job.worker == worker if mine else false(),
+                    ),
+                ),
             ),
         )
         .values(
@@ -202,6 +222,13 @@ def beat(session: Session, worker: str, job_ids: list[int], *, threads: int = 1)
         return set()
     return set(
         session.scalars(select(Job.id).where(Job.id.in_(job_ids), Job.cancel_requested.is_(True)))
+    )
+
+
+def held_by(session: Session, worker: str) -> list[int]:
+    """The jobs the database says ``worker`` is running."""
+    return list(
+        session.scalars(select(Job.id).where(Job.status == "running", Job.worker == worker))
     )
 
 
@@ -428,6 +455,20 @@ def figures(session: Session, now: dt.datetime | None = None) -> QueueFigures:
         running=rows.get("running", 0),
         oldest_queued_seconds=(now - oldest).total_seconds() if oldest else 0.0,
     )
+
+
+def finished_since(session: Session, since: dt.datetime) -> list[tuple[str, str, int]]:
+    """``(kind, status, count)`` of the jobs finished since ``since`` (``/metrics``): a
+    range of ``ix_jobs_finished_at``, never the whole table. Only a finished job has a
+    ``finished_at`` (a retry or a new claim clears it), so the range alone says finished.
+    Counted here rather than by GROUP BY, which would tempt a planner without statistics
+    (SQLite) to walk ``ix_jobs_kind_id`` over every job for the grouping's order; an
+    hour's finished jobs are few."""
+    counts = Counter(
+        tuple(row)
+        for row in session.execute(select(Job.kind, Job.status).where(Job.finished_at >= since))
+    )
+    return [(kind, status, n) for (kind, status), n in sorted(counts.items())]
 
 
 def workers_up(session: Session, now: dt.datetime | None = None) -> list[WorkerBeat]:

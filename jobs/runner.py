@@ -19,7 +19,8 @@ import contextvars
 import json
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from foundation.db import is_postgres
@@ -27,6 +28,11 @@ from foundation.errors import LedgerError
 from jobs import records
 from jobs.models import Job
 from jobs.registry import KINDS
+
+#: A claim that failed (the database away) is tried again after this many seconds
+CLAIM_RETRY_SECONDS = 2.0
+#: How long a worker keeps trying to record a job's outcome while the database is away
+RECORD_PATIENCE = 60.0
 
 log = logging.getLogger("placefund.jobs")
 
@@ -113,9 +119,13 @@ class Runner:
         self.threads = threads
         self.worker = records.worker_name()
         self._lock = threading.Lock()
-        self._held: dict[int, JobContext] = {}
+        #: The jobs this process is running (None: being claimed, not yet running)
+        self._held: dict[int, JobContext | None] = {}
         self._stop = threading.Event()
         self._beater: threading.Thread | None = None
+        #: What to do with a job the database says this worker runs while it does not (the
+        #: worker sets it to hand the job out again: jobs.queue.Queue.enqueue_quietly)
+        self.orphaned: Callable[[int], None] | None = None
 
     # --- the heartbeat --------------------------------------------------------------------
 
@@ -134,17 +144,35 @@ class Runner:
             held = dict(self._held)
         # On SQLite a job inside its write transaction holds the only write lock: its row is
         # not stale while this process lives (records.alive_here), so it is skipped here
-        ids = [i for i, c in held.items() if not c.in_write or is_postgres(self.database.engine)]
+        postgres = is_postgres(self.database.engine)
+        ids = [i for i, c in held.items() if c is not None and (not c.in_write or postgres)]
         try:
             with self.database.session() as session, session.begin():
                 stopping = records.beat(session, self.worker, ids, threads=self.threads)
-        except Exception:  # the database is away: beat again next time
+                mine = records.held_by(session, self.worker) if self.orphaned else []
+        except Exception:  # the database is away (the pool replaces a broken connection)
             log.warning("could not record the worker's heartbeat", exc_info=True)
             return
         for job_id in stopping:
             context = held.get(job_id)
             if context is not None:
                 context.stop.set()
+        self._hand_out_orphans(mine)
+
+    def _hand_out_orphans(self, mine: list[int]) -> None:
+        """Jobs running in this worker's name that it does not run: a claim that committed
+        while its answer was lost with the connection, or a finish that could not be
+        recorded. No other worker takes them (this process is alive, records.alive_here),
+        so this one hands them out again and claims them back (``own_orphan``). Read after
+        the database answered: a job claimed meanwhile was reserved in ``_held`` first."""
+        if not mine:
+            return
+        with self._lock:
+            orphans = [job_id for job_id in mine if job_id not in self._held]
+        for job_id in orphans:
+            log.warning("job held in this worker's name but not running; handing it out again",
+                        extra={"job_id": job_id})  # fmt: skip
+            self.orphaned(job_id)
 
     def _beat(self) -> None:
         while not self._stop.wait(records.HEARTBEAT_SECONDS):
@@ -155,21 +183,37 @@ class Runner:
     def run(self, job_id: int) -> float | None:
         """Claim job ``job_id`` and carry it to an outcome. Never raises. Returns the delay
         before a retry when the attempt failed and the job goes back to the queue."""
-        with self.database.session() as session, session.begin():
-            if not records.claim(session, job_id, self.worker):
-                return None  # a duplicate message, a cancelled or finished job
-            job = session.get(Job, job_id)
-            context = JobContext(self, job)
-        token = current_job.set(job_id)
         with self._lock:
-            self._held[job_id] = context
+            if job_id in self._held:
+                return None  # a duplicate message of a job this worker runs now
+            self._held[job_id] = None  # reserved: no other thread here claims it meanwhile
         try:
-            log.info("job started", extra={"job_kind": context.kind, "attempt": context.attempt})
-            return self._attempt(context)
+            try:
+                with self.database.session() as session, session.begin():
+                    # Reserved above, so a running row in this worker's name is an orphan
+                    if not records.claim(session, job_id, self.worker, own_orphan=True):
+                        return None  # a duplicate message, a cancelled or finished job
+                    job = session.get(Job, job_id)
+                    context = JobContext(self, job)
+            except Exception:
+                # The database is away. Should the claim have committed nonetheless, the
+                # message sent again finds the job in this worker's name and takes it back
+                log.warning("could not claim the job; trying again", exc_info=True,
+                            extra={"job_id": job_id})  # fmt: skip
+                return CLAIM_RETRY_SECONDS
+            token = current_job.set(job_id)
+            with self._lock:
+                self._held[job_id] = context
+            try:
+                log.info(
+                    "job started", extra={"job_kind": context.kind, "attempt": context.attempt}
+                )
+                return self._attempt(context)
+            finally:
+                current_job.reset(token)
         finally:
             with self._lock:
                 self._held.pop(job_id, None)
-            current_job.reset(token)
 
     def _attempt(self, context: JobContext) -> float | None:
         spec = KINDS.get(context.kind)
@@ -212,11 +256,23 @@ class Runner:
         return delay
 
     def _record(self, step, *args, **kwargs):
-        """A finishing step in its own transaction. Should the database be away, the job
-        keeps its ``running`` row, its heartbeat stops, and the sweep hands it out again."""
-        try:
-            with self.database.session() as session, session.begin():
-                return step(session, *args, **kwargs)
-        except Exception:
-            log.exception("could not record the outcome of the job")
-            return None
+        """A finishing step in its own transaction, tried again while the database is away
+        (a restart, a dropped connection: the pool replaces it) for up to
+        ``RECORD_PATIENCE`` seconds; the job is still held meanwhile, so its heartbeat goes
+        on. A step that committed but whose answer was lost finds the job finished when
+        tried again and changes nothing. Past the patience, the job keeps its ``running``
+        row in this worker's name, and the heartbeat hands it out again (its kind makes a
+        second run harmless)."""
+        delay, deadline = 0.2, time.monotonic() + RECORD_PATIENCE
+        while True:
+            try:
+                with self.database.session() as session, session.begin():
+                    return step(session, *args, **kwargs)
+            except Exception:
+                if time.monotonic() + delay > deadline:
+                    log.exception("could not record the outcome of the job")
+                    return None
+                log.warning("could not record the outcome of the job; trying again",
+                            exc_info=True)  # fmt: skip
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)

@@ -37,6 +37,8 @@ def run(
     """Work until stopped: the jobs huey hands out, the minute's sweep, the sealer."""
     runner = Runner(database, services, threads=threads)
     queue = Queue(database, execute=runner.run)
+    # A job left in this worker's name without running here goes round again (runner.py)
+    runner.orphaned = queue.enqueue_quietly
     runner.start_heartbeat()
     stopping = threading.Event()
     sealer = None

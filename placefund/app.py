@@ -20,6 +20,7 @@ from api.views import register as register_api
 from foundation.db import make_engine, make_session_factory
 from foundation.settings import Settings, instance_secret_key
 from jobs.queue import Queue
+from jobs.records import workers_up
 from ledger.books.chain import unsealed_backlog
 from ledger.fund.common import va_scheme
 from ledger.payments.stripe_gateway import StripeGateway
@@ -203,9 +204,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @app.get("/readyz")
     def readyz():
-        """Ready to serve: the database answers, its schema is at this code's migration, and
-        the hash chain keeps up (the oldest unsealed entry is younger than
-        ``PLACEFUND_SEAL_MAX_LAG``). 503 with the failing checks otherwise."""
+        """Ready to serve: the database answers, its schema is at this code's migration, the
+        hash chain keeps up (the oldest unsealed entry is younger than
+        ``PLACEFUND_SEAL_MAX_LAG``) and at least one ``placefund worker`` beat within the
+        last 30 s (jobs.records.WORKER_UP_WITHIN): without one, imports, Stripe syncs and
+        sealing wait. 503 with the failing checks otherwise."""
 
         if "head" not in migration_head:  # the files do not change while we run
             migration_head["head"] = head_revision(db.engine)
@@ -215,6 +218,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             session = db_session()
             revision = current_revision(session.connection())
             backlog = unsealed_backlog(session)
+            workers = len(workers_up(session))
         except Exception:  # any driver failure means "not ready"
             logging.getLogger("placefund.readiness").warning(
                 "readiness check failed", exc_info=True
@@ -225,14 +229,16 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             "database": "reachable",
             "migrations": "current" if revision == migration_head["head"] else "behind",
             "sealing": "ok" if lag <= settings.seal_max_lag else "behind",
+            "workers": "up" if workers else "none",
         }
-        ready = checks["migrations"] == "current" and checks["sealing"] == "ok"
+        ready = all((checks["migrations"] == "current", checks["sealing"] == "ok", workers > 0))
         body = {
             "status": "ok" if ready else "unavailable",
             **checks,
             "unsealed_entries": backlog.entries,
             "oldest_unsealed_seconds": round(lag, 1),
             "seal_max_lag_seconds": settings.seal_max_lag,
+            "workers_up": workers,
         }
         return jsonify(body), 200 if ready else 503
 

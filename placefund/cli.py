@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -147,8 +148,17 @@ def demo(if_empty: bool) -> None:
 @click.option(
     "--access-log/--no-access-log", default=True, show_default=True, help="JSON access lines"
 )
-def serve(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
-    """Serve the app with gunicorn (a production WSGI server)."""
+@click.option(
+    "--with-worker",
+    is_flag=True,
+    help="Also run `placefund worker` (jobs and sealing) as a supervised child: one command "
+    "for a single machine. In production run the worker as a process of its own.",
+)
+def serve(
+    host: str, port: int, workers: int, threads: int, access_log: bool, with_worker: bool
+) -> None:
+    """Serve the app with gunicorn (a production WSGI server). Background jobs and sealing
+    need a `placefund worker` (or --with-worker)."""
     from foundation.settings import instance_secret_key
     from placefund.doctor import diagnose
     from placefund.server import run
@@ -163,7 +173,8 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool) ->
             instance_secret_key(settings.instance)
         except (OSError, ValueError) as exc:
             raise click.ClickException(f"No SECRET_KEY and no instance key: {exc}") from exc
-    click.echo(f"Serving on http://{host}:{port} with {workers} workers")
+    also = " and a background worker" if with_worker else ""
+    click.echo(f"Serving on http://{host}:{port} with {workers} workers{also}")
     run(
         host=host,
         port=port,
@@ -171,6 +182,7 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool) ->
         threads=threads,
         access_log=access_log,
         settings=settings,
+        with_worker=with_worker,
     )
 
 
@@ -178,8 +190,12 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool) ->
 @click.option("--threads", default=2, show_default=True, type=int, help="Jobs run at once")
 @click.option("--no-seal", is_flag=True, help="Leave sealing to other workers.")
 @click.option("--no-schedule", is_flag=True, help="Run no periodic work (the minute's sweep).")
-def worker(threads: int, no_seal: bool, no_schedule: bool) -> None:
+# `placefund serve --with-worker` passes its own pid: the worker stops when the server dies
+@click.option("--parent-pid", type=int, hidden=True)
+def worker(threads: int, no_seal: bool, no_schedule: bool, parent_pid: int | None) -> None:
     """Run background jobs (imports, Stripe, statements, match runs) and seal the ledger."""
+    if parent_pid is not None:
+        _stop_with_parent(parent_pid)
     from foundation.logs import configure
     from jobs import worker as job_worker
     from jobs.runner import JobId
@@ -198,6 +214,21 @@ def worker(threads: int, no_seal: bool, no_schedule: bool) -> None:
         seal=not no_seal,
         periodic=not no_schedule,
     )
+
+
+def _stop_with_parent(parent_pid: int) -> None:
+    """Have the kernel send SIGTERM (a clean stop) when the parent dies (Linux), so a server
+    killed outright leaves no worker behind; exit at once if it is already gone."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the server's on_exit stops us as usual
+        return
+    if os.getppid() != parent_pid:
+        raise SystemExit(0)
 
 
 @main.group()
@@ -338,7 +369,7 @@ def ledger_seal(follow: bool, interval: float) -> None:
     if follow:
         from foundation.logs import configure
 
-        # A long-running process (placefund serve supervises one): its lines are JSON like
+        # A sealer on its own (a worker also seals, in a thread): its lines are JSON like
         # the server's, marked as the sealer's
         configure("sealer")
         # Survives dropped connections and database restarts (backoff, then catch up)

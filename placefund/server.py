@@ -4,12 +4,18 @@ Logs are JSON lines on stderr (foundation/logs.py): one access line per request 
 id, method, path, status, duration, user id) from the app, gunicorn's own messages, and
 whatever any logger writes inside a request carries its request id (web/logs.py). Headers,
 query strings and bodies are never logged, so tokens and secrets cannot leak into logs.
+
+The web processes only serve: background jobs and the sealing of the hash chain are the
+worker's (``placefund worker``, jobs/worker.py), a process type of its own in production.
+For one machine, ``placefund serve --with-worker`` (what ``make run`` starts) also keeps a
+worker running as its child, started again with backoff should it exit.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +29,7 @@ from gunicorn.glogging import Logger
 
 from foundation import metrics
 from foundation.logs import JsonFormatter
-from foundation.settings import Settings
+from foundation.settings import Settings, worker_environment
 from placefund.app import create_app
 from web.last_resort import install_in_gunicorn
 
@@ -57,53 +63,94 @@ class _GunicornLogger(Logger):
         return None
 
 
-#: The sealer process is started again after this many seconds when it exits, doubling up
-#: to the maximum while it keeps exiting within a minute
-SEALER_RESTART = (1.0, 60.0)
+#: A supervised child process is started again after this many seconds when it exits,
+#: doubling up to the maximum while it keeps exiting within a minute
+RESTART = (1.0, 60.0)
+#: How long a stopping server waits for its worker child: the worker lets its running jobs
+#: finish first (jobs.worker.SHUTDOWN_SECONDS), then the child is killed
+CHILD_STOP_SECONDS = 70.0
 
 
-def _start_sealer(arbiter) -> None:
-    """Seal new entries into the hash chain from a supervised companion process.
+#: Held while a child process is being started, and by every os.fork() (gunicorn forking a
+#: worker) for the length of the fork. Without it, a gunicorn worker forked while
+#: ``subprocess.Popen`` waits on its exec-status pipe inherits that pipe's write end and
+#: keeps it open for its whole life: Popen never returns, and the child is never watched
+#: (nor started again). Popen forks in C, outside these hooks, so it cannot deadlock.
+_STARTING = threading.Lock()
+os.register_at_fork(
+    before=_STARTING.acquire,
+    after_in_parent=_STARTING.release,
+    after_in_child=_STARTING.release,
+)
 
-    A separate process (not a thread in the arbiter) so forked workers never inherit its
-    database connections. The sealer rides out database errors itself (ledger.books.chain's
-    ``seal_continuously``); should it exit anyway (killed, out of memory), a thread of the
-    arbiter starts it again with backoff, for as long as we serve. Several servers sharing
-    one PostgreSQL each run one; the sealer's advisory lock lets one work at a time.
+
+class Supervisor:
+    """Keeps one child process running for as long as the server serves: started again
+    with backoff whenever it exits (killed, out of memory, the database away at start-up).
+
+    ``placefund serve --with-worker`` supervises ``placefund worker`` this way, so one
+    command runs a whole single-machine installation (``make run``). A separate process,
+    not a thread of the arbiter, so gunicorn's forked workers never inherit its database
+    connections, and so it is the very process type production runs on its own.
     """
-    arbiter.sealer = None
-    arbiter.sealer_stopping = threading.Event()
-    thread = threading.Thread(target=_supervise_sealer, args=(arbiter,), daemon=True)
-    thread.start()
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str] | None = None):
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.child: subprocess.Popen | None = None
+        self.starts = 0
+        self.stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._log = logging.getLogger(f"placefund.{name}")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._supervise, name=self.name, daemon=True)
+        self._thread.start()
+
+    def _supervise(self) -> None:
+        delay, longest = RESTART
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            with _STARTING:
+                # A session of its own: Ctrl-C in a terminal (SIGINT to the foreground group)
+                # reaches the server alone, which then stops the child with SIGTERM, the
+                # signal that lets a worker finish its running jobs
+                self.child = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+            self.starts += 1
+            # 0 when gunicorn's arbiter reaped it first (it waits for any child on SIGCHLD)
+            code = self.child.wait()
+            if self.stopping.is_set():
+                return
+            delay = RESTART[0] if time.monotonic() - started > 60 else min(delay * 2, longest)
+            self._log.error(
+                f"the {self.name} exited; starting it again", extra={"code": code, "in": delay}
+            )
+            self.stopping.wait(delay)
+
+    def stop(self, timeout: float = CHILD_STOP_SECONDS) -> None:
+        """Stop supervising and stop the child: SIGTERM (a worker finishes its running jobs),
+        then SIGKILL after ``timeout`` seconds."""
+        self.stopping.set()
+        child = self.child
+        if child is not None and child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
 
-def _supervise_sealer(arbiter) -> None:
-    log = logging.getLogger("placefund.sealer")
-    delay, longest = SEALER_RESTART
-    while not arbiter.sealer_stopping.is_set():
-        started = time.monotonic()
-        arbiter.sealer = subprocess.Popen(
-            [sys.executable, "-m", "placefund.cli", "ledger", "seal", "--follow"]
-        )
-        code = arbiter.sealer.wait()
-        if arbiter.sealer_stopping.is_set():
-            return
-        delay = SEALER_RESTART[0] if time.monotonic() - started > 60 else min(delay * 2, longest)
-        log.error("the sealer exited; starting it again", extra={"code": code, "in": delay})
-        arbiter.sealer_stopping.wait(delay)
-
-
-def _stop_sealer(arbiter) -> None:
-    stopping = getattr(arbiter, "sealer_stopping", None)
-    if stopping is not None:
-        stopping.set()
-    sealer = getattr(arbiter, "sealer", None)
-    if sealer is not None and sealer.poll() is None:
-        sealer.terminate()
-        try:
-            sealer.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            sealer.kill()
+def worker_supervisor() -> Supervisor:
+    """``placefund worker`` as this server's child, with this server's environment, except
+    the metric files' directory: the worker's counts are its own, as when it runs apart.
+    It stops when this server dies, however it dies (``--parent-pid``)."""
+    env = worker_environment()
+    argv = [sys.executable, "-m", "placefund.cli", "worker", "--parent-pid", str(os.getpid())]
+    return Supervisor("worker", argv, env=env)
 
 
 class _Server(BaseApplication):
@@ -152,7 +199,20 @@ def run(
     access_log: bool = True,
     log_level: str = "info",
     settings: Settings | None = None,
+    with_worker: bool = False,
 ) -> None:
+    """Serve until stopped; with ``with_worker``, also run ``placefund worker`` as a
+    supervised child (started once the server listens, stopped when it stops)."""
+    children = [worker_supervisor()] if with_worker else []
+
+    def start_children(_arbiter) -> None:
+        for child in children:
+            child.start()
+
+    def stop_children(_arbiter) -> None:
+        for child in children:
+            child.stop()
+
     directory = _metrics_directory(settings)
     # Before the workers fork and before any metric holds a value
     metrics.use_directory(directory)
@@ -179,11 +239,11 @@ def run(
             "limit_request_fields": 100,
             "limit_request_field_size": 8190,
             "forwarded_allow_ips": "127.0.0.1",
-            "when_ready": _start_sealer,
+            "when_ready": start_children,
             # gunicorn's own error pages (414, 431, 400, a 500 while sending) as problem
             # documents, like every other answer under /api and /webhooks
             "post_worker_init": install_in_gunicorn,
-            "on_exit": _stop_sealer,
+            "on_exit": stop_children,
             "child_exit": _worker_exited,
         },
         settings,

@@ -36,6 +36,14 @@ def run_jobs(app, *, rounds: int = 10) -> int:
     return total
 
 
+def worker_beating(database) -> Runner:
+    """A worker's heartbeat in ``database``, written by the worker's own Runner: what
+    ``/readyz`` looks for (a live ``placefund worker``), without a worker process."""
+    runner = Runner(database, {})
+    runner.beat_once()
+    return runner
+
+
 def close_queue(app) -> None:
     """Close the connection the app's own queue opened to enqueue (PostgreSQL)."""
     app.extensions["placefund.queue"].close()

@@ -13,6 +13,7 @@ such page (404).
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import ipaddress
 import time
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from foundation.db import utcnow
 from foundation.metrics import REQUEST_LATENCY, exposition
+from jobs import records as job_records
 from ledger.books.chain import unsealed_backlog
 from ledger.payments.models import StripeEvent
 from web.problems import problem
@@ -77,6 +79,46 @@ class DatabaseGauges:
             "Stripe events stored but not applied: a person has to look at them.",
             value=attention,
         )
+        yield from self.job_gauges()
+
+    def job_gauges(self):
+        """The background jobs: what waits, for how long, who works, what finished lately.
+        Each from an index (``ix_jobs_status_id``, ``ix_jobs_finished_at``), so a scrape
+        stays cheap however many jobs the table has kept."""
+        now = utcnow()
+        queue = job_records.figures(self.session, now)
+        depth = GaugeMetricFamily(
+            "placefund_jobs",
+            "Background jobs waiting for a worker (queued, including retries waiting for "
+            "their backoff) or being run (running), per status.",
+            labels=["status"],
+        )
+        depth.add_metric(["queued"], queue.queued)
+        depth.add_metric(["running"], queue.running)
+        yield depth
+        yield GaugeMetricFamily(
+            "placefund_jobs_oldest_queued_age_seconds",
+            "Age of the oldest queued job that is due to run (0 when none waits): grows when "
+            "the workers are down or cannot keep up.",
+            value=queue.oldest_queued_seconds,
+        )
+        yield GaugeMetricFamily(
+            "placefund_workers_up",
+            "`placefund worker` processes that beat within the last 30 seconds.",
+            value=len(job_records.workers_up(self.session, now)),
+        )
+        finished = GaugeMetricFamily(
+            "placefund_jobs_finished_last_hour",
+            "Background jobs finished within the last hour, per kind and outcome "
+            "(succeeded, failed, cancelled). A gauge over a window, not a counter: a failed "
+            "job retried leaves the failed count.",
+            labels=["kind", "status"],
+        )
+        for kind, status, count in job_records.finished_since(
+            self.session, now - dt.timedelta(hours=1)
+        ):
+            finished.add_metric([kind, status], count)
+        yield finished
 
 
 def _from_this_machine() -> bool:

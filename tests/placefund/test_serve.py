@@ -58,17 +58,24 @@ def _free_port() -> int:
 
 
 class Server:
-    """`python -m placefund serve` in a process group of its own (gunicorn, its workers and
-    the sealer), stopped as a group."""
+    """`python -m placefund serve` in a process group of its own (gunicorn, its workers and,
+    with ``with_worker``, the background worker), stopped as a group."""
 
-    def __init__(self, instance, env_extra: dict[str, str] | None = None, workers: int = 3):
+    def __init__(
+        self,
+        instance,
+        env_extra: dict[str, str] | None = None,
+        workers: int = 3,
+        with_worker: bool = False,
+    ):
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL")}
         env.update(PLACEFUND_INSTANCE=str(instance), **(env_extra or {}))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "placefund", "serve", "--port", str(self.port),
-             "--workers", str(workers), "--threads", "1", "--no-access-log"],
+             "--workers", str(workers), "--threads", "1", "--no-access-log",
+             *(["--with-worker"] if with_worker else [])],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -153,3 +160,77 @@ def test_sign_ins_never_fail_across_workers_and_restarts(instance):
         assert all(signed_in(restarted.base, b, home) for b in browsers), "signed out"
     finally:
         restarted.stop()
+
+
+def _live_workers(database) -> list[str]:
+    from jobs import records
+
+    with database.session() as s:
+        return [w.name for w in records.workers_up(s)]
+
+
+def _wait(condition, what: str, seconds: float = 120):
+    deadline = time.monotonic() + seconds  # a bound on the wait, not a measurement
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.2)
+    return found
+
+
+def test_serve_with_worker_runs_jobs_and_sealing_and_restarts_its_worker(instance):
+    """`make run`'s command: the web server and a supervised `placefund worker` on SQLite."""
+    from jobs import records
+    from jobs.models import Job
+    from jobs.queue import Queue
+    from tests.factories import donate
+
+    database = Database(f"sqlite:///{instance / 'placefund.db'}")
+    donate(database, 3)
+    with database.session() as s, s.begin():
+        job_id = records.submit(s, "seal")[0].id
+    Queue(database).enqueue(job_id)
+
+    server = Server(instance, workers=1, with_worker=True)
+    try:
+
+        def ready_and_sealed():
+            answer = requests.get(f"{server.base}/readyz", headers=CLOSE, timeout=30)
+            return answer.ok and answer.json()["unsealed_entries"] == 0 and answer.json()
+
+        ready = _wait(ready_and_sealed, "ready: a worker beating and the entries sealed")
+        assert ready["workers_up"] == 1 and ready["workers"] == "up"
+        _wait(lambda: _job_status(database, job_id) == "succeeded", "the queued job run")
+
+        # The worker dies: the server starts another, which takes the next job
+        (first,) = _live_workers(database)
+        os.kill(int(first.split(":")[1]), signal.SIGKILL)
+        _wait(lambda: [w for w in _live_workers(database) if w != first], "a new worker")
+        with database.session() as s, s.begin():
+            second_job = records.submit(s, "seal")[0].id
+        Queue(database).enqueue(second_job)
+        _wait(lambda: _job_status(database, second_job) == "succeeded", "the next job run")
+        (second,) = [w for w in _live_workers(database) if w != first]
+        with database.session() as s:
+            assert s.get(Job, second_job).worker == second
+    finally:
+        _out, err = server.stop()
+    # Stopping the server stops its worker cleanly (it records so)
+    from jobs.models import WorkerBeat
+
+    with database.session() as s:
+        assert s.get(WorkerBeat, second).stopped_at is not None, err[-3000:]
+    pid = int(second.split(":")[1])
+    assert not os.path.exists(f"/proc/{pid}") or _zombie(pid)
+    database.engine.dispose()
+
+
+def _job_status(database, job_id: int) -> str:
+    from jobs.models import Job
+
+    with database.session() as s:
+        return s.get(Job, job_id).status
+
+
+def _zombie(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "Z"

@@ -1,7 +1,7 @@
 """A real ``placefund serve`` (gunicorn) on loopback: every answer under /api and /webhooks
 is a problem document, including the ones gunicorn writes itself and a 500 from outside
-the app's error handlers. Its JSON log lines never carry a token, and it starts the sealer
-again when the sealer exits."""
+the app's error handlers. Its JSON log lines never carry a token, and it starts a supervised
+child (``--with-worker``'s worker) again when the child exits."""
 
 from __future__ import annotations
 
@@ -167,27 +167,25 @@ def test_json_log_format_never_contains_tokens():
     assert line["request_id"] == "r1" and line["msg"] == "request" and line["status"] == 200
 
 
-class FakeProcess:
-    def __init__(self, arbiter, starts):
-        self.arbiter, self.starts = arbiter, starts
-        starts.append(self)
-
-    def wait(self):
-        if len(self.starts) >= 3:
-            self.arbiter.sealer_stopping.set()  # the server stops while the third one runs
-        return -9
-
-    def poll(self):
-        return -9
-
-
-def test_the_server_starts_the_sealer_again_when_it_exits(monkeypatch):
-    class Arbiter:
-        pass
-
-    arbiter, starts = Arbiter(), []
-    monkeypatch.setattr(server, "SEALER_RESTART", (0.01, 0.02))
-    monkeypatch.setattr(server.subprocess, "Popen", lambda *a, **k: FakeProcess(arbiter, starts))
-    server._start_sealer(arbiter)
-    assert arbiter.sealer_stopping.wait(10)
-    assert len(starts) == 3
+def test_a_supervised_child_is_started_again_when_it_exits(monkeypatch, tmp_path):
+    # A real child that exits at once, twice; the third start stays up until stopped
+    monkeypatch.setattr(server, "RESTART", (0.01, 0.02))
+    starts = tmp_path / "starts"
+    script = (
+        "import pathlib, sys, time\n"
+        f"p = pathlib.Path({str(starts)!r})\n"
+        "p.write_text(p.read_text() + 'x' if p.exists() else 'x')\n"
+        "sys.exit(3) if len(p.read_text()) < 3 else time.sleep(600)\n"
+    )
+    supervisor = server.Supervisor("worker", [sys.executable, "-c", script])
+    supervisor.start()
+    try:
+        deadline = time.monotonic() + 60  # a bound on the wait, not a measurement
+        while not (starts.exists() and starts.read_text() == "xxx"):
+            assert time.monotonic() < deadline, "the child was not started three times"
+            time.sleep(0.05)
+        child = supervisor.child
+    finally:
+        supervisor.stop(timeout=10)
+    assert child.poll() is not None, "the child outlived its server"
+    assert starts.read_text() == "xxx" and supervisor.starts == 3

@@ -185,3 +185,66 @@ def test_on_postgresql_a_donation_committed_with_its_posting_counts_once(pg):
         cache = app.extensions.get("placefund.token_cache")
         if cache is not None:
             cache.close()
+
+
+def test_the_job_queue_workers_and_finished_jobs_are_what_the_database_holds(
+    app, client, database, monkeypatch
+):
+    from jobs import records
+    from tests.job_helpers import run_jobs, worker_beating
+    from web import metrics as web_metrics
+
+    samples = scrape(client)
+    assert value(samples, "placefund_jobs", status="queued") == 0
+    assert value(samples, "placefund_jobs_oldest_queued_age_seconds") == 0
+    assert value(samples, "placefund_workers_up") == 0
+    with database.session() as s, s.begin():
+        ids = [records.submit(s, "seal")[0].id for _ in range(4)]
+        records.cancel(s, ids[-1])
+    for job_id in ids[:3]:
+        app.extensions["placefund.queue"].enqueue(job_id)
+
+    later = utcnow() + dt.timedelta(seconds=90)  # nobody took them for a minute and a half
+    monkeypatch.setattr(web_metrics, "utcnow", lambda: later)
+    samples = scrape(client)
+    assert value(samples, "placefund_jobs", status="queued") == 3
+    assert value(samples, "placefund_jobs", status="running") == 0
+    assert value(samples, "placefund_jobs_oldest_queued_age_seconds") >= 90
+    assert value(samples, "placefund_jobs_finished_last_hour", kind="seal", status="cancelled") == 1
+    monkeypatch.undo()
+
+    worker_beating(database)
+    assert run_jobs(app) == 3
+    samples = scrape(client)
+    assert value(samples, "placefund_workers_up") == 1
+    assert value(samples, "placefund_jobs", status="queued") == 0
+    assert value(samples, "placefund_jobs_oldest_queued_age_seconds") == 0
+    finished = "placefund_jobs_finished_last_hour"
+    assert value(samples, finished, kind="seal", status="succeeded") == 3
+    assert value(samples, finished, kind="seal", status="cancelled") == 1
+    # An hour on, they are no longer recent
+    monkeypatch.setattr(web_metrics, "utcnow", lambda: utcnow() + dt.timedelta(hours=1, seconds=5))
+    assert value(scrape(client), finished, kind="seal", status="succeeded") == 0
+
+
+def test_the_finished_jobs_are_counted_from_an_index_not_the_whole_table(database):
+    from sqlalchemy import event
+
+    from jobs import records
+
+    seen = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many):
+        seen.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", capture)
+    try:
+        with database.session() as s:
+            records.finished_since(s, utcnow() - dt.timedelta(hours=1))
+    finally:
+        event.remove(database.engine, "before_cursor_execute", capture)
+    (statement, parameters), *_ = [q for q in seen if "FROM jobs" in q[0]]
+    with database.engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "USING INDEX ix_jobs_finished_at" in details, details
