@@ -40,7 +40,7 @@ class Job(Base):
         CheckConstraint("progress_done >= 0", name="progress"),
         Index("ix_jobs_status_id", "status", "id"),
         Index("ix_jobs_kind_id", "kind", "id"),
-        # /metrics counts the jobs finished within the last hour (0018)
+        # /metrics counts the jobs finished within the last hour (0019)
         Index("ix_jobs_finished_at", "finished_at"),
     )
 

@@ -2,14 +2,14 @@
 hour per kind and outcome at every scrape, which must read a range of recent rows, never
 the whole (ever-growing) table.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 """
 
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
