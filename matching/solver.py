@@ -20,9 +20,8 @@ Three steps, each usable on its own (the benchmark times them apart):
      Larger instances (sub-problem over ``SUBPROBLEM_EDGES``) first minimise the Lagrangian
      bound of the request capacity rows (``_knapsack_bound``: one exact knapsack per offer
      and step), then solve the restricted integer program on the edges the LP uses, the
-     incumbent's, each offer's knapsack choice at the best multipliers and those of LP
-     reduced cost near zero (``_restricted_mip``), and report the Lagrangian bound beside
-     the LP bound.
+     incumbent's and each offer's knapsack choices at the two best multipliers
+     (``_restricted_mip``), and report the Lagrangian bound beside the LP bound.
 3. ``assemble``: the proposals with their score breakdown and the best alternatives that
    lost, and every candidate edge for audit.
 
@@ -75,7 +74,10 @@ LOCAL_SEARCH_PASSES = 2
 #: many edges, adding those whose LP reduced cost is at least minus this many points (at
 #: 2,000 x 10,000 all of them fit: 14,300 edges; at 10,000 x 50,000, 69,400).
 RESTRICTED_EDGES = 80_000
-RESTRICTED_REDUCED = 5.0
+#: None: no such edges (the default since the Lagrangian choices at two multipliers are kept:
+#: at 2,000 x 10,000, 6,229,836 in 6.1 s of HiGHS without them; with those within 2.5 points,
+#: one choice: 6,228,147 in 8.1 s; within 5 points, one choice: 6,229,253 in about 20 s).
+RESTRICTED_REDUCED: float | None = None
 #: ... solved to this relative gap (or ``params.mip_gap`` when smaller): HiGHS ends it at
 #: the root node either way, and the root's search finds better solutions with a tighter
 #: target (measured in ``_restricted_mip``).
@@ -94,18 +96,35 @@ KNAPSACK_TRACE = 50_000_000
 #: search stops when it falls below the minimum (the bound has stopped improving).
 LAGRANGIAN_ITERATIONS = 150
 LAGRANGIAN_STEP = 0.5
-LAGRANGIAN_PATIENCE = 5
-LAGRANGIAN_MIN_STEP = 1 / 256
+LAGRANGIAN_PATIENCE = 3
+LAGRANGIAN_MIN_STEP = 1 / 64
+#: ... a step counts as better when it lowers the bound by more than this fraction of it (at
+#: least half a point). Measured at 2,000 x 10,000 against the former rule (patience 5, any
+#: half point better, minimum step 1/256): the bound sat on a plateau near 6,242,000 from
+#: step 20 to step 55, each step a few hundred points better, so the step factor never
+#: halved; with these rules it reaches 6,233,642 at step 50 where it had 6,241,723, and
+#: 6,233,418 at step 66 (the old rules: 6,233,372 at step 80, 6,233,333 at step 91 where
+#: they stopped). The minimum step 1/64 ends it at step 48 (6,233,635): with 1/256 it
+#: ran to step 66 for a bound 0.003 % lower and a total 0.002 % better, in 2.2 s more of
+#: CPU (3.3 s more search, 1.9 s less restricted program). At 10,000 x 50,000 these rules
+#: end with a bound 0.019 % above the former rules' (30,574,038 against 30,568,224), the
+#: total 0.063 % below it in 215 s of CPU end to end (0.038 % in 313 s before).
+LAGRANGIAN_BETTER = 3e-6
 #: ... or when the last ``LAGRANGIAN_WINDOW`` steps improved the bound by less than this
-#: fraction of it. Measured at 2,000 x 10,000 with budgets (the restricted program's time
-#: limit lifted, so that only this differs): 1e-5 ends at step 123 (bound 6,232,964, total
-#: 6,228,462, 0.072 %, 71 s of CPU in all); 3e-5 at step 91 (6,233,333 and 6,229,253,
-#: 0.065 %, 58 s: the choices at those multipliers serve the restricted program as well);
-#: a fixed 100 steps 0.066 % in 60 s, 75 steps 0.085 % in 48 s; 1e-4 ends at step 44 on
-#: the early plateau (6,241,829), where the choices make the restricted program take 105 s
-#: and find only 6,226,340 (0.248 %).
+#: fraction of it. Measured at 2,000 x 10,000 with budgets under the former rules (the
+#: restricted program's time limit lifted, so that only this differs): 1e-5 ends at step
+#: 123 (bound 6,232,964, total 6,228,462, 0.072 %, 71 s of CPU in all); 3e-5 at step 91
+#: (6,233,333 and 6,229,253, 0.065 %, 58 s); a fixed 100 steps 0.066 % in 60 s, 75 steps
+#: 0.085 % in 48 s; 1e-4 ends at step 44 on the early plateau (6,241,829), where the
+#: choices make the restricted program take 105 s and find only 6,226,340 (0.248 %).
 LAGRANGIAN_WINDOW = 20
 LAGRANGIAN_PROGRESS = 3e-5
+#: The restricted integer program gets the union of each offer's knapsack choices at this
+#: many of the best multipliers found (measured at 2,000 x 10,000, without the reduced-cost
+#: edges, from the search stopped at step 66: the best one gave 6,226,977 in 5.5 s of
+#: HiGHS, two 6,229,836 in 6.1 s, three 6,230,614 in 10.5 s; from step 50: two 6,229,764
+#: in 7.4 s, three 6,230,283 in 11.2 s).
+LAGRANGIAN_CHOICES = 2
 #: Groups with at least this many edges report the steps of their solve as progress stages
 #: (a budgeted 2,000 x 10,000 instance spends over a minute there): smaller ones finish in
 #: well under a second and would only make the bars flicker.
@@ -504,7 +523,14 @@ def _solve_group(
     elif incumbent is not None:
         if share_row is None:
             lagrangian = _knapsack_bound(
-                p, edges, score, request_rows, -lp.ineqlin.marginals, incumbent, stage
+                p,
+                edges,
+                score,
+                request_rows,
+                -lp.ineqlin.marginals,
+                incumbent,
+                stage,
+                choices=LAGRANGIAN_CHOICES,
             )
         stage("restricted integer program")
         chosen = _restricted_mip(
@@ -542,8 +568,10 @@ def _restricted_mip(
     the edges the LP uses, the incumbent's and the Lagrangian subproblems' choices at the
     best multipliers found (``lagrangian``, an edge mask: each offer's best knapsack, which
     the LP's fractional solution does not show), all of them when they are at most
-    ``RESTRICTED_KEPT``, plus those whose reduced cost is within ``RESTRICTED_REDUCED`` of
-    zero while the total stays within ``RESTRICTED_EDGES``; the rest fixed at zero (the
+    ``RESTRICTED_KEPT`` (``lagrangian`` may hold the choices at several multipliers, see
+    ``LAGRANGIAN_CHOICES``), plus, when ``RESTRICTED_REDUCED`` is set (not by default), those
+    whose reduced cost is within it of zero while the total stays within
+    ``RESTRICTED_EDGES``; the rest fixed at zero (the
     LP-guided neighbourhood of RINS); then the local search again. The incumbent is among
     the edges, so the result is never worse.
 
@@ -576,9 +604,10 @@ def _restricted_mip(
         keep |= lagrangian
     if keep.sum() > RESTRICTED_KEPT:
         return chosen
-    near = np.nonzero(~keep & (reduced >= -RESTRICTED_REDUCED))[0]
-    near = near[np.lexsort((near, -reduced[near]))][: max(RESTRICTED_EDGES - int(keep.sum()), 0)]
-    keep[near] = True
+    if RESTRICTED_REDUCED is not None:
+        near = np.nonzero(~keep & (reduced >= -RESTRICTED_REDUCED))[0]
+        room = max(RESTRICTED_EDGES - int(keep.sum()), 0)
+        keep[near[np.lexsort((near, -reduced[near]))][:room]] = True
     candidates = np.nonzero(keep)[0]
     params = p.instance.params
     res = _binary_program(
@@ -895,6 +924,7 @@ def _knapsack_bound(
     duals: np.ndarray,
     incumbent: int,
     stage: Callable[[str, int, int], None] | None = None,
+    choices: int = 1,
 ) -> tuple[int, np.ndarray]:
     """An upper bound on the integer optimum at least as tight as the LP's: the Lagrangian
     dual of the request capacity rows. For any multipliers ``mu >= 0`` and any feasible
@@ -906,13 +936,14 @@ def _knapsack_bound(
     knapsack polytope, which measures what the budgets' integrality alone costs. Every
     value reported is ``L`` evaluated exactly at the multipliers tried, so it is a bound
     whatever the search did. Returns the bound and the subproblem choices at the best
-    multipliers found (an edge mask, for ``_restricted_mip``)."""
+    multipliers found (an edge mask, for ``_restricted_mip``), or the union of the choices
+    at the ``choices`` best multipliers (no longer one feasible choice per offer then)."""
     first, reqs = request_rows
     mu = np.zeros(len(p.request_capacity))
     mu[reqs] = np.maximum(duals[first : first + len(reqs)], 0.0)
     lagrangian = _Lagrangian(p, edges, score, reqs)
     step = None if stage is None else lambda k: stage("Lagrangian bound", k, LAGRANGIAN_ITERATIONS)
-    value, choice = lagrangian.minimise(mu, incumbent, step)
+    value, choice = lagrangian.minimise(mu, incumbent, step, choices)
     return _whole_bound(value), choice
 
 
@@ -966,35 +997,45 @@ class _Lagrangian:
         return value, choice
 
     def minimise(
-        self, mu: np.ndarray, incumbent: int, step: Callable[[int], None] | None = None
+        self,
+        mu: np.ndarray,
+        incumbent: int,
+        step: Callable[[int], None] | None = None,
+        choices: int = 1,
     ) -> tuple[float, np.ndarray]:
         """Deflected subgradient from ``mu`` (the LP's duals): direction ``d = g + 1/2 d'``
         (``g = capacity - chosen`` per request row, ``d'`` the previous direction), Polyak
         step ``lam * (L - incumbent) / |d|^2``, multipliers kept >= 0; ``lam`` starts at
-        1/2 and halves after ``LAGRANGIAN_PATIENCE`` steps without a better bound. Stops
+        1/2 and halves after ``LAGRANGIAN_PATIENCE`` steps without a bound better by
+        ``LAGRANGIAN_BETTER`` of it. Stops
         after ``LAGRANGIAN_ITERATIONS`` steps, when the bound has stopped improving (``lam``
         below ``LAGRANGIAN_MIN_STEP``, or less than ``LAGRANGIAN_PROGRESS`` of it gained
         in ``LAGRANGIAN_WINDOW`` steps) or when it meets the incumbent. Returns the smallest
-        ``L`` evaluated and the choices there. ``step(k)`` is told of each step taken.
+        ``L`` evaluated and the choices there (the union of the choices at the ``choices``
+        smallest). ``step(k)`` is told of each step taken.
 
         Measured at 2,000 x 10,000 (the LP's duals give 0.192 % below the LP bound): plain
         subgradient (no deflection) reached 0.501 % in 150 steps, this 0.510 % (0.508 % when
         the window rule ends it, about 20 steps earlier at ``LAGRANGIAN_PROGRESS`` 1e-5;
-        0.503 % at step 91 with 3e-5); starting ``lam`` at 1/4, or
-        halving it after 3 steps, did worse; column generation on the Dantzig-Wolfe master
+        0.503 % at step 91 with 3e-5); starting ``lam`` at 1/4 or 1/8 did worse (0.468 % and
+        0.486 % at step 70); halving it after 3 steps without a gain of
+        ``LAGRANGIAN_BETTER`` does better (see there); column generation on the Dantzig-Wolfe master
         (HiGHS LPs of 3 to 110 s, the usual instability) did much worse. At 10,000 x 50,000
         it goes from 0.146 % to 0.460 % (allowed 400 steps, it stops itself at step 154 with
         the same bound). Restarting it from the best multipliers gains next to nothing
         (0.5084 % to 0.5087 % in two restarts at 2,000 x 10,000). A step costs one
-        evaluation: about 0.26 s of CPU at 2,000 x 10,000 (850 offers' knapsacks bind;
-        0.4 s before ``_knapsack_choice`` was trimmed), 1.2 s at 10,000 x 50,000 (2,300
-        bind, before the trim). Running only 40 steps before the restricted integer program
-        (the rest after it, to the ``mip_gap``) was tried: with choices from the less
-        converged multipliers HiGHS took 120 s instead of 18 s on that program and found
-        less (6,226,340 against 6,228,462), so the search runs until its own rules end it
-        first (see ``LAGRANGIAN_PROGRESS``)."""
+        evaluation: about 0.17 s of CPU at 2,000 x 10,000 (900 offers' knapsacks bind, the
+        dynamic programs' arithmetic most of it: 3 million table cells a step, each offer's
+        some 20 items; 0.4 s before ``_knapsack_choice`` was trimmed), 1.2 s at
+        10,000 x 50,000 (2,300 bind, before the trim). Running only 40 steps before the
+        restricted integer program (the rest after it, to the ``mip_gap``) was tried: with
+        choices from the less converged multipliers HiGHS took 120 s instead of 18 s on that
+        program and found less (6,226,340 against 6,228,462), so the search runs until its
+        own rules end it first (see ``LAGRANGIAN_PROGRESS``)."""
         value, choice = self.evaluate(mu)
-        best, best_choice = value, choice
+        best = value
+        # The ``choices`` smallest values evaluated, with their choices, best first.
+        kept = [(value, choice)]
         lam, stall = LAGRANGIAN_STEP, 0
         direction = np.zeros(len(mu))
         history = [best]
@@ -1011,11 +1052,12 @@ class _Lagrangian:
                 break
             mu = np.maximum(mu - lam * (value - incumbent) / norm * direction, 0.0)
             value, choice = self.evaluate(mu)
-            if value < best - 0.5:
-                best, best_choice, stall = value, choice, 0
+            if len(kept) < choices or value < kept[-1][0]:
+                kept = sorted([*kept, (value, choice)], key=lambda vc: vc[0])[:choices]
+            if value < best - max(0.5, LAGRANGIAN_BETTER * abs(best)):
+                best, stall = value, 0
             else:
-                if value < best:
-                    best, best_choice = value, choice
+                best = min(best, value)
                 stall += 1
                 if stall >= LAGRANGIAN_PATIENCE:
                     lam, stall = lam / 2, 0
@@ -1028,7 +1070,10 @@ class _Lagrangian:
                 and history[-LAGRANGIAN_WINDOW - 1] - best < LAGRANGIAN_PROGRESS * best
             ):
                 break
-        return best, best_choice
+        union = kept[0][1].copy()
+        for _, other in kept[1:]:
+            union |= other
+        return best, union
 
 
 def _knapsack(profit: list[float], amount: list[int], cap: int, budget: int | None) -> float:

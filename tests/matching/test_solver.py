@@ -592,6 +592,24 @@ def test_lagrangian_search_is_deterministic_and_tighter_than_its_start(incumbent
     assert exact_total(p) <= runs[0][0] < at_duals
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_lagrangian_choices_at_several_multipliers_are_a_union(seed):
+    # The restricted integer program gets each offer's knapsack choices at the best two
+    # multipliers: the same search (so the same bound), and a mask holding the best one's
+    # choice (one feasible choice per offer) plus the runner-up's.
+    p = solver.prepare(tight_instance(seed, n_off=30, n_req=200))
+    request_rows, duals, _ = _lagrangian_setup(p)
+    n = len(p.edge_score)
+    score = p.edge_score.astype(float)
+    one = solver._knapsack_bound(p, np.arange(n), score, request_rows, duals, 0)
+    two = solver._knapsack_bound(p, np.arange(n), score, request_rows, duals, 0, choices=2)
+    assert one[0] == two[0]
+    assert (two[1] | one[1] == two[1]).all()
+    assert two[1].sum() > one[1].sum()  # the runner-up chose differently somewhere
+    eo = p.edge_offer[one[1]]
+    assert (np.bincount(eo, minlength=len(p.offer_capacity)) <= p.offer_capacity).all()
+
+
 @pytest.mark.parametrize("mode", ["proof", "restricted"])
 def test_large_groups_report_the_steps_of_their_solve(mode):
     # A group big enough (the threshold lowered here) shows each step of its solve as a
