@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from identity.models import User
 from jobs.models import Job
 from jobs.queue import crontab
-from jobs.registry import KINDS, kind
+from jobs.registry import kind
 from jobs.runner import JobContext
 from ledger.payments import card_payments
 from ledger.payments.models import StripeEvent
@@ -64,7 +64,9 @@ def stripe_event(context: JobContext) -> dict:
     try:
         status = card_payments.process_event(sessions, context.services["stripe"], event_id)
     except StripeUnavailable as exc:
-        if context.attempt >= KINDS["stripe_event"].max_attempts:
+        with sessions() as session:
+            last = context.attempt >= session.get(Job, context.job_id).max_attempts
+        if last:
             # The last attempt: leave the event where a person (and the next sync) sees it,
             # rather than ``received`` with no job left to apply it
             with sessions() as session, session.begin():
@@ -220,14 +222,17 @@ def stripe_import(context: JobContext) -> dict:
             payout=payout,
             actor=actor,
         )
-        # Exactly once: the import and the note of it commit together
+        # Exactly once: the import and the note of it commit together. (No progress from
+        # here on: on PostgreSQL it is written at once, from another connection, and this
+        # transaction now holds the job's row.)
         session.execute(
             update(Job)
             .where(Job.id == context.job_id)
             .values(result=json.dumps({"import_id": report.import_id}))
             .execution_options(synchronize_session=False)
         )
-        context.progress(done=len(transactions), phase="importing")
+    context.progress(done=len(transactions), phase="importing")
+    with context.database.session() as session:
         return _import_result(session, report.import_id)
 
 

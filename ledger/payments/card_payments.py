@@ -778,14 +778,17 @@ def process_event(sessions: Callable[[], Session], gateway, event_id: str) -> st
 
 
 def record_failed_event(session: Session, event: dict, error: LedgerError, *, via: str = "job"):
-    """After a rollback: mark the event as needing a person, with the reason."""
-    row = (
-        _insert_event(session, event, via)
-        or session.scalars(select(StripeEvent).where(StripeEvent.event_id == event["id"])).one()
-    )
-    if row.status != "applied":
-        row.status = "needs_attention"
-        row.detail = f"{type(error).__name__}: {error.detail}"[:2000]
+    """After a rollback: mark the event as needing a person, with the reason (stored now if
+    it was not). An event another path settled meanwhile is left as it is."""
+    detail = f"{type(error).__name__}: {error.detail}"[:2000]
+    row = _insert_event(session, event, via, "needs_attention", detail)
+    if row is not None:
+        return row
+    row = session.scalars(
+        select(StripeEvent).where(StripeEvent.event_id == event["id"]).with_for_update()
+    ).one()
+    if row.status in PENDING_EVENT_STATES:
+        row.status, row.detail = "needs_attention", detail
         session.flush()
     return row
 

@@ -26,7 +26,7 @@ from ledger.fund.models import Donation
 from ledger.payments import card_payments
 from ledger.payments.models import CardPayment, StripeEvent
 from tests import factories
-from tests.job_helpers import run_jobs
+from tests.job_helpers import close_queue, run_jobs
 from tests.localstripe_server import FixtureGateway, load_scenario, sign
 
 PIS = {"pi_3QxFx1": 100000, "pi_3QxFx2": 200000, "pi_3QxFx5": 300000, "pi_3QxFx7": 100000}
@@ -117,7 +117,8 @@ def stripe_world_pg(pg):
 
     app = create_app(Settings(database_url=str(pg.engine.url), secret_key="t"), database=pg)
     app.config["TESTING"] = True
-    return build_stripe_world(pg, app, app.test_client())
+    yield build_stripe_world(pg, app, app.test_client())
+    close_queue(app)
 
 
 def build_stripe_world(database, app, client):
