@@ -7,15 +7,15 @@ status check gains the state in between.
 The partial index of events needing attention (0015) is dropped and made again around the
 change: on SQLite the table is rebuilt, and the index's WHERE must not be lost on the way.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0020
+Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
