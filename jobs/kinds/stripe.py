@@ -80,12 +80,16 @@ def stripe_event(context: JobContext) -> dict:
         row = session.scalars(select(StripeEvent).where(StripeEvent.event_id == event_id)).first()
         stored = row.status if row is not None else None
         detail = row.detail if row is not None else "no such event is stored"
+    # Nested: the console's jobs page shows a result's top-level figures in words, and
+    # these are Stripe's ids and English details (the API shows them all)
     return {
-        "event_id": event_id,
-        # None: a duplicate run found the event settled already and did nothing
-        "applied_now": status is not None,
-        "status": stored,
-        "detail": detail,
+        "event": {
+            "event_id": event_id,
+            # False: a duplicate run found the event settled already and did nothing
+            "applied_now": status is not None,
+            "status": stored,
+            "detail": detail,
+        }
     }
 
 
@@ -102,7 +106,7 @@ def last_cursor(session) -> int | None:
     )
     if not result:
         return None
-    cursor = json.loads(result).get("cursor")
+    cursor = (json.loads(result).get("sync") or {}).get("cursor")
     return int(cursor) if isinstance(cursor, int) else None
 
 
@@ -131,8 +135,10 @@ def stripe_sync(context: JobContext) -> dict:
     if not gateway.settings.secret_key:
         # Not an error: a fund without card payments. Succeed quietly, keep the cursor
         return {
-            "cursor": previous,
-            "note": "Stripe is not configured (STRIPE_SECRET_KEY): nothing to sync.",
+            "sync": {
+                "cursor": previous,
+                "note": "Stripe is not configured (STRIPE_SECRET_KEY): nothing to sync.",
+            }
         }
     started = int(time.time())
     if context.params.get("since"):
@@ -151,17 +157,21 @@ def stripe_sync(context: JobContext) -> dict:
         )
     except StripeUnavailable as exc:
         raise StripeDown(exc.detail) from exc
+    # Nested, as for stripe_event: timestamps and English problems, not figures for a page
     return {
-        "cursor": started,
-        "since": since,
-        "events_seen": report.events_seen,
-        "events_applied": report.events_applied,
-        "events_ignored": report.events_ignored,
-        "duplicates": report.duplicates,
-        "needs_attention": report.needs_attention,
-        "transactions_seen": report.transactions_seen,
-        "objects_applied": report.objects_applied,
-        "problems": report.problems[:50],
+        "sync": {
+            # Where the next sync starts reading (less SYNC_OVERLAP)
+            "cursor": started,
+            "since": since,
+            "events_seen": report.events_seen,
+            "events_applied": report.events_applied,
+            "events_ignored": report.events_ignored,
+            "duplicates": report.duplicates,
+            "needs_attention": report.needs_attention,
+            "transactions_seen": report.transactions_seen,
+            "objects_applied": report.objects_applied,
+            "problems": report.problems[:50],
+        }
     }
 
 
@@ -240,12 +250,10 @@ def _import_result(session, import_id: int) -> dict:
     stmt_import = session.get(StatementImport, import_id)
     if stmt_import is None:  # removed since; the job's work was done all the same
         return {"import_id": import_id}
+    # The figures a bank import shows too (the jobs page has words for them)
     return {
         "import_id": import_id,
-        "name": stmt_import.name,
         "lines_read": stmt_import.lines_read,
         "lines_new": stmt_import.lines_new,
         "duplicates": stmt_import.lines_read - stmt_import.lines_new,
-        "first_date": stmt_import.first_date.isoformat() if stmt_import.first_date else None,
-        "last_date": stmt_import.last_date.isoformat() if stmt_import.last_date else None,
     }

@@ -130,7 +130,7 @@ def test_the_job_applies_the_effect_and_running_it_again_changes_nothing(world, 
     assert world.gateway.calls  # the job did
     [job] = _jobs(database, "stripe_event")
     assert job.status == "succeeded"
-    result = json.loads(job.result)
+    result = json.loads(job.result)["event"]
     assert result["applied_now"] is True and result["status"] == "applied"
     assert "pi_3QxFx1 recorded as donation" in result["detail"]
     assert _count(database, Donation) == 1
@@ -156,7 +156,7 @@ def test_the_job_applies_the_effect_and_running_it_again_changes_nothing(world, 
     with database.session() as s:
         second = s.get(Job, again_id)
         assert second.status == "succeeded"
-        assert json.loads(second.result)["applied_now"] is False
+        assert json.loads(second.result)["event"]["applied_now"] is False
     assert world.state() == state
     assert _count(database, Entry) == entries
 
@@ -241,9 +241,8 @@ def _recent(world) -> None:
 
 
 def _slot_minute() -> dt.datetime:
-    """A minute the sync is scheduled for, far enough ahead that the sweep hands out the
-    slot job it submits (the sweep hands out jobs queued over 2 minutes before)."""
-    when = (utcnow() + dt.timedelta(minutes=3)).replace(second=0, microsecond=0)
+    """The next minute the sync is scheduled for (every tenth)."""
+    when = utcnow().replace(second=0, microsecond=0)
     return when + dt.timedelta(minutes=(10 - when.minute % 10) % 10)
 
 
@@ -251,13 +250,14 @@ def test_the_scheduled_sync_applies_events_no_webhook_delivered(world, database,
     _recent(world)
     world.deliver_all(IN_ORDER[:2])  # only two webhooks arrived
     world.refund_status("failed")  # as Stripe has the refund by now
-    _sweep(app, _slot_minute())
+    handed_out = _sweep(app, _slot_minute())
     [sync] = _jobs(database, "stripe_sync")
+    assert sync.id in handed_out  # the slot's job, made and handed out by the sweep
     assert sync.dedupe_key.startswith("slot:stripe_sync@")
     run_jobs(app)
     [sync] = _jobs(database, "stripe_sync")
     assert sync.status == "succeeded", sync.error_detail
-    result = json.loads(sync.result)
+    result = json.loads(sync.result)["sync"]
     assert result["events_seen"] == len(IN_ORDER)
     assert result["duplicates"] == 2 and result["needs_attention"] == 0, result["problems"]
     assert result["since"] <= min(e["created"] for e in world.gateway.events)
@@ -272,7 +272,7 @@ def test_the_scheduled_sync_applies_events_no_webhook_delivered(world, database,
     _enqueue(app, following_id)
     run_jobs(app)
     with database.session() as s:
-        again = json.loads(s.get(Job, following_id).result)
+        again = json.loads(s.get(Job, following_id).result)["sync"]
     assert again["since"] == result["cursor"] - int(stripe_jobs.SYNC_OVERLAP.total_seconds())
     assert again["duplicates"] == len(IN_ORDER) and again["objects_applied"] == 0
     assert world.state() == state
@@ -288,7 +288,7 @@ def test_the_sync_without_stripe_configured_does_nothing_and_succeeds(database, 
     with database.session() as s:
         job = s.get(Job, job_id)
         assert (job.status, job.attempts) == ("succeeded", 1)
-        assert "not configured" in json.loads(job.result)["note"]
+        assert "not configured" in json.loads(job.result)["sync"]["note"]
     assert _count(database, StripeEvent) == 0
 
 
