@@ -183,8 +183,10 @@ def complete():
         abort(404)
     lang = _lang()
     try:
+        # Read from Stripe first, then record in a short transaction (no lock held meanwhile)
+        fetched = card_payments.fetch_payment_intent(gateway(), pi_id)
         with session.begin():
-            card_payments.sync_payment_intent(session, gateway(), pi_id)
+            card_payments.sync_payment_intent(session, fetched, pi_id)
     except LedgerError:
         pass  # the webhook or `placefund stripe sync` records it; show what we know
     payment = session.query(CardPayment).filter_by(payment_intent_id=pi_id).one()

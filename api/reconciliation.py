@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 
 import marshmallow as ma
@@ -19,8 +18,11 @@ from api.webhooks import gateway
 from foundation.errors import NotFound
 from foundation.transactions import atomic
 from identity.roles import MANAGERS
+from jobs import records
 from jobs.kinds import bank_import
+from jobs.kinds import stripe as stripe_jobs
 from ledger import listings
+from ledger.payments.stripe_gateway import StripeNotConfigured
 from ledger.reconciliation import queue
 from ledger.reconciliation import runs as reconciliation_runs
 from ledger.reconciliation.models import (
@@ -28,7 +30,6 @@ from ledger.reconciliation.models import (
     LINE_STATES,
     RUN_KINDS,
     ReconciliationRun,
-    StatementImport,
     StatementLine,
 )
 from ledger.reconciliation.rules import ReconcileConfig
@@ -294,31 +295,32 @@ def import_bank_statement(data):
 
 @blp.route("/stripe-imports", methods=["POST"])
 @requires(*MANAGERS)
-@errors(400, 413, 415, 422, 502, 503)
+@errors(400, 413, 415, 422, 503)
 @blp.arguments(StripeStatementImportIn, required=False)
-@blp.response(201, StatementImportSchema)
+@blp.response(202, job_schemas.JobSchema)
 def import_stripe(data):
-    """Import Stripe balance transactions for a payout or a date range (all pages)"""
+    """Import Stripe balance transactions for a payout or a date range (all pages), in the
+    background: 202 with the job to poll; its result names the import and its counts"""
     if not data["payout"] and not data["start"]:
         raise ApiError(422, "Name a payout or a start date.", fields={"payout": ["or from"]})
-    transactions = list(_stripe_transactions(data["payout"], data["start"], data["end"]))
-    name = f"payout={data['payout']}" if data["payout"] else f"{data['start']}..{data['end']}"
+    if data["start"] and data["end"] and data["end"] < data["start"]:
+        raise ApiError(422, "to is before from.", fields={"to": ["on or after from"]})
+    if not gateway().settings.secret_key:
+        raise StripeNotConfigured("Card payments are not configured (STRIPE_SECRET_KEY).")
+    params = {
+        "payout": data["payout"],
+        "start": data["start"].isoformat() if data["start"] else None,
+        "end": data["end"].isoformat() if data["end"] else None,
+    }
     with atomic(db_session()) as session:
-        report = reconciliation_runs.import_stripe_transactions(
-            session, transactions, name=name, payout=data["payout"], actor=user()
+        job, created = records.submit(
+            session,
+            "stripe_import",
+            params=params,
+            actor_id=user().id,
+            dedupe_key=stripe_jobs.import_key(**params),
         )
-        return session.get(StatementImport, report.import_id), 201
-
-
-def _stripe_transactions(payout, start, end):
-    def ts(day):
-        return int(dt.datetime.combine(day, dt.time(), reconciliation_runs.TAIWAN).timestamp())
-
-    return gateway().list_balance_transactions(
-        payout=payout,
-        created_gte=ts(start) if start else None,
-        created_lt=ts(end + dt.timedelta(days=1)) if end else None,
-    )
+    return accepted(job, created=created)
 
 
 @blp.route("/runs", methods=["POST"])

@@ -2,8 +2,10 @@
 
 The signature is checked on the raw body (never a parsed and re-serialised one), with
 Stripe's 300 s tolerance. A bad or missing signature is a 400 and nothing is stored. A
-verified event is stored under its unique id in the same transaction as its effect, so a
-duplicate or replayed delivery answers 200 at once and changes nothing.
+verified event is stored under its unique id (status ``received``) together with a
+``stripe_event`` job that applies its effect (jobs/kinds/stripe.py), and the answer is 200
+without calling Stripe. A duplicate or replayed delivery answers 200 at once and changes
+nothing; an event that needed attention is queued again by its redelivery.
 """
 
 from __future__ import annotations
@@ -14,15 +16,12 @@ import re
 import stripe
 from flask import Blueprint, current_app, jsonify, request
 
-from foundation.errors import LedgerError
+from jobs import records
+from jobs.kinds import stripe as stripe_jobs
 from ledger.payments import card_payments
-from ledger.payments.stripe_gateway import (
-    StripeGateway,
-    StripeNotConfigured,
-    StripeUnavailable,
-)
+from ledger.payments.stripe_gateway import StripeGateway, StripeNotConfigured
 from web.problems import problem
-from web.request import db_session
+from web.request import db_session, job_queue
 
 log = logging.getLogger("placefund.webhooks")
 
@@ -114,17 +113,21 @@ def stripe_webhook():
     session = db_session()
     if session.in_transaction():
         session.commit()
-    try:
-        with session.begin():
-            row = card_payments.handle_event(session, gw, event)
-    except StripeUnavailable as exc:
-        # Nothing stored: Stripe delivers again later, and by then we can re-fetch.
-        return problem(503, exc.code, exc.detail)
-    except LedgerError as exc:
-        log.error("stripe event %s (%s) needs attention: %s", event["id"], event["type"], exc)
-        with session.begin():
-            card_payments.record_failed_event(session, event, exc, via="webhook")
-        return jsonify(received=True, status="needs_attention"), 200
-    if row is None:
-        return jsonify(received=True, status="duplicate"), 200
-    return jsonify(received=True, status=row.status), 200
+    # Stored and its job submitted in one transaction (neither without the other); the
+    # message to the workers goes after the commit. No Stripe call here: the job fetches
+    # the object, so a slow or unreachable Stripe never holds the answer Stripe waits for.
+    with session.begin():
+        row = card_payments.receive_event(session, event)
+        job = None
+        if row is not None and row.status == "received":
+            job, _created = records.submit(
+                session,
+                "stripe_event",
+                params={"event_id": event["id"]},
+                dedupe_key=stripe_jobs.event_key(event["id"]),
+            )
+        job_id = job.id if job is not None else None
+        answer = "duplicate" if row is None else row.status
+    if job_id is not None:
+        job_queue().enqueue_quietly(job_id)
+    return jsonify(received=True, status=answer), 200

@@ -9,8 +9,18 @@ and change nothing. Re-fetching also makes out-of-order delivery harmless: a lat
 ``payment_failed`` after ``succeeded`` reads a succeeded PaymentIntent, and a payment's
 status only ever moves forward (``PAYMENT_RANK``).
 
-Every function here only flushes; the caller owns the transaction (one per request, event
-or synced object). A webhook event row is inserted in the same transaction as its effect.
+Two steps, so no database transaction waits on the network: a *fetch* step reads from Stripe
+everything an effect needs (``fetch_for_event``, ``fetch_payment_intent``..., into a
+``Fetched``), outside any transaction; the *apply* step (``apply_event_effect``,
+``sync_payment_intent``, ``apply_refund``...) posts in a short transaction, reading Stripe
+only through the ``Fetched`` it is given (which offers the gateway's read methods).
+
+Events: the webhook stores a verified event as ``received`` (``receive_event``) and leaves
+its effect to a ``stripe_event`` job (jobs/kinds/stripe.py), which runs ``process_event``:
+fetch, then apply under the event row's lock. Applying twice changes nothing: a settled
+event is skipped, and every posting is keyed by Stripe's id.
+
+Every function that takes a session only flushes; the caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ from ledger.fund import pledges as fund_pledges
 from ledger.fund.models import Donation, Pledge
 from ledger.money import check_whole_units
 from ledger.payments.models import PAYMENT_RANK, CardPayment, StripeEvent
-from ledger.payments.stripe_gateway import StripeNotConfigured
+from ledger.payments.stripe_gateway import StripeNotConfigured, StripeUnavailable
 
 log = logging.getLogger("placefund.payments")
 
@@ -525,27 +535,144 @@ def apply_payout(session: Session, gateway, payout_id: str) -> Outcome:
     return Outcome("ignored", f"{payout_id} is {status}")
 
 
+# --- fetching: what an effect reads from Stripe, read before its transaction -------------
+
+
+class NotFetched(RuntimeError):
+    """The apply step asked for an object its fetch step did not read: a bug here, never
+    bad input (an unexpected error, so the job tries again and the log says which)."""
+
+
+class Fetched:
+    """Stripe objects read ahead of a transaction, handed to the apply step in place of
+    the gateway: it offers the gateway's read methods, from memory, so the transaction that
+    posts makes no network call (and holds no lock while Stripe answers)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict] = {}
+        self.refunds: dict[str, list[dict]] = {}
+
+    def add(self, obj: dict) -> dict:
+        self.objects[obj["id"]] = obj
+        return obj
+
+    def _get(self, object_id: str) -> dict:
+        try:
+            return self.objects[object_id]
+        except KeyError:
+            raise NotFetched(f"{object_id} was not fetched before the transaction") from None
+
+    def retrieve_payment_intent(self, pi_id: str) -> dict:
+        return self._get(pi_id)
+
+    def retrieve(self, kind: str, object_id: str) -> dict:
+        return self._get(object_id)
+
+    def list_refunds(self, charge_id: str) -> list[dict]:
+        if charge_id not in self.refunds:
+            raise NotFetched(f"the refunds of {charge_id} were not fetched")
+        return self.refunds[charge_id]
+
+
+def _fetch_balance_transaction(gateway, fetched: Fetched, holder: dict) -> None:
+    """The balance transaction ``holder`` names by id (an expanded one is already there)."""
+    bt = holder.get("balance_transaction")
+    if isinstance(bt, str) and bt not in fetched.objects:
+        fetched.add(gateway.retrieve("balance_transaction", bt))
+
+
+def fetch_payment_intent(gateway, pi_id: str, fetched: Fetched | None = None) -> Fetched:
+    """The PaymentIntent and, once it succeeded, its charge and balance transaction (what
+    ``sync_payment_intent`` and ``record_card_donation`` read)."""
+    fetched = fetched or Fetched()
+    pi = fetched.add(gateway.retrieve_payment_intent(pi_id))
+    charge = pi.get("latest_charge")
+    if pi.get("status") == "succeeded" and charge:
+        if isinstance(charge, str):
+            charge = fetched.add(gateway.retrieve("charge", charge))
+        _fetch_balance_transaction(gateway, fetched, charge)
+    return fetched
+
+
+def _fetch_refund_parts(gateway, fetched: Fetched, refund: dict) -> None:
+    fetched.add(refund)
+    if refund.get("status") not in ("failed", "canceled"):
+        _fetch_balance_transaction(gateway, fetched, refund)
+
+
+def fetch_refund(gateway, refund_id: str, fetched: Fetched | None = None) -> Fetched:
+    fetched = fetched or Fetched()
+    _fetch_refund_parts(gateway, fetched, gateway.retrieve("refund", refund_id))
+    return fetched
+
+
+def fetch_charge_refunds(gateway, charge_id: str, fetched: Fetched | None = None) -> Fetched:
+    fetched = fetched or Fetched()
+    refunds = gateway.list_refunds(charge_id)
+    fetched.refunds[charge_id] = refunds
+    for refund in refunds:
+        _fetch_refund_parts(gateway, fetched, refund)
+    return fetched
+
+
+def fetch_dispute(gateway, dispute_id: str, fetched: Fetched | None = None) -> Fetched:
+    fetched = fetched or Fetched()
+    dispute = fetched.add(gateway.retrieve("dispute", dispute_id))
+    for bt in dispute.get("balance_transactions") or []:
+        if isinstance(bt, str) and bt not in fetched.objects:
+            fetched.add(gateway.retrieve("balance_transaction", bt))
+    return fetched
+
+
+def fetch_payout(gateway, payout_id: str, fetched: Fetched | None = None) -> Fetched:
+    fetched = fetched or Fetched()
+    fetched.add(gateway.retrieve("payout", payout_id))
+    return fetched
+
+
+def fetch_for_event(gateway, event_type: str, object_id: str | None) -> Fetched:
+    """Everything the effect of an event of ``event_type`` on ``object_id`` reads from
+    Stripe (nothing for a type we do not act on). Network only: no database."""
+    if event_type not in HANDLED_EVENTS or not object_id:
+        return Fetched()
+    if event_type in PAYMENT_INTENT_EVENTS:
+        return fetch_payment_intent(gateway, object_id)
+    if event_type == "charge.refunded":
+        return fetch_charge_refunds(gateway, object_id)
+    if event_type in REFUND_EVENTS:
+        return fetch_refund(gateway, object_id)
+    if event_type in DISPUTE_EVENTS:
+        return fetch_dispute(gateway, object_id)
+    return fetch_payout(gateway, object_id)
+
+
 # --- events --------------------------------------------------------------------------------
 
+#: An event in one of these states still has its effect to apply
+PENDING_EVENT_STATES = ("received", "needs_attention")
 
-def apply_event_effect(session: Session, gateway, event: dict) -> Outcome:
-    """Route one event to the handler of its object (which re-fetches it from Stripe)."""
+
+def apply_event_effect(session: Session, fetched, event: dict) -> Outcome:
+    """Route one event to the handler of its object, which reads the object as fetched
+    (``fetch_for_event``) just before this transaction."""
     etype = event["type"]
     obj = event["data"]["object"]
     if etype in PAYMENT_INTENT_EVENTS:
-        return sync_payment_intent(session, gateway, obj["id"])
+        return sync_payment_intent(session, fetched, obj["id"])
     if etype == "charge.refunded":
-        return apply_charge_refunds(session, gateway, obj["id"])
+        return apply_charge_refunds(session, fetched, obj["id"])
     if etype in REFUND_EVENTS:
-        return apply_refund(session, gateway, obj["id"])
+        return apply_refund(session, fetched, obj["id"])
     if etype in DISPUTE_EVENTS:
-        return apply_dispute(session, gateway, obj["id"])
+        return apply_dispute(session, fetched, obj["id"])
     if etype in PAYOUT_EVENTS:
-        return apply_payout(session, gateway, obj["id"])
+        return apply_payout(session, fetched, obj["id"])
     return Outcome("ignored", f"{etype} is not acted on")
 
 
-def _insert_event(session: Session, event: dict, via: str) -> StripeEvent | None:
+def _insert_event(
+    session: Session, event: dict, via: str, status: str = "ignored", detail: str = ""
+) -> StripeEvent | None:
     """Claim the event id (unique); None when it was already stored (a duplicate)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -558,8 +685,8 @@ def _insert_event(session: Session, event: dict, via: str) -> StripeEvent | None
             object_id=obj.get("id"),
             stripe_created=int(event.get("created") or 0),
             livemode=bool(event.get("livemode")),
-            status="ignored",
-            detail="",
+            status=status,
+            detail=detail,
             via=via,
             received_at=utcnow(),
         )
@@ -569,17 +696,19 @@ def _insert_event(session: Session, event: dict, via: str) -> StripeEvent | None
     return None if row is None else session.get(StripeEvent, row[0])
 
 
-def handle_event(session: Session, gateway, event: dict, *, via: str = "webhook"):
-    """Store the event once and apply its effect, in the caller's transaction.
+def receive_event(session: Session, event: dict, *, via: str = "webhook") -> StripeEvent | None:
+    """Store a verified event once, its effect still to apply (``received``). No Stripe
+    call: the effect is a ``stripe_event`` job's (``process_event``).
 
-    Returns the stored row, or None for a duplicate (nothing changed). A ``LedgerError``
-    from the effect propagates: the caller rolls back (the event is not stored either) and
-    may record it with ``record_failed_event``.
+    Returns the row, or None for a duplicate (nothing changed). A type we do not act on is
+    stored as ``ignored`` at once (no job needed). An event stored before that needed
+    attention (a payout that arrived before its charges, say) is received again: Stripe's
+    redelivery is the cue to try it once more; anything else stored is a duplicate.
     """
-    row = _insert_event(session, event, via)
+    if event["type"] not in HANDLED_EVENTS:
+        return _insert_event(session, event, via, "ignored", f"{event['type']} is not acted on")
+    row = _insert_event(session, event, via, "received")
     if row is None:
-        # Stored before. Only an event that needed attention is tried again (a payout that
-        # arrived before its charges, say); anything else is a duplicate and changes nothing.
         row = session.scalars(
             select(StripeEvent)
             .where(StripeEvent.event_id == event["id"], StripeEvent.status == "needs_attention")
@@ -587,11 +716,33 @@ def handle_event(session: Session, gateway, event: dict, *, via: str = "webhook"
         ).one_or_none()
         if row is None:
             return None
-        row.via = via
-    if event["type"] in HANDLED_EVENTS:
-        outcome = apply_event_effect(session, gateway, event)
-    else:
-        outcome = Outcome("ignored", f"{event['type']} is not acted on")
+        row.status, row.via = "received", via
+    session.flush()
+    return row
+
+
+def as_event(row: StripeEvent) -> dict:
+    """What the apply step reads of an event: its id, type and object id (the rest of the
+    body is never trusted: the object is re-read from Stripe)."""
+    return {
+        "id": row.event_id,
+        "type": row.type,
+        "created": row.stripe_created,
+        "livemode": row.livemode,
+        "data": {"object": {"id": row.object_id}},
+    }
+
+
+def apply_stored_event(session: Session, event_id: str, fetched) -> StripeEvent | None:
+    """Apply a stored event's effect, in the caller's (short) transaction, under the row's
+    lock. None when there is nothing to do: unknown, or already settled by another path (a
+    duplicate job, a sync, a second worker) — applying twice changes nothing."""
+    row = session.scalars(
+        select(StripeEvent).where(StripeEvent.event_id == event_id).with_for_update()
+    ).one_or_none()
+    if row is None or row.status not in PENDING_EVENT_STATES:
+        return None
+    outcome = apply_event_effect(session, fetched, as_event(row))
     row.status = outcome.status
     row.detail = outcome.detail[:2000]
     row.entry_id = outcome.entry_id
@@ -599,15 +750,45 @@ def handle_event(session: Session, gateway, event: dict, *, via: str = "webhook"
     return row
 
 
-def record_failed_event(session: Session, event: dict, error: LedgerError, *, via: str):
-    """After a rollback: store the event as needing a person, with the reason."""
-    row = (
-        _insert_event(session, event, via)
-        or session.scalars(select(StripeEvent).where(StripeEvent.event_id == event["id"])).one()
-    )
-    if row.status != "applied":
-        row.status = "needs_attention"
-        row.detail = f"{type(error).__name__}: {error.detail}"[:2000]
+def process_event(sessions: Callable[[], Session], gateway, event_id: str) -> str | None:
+    """Carry a stored event to its outcome: read it, fetch its object from Stripe with no
+    transaction open, then apply in a short one. Returns the event's new status, or None
+    when it had nothing left to do.
+
+    ``StripeUnavailable`` propagates and changes nothing (try again later). Any other
+    ``LedgerError`` (Stripe refused the read, the ledger refused the posting) marks the event
+    ``needs_attention`` with the reason, in its own transaction, and propagates.
+    """
+    with sessions() as session:
+        row = session.scalars(select(StripeEvent).where(StripeEvent.event_id == event_id)).first()
+        if row is None or row.status not in PENDING_EVENT_STATES:
+            return None
+        event = as_event(row)
+    try:
+        fetched = fetch_for_event(gateway, event["type"], event["data"]["object"]["id"])
+        with sessions() as session, session.begin():
+            applied = apply_stored_event(session, event_id, fetched)
+            return applied.status if applied is not None else None
+    except StripeUnavailable:
+        raise
+    except LedgerError as exc:
+        with sessions() as session, session.begin():
+            record_failed_event(session, event, exc)
+        raise
+
+
+def record_failed_event(session: Session, event: dict, error: LedgerError, *, via: str = "job"):
+    """After a rollback: mark the event as needing a person, with the reason (stored now if
+    it was not). An event another path settled meanwhile is left as it is."""
+    detail = f"{type(error).__name__}: {error.detail}"[:2000]
+    row = _insert_event(session, event, via, "needs_attention", detail)
+    if row is not None:
+        return row
+    row = session.scalars(
+        select(StripeEvent).where(StripeEvent.event_id == event["id"]).with_for_update()
+    ).one()
+    if row.status in PENDING_EVENT_STATES:
+        row.status, row.detail = "needs_attention", detail
         session.flush()
     return row
 
@@ -627,57 +808,63 @@ class SyncReport:
     problems: list[str] = field(default_factory=list)
 
 
-def _in_transaction(sessions: Callable[[], Session], work: Callable[[Session], object]):
-    with sessions() as session, session.begin():
-        return work(session)
+def taiwan_midnight(day: dt.date) -> int:
+    """The first second of ``day`` in Taiwan, as a Stripe timestamp."""
+    return int(dt.datetime.combine(day, dt.time(), TAIWAN).timestamp())
 
 
 def sync(
     sessions: Callable[[], Session],
     gateway,
-    since: dt.date,
+    since: dt.date | int,
     *,
     progress: Callable[[int], None] | None = None,
 ) -> SyncReport:
-    """Read events and balance transactions since ``since`` and apply what is missing.
+    """Read events and balance transactions since ``since`` (a day in Taiwan, or a Stripe
+    timestamp) and apply what is missing, through the webhook's own path: store the event
+    (``receive_event``), then fetch and apply it (``process_event``).
 
-    Each event and each object is its own transaction, so one bad object never blocks the
-    rest and nothing is half-posted. Stored events are skipped (the unique event id); the
-    objects behind balance transactions are applied under their usual keys, so whatever the
-    webhooks already did is not done twice.
+    Each event and each object is its own short transaction, its Stripe reads before it,
+    so one bad object never blocks the rest and nothing is half-posted. Settled events are
+    skipped; stored ones still waiting (``received``, ``needs_attention``) are applied. The
+    objects behind balance transactions are applied under their usual keys, so whatever
+    the webhooks already did is not done twice. ``StripeUnavailable`` stops the sync (what
+    was applied stays applied; a later sync carries on).
     """
-    start = int(dt.datetime.combine(since, dt.time(), TAIWAN).timestamp())
+    start = since if isinstance(since, int) else taiwan_midnight(since)
     report = SyncReport()
     events = list(gateway.list_events(start))
     events.sort(key=lambda e: (e.get("created") or 0, e["id"]))
     for event in events:
         report.events_seen += 1
+        with sessions() as session, session.begin():
+            stored_now = receive_event(session, event, via="sync") is not None
         try:
-            row = _in_transaction(
-                sessions, lambda s, e=event: handle_event(s, gateway, e, via="sync")
-            )
+            status = process_event(sessions, gateway, event["id"])
+        except StripeUnavailable:
+            raise
         except LedgerError as exc:
-            _in_transaction(
-                sessions, lambda s, e=event, x=exc: record_failed_event(s, e, x, via="sync")
-            )
             report.needs_attention += 1
             report.problems.append(f"{event['id']} ({event['type']}): {exc.detail}")
             continue
-        if row is None:
-            report.duplicates += 1
-        elif row.status == "applied":
+        if status == "applied":
             report.events_applied += 1
-        else:
+        elif status is not None or stored_now:
             report.events_ignored += 1
+        else:
+            report.duplicates += 1
         if progress:
             progress(1)
     for txn in gateway.list_balance_transactions(created_gte=start):
         report.transactions_seen += 1
-        work = _work_for_transaction(gateway, txn)
-        if work is None:
-            continue
         try:
-            outcome = _in_transaction(sessions, work)
+            work = _work_for_transaction(gateway, txn)
+            if work is None:
+                continue
+            with sessions() as session, session.begin():
+                outcome = work(session)
+        except StripeUnavailable:
+            raise
         except LedgerError as exc:
             report.problems.append(f"{txn['id']}: {exc.detail}")
             continue
@@ -689,7 +876,8 @@ def sync(
 
 
 def _work_for_transaction(gateway, txn: dict):
-    """The apply step for the object behind a balance transaction, or None."""
+    """The apply step for the object behind a balance transaction (its Stripe reads done
+    now, before the caller's transaction), or None."""
     source = txn.get("source")
     source_id = _id(source)
     if not source_id:
@@ -700,13 +888,19 @@ def _work_for_transaction(gateway, txn: dict):
         if pi is None:
             pi = gateway.retrieve("charge", source_id).get("payment_intent")
         pi = _id(pi)
-        return (lambda s: sync_payment_intent(s, gateway, pi)) if pi else None
+        if not pi:
+            return None
+        fetched = fetch_payment_intent(gateway, pi)
+        return lambda s: sync_payment_intent(s, fetched, pi)
     if source_id.startswith(("re_", "pyr_")):
-        return lambda s: apply_refund(s, gateway, source_id)
+        fetched = fetch_refund(gateway, source_id)
+        return lambda s: apply_refund(s, fetched, source_id)
     if source_id.startswith(("dp_", "du_")):
-        return lambda s: apply_dispute(s, gateway, source_id)
+        fetched = fetch_dispute(gateway, source_id)
+        return lambda s: apply_dispute(s, fetched, source_id)
     if source_id.startswith("po_"):
-        return lambda s: apply_payout(s, gateway, source_id)
+        fetched = fetch_payout(gateway, source_id)
+        return lambda s: apply_payout(s, fetched, source_id)
     return None
 
 

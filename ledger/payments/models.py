@@ -1,8 +1,9 @@
 """Tables of card payments and Stripe webhook events.
 
 The money itself lives in the ledger (``ledger.books``, ``ledger.fund``); these rows say where
-it came from. Stripe events are stored once under their unique id, in the same transaction as
-their effect, so a replayed delivery changes nothing."""
+it came from. Stripe events are stored once under their unique id, so a replayed delivery
+changes nothing; the webhook stores an event as ``received`` and a background job applies
+its effect (ledger/payments/card_payments.py)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ PAYMENT_RANK = {
 PAYMENT_STATES = tuple(PAYMENT_RANK)
 
 
-EVENT_STATES = ("applied", "ignored", "needs_attention")
+#: received: stored, its effect not yet applied (a ``stripe_event`` job's); applied, ignored:
+#: settled; needs_attention: the effect was refused, a person looks (or a redelivery retries)
+EVENT_STATES = ("received", "applied", "ignored", "needs_attention")
 
 
 class CardPayment(Base):
@@ -101,6 +104,6 @@ class StripeEvent(Base):
     #: What happened: the ledger entry posted, or why nothing was done
     detail: Mapped[str] = mapped_column(Text, default="")
     entry_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("ledger_entries.id"))
-    #: webhook or sync
+    #: webhook, sync or job (a job that found it needing attention)
     via: Mapped[str] = mapped_column(String(16), default="webhook")
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

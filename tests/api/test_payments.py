@@ -6,8 +6,14 @@ werkzeug on a free loopback port so localstripe can deliver its webhooks to it.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -67,6 +73,52 @@ def live(app, database, localstripe):  # noqa: F811
     thread.join(5)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Worker:
+    """`python -m placefund.cli worker` on the test's database, Stripe at localstripe; stopped
+    with SIGTERM (its graceful stop) when the block ends."""
+
+    def __init__(self, database, stripe_base: str):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+        env.update(
+            DATABASE_URL=str(database.engine.url),
+            PYTHONPATH=str(ROOT),
+            STRIPE_SECRET_KEY=SECRET_KEY,
+            STRIPE_PUBLISHABLE_KEY="pk_test_placefund",
+            STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            STRIPE_API_BASE=stripe_base,
+            STRIPE_MAX_RETRIES="0",
+        )
+        self.args = [sys.executable, "-m", "placefund.cli", "worker", "--threads", "1"]
+        self.env = env
+
+    def __enter__(self):
+        self.log = tempfile.TemporaryFile("w+")  # a file, not a pipe nobody reads
+        self.process = subprocess.Popen(
+            [*self.args, "--no-seal"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            text=True,
+        )
+        return self
+
+    def __exit__(self, *exc):
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if exc[0] is not None:  # say why, when the worker is the reason the test failed
+            self.log.seek(0)
+            print(self.log.read()[-4000:])
+        self.log.close()
+
+
 def _wait_for(database, predicate, timeout=15.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -101,15 +153,20 @@ def test_card_payment_end_to_end_against_localstripe(live, database):
     client.v1.payment_intents.update(pi, params={"payment_method": "pm_card_visa"})
     client.v1.payment_intents.confirm(pi)
 
-    # localstripe's signed webhook reaches the app and records the donation
-    assert _wait_for(
-        database,
-        lambda s: s.scalar(
+    # localstripe's signed webhook reaches the app, which stores it and queues its job...
+    def succeeded(status):
+        return lambda s: s.scalar(
             select(func.count())
             .select_from(StripeEvent)
-            .where(StripeEvent.type == "payment_intent.succeeded", StripeEvent.status == "applied")
-        ),
-    ), "the payment_intent.succeeded webhook did not arrive"
+            .where(StripeEvent.type == "payment_intent.succeeded", StripeEvent.status == status)
+        )
+
+    assert _wait_for(database, succeeded("received")), "the webhook did not arrive"
+    with database.session() as s:  # ...and no worker runs yet: nothing recorded
+        assert s.scalar(select(func.count()).select_from(Donation)) == 0
+    # A real `placefund worker` starts, finds the job waiting and records the donation
+    with Worker(database, live["stripe_base"]):
+        assert _wait_for(database, succeeded("applied"), timeout=60), "the job did not run"
     # ... and the page's redirect sees the same payment: still one donation
     done = requests.get(f"{base}/donate/complete?payment_intent={pi}", timeout=10)
     assert done.status_code == 200 and 'data-status="succeeded"' in done.text

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from identity.tokens import issue_token
+from jobs.models import Job
 from ledger.payments import card_payments
+from ledger.reconciliation.models import StatementImport
 from tests import factories
 from tests.api.test_webhooks import IN_ORDER, stripe_world, stripe_world_pg  # noqa: F401
 from tests.job_helpers import run_jobs
@@ -36,6 +38,31 @@ def _manager(world):
         return {"Authorization": f"Bearer {issue_token(s, manager, name='t')[1]}"}
 
 
+def _stripe_import(world, auth, body) -> dict:
+    """POST a Stripe import: 202 with the job, nothing imported until a worker runs it;
+    then poll the job and return its result."""
+    client = world.client
+    before = _count(world, StatementImport)
+    accepted = client.post("/api/v1/reconciliation/stripe-imports", json=body, headers=auth)
+    assert accepted.status_code == 202, accepted.json
+    job = accepted.json
+    assert accepted.headers["Location"].endswith(f"/api/v1/jobs/{job['id']}")
+    assert (job["kind"], job["status"]) == ("stripe_import", "queued")
+    assert _count(world, StatementImport) == before
+    run_jobs(world.app)
+    polled = client.get(accepted.headers["Location"], headers=auth)
+    assert polled.status_code == 200
+    assert polled.json["status"] == "succeeded", polled.json
+    return polled.json["result"]
+
+
+def _count(world, model) -> int:
+    from sqlalchemy import func, select
+
+    with world.database.session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
 def test_stripe_reconciliation_for_a_payout_and_a_date_range(stripe_world):  # noqa: F811
     stripe_world.deliver_all(IN_ORDER)
     client, auth = stripe_world.client, _manager(stripe_world)
@@ -48,15 +75,11 @@ def test_stripe_reconciliation_for_a_payout_and_a_date_range(stripe_world):  # n
         return [t for t in items if payout is None or t["id"] in payout_txns]
 
     gw.list_balance_transactions = for_payout
-    imported = client.post(
-        "/api/v1/reconciliation/stripe-imports", json={"payout": "po_1QxFxPayout"}, headers=auth
-    )
-    assert imported.status_code == 201, imported.json
-    assert imported.json["lines_new"] == 4
-    again = client.post(
-        "/api/v1/reconciliation/stripe-imports", json={"payout": "po_1QxFxPayout"}, headers=auth
-    )
-    assert again.json["lines_new"] == 0  # fingerprints: never twice
+    imported = _stripe_import(stripe_world, auth, {"payout": "po_1QxFxPayout"})
+    assert (imported["lines_read"], imported["lines_new"]) == (4, 4)
+    again = _stripe_import(stripe_world, auth, {"payout": "po_1QxFxPayout"})
+    assert again["lines_new"] == 0  # fingerprints: never twice
+    assert again["import_id"] != imported["import_id"]
 
     run = client.post(
         "/api/v1/reconciliation/runs",
@@ -81,10 +104,8 @@ def test_stripe_reconciliation_for_a_payout_and_a_date_range(stripe_world):  # n
     assert detail["results"][0]["targets"] == "payout:po_1QxFxPayout"
 
     # Everything Stripe has, by date: the dispute and the failed refund's transactions too
-    full = client.post(
-        "/api/v1/reconciliation/stripe-imports", json={"from": "2026-11-01"}, headers=auth
-    )
-    assert full.json["lines_new"] == 4
+    full = _stripe_import(stripe_world, auth, {"from": "2026-11-01"})
+    assert full["lines_new"] == 4
     everything = client.post(
         "/api/v1/reconciliation/runs",
         json={"kind": "stripe", "from": "2026-11-01", "to": "2026-12-31", "dry_run": True},
@@ -108,11 +129,7 @@ def test_stripe_mismatches_are_reported(stripe_world):  # noqa: F811
         "source": "ch_unknown",
     }
     client, auth = stripe_world.client, _manager(stripe_world)
-    client.post(
-        "/api/v1/reconciliation/stripe-imports",
-        json={"from": "2026-11-20", "to": "2026-11-20"},
-        headers=auth,
-    )
+    _stripe_import(stripe_world, auth, {"from": "2026-11-20", "to": "2026-11-20"})
     run = client.post(
         "/api/v1/reconciliation/runs",
         json={"kind": "stripe", "from": "2026-11-20", "to": "2026-11-20"},
@@ -163,6 +180,44 @@ def test_bank_statement_import_reports_bad_lines_and_decisions_need_reasons(worl
     runs = world.call("ndc", "GET", "/api/v1/reconciliation/runs?kind=bank").json["items"]
     assert len(runs) == 2  # the job's own run, then the dry run
     assert {r["id"] for r in runs} >= {result["run_id"]}
+
+
+def test_a_stripe_import_is_checked_before_anything_is_queued(stripe_world):  # noqa: F811
+    client, auth = stripe_world.client, _manager(stripe_world)
+    path = "/api/v1/reconciliation/stripe-imports"
+    for body, field in (
+        ({}, "payout"),
+        ({"payout": "not-a-payout"}, "payout"),
+        ({"from": "2026-11-20", "to": "2026-11-19"}, "to"),
+        ({"from": "yesterday"}, "from"),
+        ({"payout": "po_1", "extra": 1}, "extra"),
+    ):
+        refused = client.post(path, json=body, headers=auth)
+        assert refused.status_code == 422, (body, refused.json)
+        assert refused.mimetype == "application/problem+json"
+        assert field in refused.json["errors"], refused.json
+    assert _count(stripe_world, Job) == 0
+    # Stripe not configured: refused at once too (503), nothing queued
+    from ledger.payments.stripe_gateway import StripeGateway, StripeSettings
+
+    unconfigured = StripeGateway(StripeSettings(None, None, None))
+    stripe_world.app.extensions["placefund.stripe"] = unconfigured
+    refused = client.post(path, json={"payout": "po_1"}, headers=auth)
+    assert refused.status_code == 503 and refused.json["code"] == "stripe_not_configured"
+    assert _count(stripe_world, Job) == 0
+
+
+def test_the_same_import_asked_twice_while_queued_is_one_job(stripe_world):  # noqa: F811
+    client, auth = stripe_world.client, _manager(stripe_world)
+    path = "/api/v1/reconciliation/stripe-imports"
+    first = client.post(path, json={"payout": "po_1QxFxPayout"}, headers=auth)
+    second = client.post(path, json={"payout": "po_1QxFxPayout"}, headers=auth)
+    assert first.status_code == second.status_code == 202
+    assert first.json["id"] == second.json["id"]
+    other = client.post(path, json={"from": "2026-11-01"}, headers=auth)
+    assert other.json["id"] != first.json["id"]
+    run_jobs(stripe_world.app)
+    assert _count(stripe_world, StatementImport) == 2
 
 
 def test_sync_report_counts(stripe_world):  # noqa: F811
