@@ -8,6 +8,10 @@ which a test may have pointed at localstripe). Nothing is faked: only the proces
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+
 from jobs.queue import Queue
 from jobs.runner import Runner
 from placefund.app import job_services
@@ -47,3 +51,28 @@ def worker_beating(database) -> Runner:
 def close_queue(app) -> None:
     """Close the connection the app's own queue opened to enqueue (PostgreSQL)."""
     app.extensions["placefund.queue"].close()
+
+
+@contextlib.contextmanager
+def worker_thread(app) -> Iterator[None]:
+    """A worker beside a served test app: the jobs its pages queue run as they would under
+    ``placefund worker`` (its Runner, the queue's real storage), on a thread of this process."""
+    queue, runner = worker_for(app)
+    stopping = threading.Event()
+
+    def work() -> None:
+        while not stopping.is_set():
+            if not queue.drain():
+                stopping.wait(0.1)
+
+    # Its heartbeat too, every 5 s as a worker's: /readyz sees a worker up
+    runner.start_heartbeat()
+    worker = threading.Thread(target=work, name="test-worker", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        worker.join(timeout=30)
+        runner.stop_heartbeat()
+        queue.close()

@@ -25,7 +25,7 @@ from tests.admin.conftest import (
     seed_bank_line_to_confirm,
     seed_published_proposal,
 )
-from tests.job_helpers import worker_for
+from tests.job_helpers import worker_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -61,20 +61,9 @@ def served(browser_db):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     # A worker beside the server: the jobs the pages queue (bank imports) run as they would
-    # under `placefund worker`, through its Runner, on the queue's real storage
-    queue, _runner = worker_for(app)
-    stopping = threading.Event()
-
-    def work() -> None:
-        while not stopping.is_set():
-            if not queue.drain():
-                stopping.wait(0.1)
-
-    worker = threading.Thread(target=work, name="test-worker", daemon=True)
-    worker.start()
-    yield f"http://127.0.0.1:{server.server_port}", ids, emails
-    stopping.set()
-    worker.join(timeout=30)
+    # under `placefund worker`
+    with worker_thread(app):
+        yield f"http://127.0.0.1:{server.server_port}", ids, emails
     server.shutdown()
     thread.join(timeout=5)
     server.server_close()

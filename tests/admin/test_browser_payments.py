@@ -23,6 +23,7 @@ from foundation.settings import Settings
 from placefund.app import Database, create_app
 from tests.admin.conftest import PASSWORD, bank_csv, build_console_world, pass_two_factor
 from tests.admin.test_browser import ARGS, CHROMIUM, shot
+from tests.job_helpers import worker_thread
 from tests.localstripe_server import free_port, offline_gateway
 
 pytestmark = [
@@ -58,7 +59,9 @@ def served(sqlite_template, tmp_path):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield Served(f"http://127.0.0.1:{server.server_port}", app, database, ids, emails)
+    # A worker beside the server: the bank statement the manager uploads is imported by it
+    with worker_thread(app):
+        yield Served(f"http://127.0.0.1:{server.server_port}", app, database, ids, emails)
     server.shutdown()
     thread.join(timeout=5)
     server.server_close()

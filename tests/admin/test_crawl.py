@@ -36,6 +36,7 @@ from tests.admin.conftest import (
     pass_two_factor,
 )
 from tests.admin.language_checks import problems, visible_text
+from tests.job_helpers import worker_thread
 
 ROLES = {
     "company_member": "finance1@company1.example.tw",
@@ -163,7 +164,10 @@ def crawl_app(sqlite_template, tmp_path_factory):
             Settings(database_url=f"sqlite:///{path}", secret_key="crawl"), database=database
         )
         app.config["TESTING"] = True
-        yield app, database, _minor_amounts(database) | _town_codes(database)
+        # A worker beside the app, as in production: /readyz (a page like any other here)
+        # answers 200 only while one beats
+        with worker_thread(app):
+            yield app, database, _minor_amounts(database) | _town_codes(database)
         database.engine.dispose()
 
 
