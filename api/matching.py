@@ -166,7 +166,17 @@ class RunSchema(ma.Schema):
     params = fields.Function(lambda r: json.loads(r.params))
     created_at = fields.DateTime()
     published_at = fields.DateTime(allow_none=True)
-    proposals = fields.List(fields.Nested(ProposalSchema))
+    proposals = fields.List(
+        fields.Nested(ProposalSchema),
+        metadata={
+            "description": "One page of the run's proposals, newest first (``?limit=``); the rest"
+            " through GET /api/v1/match/proposals?run_id=...&cursor=next_cursor"
+        },
+    )
+    next_cursor = fields.String(
+        allow_none=True,
+        metadata={"description": "Pass as cursor to /match/proposals?run_id=; null on the last"},
+    )
 
 
 class ResponseIn(Strict):
@@ -333,17 +343,37 @@ def start_run(data):
     return accepted(job, created=created)
 
 
+class _RunPage:
+    """A run with one page of its proposals in place of all of them."""
+
+    def __init__(self, run: MatchRun, page):
+        self._run = run
+        self.proposals = page.items
+        self.next_cursor = str(page.next_after) if page.next_after is not None else None
+
+    def __getattr__(self, name):
+        return getattr(self._run, name)
+
+
 @blp.route("/match/runs/<int:run_id>", methods=["GET"])
 @requires(*MANAGERS)
-@errors(404)
+@errors(400, 404, 422)
+@blp.arguments(PageArgs, location="query")
 @blp.response(200, RunSchema)
-def get_run(run_id):
-    """A run with its parameters and every proposal with its explanation"""
+def get_run(args, run_id):
+    """A run with its parameters and a page of its proposals with their explanations
 
-    run = db_session().get(MatchRun, run_id)
+    A national run holds 100,000 proposals: the first page comes with the run, the next ones
+    from ``GET /api/v1/match/proposals?run_id=`` with ``next_cursor``.
+    """
+    session = db_session()
+    run = session.get(MatchRun, run_id)
     if run is None:
         raise NotFound(f"Match run {run_id} does not exist.")
-    return run
+    page = services.proposals_page(
+        session, user(), run_id=run_id, limit=args["limit"], after=decode_cursor(args["cursor"])
+    )
+    return _RunPage(run, page)
 
 
 @blp.route("/match/runs/<int:run_id>/publish", methods=["POST"])

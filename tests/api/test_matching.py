@@ -127,3 +127,43 @@ def test_the_matching_lists_are_read_a_page_at_a_time_newest_first(world: World)
             assert bad.mimetype == "application/problem+json"
     far = world.call("ndc", "GET", "/api/v1/match/requests?cursor=999999999999999999")
     assert far.status_code == 200
+
+
+def test_a_run_comes_with_a_page_of_its_proposals_and_the_rest_follow_by_cursor(world: World):
+    for actor in ("company_a", "company_b"):
+        made = world.call(
+            actor, "POST", "/api/v1/match/offers", json={"kinds": ["sponsorship"], "capacity": 5}
+        )
+        assert made.status_code == 201, made.get_json()
+    for actor in ("business_x", "business_y"):
+        for amount in (100_000, 200_000):
+            made = world.call(
+                actor,
+                "POST",
+                "/api/v1/match/requests",
+                json={
+                    "kind": "sponsorship",
+                    "amount": amount,
+                    "industry": "A",
+                    "town_code": "10008040",
+                },
+            )
+            assert made.status_code == 201, made.get_json()
+    run = start_run(world, {"k": 5})
+    everything = world.call("ndc", "GET", f"/api/v1/match/runs/{run['id']}?limit=200").get_json()
+    every_id = [p["id"] for p in everything["proposals"]]
+    assert len(every_id) >= 3 and everything["next_cursor"] is None
+
+    first = world.call("ndc", "GET", f"/api/v1/match/runs/{run['id']}?limit=2").get_json()
+    seen, cursor = [p["id"] for p in first["proposals"]], first["next_cursor"]
+    assert len(seen) == 2 and cursor is not None
+    while cursor:
+        more = world.call(
+            "ndc", "GET", f"/api/v1/match/proposals?run_id={run['id']}&limit=2&cursor={cursor}"
+        ).get_json()
+        seen += [p["id"] for p in more["items"]]
+        cursor = more["next_cursor"]
+    # Newest first, each proposal once, none of another run
+    assert seen == every_id == sorted(every_id, reverse=True)
+    bad = world.call("ndc", "GET", f"/api/v1/match/runs/{run['id']}?limit=0")
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
