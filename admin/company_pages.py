@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import (
     abort,
     current_app,
@@ -14,7 +16,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from admin import forms, messages, reports
+from admin import forms, job_progress, messages, reports
 from admin.console import bp, ledger_key, me, signed_in
 from admin.donate import gateway
 from admin.matching_pages import org_proposals
@@ -23,6 +25,8 @@ from foundation.errors import LedgerError
 from foundation.transactions import atomic
 from identity.models import Organisation
 from identity.roles import MANAGERS, visible
+from jobs.kinds import statements as statement_jobs
+from jobs.models import Job
 from ledger import listings, statements
 from ledger.fund import common
 from ledger.fund.documents import receipt_pdf
@@ -31,7 +35,7 @@ from ledger.fund.overdue import overdue_instalments
 from ledger.fund.receipts import receipt_numbers
 from ledger.payments import card_payments
 from ledger.payments.stripe_gateway import StripeNotConfigured
-from web.request import db_session
+from web.request import db_session, job_queue
 
 
 def _company_page(org: Organisation):
@@ -126,25 +130,62 @@ def receipt(donation_id: int):
     return _pdf_response(pdf, f"{number}.pdf")
 
 
+def _statement_company(org_id: int, year: int) -> Organisation:
+    """The company whose statement is asked for, when the reader may see it (else 403/404)."""
+    org = db_session().get(Organisation, org_id)
+    visible(me(), org.id if org else None, "Organisation", org_id)
+    if org is None or org.kind != "company" or not 2000 <= year <= 2200:
+        abort(404)
+    return org
+
+
 @bp.get("/organisations/<int:org_id>/statement-<int:year>.pdf")
 @signed_in("company_member", *MANAGERS)
 def yearly_statement(org_id: int, year: int):
     s = db_session()
-    org = s.get(Organisation, org_id)
-    visible(me(), org.id if org else None, "Organisation", org_id)
-    if org is None or org.kind != "company" or not 2000 <= year <= 2200:
-        abort(404)
+    org = _statement_company(org_id, year)
     start, end = statements.period(year)
     donations = listings.donor_statement(s, org, start, end).donations
     with atomic(db_session()) as tx:
         numbers = receipt_numbers(tx, [d.id for d in donations])
     settings = current_app.config["SETTINGS"]
     prepared = statements.prepare(s, org, year, settings, numbers=numbers)
-    # The yearly-statements job's PDF while it still says the same; else made now
-    pdf = statements.current(s, org.id, year, prepared.inputs) or statements.render(
-        prepared, settings, common.today()
+    # The kept PDF while it still says the same (made by the yearly-statements job or by
+    # an earlier download's job)
+    pdf = statements.current(s, org.id, year, prepared.inputs)
+    if pdf is not None:
+        return _pdf_response(pdf, f"statement-{org.ubn or org.id}-{year}.pdf")
+    # Else never rendered here: a large company's takes seconds. One job per company and
+    # year makes and keeps it (a second click finds the same job); the page follows it.
+    with atomic(db_session()) as tx:
+        job, _created = statement_jobs.submit_company(
+            tx, company_id=org.id, year=year, actor_id=me().id
+        )
+    job_queue().enqueue_quietly(job.id)
+    return redirect(url_for("console.statement_job", org_id=org.id, year=year, job_id=job.id), 303)
+
+
+@bp.get("/organisations/<int:org_id>/statement-<int:year>/jobs/<int:job_id>")
+@signed_in("company_member", *MANAGERS)
+def statement_job(org_id: int, year: int, job_id: int):
+    """ "Your statement is being prepared": follows the job, then downloads the PDF."""
+    org = _statement_company(org_id, year)
+    job = db_session().get(Job, job_id)
+    params = json.loads(job.params or "{}") if job is not None else {}
+    if (
+        job is None
+        or job.kind != statement_jobs.COMPANY_KIND
+        or params.get("company_id") != org.id
+        or params.get("year") != year
+    ):
+        abort(404)
+    return render_template(
+        "console/statement_job.html",
+        org=org,
+        year=year,
+        st=job_progress.describe(job),
+        pdf_url=url_for("console.yearly_statement", org_id=org.id, year=year),
     )
-    return _pdf_response(pdf, f"statement-{org.ubn or org.id}-{year}.pdf")
 
 
 def _pdf_response(pdf: bytes, filename: str):

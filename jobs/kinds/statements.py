@@ -88,3 +88,55 @@ def yearly_statements(context: JobContext) -> dict:
         "already_current": skipped,
         "numbered": numbered,
     }
+
+
+# --- one company's statement, asked for by its download -----------------------------------------
+
+COMPANY_KIND = "company_statement"
+
+
+def company_dedupe_key(company_id: int, year: int) -> str:
+    """One unfinished job per company and year: a second click (or a reload of the
+    preparing page) finds the first."""
+    return f"company_statement:{company_id}:{year}"
+
+
+def submit_company(session, *, company_id: int, year: int, actor_id: int | None):
+    """Queue ``company_id``'s statement of ``year`` (the caller commits, then enqueues);
+    with one still unfinished, that one: ``(job, created)``."""
+    return records.submit(
+        session,
+        COMPANY_KIND,
+        params={"company_id": company_id, "year": year},
+        actor_id=actor_id,
+        dedupe_key=company_dedupe_key(company_id, year),
+    )
+
+
+@kind(COMPANY_KIND, max_attempts=3)
+def company_statement(context: JobContext) -> dict:
+    """Render and keep one company's statement: what the download asks for when no current
+    one is kept, so a large company's statement (seconds of rendering) never holds a request."""
+    company_id = int(context.params["company_id"])
+    year = int(context.params["year"])
+    settings = context.services["settings"]
+    database = context.database
+    context.progress(0, 1, "rendering")
+    with database.session() as session:
+        # Reading may give a receipt number to a payment that has none yet (a write)
+        with session.begin(), context.writing():
+            company = session.scalars(
+                select(Organisation).where(Organisation.id == company_id)
+            ).one()
+            prepared = statements.prepare(session, company, year, settings)
+            kept = statements.current(session, company_id, year, prepared.inputs)
+        # The yearly job (or an earlier one of these) kept it meanwhile: nothing to make
+        if kept is not None:
+            context.progress(1, 1, "rendering")
+            return {"rendered": 0, "already_current": 1}
+        pdf = statements.render(prepared, settings, common.today())
+        context.check_cancelled()
+        with session.begin(), context.writing():
+            statements.store(session, company_id, year, pdf, prepared.inputs, job_id=context.job_id)
+    context.progress(1, 1, "rendering")
+    return {"rendered": 1, "already_current": 0}

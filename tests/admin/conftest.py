@@ -222,3 +222,17 @@ def seed_bank_line_to_confirm(database, ids) -> int:
             select(StatementLine).where(StatementLine.import_id == report.import_id)
         ).one()
         return line.id
+
+
+def download_statement(app, client, url: str):
+    """A company's yearly statement the way a reader gets one that is not kept yet: the
+    download sends to the preparing page, a worker's run makes and keeps it, the download
+    then serves it."""
+    from tests.job_helpers import run_jobs
+
+    first = client.get(url)
+    if first.status_code != 303:
+        return first  # kept already (or refused)
+    assert "/jobs/" in first.headers["Location"]
+    run_jobs(app)
+    return client.get(url)

@@ -8,6 +8,7 @@ import pytest
 from pypdf import PdfReader
 
 from ledger.fund.documents import amount_in_words, chinese_numerals, roc_date
+from tests.admin.conftest import download_statement
 
 
 @pytest.mark.parametrize(
@@ -70,7 +71,9 @@ def test_receipt_and_yearly_statement_pdfs(console):
     assert f"PF-{year}-{donation.id:06d}" in text
     assert donation.received_on.isoformat() in text
 
-    statement = c.get(f"/console/organisations/{company.id}/statement-{year}.pdf")
+    statement = download_statement(
+        console.app, c, f"/console/organisations/{company.id}/statement-{year}.pdf"
+    )
     assert statement.status_code == 200
     text = pdf_text(statement.data)
     assert company.ubn in text and "NT$5,000" in text and "新臺幣伍仟元整" in text
@@ -171,7 +174,8 @@ def test_the_yearly_statement_keeps_each_header_on_one_line(console):
             )
         year = d.received_on.year
     c = console.client("company_a")
-    pdf = c.get(f"/console/organisations/{console.ids['company_a']}/statement-{year}.pdf")
+    url = f"/console/organisations/{console.ids['company_a']}/statement-{year}.pdf"
+    pdf = download_statement(console.app, c, url)
     reader = PdfReader(io.BytesIO(pdf.data))
     layout = "\n".join(p.extract_text(extraction_mode="layout") for p in reader.pages)
     header = next(line for line in layout.splitlines() if "收據編號" in line)

@@ -34,11 +34,127 @@ def test_the_download_serves_the_kept_statement_while_it_is_current(console):
     url = f"/console/organisations/{ids['company_a']}/statement-{year}.pdf"
     c = console.client("company_a")
     assert c.get(url).data == b"%PDF-1.7 kept by the job"
-    # A refund-free late payment: the kept one no longer says the same, a fresh one is made
+    # A refund-free late payment: the kept one no longer says the same, so it is not served;
+    # a job makes a fresh one (not the request) and the download then serves that
     give(database, ids["company_a"], "late:a", amount=70_000, received_on=dt.date(year, 1, 2))
+    stale = c.get(url)
+    assert stale.status_code == 303 and "/jobs/" in stale.headers["Location"]
+    assert kept(database, ids["company_a"], year) == b"%PDF-1.7 kept by the job"
+    run_jobs(console.app)
     fresh = c.get(url)
     assert fresh.status_code == 200 and fresh.data != b"%PDF-1.7 kept by the job"
     assert "NT$5,700" in pdf_text(fresh.data)
+    assert fresh.data == kept(database, ids["company_a"], year)
+
+
+def kept(database, company_id: int, year: int) -> bytes | None:
+    with database.session() as s:
+        return s.scalar(
+            select(YearlyStatement.pdf).where(
+                YearlyStatement.organisation_id == company_id, YearlyStatement.year == year
+            )
+        )
+
+
+def company_jobs(database) -> list[Job]:
+    with database.session() as s:
+        return list(s.scalars(select(Job).where(Job.kind == "company_statement").order_by(Job.id)))
+
+
+@pytest.mark.parametrize("lang", ["zh_Hant_TW", "en"])
+def test_a_download_not_kept_is_made_by_a_job_and_the_page_follows_it(console, lang):
+    database, ids = console.database, console.ids
+    year = dt.date.today().year
+    url = f"/console/organisations/{ids['company_a']}/statement-{year}.pdf"
+    c = console.client("company_a")
+    if lang == "en":
+        post_form(c, "/console/company", "/language", {"lang": "en", "next": "/"})
+    first = c.get(url)
+    # Not rendered in the request: the answer is the way to the preparing page, and no
+    # statement is kept until the job runs
+    assert first.status_code == 303
+    follow = first.headers["Location"]
+    assert kept(database, ids["company_a"], year) is None
+    (made,) = company_jobs(database)
+    assert made.status == "queued"
+    assert made.dedupe_key == f"company_statement:{ids['company_a']}:{year}"
+    page = c.get(follow)
+    words = {
+        "zh_Hant_TW": ("您的年度明細製作中", "正在背景製作", "甲公司", "您的年度明細已製作完成"),
+        "en": ("Your statement is being prepared", "being made in the background", "甲公司",
+               "Your statement is ready"),
+    }[lang]  # fmt: skip
+    assert page.status_code == 200
+    assert words[0] in page.text and words[1] in page.text and words[2] in page.text
+    assert '<meta http-equiv="refresh" content="2">' in page.text
+    assert "company_statement" not in page.text  # the kind in words, never its code
+    # A second click (or a reload) while it waits finds the same job
+    again = c.get(url)
+    assert again.status_code == 303 and again.headers["Location"] == follow
+    assert len(company_jobs(database)) == 1
+    run_jobs(console.app)
+    (made,) = company_jobs(database)
+    assert made.status == "succeeded"
+    assert kept(database, ids["company_a"], year) is not None
+    # The page says it is ready, links to the PDF and starts the download
+    ready = c.get(follow)
+    assert words[3] in ready.text
+    assert f'content="0; url={url}"' in ready.text and f'href="{url}"' in ready.text
+    pdf = c.get(url)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert pdf.data == kept(database, ids["company_a"], year)
+    assert "NT$5,000" in pdf_text(pdf.data)
+    assert len(company_jobs(database)) == 1  # served kept: no further job
+
+
+def test_only_the_company_and_managers_see_its_statement_and_its_job(console):
+    ids = console.ids
+    year = dt.date.today().year
+    url = f"/console/organisations/{ids['company_a']}/statement-{year}.pdf"
+    follow = console.client("company_a").get(url).headers["Location"]
+    other = console.client("company_b")
+    assert other.get(url).status_code == 404
+    assert other.get(follow).status_code == 404
+    assert len(company_jobs(console.database)) == 1
+    manager = console.client("ndc")
+    assert manager.get(follow).status_code == 200
+    assert manager.get(url).headers["Location"] == follow  # the same job, whoever asks
+    assert (
+        console.client("company_a")
+        .get("/console/organisations/999999/statement-2026.pdf")
+        .status_code
+        == 404
+    )
+    # A job of another company or year is not this page's
+    wrong = f"/console/organisations/{ids['company_b']}/statement-{year}/jobs/"
+    assert manager.get(wrong + follow.rsplit("/", 1)[1]).status_code == 404
+    assert (
+        manager.get(follow.replace(f"statement-{year}", f"statement-{year - 1}")).status_code == 404
+    )
+    assert manager.get(follow.rsplit("/", 1)[0] + "/999999").status_code == 404
+    # Out-of-range years and non-companies as before
+    assert (
+        manager.get(f"/console/organisations/{ids['company_a']}/statement-1999.pdf").status_code
+        == 404
+    )
+    assert len(company_jobs(console.database)) == 1
+
+
+def test_a_failed_job_says_so_and_the_download_tries_again(console):
+    database, ids = console.database, console.ids
+    year = dt.date.today().year
+    url = f"/console/organisations/{ids['company_a']}/statement-{year}.pdf"
+    c = console.client("company_a")
+    follow = c.get(url).headers["Location"]
+    (made,) = company_jobs(database)
+    with database.session() as s, s.begin():
+        records.cancel(s, made.id)
+    page = c.get(follow)
+    assert 'id="statement-failed"' in page.text and f'href="{url}"' in page.text
+    assert 'http-equiv="refresh"' not in page.text
+    retry = c.get(url)
+    assert retry.status_code == 303 and retry.headers["Location"] != follow
+    assert len(company_jobs(database)) == 2
 
 
 @pytest.mark.parametrize("lang", ["zh_Hant_TW", "en"])

@@ -174,6 +174,50 @@ def test_cancelled_between_companies_keeps_what_was_made_and_resumes(app, databa
     assert len(kept(database)) == len(ids)
 
 
+def test_one_companys_statement_is_made_and_kept_alone(app, database):
+    ids = companies(database, 2)
+    # A payment with no receipt number yet: the job gives it one before rendering
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(ReceiptNumber)) == 0
+    with database.session() as s, s.begin():
+        made, created = statement_jobs.submit_company(
+            s, company_id=ids[0], year=YEAR, actor_id=None
+        )
+        again, created_again = statement_jobs.submit_company(
+            s, company_id=ids[0], year=YEAR, actor_id=None
+        )
+        other, created_other = statement_jobs.submit_company(
+            s, company_id=ids[1], year=YEAR - 1, actor_id=None
+        )
+    assert created and not created_again and again.id == made.id
+    assert created_other and other.id != made.id  # another company and year: its own job
+    worker_for(app)[0].enqueue(made.id)
+    run_jobs(app)
+    done = job(database, made.id)
+    assert done.status == "succeeded" and json.loads(done.result) == {
+        "rendered": 1,
+        "already_current": 0,
+    }
+    rows = kept(database)
+    assert set(rows) == {ids[0]}  # that company only, not every donor of the year
+    row = rows[ids[0]]
+    assert row.job_id == made.id and row.sha256 == hashlib.sha256(row.pdf).hexdigest()
+    text = pdf_text(row.pdf)
+    assert "年度企業0" in text and "NT$3,500" in text and f"PF-{YEAR}-" in text
+    with database.session() as s:
+        assert s.scalar(select(func.count()).select_from(ReceiptNumber)) == 2
+    # Asked again while the kept one is current: nothing is rendered
+    with database.session() as s, s.begin():
+        second, created = statement_jobs.submit_company(
+            s, company_id=ids[0], year=YEAR, actor_id=None
+        )
+    assert created  # the first finished: its key is free again
+    worker_for(app)[0].enqueue(second.id)
+    run_jobs(app)
+    assert json.loads(job(database, second.id).result) == {"rendered": 0, "already_current": 1}
+    assert kept(database)[ids[0]].job_id == made.id
+
+
 @pytest.mark.postgres
 def test_on_postgres_the_statements_are_made_and_kept(pg):
     from foundation.settings import Settings
