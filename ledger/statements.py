@@ -1,8 +1,9 @@
 """Yearly donor statements: what one says, whether the stored one still says it, storing one.
 
-The console renders a company's statement when it is downloaded; the yearly-statements job
-(``jobs.kinds.statements``) renders every donor company's at once and keeps them
-(``YearlyStatement``), so a download serves the stored PDF. A stored statement is served
+Statements are rendered only by jobs (``jobs.kinds.statements``): the yearly-statements job
+renders every donor company's at once, the company-statement job one company's when its
+download finds none current, and both keep them (``YearlyStatement``), so a download serves
+the stored PDF and never renders in the request. A stored statement is served
 only while it is *current*: ``inputs`` fingerprints everything the document says (the
 company, each payment with its receipt number, purpose and amounts, the totals, the issuer),
 and a refund or a late payment changes the fingerprint. The issue date is left out: a
@@ -110,16 +111,23 @@ def prepare(
     *,
     numbers: dict[int, str] | None = None,
     issuer: dict | None = None,
-) -> Prepared:
+    give_numbers: bool = True,
+) -> Prepared | None:
     """Read ``company``'s statement for ``year`` with its payments' receipt ``numbers``
     (when not given: read, and given to a payment that has none yet, such as one received
-    after the job numbered the year; flush only, the caller commits)."""
+    after the job numbered the year; flush only, the caller commits).
+
+    ``give_numbers=False`` (the download's read-only check): None when a payment has no
+    number yet, since no kept statement can then be current and numbering a large year
+    (a write) is the job's work."""
     start, end = period(year)
-    st = donor_statement(session, company, start, end)
+    st = donor_statement(session, company, start, end, entries=False)
     if numbers is None:
         ids = [d.id for d in st.donations]
         numbers = issued_numbers(session, ids)
         if len(numbers) < len(ids):
+            if not give_numbers:
+                return None
             numbers = receipt_numbers(session, ids)
     purposes = documents.purpose_names(session, [d.restriction for d in st.donations])
     said = {

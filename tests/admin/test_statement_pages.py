@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from jobs import records
 from jobs.models import Job
-from ledger.fund.receipt_models import YearlyStatement
+from ledger.fund.receipt_models import ReceiptNumber, YearlyStatement
 from tests.admin.conftest import post_form
 from tests.job_helpers import run_jobs, worker_for
 from tests.jobs.kinds.test_statements import give, job, pdf_text
@@ -56,6 +56,11 @@ def kept(database, company_id: int, year: int) -> bytes | None:
         )
 
 
+def receipt_numbers(database) -> int:
+    with database.session() as s:
+        return s.scalar(select(func.count()).select_from(ReceiptNumber))
+
+
 def company_jobs(database) -> list[Job]:
     with database.session() as s:
         return list(s.scalars(select(Job).where(Job.kind == "company_statement").order_by(Job.id)))
@@ -68,13 +73,16 @@ def test_a_download_not_kept_is_made_by_a_job_and_the_page_follows_it(console, l
     url = f"/console/organisations/{ids['company_a']}/statement-{year}.pdf"
     c = console.client("company_a")
     if lang == "en":
-        post_form(c, "/console/company", "/language", {"lang": "en", "next": "/"})
+        # (from a page that lists no payments, so that none is numbered before the download)
+        post_form(c, "/console/profile", "/language", {"lang": "en", "next": "/"})
+    numbered = receipt_numbers(database)
     first = c.get(url)
     # Not rendered in the request: the answer is the way to the preparing page, and no
-    # statement is kept until the job runs
+    # statement is kept until the job runs; nor numbered there (a write, the job's work)
     assert first.status_code == 303
     follow = first.headers["Location"]
     assert kept(database, ids["company_a"], year) is None
+    assert receipt_numbers(database) == numbered
     (made,) = company_jobs(database)
     assert made.status == "queued"
     assert made.dedupe_key == f"company_statement:{ids['company_a']}:{year}"
@@ -104,6 +112,7 @@ def test_a_download_not_kept_is_made_by_a_job_and_the_page_follows_it(console, l
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     assert pdf.data == kept(database, ids["company_a"], year)
     assert "NT$5,000" in pdf_text(pdf.data)
+    assert receipt_numbers(database) > numbered  # the job numbered the payments
     assert len(company_jobs(database)) == 1  # served kept: no further job
 
 
