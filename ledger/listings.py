@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import BigInteger, Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from foundation.reference import counties
 from identity.models import Organisation
@@ -95,8 +95,13 @@ def list_donations(
     end: dt.date | None = None,
     limit: int = 20,
     after: int | None = None,
+    entries: bool = True,
 ) -> Page:
+    """Donations, newest first. ``entries=False`` leaves each one's ledger entry unread
+    (a page that shows no Stripe ids need not load 50 entries with their postings)."""
     stmt = select(Donation)
+    if not entries:
+        stmt = stmt.options(lazyload(Donation.entry))
     if company_id is not None:
         stmt = stmt.where(Donation.company_id == company_id)
     if pledge_id is not None:
