@@ -17,7 +17,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from admin import forms, job_progress, messages, reports
-from admin.console import bp, ledger_key, me, signed_in
+from admin.console import PAGE, _after_arg, bp, ledger_key, me, signed_in
 from admin.donate import gateway
 from admin.matching_pages import org_proposals
 from admin.self_service import offers_of
@@ -39,12 +39,19 @@ from web.request import db_session, job_queue
 
 
 def _company_page(org: Organisation):
+    """The company's page: pledges, payments with receipts, statements, matching.
 
+    Payments are listed a page at a time, newest first (``?after=`` for older ones): a
+    national donor has thousands, and each listed one is given its receipt number here.
+    The yearly statements cover every year the company gave in, not just this page's.
+    """
     s = db_session()
-    donations = listings.list_donations(s, company_id=org.id, limit=200).items
+    listed = listings.list_donations(
+        s, company_id=org.id, limit=PAGE, after=_after_arg(), entries=False
+    )
+    donations = listed.items
     with atomic(db_session()) as tx:  # listed payments get their receipt numbers, once
         numbers = receipt_numbers(tx, [d.id for d in donations])
-    years = sorted({d.received_on.year for d in donations}, reverse=True)
     overdue: dict[int, list] = {}
     for item in overdue_instalments(s, common.today(), company_id=org.id):
         overdue.setdefault(item.pledge.id, []).append(item)
@@ -54,8 +61,9 @@ def _company_page(org: Organisation):
         overdue=overdue,
         pledges=reports.pledge_status(s, company_id=org.id),
         donations=donations,
+        donations_after=listed.next_after,
         receipt_number=lambda d: numbers[d.id],
-        years=years,
+        years=statements.donation_years(s, org.id),
         proposals=org_proposals(org),
         partnerships=reports.org_partnerships(s, me(), org),
         offers=offers_of(org),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import marshmallow as ma
 from marshmallow import fields, validate
 
@@ -195,16 +198,58 @@ class PositionSchema(ma.Schema):
     )
 
 
+class DonorCursor(fields.String):
+    """``<received_on>.<id>`` of the last donation of the previous page (its next_cursor)."""
+
+    PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\.[0-9]{1,18}$"
+
+    def __init__(self, **kw):
+        kw.setdefault("metadata", {})["pattern"] = self.PATTERN
+        super().__init__(**kw)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not re.fullmatch(self.PATTERN, text):
+            raise ma.ValidationError("Not a cursor this statement gave.")
+        day, _, last_id = text.partition(".")
+        try:
+            return dt.date.fromisoformat(day), int(last_id)
+        except ValueError:
+            raise ma.ValidationError("Not a cursor this statement gave.") from None
+
+
+def donor_cursor(after: tuple[dt.date, int] | None) -> str | None:
+    return None if after is None else f"{after[0].isoformat()}.{after[1]}"
+
+
 class DonorStatementArgs(ma.Schema):
     year = fields.Integer(load_default=None, validate=validate.Range(2000, 2200))
     company_id = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(1, 200),
+        metadata={"description": "Donations per page: 1 to 200"},
+    )
+    cursor = DonorCursor(
+        load_default=None, metadata={"description": "next_cursor of the previous page"}
+    )
 
 
 class DonorStatementSchema(ma.Schema):
     company = fields.Nested(OrganisationSchema)
     start = fields.Date(data_key="from")
     end = fields.Date(data_key="to")
-    donations = fields.List(fields.Nested(DonationSchema))
+    donations = fields.List(
+        fields.Nested(DonationSchema),
+        metadata={
+            "description": "One page of the year's donations in date order (limit, cursor); "
+            "the totals are the whole year's"
+        },
+    )
+    next_cursor = fields.String(
+        allow_none=True,
+        metadata={"description": "Pass as cursor for the next page; null on the last"},
+    )
     received = fields.List(fields.Nested(MoneySchema))
     refunded = fields.List(fields.Nested(MoneySchema))
     net = fields.List(fields.Nested(MoneySchema))

@@ -262,7 +262,9 @@ def close_period(data):
 def donor_statement(args):
     """A company's donations in a calendar year, for its tax filing and ESG report
 
-    Companies get their own; managers name the company with company_id.
+    Companies get their own; managers name the company with company_id. The totals are the
+    whole year's; the donations come a page at a time in date order (limit, then cursor =
+    next_cursor until it is null).
     """
     me = user()
     session = db_session()
@@ -277,21 +279,28 @@ def donor_statement(args):
     if company.kind != "company":
         raise NotFound(f"Company {company.id} does not exist.")
     year = args["year"] or today().year
-    st = listings.donor_statement(session, company, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    # The year's totals summed by the database; the donations one page at a time, so the
+    # answer stays small however much the company gave
+    totals = listings.donor_totals(session, company, start, end)
+    donations = listings.donor_donations(
+        session, company, start, end, limit=args["limit"], after=args["cursor"]
+    )
 
     def amounts(by_currency):
         return [money(v, cur) for cur, v in sorted(by_currency.items())]
 
-    net = {cur: st.received[cur] - st.refunded.get(cur, 0) for cur in st.received}
+    net = {cur: totals.received[cur] - totals.refunded.get(cur, 0) for cur in totals.received}
     return {
         "company": company,
-        "start": st.start,
-        "end": st.end,
-        "donations": st.donations,
-        "received": amounts(st.received),
-        "refunded": amounts(st.refunded),
+        "start": start,
+        "end": end,
+        "donations": donations.items,
+        "next_cursor": ledger_schemas.donor_cursor(donations.next_after),
+        "received": amounts(totals.received),
+        "refunded": amounts(totals.refunded),
         "net": amounts(net),
-        "pledged": amounts(st.pledged),
+        "pledged": amounts(totals.pledged),
     }
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import BigInteger, Select, func, select
+from sqlalchemy import BigInteger, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from foundation.reference import counties
@@ -95,8 +95,13 @@ def list_donations(
     end: dt.date | None = None,
     limit: int = 20,
     after: int | None = None,
+    entries: bool = True,
 ) -> Page:
+    """Donations, newest first. ``entries=False`` leaves each one's ledger entry unread
+    (a page that shows no Stripe ids need not load 50 entries with their postings)."""
     stmt = select(Donation)
+    if not entries:
+        stmt = stmt.options(lazyload(Donation.entry))
     if company_id is not None:
         stmt = stmt.where(Donation.company_id == company_id)
     if pledge_id is not None:
@@ -301,10 +306,46 @@ def donor_statement(
     *,
     entries: bool = True,
 ) -> DonorStatement:
-    """``entries=False``: the donations without their ledger entries (the Stripe ids), which
-    the yearly statement PDF does not show; loading them (entry, postings, accounts) was most
-    of the time of reading a large company's year."""
-    query = (
+    """The whole statement with every donation, for the PDF that lists them all.
+
+    The API reads ``donor_totals`` and ``donor_donations`` a page at a time instead.
+    ``entries=False``: the donations without their ledger entries (the Stripe ids), which
+    the statement PDF does not show; loading them (entry, postings, accounts) was most of
+    the time of reading a large company's year.
+    """
+    query = _donor_donations(company, start, end)
+    if not entries:
+        query = query.options(lazyload(Donation.entry))
+    donations = list(session.scalars(query))
+    # The rows are loaded anyway: summing them here saves the grouped query
+    received: dict[str, int] = defaultdict(int)
+    refunded: dict[str, int] = defaultdict(int)
+    for d in donations:
+        received[d.currency] += d.gross_amount
+        refunded[d.currency] += d.refunded_amount
+    pledged = _donor_pledged(session, company, start, end)
+    return DonorStatement(company, start, end, donations, dict(received), dict(refunded), pledged)
+
+
+@dataclass(frozen=True)
+class DonorTotals:
+    """A company's totals in a period, per currency, as in ``DonorStatement``."""
+
+    received: dict[str, int]
+    refunded: dict[str, int]
+    pledged: dict[str, int]
+
+
+@dataclass(frozen=True)
+class DonorPage:
+    items: list[Donation]
+    #: ``(received_on, id)`` of the last donation, to pass as ``after``; None on the last page
+    next_after: tuple[dt.date, int] | None
+
+
+def _donor_donations(company: Organisation, start: dt.date, end: dt.date) -> Select:
+    """The period's donations in date order (the order a statement lists them)."""
+    return (
         select(Donation)
         .where(
             Donation.company_id == company.id,
@@ -313,26 +354,70 @@ def donor_statement(
         )
         .order_by(Donation.received_on, Donation.id)
     )
-    if not entries:
-        query = query.options(lazyload(Donation.entry))
-    donations = list(session.scalars(query))
-    received: dict[str, int] = defaultdict(int)
-    refunded: dict[str, int] = defaultdict(int)
-    for d in donations:
-        received[d.currency] += d.gross_amount
-        refunded[d.currency] += d.refunded_amount
-    pledged = dict(
-        session.execute(
-            select(Pledge.currency, func.sum(Pledge.amount))
-            .where(
-                Pledge.company_id == company.id,
-                Pledge.pledged_on >= start,
-                Pledge.pledged_on <= end,
-            )
-            .group_by(Pledge.currency)
-        ).all()
+
+
+def _donor_pledged(
+    session: Session, company: Organisation, start: dt.date, end: dt.date
+) -> dict[str, int]:
+    rows = session.execute(
+        select(Pledge.currency, func.sum(Pledge.amount))
+        .where(
+            Pledge.company_id == company.id,
+            Pledge.pledged_on >= start,
+            Pledge.pledged_on <= end,
+        )
+        .group_by(Pledge.currency)
+    ).all()
+    return {currency: int(total) for currency, total in rows}
+
+
+def donor_totals(
+    session: Session, company: Organisation, start: dt.date, end: dt.date
+) -> DonorTotals:
+    """Received, refunded and pledged per currency, summed by the database (the same
+    figures as ``donor_statement``: a currency with donations but no refund has 0 refunded)."""
+    rows = session.execute(
+        select(
+            Donation.currency, func.sum(Donation.gross_amount), func.sum(Donation.refunded_amount)
+        )
+        .where(
+            Donation.company_id == company.id,
+            Donation.received_on >= start,
+            Donation.received_on <= end,
+        )
+        .group_by(Donation.currency)
+    ).all()
+    return DonorTotals(
+        received={currency: int(gross) for currency, gross, _ in rows},
+        refunded={currency: int(back) for currency, _, back in rows},
+        pledged=_donor_pledged(session, company, start, end),
     )
-    return DonorStatement(company, start, end, donations, dict(received), dict(refunded), pledged)
+
+
+def donor_donations(
+    session: Session,
+    company: Organisation,
+    start: dt.date,
+    end: dt.date,
+    *,
+    limit: int,
+    after: tuple[dt.date, int] | None = None,
+) -> DonorPage:
+    """One page of the period's donations in date order, after the keyset ``after``
+    (a donation's ``(received_on, id)``): the dates are not in id order, since a bank
+    transfer is recorded after it arrived, so the position is both."""
+    stmt = _donor_donations(company, start, end)
+    if after is not None:
+        day, last_id = after
+        later = Donation.received_on > day
+        if last_id <= _column_max(Donation.id):
+            later = or_(later, and_(Donation.received_on == day, Donation.id > last_id))
+        # (an id beyond what the column holds is after every donation of that day)
+        stmt = stmt.where(later)
+    rows = list(session.scalars(stmt.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return DonorPage(rows, (rows[-1].received_on, rows[-1].id) if more else None)
 
 
 # --- the public summary ------------------------------------------------------------------------

@@ -66,6 +66,16 @@ def donor_companies(session: Session, year: int) -> list[int]:
     )
 
 
+def donation_years(session: Session, company_id: int) -> list[int]:
+    """The years ``company_id`` gave in (money received then), newest first: the yearly
+    statements it can download, however many of its payments a page lists."""
+    year = func.extract("year", Donation.received_on)
+    rows = session.scalars(
+        select(year).where(Donation.company_id == company_id).distinct().order_by(year.desc())
+    )
+    return [int(y) for y in rows]
+
+
 def unnumbered(session: Session, year: int, *, limit: int = NUMBER_BATCH) -> list[int]:
     """Up to ``limit`` donations of companies received in ``year`` without a receipt number."""
     start, end = period(year)

@@ -155,3 +155,22 @@ def test_a_pledge_entry_names_the_company_in_english_when_it_has_an_english_name
         assert labels.memo("認捐 無名公司 NT$1,000") == "Pledge from 無名公司, NT$1,000"
     with console.app.test_request_context(), force_locale("zh_Hant_TW"):
         assert labels.memo("認捐 甲公司 NT$1,000") == "認捐：甲公司，NT$1,000"
+
+
+def test_the_words_are_built_once_per_request_and_language(app, monkeypatch):
+    """label() reads a catalogue built once per request and language (a page of 200 rows
+    rebuilt it for every cell); switching the language mid-request still switches words."""
+    built = []
+    build = labels._names.__wrapped__
+    monkeypatch.setattr(labels, "_names", labels.per_language(lambda: built.append(1) or build()))
+    with app.test_request_context():
+        with force_locale("zh_Hant_TW"):
+            assert [labels.label("paid") for _ in range(50)] == ["已撥款"] * 50
+        with force_locale("en"):
+            assert labels.label("paid") == "Paid" and labels.label("open") == "Open"
+        with force_locale("zh_Hant_TW"):
+            assert labels.label("bank_transfer") == "銀行轉帳"
+    assert len(built) == 2
+    with app.test_request_context(), force_locale("en"):  # a new request builds its own
+        assert labels.label("paid") == "Paid"
+    assert len(built) == 3

@@ -154,6 +154,14 @@ def test_integers_beyond_the_columns_are_refused_on_postgres(pg_world, pg, huge)
     # A cursor is a position, not an id: beyond the column it is simply before every row
     r = world.call("ndc", "GET", f"{V1}/pledges", query_string={"cursor": str(2**40)})
     assert r.status_code == 200 and len(r.json["items"]) == 2
+    # likewise the donor statement's (date, id) position: after every donation of that day
+    r = world.call(
+        "company_a",
+        "GET",
+        f"{V1}/statements/donor",
+        query_string={"cursor": "2000-01-01." + "9" * 18},
+    )
+    assert r.status_code == 200 and len(r.json["donations"]) == 1
 
 
 # --- NUL characters and unpaired surrogates ---------------------------------------------------

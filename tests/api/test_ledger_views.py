@@ -60,6 +60,140 @@ def test_donor_statement(world):
     assert world.call("ndc", "GET", f"{V1}/statements/donor").status_code == 422
 
 
+def _give(database, company_id, year):
+    """Company a's year: donations recorded out of date order, one part-refunded, and two of
+    them relabelled USD. (The fund books gifts in TWD only, so the services cannot make a USD
+    gift; the statement still sums per currency, which the relabelled rows check.)"""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from ledger.fund import donations
+    from ledger.fund.models import Donation
+
+    made = []
+    with database.session() as s, s.begin():
+        for n, (day, amount) in enumerate(
+            [
+                (dt.date(year, 3, 5), 100_000),
+                (dt.date(year, 1, 20), 200_000),
+                (dt.date(year, 3, 5), 5_000),
+                (dt.date(year, 2, 1), 300_000),
+                (dt.date(year, 1, 20), 7_000),
+            ]
+        ):
+            d = donations.record_donation(
+                s,
+                key=f"give:{n}",
+                channel="bank_transfer",
+                amount=amount,
+                company_id=company_id,
+                received_on=day,
+            )
+            made.append(d.id)
+        donations.record_refund(s, key="give:back", donation_id=made[3], amount=50_000)
+        s.execute(
+            update(Donation).where(Donation.id.in_([made[2], made[4]])).values(currency="USD")
+        )
+    return made
+
+
+def test_donor_statement_pages_the_donations_and_sums_the_whole_year(world, database):
+    import datetime as dt
+
+    from identity.models import Organisation
+    from ledger.fund.common import today
+    from ledger.listings import donor_statement, donor_totals
+
+    year = today().year
+    made = _give(database, world.ids["company_a"], year)
+    full = world.call("company_a", "GET", f"{V1}/statements/donor?limit=200").json
+    assert full["next_cursor"] is None
+    ordered = [d["id"] for d in full["donations"]]
+    # date order, then id within a day (the world's pledge payment is dated today)
+    dates = [d["received_on"] for d in full["donations"]]
+    assert dates == sorted(dates) and set(ordered) == {*made, world.ids["donation_a"]}
+    assert [i for i in ordered if i in made] == [made[1], made[4], made[3], made[0], made[2]]
+
+    seen, cursor, pages = [], None, 0
+    while True:
+        q = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        r = world.call("company_a", "GET", f"{V1}/statements/donor", query_string=q)
+        assert r.status_code == 200 and len(r.json["donations"]) <= 2
+        # every page carries the whole year's totals
+        assert r.json["net"] == full["net"] and r.json["pledged"] == full["pledged"]
+        seen += [d["id"] for d in r.json["donations"]]
+        pages += 1
+        cursor = r.json["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ordered and pages == 3
+
+    twd = 500_000 + 100_000 + 200_000 + 300_000
+    assert full["received"] == [
+        {"amount": twd, "currency": "TWD", "display": "NT$11,000"},
+        {"amount": 12_000, "currency": "USD", "display": full["received"][1]["display"]},
+    ]
+    assert [m["amount"] for m in full["refunded"]] == [50_000, 0]
+    assert [(m["amount"], m["currency"]) for m in full["net"]] == [
+        (twd - 50_000, "TWD"),
+        (12_000, "USD"),
+    ]
+    assert [(m["amount"], m["currency"]) for m in full["pledged"]] == [(1_000_000, "TWD")]
+    # the database's sums are the statement's (the PDF's) sums, to the currency
+    with database.session() as s:
+        company = s.get(Organisation, world.ids["company_a"])
+        start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+        st, totals = donor_statement(s, company, start, end), donor_totals(s, company, start, end)
+        assert (totals.received, totals.refunded, totals.pledged) == (
+            st.received,
+            st.refunded,
+            st.pledged,
+        )
+        assert [d.id for d in st.donations] == ordered
+
+
+def test_donor_statement_default_page_and_an_empty_year(world):
+    r = world.call("company_a", "GET", f"{V1}/statements/donor?year=2001")
+    assert r.status_code == 200
+    assert r.json["donations"] == [] and r.json["next_cursor"] is None
+    assert r.json["received"] == [] and r.json["net"] == []
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 201}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"cursor": "12"}, "cursor"),
+        ({"cursor": "2026-13-01.5"}, "cursor"),
+        ({"cursor": "2026-01-01.x"}, "cursor"),
+        ({"cursor": "2026-01-01." + "9" * 19}, "cursor"),
+    ],
+)
+def test_donor_statement_refuses_a_bad_page(world, query, field):
+    r = world.call("company_a", "GET", f"{V1}/statements/donor", query_string=query)
+    assert r.status_code == 422 and r.mimetype == "application/problem+json"
+    assert f"query.{field}" in r.json["errors"]
+
+
+def test_a_donor_cursor_beyond_the_id_column_skips_the_rest_of_that_day(world, database):
+    from ledger.fund.common import today
+
+    year = today().year
+    made = _give(database, world.ids["company_a"], year)
+    r = world.call(
+        "company_a",
+        "GET",
+        f"{V1}/statements/donor",
+        query_string={"cursor": f"{year}-01-20." + "9" * 18},
+    )
+    assert r.status_code == 200
+    ids = [d["id"] for d in r.json["donations"]]
+    assert made[1] not in ids and made[4] not in ids and made[3] == ids[0]
+
+
 def test_public_summary_names_only_opted_in_donors(world, client):
     r = client.get(f"{V1}/public/summary")
     assert r.status_code == 200
