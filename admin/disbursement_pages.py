@@ -83,13 +83,17 @@ def propose():
     s = db_session()
     form = forms.ProposeForm()
     projects = listings.list_projects(s, limit=500).items
-    # Their businesses in one query: the identity map then answers each p.business below
-    # (otherwise one query per project, 500 of them)
-    s.scalars(
-        select(Organisation).where(Organisation.id.in_({p.business_id for p in projects}))
-    ).all()
+    # Their businesses in one query, kept here: the session's identity map holds objects
+    # weakly, so a result thrown away is collected and each p.business would then load
+    # again, one query per project (500 of them)
+    businesses = {
+        org.id: org
+        for org in s.scalars(
+            select(Organisation).where(Organisation.id.in_({p.business_id for p in projects}))
+        )
+    }
     form.project_id.choices = forms.choices(
-        (p.id, f"{p.name} ({p.business.name})") for p in projects
+        (p.id, f"{p.name} ({businesses[p.business_id].name})") for p in projects
     )
     # Read once: summing every donation per funding source is this page's costliest query,
     # and both the funding choices and the table of sources come from it
