@@ -51,10 +51,9 @@ def _user_names() -> _Users:
     return _Users(db_session())
 
 
-def _funding_choices(s) -> list[tuple[str, str]]:
-
+def _funding_choices(by_source) -> list[tuple[str, str]]:
     # Purposes that received money: pledged-only purposes have nothing to commit
-    sources = [src for src in figures.sources(s, "TWD") if src is not None]
+    sources = [src for src in by_source if src is not None]
     choices = [("", purpose(None))]
     choices += [(code, purpose(code)) for code in sorted(sources)]
     return choices
@@ -84,15 +83,22 @@ def propose():
     s = db_session()
     form = forms.ProposeForm()
     projects = listings.list_projects(s, limit=500).items
-    # Their businesses in one query: the identity map then answers each p.business below
-    # (otherwise one query per project, 500 of them)
-    s.scalars(
-        select(Organisation).where(Organisation.id.in_({p.business_id for p in projects}))
-    ).all()
+    # Their businesses in one query, kept here: the session's identity map holds objects
+    # weakly, so a result thrown away is collected and each p.business would then load
+    # again, one query per project (500 of them)
+    businesses = {
+        org.id: org
+        for org in s.scalars(
+            select(Organisation).where(Organisation.id.in_({p.business_id for p in projects}))
+        )
+    }
     form.project_id.choices = forms.choices(
-        (p.id, f"{p.name} ({p.business.name})") for p in projects
+        (p.id, f"{p.name} ({businesses[p.business_id].name})") for p in projects
     )
-    form.funding.choices = forms.choices(_funding_choices(s))
+    # Read once: summing every donation per funding source is this page's costliest query,
+    # and both the funding choices and the table of sources come from it
+    by_source = figures.sources(s, "TWD")
+    form.funding.choices = forms.choices(_funding_choices(by_source))
     if form.validate_on_submit():
         try:
             amount = parse_amount(form.amount.data, "TWD")
@@ -112,7 +118,7 @@ def propose():
         else:
             flash(_("Disbursement %(id)s proposed; it needs a second approval.", id=d.id), "info")
             return redirect(url_for("console.disbursement", disbursement_id=d.id))
-    return render_template("console/propose.html", form=form, sources=figures.sources(s).values())
+    return render_template("console/propose.html", form=form, sources=by_source.values())
 
 
 def _disbursement(disbursement_id: int) -> Disbursement:

@@ -95,6 +95,24 @@ class Donation(Base):
     __table_args__ = (
         CheckConstraint(f"channel IN {DONATION_CHANNELS}", name="channel"),
         CheckConstraint("gross_amount > 0", name="positive"),
+        # Covering indexes for the sums the dashboard, the transparency page and the
+        # propose-a-grant form read on every request (received per funding source; inflows
+        # per day for the last year): an index-only scan reads a third of the pages a scan
+        # of the table does (migration 0021)
+        Index(
+            "ix_donations_sums_restriction",
+            "currency",
+            "restriction",
+            "gross_amount",
+            "refunded_amount",
+        ),
+        Index(
+            "ix_donations_sums_received_on",
+            "currency",
+            "received_on",
+            "gross_amount",
+            "refunded_amount",
+        ),
     )
 
     id: Mapped[intpk]

@@ -174,3 +174,32 @@ def test_the_reminder_list_is_made_now_and_shown_with_its_date(console, lang):
     assert c.post("/console/pledges/overdue/reminders").status_code == 400  # no CSRF token
     forbidden = console.client("company_a").post("/console/pledges/overdue/reminders")
     assert forbidden.status_code in (400, 403)
+
+
+def test_the_proposal_form_reads_the_projects_businesses_in_one_query(console):
+    """Each project's choice names its business: read together, not one query per project
+    (the national-scale form lists 500 projects)."""
+    from sqlalchemy import event
+
+    from tests import factories
+
+    with console.database.session() as s, s.begin():
+        for n in range(12):
+            business = factories.organisation(s, "business", name=f"測試商號{n}")
+            factories.project(s, business)
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    ndc = console.client("ndc")
+    event.listen(console.database.engine, "before_cursor_execute", capture)
+    try:
+        page = ndc.get("/console/disbursements/new")
+    finally:
+        event.remove(console.database.engine, "before_cursor_execute", capture)
+    assert page.status_code == 200
+    for n in range(12):
+        assert f"測試商號{n}" in page.text
+    from_organisations = [s for s in statements if re.search(r"FROM organisations\b", s)]
+    assert len(from_organisations) <= 3, from_organisations
