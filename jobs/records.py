@@ -336,8 +336,9 @@ def cancelled(session: Session, job_id: int, worker: str) -> None:
 # --- a person's side ----------------------------------------------------------------------------
 
 
-def get(session: Session, job_id: int) -> Job:
-    job = session.get(Job, job_id)
+def get(session: Session, job_id: int, *, lock: bool = False) -> Job:
+    """Job ``job_id`` (``lock``: its row locked until the transaction ends), or NotFound."""
+    job = session.get(Job, job_id, with_for_update=lock)
     if job is None:
         raise NotFound(f"There is no job {job_id}.", reason="job", params={"id": job_id})
     return job
@@ -346,9 +347,7 @@ def get(session: Session, job_id: int) -> Job:
 def cancel(session: Session, job_id: int) -> Job:
     """Stop a job: a queued one at once, a running one at its next checkpoint (its work so
     far rolls back). A finished job cannot be cancelled."""
-    job = session.get(Job, job_id, with_for_update=True)
-    if job is None:
-        raise NotFound(f"There is no job {job_id}.", reason="job", params={"id": job_id})
+    job = get(session, job_id, lock=True)
     if job.status in FINISHED:
         raise InvalidState(
             f"Job {job_id} has already finished ({job.status}).",
@@ -369,9 +368,7 @@ def cancel(session: Session, job_id: int) -> Job:
 def retry(session: Session, job_id: int) -> Job:
     """Run a failed or cancelled job again, with its attempts counted afresh. The caller
     commits, then enqueues."""
-    job = session.get(Job, job_id, with_for_update=True)
-    if job is None:
-        raise NotFound(f"There is no job {job_id}.", reason="job", params={"id": job_id})
+    job = get(session, job_id, lock=True)
     if job.status not in ("failed", "cancelled"):
         raise InvalidState(
             f"Only a failed or cancelled job can be retried; job {job_id} is {job.status}.",
