@@ -208,6 +208,10 @@ def run(
 ) -> None:
     """Serve until stopped; with ``with_worker``, also run ``placefund worker`` as a
     supervised child (started once the server listens, stopped when it stops)."""
+    directory = _metrics_directory(settings)
+    # Before the workers fork and before any metric holds a value; before the worker child's
+    # environment is taken too, so that it writes into the same directory
+    metrics.use_directory(directory)
     children = [worker_supervisor()] if with_worker else []
 
     def start_children(_arbiter) -> None:
@@ -218,9 +222,6 @@ def run(
         for child in children:
             child.stop()
 
-    directory = _metrics_directory(settings)
-    # Before the workers fork and before any metric holds a value
-    metrics.use_directory(directory)
     # Python's warnings (deprecations, SQLAlchemy's) as JSON lines too, in every worker
     logging.captureWarnings(True)
     config = copy.deepcopy(LOGCONFIG)
