@@ -152,7 +152,13 @@ def test_with_worker_the_servers_metrics_count_what_its_worker_child_commits(tmp
     imported = ("placefund_jobs_run_total", {"kind": "bank_import", "outcome": "succeeded"})
     try:
         wait_for(lambda: job_status(database, job_id) == "succeeded", "the import job")
-        found = scrape()
+
+        def thread_freed():
+            # The outcome is committed a moment before the thread counts itself idle again
+            found = scrape()
+            return value(found, "placefund_worker_threads", state="busy") == 0 and found
+
+        found = wait_for(thread_freed, "the job's thread to be idle again", seconds=30)
         assert value(found, donations[0], **donations[1]) == 1, server.tail()
         assert value(found, imported[0], **imported[1]) == 1
         assert value(found, "placefund_postings_total", operation="donation") >= 2
