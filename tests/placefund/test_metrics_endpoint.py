@@ -21,7 +21,7 @@ from ledger.books.models import Entry, Posting
 from ledger.fund import pledges
 from placefund.cli import main
 from tests import factories
-from tests.processes import free_port, start_worker, wait_for
+from tests.processes import database_url, free_port, start_worker, wait_for
 
 TOKEN = "worker-metrics-token-0123456789"
 
@@ -37,6 +37,19 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
 
 def value(found, name: str, **labels) -> float | None:
     return found.get((name, tuple(sorted(labels.items()))))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request):
+    """SQLite, and PostgreSQL (where a donation's last posting commits in its own round
+    trip, and is counted at once)."""
+    return request.getfixturevalue("database" if request.param == "sqlite" else "pg")
+
+
+def url_of(database) -> str:
+    if database.engine.dialect.name == "sqlite":
+        return f"sqlite:///{database.engine.url.database}"
+    return database_url(database, "metrics-endpoint-test")
 
 
 def paying_statement(database) -> tuple[int, bytes]:
@@ -98,13 +111,14 @@ def answering(worker, port: int, **headers) -> requests.Response:
     return wait_for(answers, "the worker's /metrics to answer", seconds=60)[0]
 
 
-def test_the_worker_counts_the_donations_postings_and_jobs_it_commits(database, tmp_path):
+def test_the_worker_counts_the_donations_postings_and_jobs_it_commits(db, tmp_path):
+    database = db
     manager_id, data = paying_statement(database)
     before = donation_postings(database)  # none: the pledge is no posting
     job_id = queue_import(database, data, manager_id)
     port = free_port()
     worker = start_worker(
-        f"sqlite:///{database.engine.url.database}", tmp_path / "worker.log",
+        url_of(database), tmp_path / "worker.log",
         "--no-seal", "--no-schedule", "--threads", "1", "--metrics-port", str(port),
     )  # fmt: skip
     try:
@@ -139,7 +153,7 @@ def test_the_worker_counts_the_donations_postings_and_jobs_it_commits(database, 
 def test_with_a_token_set_only_its_bearer_reads_the_workers_metrics(database, tmp_path):
     port = free_port()
     worker = start_worker(
-        f"sqlite:///{database.engine.url.database}", tmp_path / "worker.log",
+        url_of(database), tmp_path / "worker.log",
         "--no-seal", "--no-schedule", "--threads", "1", "--metrics-port", str(port),
         env={"PLACEFUND_METRICS_TOKEN": TOKEN},
     )  # fmt: skip
