@@ -12,13 +12,23 @@ the process.
 
 Counts of writes are taken only once the transaction commits (``count_after_commit``): a
 donation that is rolled back, or replayed under its idempotency key, is not counted.
+
+``placefund worker`` counts here too (the donations and postings its jobs commit, and the
+jobs it runs) and serves them on an endpoint of its own (``placefund worker
+--metrics-port``, placefund/metrics_endpoint.py). Under ``placefund serve --with-worker``
+the worker child writes into the server's directory instead, so the server's ``/metrics``
+sums its counts with the web processes'. Who may read either endpoint is decided once, here
+(``may_read``).
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess as _multiprocess
 from prometheus_client import values as _values
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import event
@@ -46,6 +56,33 @@ POSTINGS = Counter(
     "Ledger postings (one per leg of each entry) committed, per operation (donation, "
     "refund, disbursement...).",
     ["operation"],
+)
+
+#: Seconds: from a Stripe event applied in a moment to a national match run or a statement
+#: of 200,000 lines
+JOB_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+
+JOBS_RUN = Counter(
+    "placefund_jobs_run",
+    "Job attempts a worker carried to an outcome, per kind and outcome: succeeded, failed "
+    "(for good), retried (failed, queued again after a backoff), cancelled.",
+    ["kind", "outcome"],
+)
+
+JOB_DURATION = Histogram(
+    "placefund_job_duration_seconds",
+    "Time from a job's claim to its outcome, per kind (each attempt).",
+    ["kind"],
+    buckets=JOB_BUCKETS,
+)
+
+WORKER_THREADS = Gauge(
+    "placefund_worker_threads",
+    "Threads of `placefund worker` running a job (busy) or waiting for one (idle).",
+    ["state"],
+    # Summed over the live processes: a worker that exits takes its threads along
+    # (``process_ended``)
+    multiprocess_mode="livesum",
 )
 
 # Every metric has labels, so none holds a value before its first ``labels()`` call: the
@@ -88,8 +125,18 @@ def use_directory(path: Path) -> None:
 
 
 def multiprocess() -> bool:
-    """Whether values are kept in the multiprocess directory (``placefund serve``)."""
+    """Whether values are kept in the multiprocess directory (``placefund serve`` and its
+    worker child)."""
     return getattr(_values.ValueClass, "_multiprocess", False)
+
+
+def process_ended(pid: int) -> None:
+    """A process writing into this server's directory has exited (a gunicorn worker, the
+    worker child): its live gauges go; its counters and histograms stay in the sums
+    (Prometheus counters must not go down when a process is replaced). Nothing outside
+    multiprocess mode."""
+    if multiprocess():
+        _multiprocess.mark_process_dead(pid)
 
 
 def exposition(*collectors) -> bytes:
@@ -110,3 +157,34 @@ def exposition(*collectors) -> bytes:
             extra.register(collector)
         text += generate_latest(extra)
     return text
+
+
+# --- who may read the metrics ------------------------------------------------------------------
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def may_read(
+    token: str | None, *, authorization: str, remote_addr: str | None, forwarded: bool
+) -> int:
+    """Whether a request may read the metrics: 200, or the status to refuse it with.
+
+    With ``token`` (PLACEFUND_METRICS_TOKEN) set, a request bearing it (``Authorization:
+    Bearer ...``, compared in constant time) from anywhere, and nobody else (401). Without
+    it, a scraper on this machine only: a loopback address that no proxy ``forwarded`` (a
+    proxy on the same host would otherwise make every visitor look local); anyone else is
+    told there is no such page (404). The web's ``/metrics`` and the worker's endpoint
+    (placefund/metrics_endpoint.py) both ask here."""
+    if token is not None:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            value.strip().encode(), token.encode()
+        ):
+            return 200
+        return 401
+    if forwarded:
+        return 404
+    try:
+        return 200 if ipaddress.ip_address(remote_addr or "").is_loopback else 404
+    except ValueError:
+        return 404

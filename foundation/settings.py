@@ -257,9 +257,10 @@ def export_metrics_directory(path: Path) -> None:
 
 def worker_environment() -> dict[str, str]:
     """The environment of a ``placefund worker`` that ``placefund serve --with-worker``
-    starts: the server's own (the same settings), without the metric files' directory, so
-    the worker's counts stay its own, as when it runs apart."""
-    return {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    starts: the server's own (the same settings), the metric files' directory included, so
+    the worker child writes its counts beside the web processes' and the server's /metrics
+    sums them (foundation/metrics.py)."""
+    return dict(os.environ)
 
 
 def _hops(value: str) -> int:

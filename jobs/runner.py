@@ -10,6 +10,10 @@ Outcomes: what the function returns is kept as the job's result. An error the do
 on purpose (``LedgerError``: a malformed file, a refused posting) fails the job at once:
 running it again would fail the same way. Anything else (a dropped connection, Stripe down)
 is tried again after a backoff, up to the kind's ``max_attempts``.
+
+Each attempt is counted in this process (foundation/metrics.py: ``placefund_jobs_run_total``
+by kind and outcome, its duration, the threads busy), which ``placefund worker
+--metrics-port`` serves.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from foundation import metrics
 from foundation.db import is_postgres
 from foundation.errors import LedgerError
 from jobs import records
@@ -204,12 +209,16 @@ class Runner:
             token = current_job.set(job_id)
             with self._lock:
                 self._held[job_id] = context
+            metrics.WORKER_THREADS.labels(state="busy").inc()
+            metrics.WORKER_THREADS.labels(state="idle").dec()
             try:
                 log.info(
                     "job started", extra={"job_kind": context.kind, "attempt": context.attempt}
                 )
                 return self._attempt(context)
             finally:
+                metrics.WORKER_THREADS.labels(state="idle").inc()
+                metrics.WORKER_THREADS.labels(state="busy").dec()
                 current_job.reset(token)
         finally:
             with self._lock:
@@ -217,20 +226,36 @@ class Runner:
 
     def _attempt(self, context: JobContext) -> float | None:
         spec = KINDS.get(context.kind)
+        # A kind no worker knows is one label, not one per stored name: each label value
+        # is a time series kept for good
+        label = context.kind if spec is not None else "(unknown)"
+        started = time.perf_counter()
+        outcome = None
         try:
-            if spec is None:
-                raise LedgerError(f"No worker knows how to run a {context.kind!r} job.")
-            result = spec.run(context)
-        except JobCancelled:
-            self._record(records.cancelled, context.job_id, self.worker)
-            log.info("job cancelled", extra={"job_kind": context.kind})
+            try:
+                if spec is None:
+                    raise LedgerError(f"No worker knows how to run a {context.kind!r} job.")
+                result = spec.run(context)
+            except JobCancelled:
+                self._record(records.cancelled, context.job_id, self.worker)
+                log.info("job cancelled", extra={"job_kind": context.kind})
+                outcome = "cancelled"
+                return None
+            except Exception as exc:
+                delay = self._failed(context, exc)
+                outcome = "failed" if delay is None else "retried"
+                return delay
+            context.flush_progress()
+            self._record(records.succeed, context.job_id, self.worker, result)
+            log.info("job succeeded", extra={"job_kind": context.kind})
+            outcome = "succeeded"
             return None
-        except Exception as exc:
-            return self._failed(context, exc)
-        context.flush_progress()
-        self._record(records.succeed, context.job_id, self.worker, result)
-        log.info("job succeeded", extra={"job_kind": context.kind})
-        return None
+        finally:
+            # Not when the thread is torn down (a BaseException: the process is ending), which
+            # leaves the job running in this worker's name for the sweep: no outcome yet
+            if outcome is not None:
+                metrics.JOBS_RUN.labels(kind=label, outcome=outcome).inc()
+                metrics.JOB_DURATION.labels(kind=label).observe(time.perf_counter() - started)
 
     def _failed(self, context: JobContext, exc: Exception) -> float | None:
         on_purpose = isinstance(exc, LedgerError)

@@ -6,6 +6,10 @@ and the sealer's advisory lock lets one worker seal at a time while the others w
 turn. SIGTERM (or Ctrl-C) lets running jobs finish (up to ``SHUTDOWN_SECONDS``); a worker
 killed outright leaves its jobs to the sweep of the others, or of itself when it starts
 again.
+
+Its threads are counted idle or busy (foundation/metrics.py), and the donations, postings
+and jobs it commits are counted in this process: ``placefund worker --metrics-port`` serves
+them (placefund/cli.py starts that endpoint before the worker runs).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from huey.constants import WORKER_THREAD
 
+from foundation import metrics
 from jobs.queue import Queue
 from jobs.runner import Runner
 from ledger.books.chain import seal_continuously
@@ -40,6 +45,9 @@ def run(
     # A job left in this worker's name without running here goes round again (runner.py)
     runner.orphaned = queue.enqueue_quietly
     runner.start_heartbeat()
+    # Idle until a job takes one (Runner.run moves it to busy and back)
+    metrics.WORKER_THREADS.labels(state="idle").inc(threads)
+    metrics.WORKER_THREADS.labels(state="busy").inc(0)
     stopping = threading.Event()
     sealer = None
     if seal:

@@ -190,9 +190,29 @@ def serve(
 @click.option("--threads", default=2, show_default=True, type=int, help="Jobs run at once")
 @click.option("--no-seal", is_flag=True, help="Leave sealing to other workers.")
 @click.option("--no-schedule", is_flag=True, help="Run no periodic work (the minute's sweep).")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve /metrics (Prometheus' text format: this worker's donations, postings and "
+    "jobs) on this port. None (the default): no endpoint.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address of the /metrics endpoint. One other than this machine's loopback needs "
+    "PLACEFUND_METRICS_TOKEN.",
+)
 # `placefund serve --with-worker` passes its own pid: the worker stops when the server dies
 @click.option("--parent-pid", type=int, hidden=True)
-def worker(threads: int, no_seal: bool, no_schedule: bool, parent_pid: int | None) -> None:
+def worker(
+    threads: int,
+    no_seal: bool,
+    no_schedule: bool,
+    metrics_port: int | None,
+    metrics_host: str,
+    parent_pid: int | None,
+) -> None:
     """Run background jobs (imports, Stripe, statements, match runs) and seal the ledger."""
     if parent_pid is not None:
         _stop_with_parent(parent_pid)
@@ -203,17 +223,71 @@ def worker(threads: int, no_seal: bool, no_schedule: bool, parent_pid: int | Non
 
     if threads < 1:
         raise click.BadParameter("at least 1", param_hint="--threads")
-    database = _database()
     settings = _settings()
+    # Before the database: a wrong option is said at once, whatever the database's state
+    endpoint = _metrics_endpoint(metrics_host, metrics_port, settings.metrics_token)
+    database = _database()
     # JSON lines like the server's, marked as the worker's, each with the job it is about
     configure("worker", filters=[JobId()])
-    job_worker.run(
-        database,
-        job_services(settings),
-        threads=threads,
-        seal=not no_seal,
-        periodic=not no_schedule,
-    )
+    try:
+        job_worker.run(
+            database,
+            job_services(settings),
+            threads=threads,
+            seal=not no_seal,
+            periodic=not no_schedule,
+        )
+    finally:
+        if endpoint is not None:
+            endpoint.shutdown()
+            endpoint.server_close()
+
+
+def _metrics_endpoint(host: str, port: int | None, token: str | None):
+    """The worker's /metrics (placefund/metrics_endpoint.py), listening before the worker
+    starts, or None without ``--metrics-port``. A wrong address is the option's error (exit
+    status 2), never a traceback from a thread."""
+    import errno
+
+    from placefund import metrics_endpoint
+
+    source = click.get_current_context().get_parameter_source("metrics_host")
+    if port is None:
+        if source is not None and source.name != "DEFAULT":
+            raise click.BadParameter(
+                "only has a meaning with --metrics-port", param_hint="--metrics-host"
+            )
+        return None
+    try:
+        loopback = metrics_endpoint.is_loopback_host(host)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"{host} is neither an address nor a name that resolves", param_hint="--metrics-host"
+        ) from exc
+    if token is None and not loopback:
+        # Without a token only this machine may read the metrics (as the server's /metrics):
+        # listening elsewhere would only answer 404 to the scraper
+        raise click.BadParameter(
+            f"{host} is not this machine's loopback address: set PLACEFUND_METRICS_TOKEN "
+            "(the scraper then shows it as a bearer token) or listen on 127.0.0.1",
+            param_hint="--metrics-host",
+        )
+    try:
+        return metrics_endpoint.serve(host, port, token=token)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise click.BadParameter(
+                f"port {port} on {host} is in use by another process; choose a free one",
+                param_hint="--metrics-port",
+            ) from exc
+        if exc.errno == errno.EACCES:
+            raise click.BadParameter(
+                f"port {port} needs privileges this process does not have; choose one above 1023",
+                param_hint="--metrics-port",
+            ) from exc
+        raise click.BadParameter(
+            f"cannot listen on {host}: {exc.strerror or exc}", param_hint="--metrics-host"
+        ) from exc
 
 
 def _stop_with_parent(parent_pid: int) -> None:

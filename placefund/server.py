@@ -120,6 +120,9 @@ class Supervisor:
             self.starts += 1
             # 0 when gunicorn's arbiter reaped it first (it waits for any child on SIGCHLD)
             code = self.child.wait()
+            # Its live gauges (the worker's threads) leave the server's sums; its counters
+            # stay. gunicorn's child_exit hook only hears of gunicorn's own workers.
+            metrics.process_ended(self.child.pid)
             if self.stopping.is_set():
                 return
             delay = RESTART[0] if time.monotonic() - started > 60 else min(delay * 2, longest)
@@ -145,9 +148,13 @@ class Supervisor:
 
 
 def worker_supervisor() -> Supervisor:
-    """``placefund worker`` as this server's child, with this server's environment, except
-    the metric files' directory: the worker's counts are its own, as when it runs apart.
-    It stops when this server dies, however it dies (``--parent-pid``)."""
+    """``placefund worker`` as this server's child, with this server's environment, the
+    metric files' directory included: the child keeps its counts in files there like
+    gunicorn's workers, so the server's /metrics sums the donations, postings and jobs the
+    child commits with the web processes' (one directory, fresh at each start of the
+    server; a child started again writes new files under its new pid, and the old ones'
+    counters stay in the sums). It stops when this server dies, however it dies
+    (``--parent-pid``)."""
     env = worker_environment()
     argv = [sys.executable, "-m", "placefund.cli", "worker", "--parent-pid", str(os.getpid())]
     return Supervisor("worker", argv, env=env)
@@ -185,9 +192,7 @@ def _metrics_directory(settings: Settings | None) -> Path:
 def _worker_exited(_arbiter, worker) -> None:
     # Its live gauges go; its counters and histograms stay in the sums (Prometheus counters
     # must not go down when a worker is replaced)
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)
+    metrics.process_ended(worker.pid)
 
 
 def run(
@@ -203,6 +208,10 @@ def run(
 ) -> None:
     """Serve until stopped; with ``with_worker``, also run ``placefund worker`` as a
     supervised child (started once the server listens, stopped when it stops)."""
+    directory = _metrics_directory(settings)
+    # Before the workers fork and before any metric holds a value; before the worker child's
+    # environment is taken too, so that it writes into the same directory
+    metrics.use_directory(directory)
     children = [worker_supervisor()] if with_worker else []
 
     def start_children(_arbiter) -> None:
@@ -213,9 +222,6 @@ def run(
         for child in children:
             child.stop()
 
-    directory = _metrics_directory(settings)
-    # Before the workers fork and before any metric holds a value
-    metrics.use_directory(directory)
     # Python's warnings (deprecations, SQLAlchemy's) as JSON lines too, in every worker
     logging.captureWarnings(True)
     config = copy.deepcopy(LOGCONFIG)

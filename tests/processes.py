@@ -101,14 +101,24 @@ def start_worker(url: str, log: Path, *args: str, env: dict[str, str] | None = N
 
 
 class Server(Process):
-    """`placefund serve` on a free port, waited for until it answers /healthz."""
+    """`placefund serve` on a free port, waited for until it answers /healthz; with
+    ``with_worker``, its supervised `placefund worker` child too (whose lines are in the
+    same log)."""
 
-    def __init__(self, url: str, log: Path, env: dict[str, str] | None = None, workers: int = 1):
+    def __init__(
+        self,
+        url: str,
+        log: Path,
+        env: dict[str, str] | None = None,
+        workers: int = 1,
+        *,
+        with_worker: bool = False,
+    ):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         super().__init__(
             ["serve", "--port", str(self.port), "--workers", str(workers), "--threads", "2",
-             "--no-access-log"],
+             "--no-access-log", *(["--with-worker"] if with_worker else [])],
             {"DATABASE_URL": url, **(env or {})},
             log,
         )  # fmt: skip

@@ -8,14 +8,13 @@ Who may read it: with ``PLACEFUND_METRICS_TOKEN`` set, a request bearing that to
 (``Authorization: Bearer ...``) and nobody else (401). Without it, a scraper on the same
 machine only: a request from a loopback address that no proxy forwarded (a proxy on the
 same host would otherwise make every visitor look local); anyone else is told there is no
-such page (404).
+such page (404). The rule is foundation.metrics.may_read, which the worker's own endpoint
+(``placefund worker --metrics-port``) asks too; here a refusal is a problem document.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hmac
-import ipaddress
 import time
 
 from flask import Flask, Response, g, request
@@ -24,14 +23,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from foundation.db import utcnow
-from foundation.metrics import REQUEST_LATENCY, exposition
+from foundation.metrics import CONTENT_TYPE, REQUEST_LATENCY, exposition, may_read
 from jobs import records as job_records
 from ledger.books.chain import unsealed_backlog
 from ledger.payments.models import StripeEvent
 from web.problems import problem
 from web.request import db_session
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 #: The methods a label may name; any other word a client sends is ``other`` (each label
 #: value is a time series kept forever: clients must not be able to make more)
@@ -121,15 +118,6 @@ class DatabaseGauges:
         yield finished
 
 
-def _from_this_machine() -> bool:
-    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
-        return False
-    try:
-        return ipaddress.ip_address(request.remote_addr or "").is_loopback
-    except ValueError:
-        return False
-
-
 def register(app: Flask) -> None:
     token = app.config["SETTINGS"].metrics_token
 
@@ -146,19 +134,20 @@ def register(app: Flask) -> None:
     @app.get("/metrics")
     def metrics():
         """Prometheus' text format (see the module docstring for who may read it)."""
-        if token is not None:
-            given = request.headers.get("Authorization", "")
-            scheme, _, value = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                value.strip().encode(), token.encode()
-            ):
-                return problem(
-                    401,
-                    "unauthorized",
-                    "The metrics need the bearer token the operator set.",
-                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
-                )
-        elif not _from_this_machine():
+        allowed = may_read(
+            token,
+            authorization=request.headers.get("Authorization", ""),
+            remote_addr=request.remote_addr,
+            forwarded="X-Forwarded-For" in request.headers or "Forwarded" in request.headers,
+        )
+        if allowed == 401:
+            return problem(
+                401,
+                "unauthorized",
+                "The metrics need the bearer token the operator set.",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+        if allowed == 404:
             return problem(404, "not_found", "There is no such page.")
         body = exposition(DatabaseGauges(db_session()))
         return Response(body, content_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"})

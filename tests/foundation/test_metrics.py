@@ -36,3 +36,27 @@ def test_counted_at_once_when_the_write_committed_already():
         assert not session.in_transaction()
         count_after_commit(session, counter)
         assert counter._value.get() == 1
+
+
+def test_with_a_token_only_its_bearer_may_read_from_anywhere():
+    from foundation.metrics import may_read
+
+    token = "t" * 32
+
+    def asked(authorization: str, remote: str = "203.0.113.7", forwarded: bool = False) -> int:
+        return may_read(token, authorization=authorization, remote_addr=remote, forwarded=forwarded)
+
+    assert asked(f"Bearer {token}") == asked(f"bearer  {token} ", forwarded=True) == 200
+    assert asked("") == asked("Bearer wrong") == asked(f"Basic {token}") == 401
+    assert asked("", remote="127.0.0.1") == 401  # the token set: this machine needs it too
+
+
+def test_without_a_token_only_this_machine_unforwarded_may_read():
+    from foundation.metrics import may_read
+
+    def asked(remote: str | None, forwarded: bool = False) -> int:
+        return may_read(None, authorization="", remote_addr=remote, forwarded=forwarded)
+
+    assert asked("127.0.0.1") == asked("::1") == 200
+    assert asked("203.0.113.7") == asked("127.0.0.1", forwarded=True) == 404
+    assert asked(None) == asked("not an address") == 404

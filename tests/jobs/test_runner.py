@@ -153,3 +153,44 @@ def test_log_lines_written_while_a_job_runs_carry_its_id(database, caplog):
     assert {"job started", "job failed"} <= set(messages)
     assert all(getattr(r, "job_id", None) == job_id for r in records_seen)
     assert current_job.get() is None  # and nothing after it
+
+
+def _counted(kind: str, outcome: str) -> float:
+    from prometheus_client import REGISTRY
+
+    labels = {"kind": kind, "outcome": outcome}
+    return REGISTRY.get_sample_value("placefund_jobs_run_total", labels) or 0.0
+
+
+def _timed(kind: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("placefund_job_duration_seconds_count", {"kind": kind}) or 0
+
+
+def test_each_attempt_is_counted_by_kind_and_outcome_with_its_duration(database):
+    """What ``placefund worker --metrics-port`` serves (the counters live in the test
+    process across tests: compared before and after)."""
+    outcomes = [
+        ("test_ok", "succeeded"), ("test_flaky", "retried"), ("test_refused", "failed"),
+        ("test_wait", "cancelled"), ("(unknown)", "failed"),
+    ]  # fmt: skip
+    before = {pair: _counted(*pair) for pair in outcomes}
+    timed = {kind: _timed(kind) for kind, _ in outcomes}
+    runner = Runner(database)
+    runner.run(_submit(database, "test_ok"))
+    runner.run(_submit(database, "test_flaky", params={"fails": 5}))
+    runner.run(_submit(database, "test_refused"))
+    retired = _submit(database)
+    with database.session() as s, s.begin():
+        s.get(Job, retired).kind = "retired_kind"  # one label for every kind nobody knows
+    runner.run(retired)
+    _cancel_while_running(database, hold_open=False)
+    after = {pair: _counted(*pair) for pair in outcomes}
+    assert {pair: after[pair] - before[pair] for pair in outcomes} == dict.fromkeys(outcomes, 1)
+    assert {kind: _timed(kind) - timed[kind] for kind, _ in outcomes} == dict.fromkeys(
+        [kind for kind, _ in outcomes], 1
+    )
+    # A message whose job cannot be claimed (here: none has that id) is no attempt
+    runner.run(_submit(database, "test_ok") + 1000)
+    assert _counted("test_ok", "succeeded") == after[("test_ok", "succeeded")]
