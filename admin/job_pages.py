@@ -17,7 +17,7 @@ import json
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from admin import labels, messages
+from admin import job_figures, labels, messages
 from admin.console import PAGE, _after_arg, bp, safe_next, signed_in
 from admin.error_messages import MESSAGES
 from foundation.errors import LedgerError
@@ -93,19 +93,13 @@ def _names(jobs: list[Job]) -> dict[int, str]:
 
 
 def _result(job: Job) -> list[tuple[str, str]]:
-    """The outcome's figures as words and formatted numbers (never JSON)."""
+    """The outcome's figures as words and formatted numbers, as the job's kind names them
+    (``admin.job_figures``; never JSON, never a key)."""
     try:
         result = json.loads(job.result or "{}")
     except ValueError:
         return []
-    if not isinstance(result, dict):
-        return []
-    shown = []
-    for key, value in result.items():
-        if isinstance(value, bool) or value is None or isinstance(value, dict | list):
-            continue
-        shown.append((labels.label(key), f"{value:,}" if isinstance(value, int) else str(value)))
-    return shown
+    return job_figures.figures(job.kind, result)
 
 
 @bp.get("/jobs")

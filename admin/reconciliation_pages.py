@@ -355,7 +355,8 @@ def reconciliation_job(job_id: int):
 @bp.get("/reconciliation/imports/<int:job_id>/status")
 @signed_in(*MANAGERS)
 def reconciliation_job_status(job_id: int):
-    """The progress page's figures as JSON (polled by static/import-progress.js)."""
+    """The progress page's figures as JSON (polled by static/job-progress.js, the script of
+    every page that follows a job)."""
     return jsonify(job_status(_job(job_id)))
 
 

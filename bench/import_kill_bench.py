@@ -144,7 +144,7 @@ def main() -> None:
             )
             print(
                 f"attempt 1: {stored / max(killed - import_began, 1e-9):,.0f} lines/s stored "
-                f"inside the import transaction (its own parse of the file included)"
+                f"inside the import transaction (the file was read before it, once)"
             )
             restarted = time.perf_counter()
             second = _worker(env, log)

@@ -85,7 +85,10 @@ class Job(Base):
 
 
 class WorkerBeat(Base):
-    """A running ``placefund worker``: ``/readyz`` and the jobs page read its last beat."""
+    """A running ``placefund worker``: ``/readyz`` and ``/metrics`` read its last beat. The
+    minute's sweep deletes the rows of workers silent for a day
+    (``jobs.records.forget_workers``): a restart is a new row, and old ones only slow those
+    reads down."""
 
     __tablename__ = "job_workers"
 

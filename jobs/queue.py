@@ -185,8 +185,9 @@ class Queue:
             log.warning("could not enqueue job %s; the sweep will", job_id, exc_info=True)
 
     def sweep(self, now: dt.datetime | None = None) -> list[int]:
-        """Submit what the schedule asks for this minute, and hand out again every job whose
-        message was lost. Returns the ids handed out."""
+        """Submit what the schedule asks for this minute, hand out again every job whose
+        message was lost, and forget the workers silent for a day. Returns the ids handed
+        out."""
         now = now or utcnow()
         with self.database.session() as session, session.begin():
             made = []
@@ -198,10 +199,14 @@ class Queue:
             # A slot's new job is marked enqueued now, so ``lost`` would leave it for two
             # minutes: it travels with this sweep's messages (only the sweep that made it)
             ids = made + records.lost(session, now)
+            # Workers gone for a day: their heartbeat rows would only grow with each restart
+            forgotten = records.forget_workers(session, now)
         for job_id in ids:
             self.enqueue_quietly(job_id)
         if ids:
             log.info("jobs handed out by the sweep", extra={"jobs": ids})
+        if forgotten:
+            log.info("workers silent for a day forgotten", extra={"workers": forgotten})
         return ids
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, func, or_, select, update
+from sqlalchemy import and_, delete, false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,10 @@ STALE_AFTER = dt.timedelta(seconds=30)
 REDELIVER_AFTER = dt.timedelta(minutes=2)
 #: A worker that beat within this long counts as up (/readyz)
 WORKER_UP_WITHIN = dt.timedelta(seconds=30)
+#: A worker silent this long is forgotten by the sweep (its heartbeat row deleted): every
+#: restart makes a new row (``host:pid:start``), and nothing reads one this old; a day
+#: keeps yesterday's stopped and killed workers for whoever looks into an incident
+FORGET_WORKERS_AFTER = dt.timedelta(days=1)
 #: Retry backoff: first wait and longest wait, doubling in between
 BACKOFF = (10.0, 600.0)
 
@@ -466,6 +470,22 @@ def finished_since(session: Session, since: dt.datetime) -> list[tuple[str, str,
         for row in session.execute(select(Job.kind, Job.status).where(Job.finished_at >= since))
     )
     return [(kind, status, n) for (kind, status), n in sorted(counts.items())]
+
+
+def forget_workers(session: Session, now: dt.datetime | None = None) -> int:
+    """Delete the heartbeat rows of workers silent for ``FORGET_WORKERS_AFTER`` (stopped
+    cleanly or killed); the number deleted. Run by the minute's sweep, so ``job_workers``
+    holds about a day of workers however often they restart, and ``workers_up`` (``/readyz``,
+    ``/metrics``) reads that, not every worker that ever ran. A live worker beats every
+    ``HEARTBEAT_SECONDS`` and is never this old; should one come back all the same, its
+    next beat writes its row again."""
+    now = now or utcnow()
+    result = session.execute(
+        delete(WorkerBeat)
+        .where(WorkerBeat.beat_at < now - FORGET_WORKERS_AFTER)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
 
 
 def workers_up(session: Session, now: dt.datetime | None = None) -> list[WorkerBeat]:

@@ -1,35 +1,92 @@
-// Live progress of background jobs (the jobs list and a job's page): each element marked
-// data-job that has not finished polls its status endpoint (same origin, JSON) and updates
-// its figures in place; once one finishes the page reloads, so its buttons and outcome are
-// the final ones. Without JavaScript the page refreshes itself (<noscript> meta).
+// Live progress of background jobs, the one script of every page that follows one (the jobs
+// list, a job's page, a bank statement import): each element marked data-job that has not
+// finished polls its status endpoint (same origin, JSON) and updates its figures in place;
+// once one finishes the page reloads, so its buttons and outcome are the final ones. Without
+// JavaScript the page refreshes itself (<noscript> meta).
+//
+// What a page marks, inside its data-job element (the status JSON's keys name the fields):
+//   data-field="KEY"        the text of st[KEY] ("…" while null; whole numbers as 12,345).
+//                           status_label also sets the element's class to the status;
+//                           error hides the element while there is none (not in a table);
+//                           a <progress data-field="percent"> takes the percentage.
+//   data-rows="KEY"         a <tbody> rebuilt from the list st[KEY], one row per item, one
+//     data-columns="a b"    cell per named property (as text, never HTML).
+//   data-shown-with="KEY"   shown once the list st[KEY] has items.
 (function () {
   "use strict";
 
-  function set(job, field, value) {
-    job.querySelectorAll('[data-field="' + field + '"]').forEach(function (el) {
-      el.textContent = value === null || value === undefined ? "…" : String(value);
+  function text(value) {
+    if (value === null || value === undefined) {
+      return "…";
+    }
+    if (typeof value === "number" && Number.isInteger(value)) {
+      return value.toLocaleString("en-US");
+    }
+    return String(value);
+  }
+
+  function has(st, key) {
+    return Object.prototype.hasOwnProperty.call(st, key);
+  }
+
+  function field(el, key, st) {
+    var value = st[key];
+    if (el.tagName === "PROGRESS") {
+      if (value !== null) {
+        el.value = value;
+        el.textContent = value + "%";
+      }
+      return;
+    }
+    if (key === "error") {
+      el.textContent = value || "";
+      if (el.tagName !== "TD") {
+        el.hidden = !value;
+      }
+      return;
+    }
+    if (typeof value === "object" && value !== null) {
+      return; // a list or a mapping: data-rows shows those
+    }
+    el.textContent = text(value);
+    if (key === "status_label") {
+      el.className = "status " + st.status;
+    }
+  }
+
+  function rows(body, items) {
+    var columns = (body.getAttribute("data-columns") || "").split(" ").filter(Boolean);
+    while (body.firstChild) {
+      body.removeChild(body.firstChild);
+    }
+    items.forEach(function (item) {
+      var tr = document.createElement("tr");
+      columns.forEach(function (column) {
+        var td = document.createElement("td");
+        td.textContent = text(item[column]);
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
     });
   }
 
   function show(job, st) {
-    set(job, "status_label", st.status_label);
-    job.querySelectorAll('[data-field="status_label"]').forEach(function (el) {
-      el.className = "status " + st.status;
-    });
-    set(job, "phase_label", st.phase_label);
-    set(job, "done", st.done);
-    set(job, "total", st.total);
-    set(job, "attempts", st.attempts);
-    job.querySelectorAll('progress[data-field="percent"]').forEach(function (bar) {
-      if (st.percent !== null) {
-        bar.value = st.percent;
-        bar.textContent = st.percent + "%";
+    job.querySelectorAll("[data-field]").forEach(function (el) {
+      var key = el.getAttribute("data-field");
+      if (has(st, key)) {
+        field(el, key, st);
       }
     });
-    job.querySelectorAll('[data-field="error"]').forEach(function (el) {
-      el.textContent = st.error || "";
-      if (el.tagName !== "TD") {
-        el.hidden = !st.error;
+    job.querySelectorAll("[data-rows]").forEach(function (body) {
+      var key = body.getAttribute("data-rows");
+      if (Array.isArray(st[key]) && st[key].length) {
+        rows(body, st[key]);
+      }
+    });
+    job.querySelectorAll("[data-shown-with]").forEach(function (el) {
+      var items = st[el.getAttribute("data-shown-with")];
+      if (Array.isArray(items) && items.length) {
+        el.hidden = false;
       }
     });
   }

@@ -7,12 +7,14 @@ it in three steps and records on the job row what each step did, in that step's 
 transaction, so that running the job again (a worker killed, a transient error, a "Resume")
 never does a step twice:
 
-1. *reading*: the file is parsed (no write transaction) to learn how many lines it holds and
-   which are malformed; those go into the job's result at once, for the page. A bad file
-   (unreadable, or malformed lines without "skip") fails the job here: nothing is written
-   but the job row, and the file is dropped (running it again would fail the same way).
-2. *importing*: one transaction stores the lines (all or nothing) and, in the same
-   transaction, the import's id on the job (``result.import_id``). A crash before the commit
+1. *reading*: the file is parsed, once (no write transaction), to learn how many lines it
+   holds and which are malformed; those go into the job's result at once, for the page. A
+   bad file (unreadable, or malformed lines without "skip") fails the job here: nothing is
+   written but the job row, and the file is dropped (running it again would fail the same
+   way).
+2. *importing*: one transaction stores the lines just read (the reading itself is handed to
+   the import, the file is not parsed again), all or nothing, and in the same
+   transaction the import's id on the job (``result.import_id``). A crash before the commit
    leaves nothing imported; after it, the next attempt skips straight to matching. Each
    stored chunk is a cancellation checkpoint: a cancel rolls the whole import back.
 3. *matching*: one transaction runs the bank rules and records the run's id on the job.
@@ -38,7 +40,7 @@ from jobs.registry import kind
 from jobs.runner import JobContext
 from ledger.fund import common
 from ledger.reconciliation import runs as reconciliation_runs
-from ledger.reconciliation.bank_files import LineError, parse_statement
+from ledger.reconciliation.bank_files import LineError
 
 KIND = "bank_import"
 #: A statement as large as the API takes (its request limit is a little above)
@@ -202,7 +204,10 @@ def _import(context: JobContext, state: dict) -> dict:
     scheme = context.services.get("va_scheme", common.DEFAULT_VA_SCHEME)
     mapping = reconciliation_runs.mapping_from(params["mapping"])
     context.progress(0, None, "reading")
-    parsed = parse_statement(
+    # Read once: the import below stores this same reading (``parsed=``) rather than
+    # parsing the file again. Nothing here is written but the job row, so a job run again
+    # (killed before the import committed) simply reads the file again.
+    parsed = reconciliation_runs.read_bank_statement(
         data, mapping, params.get("encoding"), account=params["account"], scheme=scheme
     )
     total = len(parsed.importable(skip_bad_lines=True))
@@ -216,7 +221,6 @@ def _import(context: JobContext, state: dict) -> dict:
     # Malformed lines without "skip": the refusal the import itself would raise, before any
     # write transaction, so the file changes nothing (and the job fails without a retry)
     parsed.importable(skip_bad_lines=params["skip_bad_lines"])
-    del parsed
     context.check_cancelled()
 
     done = 0
@@ -239,7 +243,9 @@ def _import(context: JobContext, state: dict) -> dict:
             actor=_actor(session, context.actor_id),
             progress=stored,
             scheme=scheme,
+            parsed=parsed,
         )
+        del parsed  # stored: the lines' objects need not live on through matching
         state = {
             "import_id": report.import_id,
             "lines_read": report.lines_read,

@@ -68,7 +68,8 @@ def match_run(context: JobContext) -> dict:
         run = services.save_run(
             session, actor_id=context.actor_id, params=params, instance=instance, result=result
         )
-        # Figures only: the jobs page shows each in words ("run_id" is a reconciliation run's)
+        # Figures only, each named on the job page (admin/job_figures.py); not "run_id",
+        # which is a reconciliation run's
         outcome = {"match_run_id": run.id, "proposals": len(result.proposals)}
         session.execute(
             update(Job)

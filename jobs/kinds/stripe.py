@@ -80,8 +80,8 @@ def stripe_event(context: JobContext) -> dict:
         row = session.scalars(select(StripeEvent).where(StripeEvent.event_id == event_id)).first()
         stored = row.status if row is not None else None
         detail = row.detail if row is not None else "no such event is stored"
-    # Nested: the console's jobs page shows a result's top-level figures in words, and
-    # these are Stripe's ids and English details (the API shows them all)
+    # The API shows all of it; the console's job page the id, the state and applied_now,
+    # in words (admin/job_figures.py: the detail is Stripe's or the ledger's English)
     return {
         "event": {
             "event_id": event_id,
@@ -157,7 +157,8 @@ def stripe_sync(context: JobContext) -> dict:
         )
     except StripeUnavailable as exc:
         raise StripeDown(exc.detail) from exc
-    # Nested, as for stripe_event: timestamps and English problems, not figures for a page
+    # The API shows all of it; the console's job page the counts, ``since`` in Taiwan time
+    # and how many problems there were (admin/job_figures.py: their text is English)
     return {
         "sync": {
             # Where the next sync starts reading (less SYNC_OVERLAP)

@@ -5,7 +5,8 @@ database and stores what they found:
 
 * ``import_bank_statement`` parses a CSV (UTF-8 or Big5, ROC or ISO dates) and stores its
   lines once each (unique fingerprint). A file with malformed lines imports nothing unless
-  the manager asks to skip them; the errors carry line numbers.
+  the manager asks to skip them; the errors carry line numbers. ``read_bank_statement``
+  parses without storing, for a caller that looks first and then imports that reading.
 * ``import_stripe_transactions`` stores Stripe balance transactions the same way
   (fingerprint ``stripe:<txn id>``).
 * ``run_bank`` / ``run_stripe`` match lines against the ledger and store a run with one
@@ -48,6 +49,7 @@ from ledger.reconciliation.bank_files import (
     ColumnMapping,
     LineError,
     ParsedLine,
+    ParsedStatement,
     parse_statement,
 )
 from ledger.reconciliation.models import (
@@ -221,6 +223,23 @@ def _store_lines(session: Session, import_id: int, rows: list[dict], progress: P
 
 
 @_bulk
+def read_bank_statement(
+    data: bytes,
+    mapping: ColumnMapping | str | dict | None = None,
+    encoding: str | None = None,
+    *,
+    account: str = common.BANK,
+    scheme: VirtualAccountScheme = common.DEFAULT_VA_SCHEME,
+) -> ParsedStatement:
+    """Parse a bank statement as ``import_bank_statement`` would (no transaction, nothing
+    written), for a caller that looks at the lines first (the import job counts them and
+    keeps the malformed ones for its page) and then imports that same reading."""
+    if not isinstance(mapping, ColumnMapping):
+        mapping = mapping_from(mapping)
+    return parse_statement(data, mapping, encoding, account=account, scheme=scheme)
+
+
+@_bulk
 def import_bank_statement(
     session: Session,
     data: bytes,
@@ -233,6 +252,7 @@ def import_bank_statement(
     actor: User | None = None,
     progress: Progress = None,
     scheme: VirtualAccountScheme = common.DEFAULT_VA_SCHEME,
+    parsed: ParsedStatement | None = None,
 ) -> ImportReport:
     """Import a bank statement CSV. Malformed lines: nothing imported unless skipped.
 
@@ -240,10 +260,17 @@ def import_bank_statement(
     and ``skip_bad_lines`` is false. Lines already imported (same fingerprint, from this or
     an overlapping file) are counted as duplicates and left alone. ``scheme`` reads the
     pledges' virtual accounts in the lines (the configured one: ``common.va_scheme``).
+    ``parsed``: ``data`` already read by ``read_bank_statement`` with the same mapping,
+    encoding, account and scheme, so a large file is not parsed a second time.
     """
     if not isinstance(mapping, ColumnMapping):
         mapping = mapping_from(mapping)
-    parsed = parse_statement(data, mapping, encoding, account=account, scheme=scheme)
+    if parsed is None:
+        parsed = parse_statement(data, mapping, encoding, account=account, scheme=scheme)
+    elif (parsed.mapping, parsed.account) != (mapping.name, account):
+        # Fingerprints include the account: a reading for another account or layout would
+        # store lines that later imports of the same file could not recognise
+        raise ValueError("the statement was read with another mapping or account")
     lines = parsed.importable(skip_bad_lines=skip_bad_lines)
     currency = lines[0].currency if lines else mapping.default_currency
     stmt_import = StatementImport(
@@ -1194,6 +1221,7 @@ __all__ = [
     "import_stripe_transactions",
     "ledger_records",
     "mapping_from",
+    "read_bank_statement",
     "results_of",
     "run_bank",
     "run_stripe",

@@ -341,6 +341,80 @@ def test_a_bank_upload_shows_its_progress_live(browser, served, tmp_path, monkey
     context.close()
 
 
+def test_an_import_page_fills_its_counts_and_bad_lines_as_the_job_goes(
+    browser, served, tmp_path, monkeypatch
+):
+    """The import page follows its job with the one job script (job-progress.js): the
+    figures, the skipped lines' table and its section appear in place, without a reload,
+    and the page reloads to its final state once the job has finished."""
+    import threading as _threading
+
+    from jobs.kinds import bank_import
+    from tests.admin.conftest import bank_csv
+
+    base_url, _ids, emails = served
+    start, release = _threading.Event(), _threading.Event()
+    read, match = bank_import._import, bank_import._match
+
+    def held_read(*args, **kwargs):
+        start.wait(timeout=30)  # the page is open, with nothing read yet
+        return read(*args, **kwargs)
+
+    def held_match(*args, **kwargs):
+        release.wait(timeout=30)  # imported, not matched: the page still polls
+        return match(*args, **kwargs)
+
+    monkeypatch.setattr(bank_import, "_import", held_read)
+    monkeypatch.setattr(bank_import, "_match", held_match)
+    statement = tmp_path / "skipping.csv"
+    statement.write_bytes(
+        bank_csv(
+            # Lines of their own: the served database keeps the other tests' imports
+            ("2026-11-12", "利息收入（跳過測試）", "21"),
+            ("11/31", "壞行", "abc"),
+            ("2026-11-14", "不明匯入（跳過測試）", "4,321"),
+        )
+    )
+    context, page = signed_in(browser, base_url, emails["ndc"])
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto("/console/reconciliation")
+        page.get_by_label("銀行對帳單（CSV）").set_input_files(str(statement))
+        page.get_by_label("欄位格式").select_option("generic")
+        page.get_by_label("略過錯誤行，匯入其餘資料").check()
+        page.get_by_role("button", name="匯入並對帳").click()
+        page.wait_for_url("**/console/reconciliation/imports/*")
+        assert page.locator("#bad-lines-section").is_hidden()
+        assert page.locator("#count-lines-new").inner_text() == "…"
+        page.evaluate("window.__notReloaded = true")
+        start.set()
+        page.locator("#job-phase", has_text="與帳簿配對中").wait_for()
+        page.locator("#count-lines-new", has_text="2").wait_for()
+        page.locator("#bad-lines-section").wait_for(state="visible")
+        assert page.evaluate("window.__notReloaded") is True  # the script, not a reload
+        assert page.locator("#lines-done").inner_text() == "2"
+        assert page.locator("#lines-total").inner_text() == "2"
+        assert page.locator("#count-bad-line-count").inner_text() == "1"
+        assert page.locator("#bad-lines tbody tr td:first-child").all_inner_texts() == ["3", "3"]
+        assert "日期" in page.locator("#bad-lines tbody tr").first.locator("td").nth(1).inner_text()
+        assert page.locator("#job-error").is_hidden()
+        shot(page, "30a-upload-skipping-bad-lines")
+        with page.expect_navigation():
+            release.set()
+        page.locator("#job-status", has_text="完成").wait_for()
+        page.locator("#run-link").wait_for()
+        assert page.evaluate("window.__notReloaded") is None  # reloaded once finished
+        assert page.locator("#count-unmatched").inner_text() == "2"
+        # One row per problem (line 3's date and its amount), the same as the script drew
+        assert page.locator("#bad-lines tbody tr td:first-child").all_inner_texts() == ["3", "3"]
+        assert not problems, problems
+    finally:
+        start.set()
+        release.set()
+        context.close()
+
+
 def test_a_bad_bank_file_lists_its_lines(browser, served, tmp_path):
     from tests.admin.conftest import bank_csv
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from jobs import records
 from jobs.kinds import bank_import
 from jobs.models import Job
+from jobs.runner import Runner
 from ledger.reconciliation import runs as reconciliation_runs
 from ledger.reconciliation.models import ReconciliationRun, StatementImport, StatementLine
 from tests.admin.conftest import bank_csv, csrf_token
@@ -126,14 +128,59 @@ def test_the_progress_page_polls_with_its_own_script_and_refreshes_without_it(co
     assert page.status_code == 200
     assert "waiting.csv" in page.text
     assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page.text
-    assert '<script src="/console/static/import-progress.js" defer></script>' in page.text
+    # The one script of every page that follows a job (the jobs pages' too)
+    assert '<script src="/console/static/job-progress.js" defer></script>' in page.text
+    assert "import-progress.js" not in page.text
     assert f'data-status-url="/console/reconciliation/imports/{queued.id}/status"' in page.text
     csp = page.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "connect-src 'self'" in csp
     assert "unsafe-inline" not in csp
-    script = console.client("ndc").get("/console/static/import-progress.js")
+    script = console.client("ndc").get("/console/static/job-progress.js")
     assert script.status_code == 200 and "fetch(" in script.text
     script.close()
+    gone = console.client("ndc").get("/console/static/import-progress.js")
+    assert gone.status_code == 404
+    gone.close()
+
+
+def test_every_figure_of_the_progress_page_is_one_the_status_json_has(console):
+    """job-progress.js fills each marked element from the key it names: each the page marks
+    must be in the JSON, and the figures the page shows must all be marked."""
+    content = bank_csv(("2026-11-02", "利息", "12"), ("11/31", "壞行", "abc"))
+    queued = queued_job(console, content, "marked.csv")
+    c = console.client("ndc")
+    page = c.get(f"/console/reconciliation/imports/{queued.id}").text
+    st = c.get(f"/console/reconciliation/imports/{queued.id}/status").get_json()
+    assert re.search(r'<section class="job" id="job" data-job [^>]*data-finished="false"', page)
+    fields = set(re.findall(r'data-field="([a-z_]+)"', page))
+    assert fields == {
+        "status_label", "phase_label", "percent", "lines_done", "lines_total", "lines_new",
+        "duplicates", "matched", "suggested", "unmatched", "donations_recorded",
+        "bad_line_count", "error",
+    }  # fmt: skip
+    assert fields <= set(st)
+    assert 'data-rows="bad_lines" data-columns="line message"' in page
+    assert 'data-shown-with="bad_lines"' in page
+    assert isinstance(st["bad_lines"], list)
+
+    # Finished with a bad line: the page shows the same figures as the JSON, in words
+    Runner(console.database, {}).run(queued.id)
+    page = c.get(f"/console/reconciliation/imports/{queued.id}").text
+    st = c.get(f"/console/reconciliation/imports/{queued.id}/status").get_json()
+    assert st["finished"] is True and 'data-finished="true"' in page
+    assert f'data-field="bad_line_count" id="count-bad-line-count">{st["bad_line_count"]}<' in page
+    assert st["bad_line_count"] == 1 and {b["line"] for b in st["bad_lines"]} == {3}
+    assert '<tbody data-rows="bad_lines" data-columns="line message"><tr><td>3</td>' in page
+
+
+def test_large_counts_are_shown_with_thousands_separators(console):
+    queued = queued_job(console, bank_csv(("2026-11-02", "利息", "12")), "big.csv")
+    with console.database.session() as s, s.begin():
+        s.get(Job, queued.id).progress_done = 12_345
+        s.get(Job, queued.id).progress_total = 100_000
+    page = console.client("ndc").get(f"/console/reconciliation/imports/{queued.id}").text
+    assert 'id="lines-done" data-field="lines_done">12,345</strong>' in page
+    assert 'id="lines-total" data-field="lines_total">100,000</strong>' in page
 
 
 def test_bad_lines_fail_the_job_with_their_numbers_and_import_nothing(console):

@@ -9,11 +9,11 @@ import threading
 
 import pytest
 from huey import MemoryHuey, PostgresHuey, SqliteHuey
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from foundation.db import utcnow
 from jobs import records
-from jobs.models import Job
+from jobs.models import Job, WorkerBeat
 from jobs.queue import Queue, crontab, make_huey, storage_path
 from jobs.registry import KINDS, kind
 from placefund.app import Database
@@ -155,6 +155,65 @@ def test_two_sweeps_in_the_same_minute_make_one_job(database, periodic, make_que
     with database.session() as s:
         jobs = s.scalars(select(Job).where(Job.kind == periodic)).all()
     assert [j.dedupe_key for j in jobs] == ["slot:test_periodic@2026-12-05T10:00"]
+
+
+def _beats(database, now: dt.datetime, **silent_for: dt.timedelta) -> None:
+    """Heartbeat rows of workers, each last heard of ``silent_for`` before ``now``."""
+    with database.session() as s, s.begin():
+        for name, silence in silent_for.items():
+            s.add(
+                WorkerBeat(
+                    name=name, started_at=now - silence, beat_at=now - silence, threads=2,
+                    stopped_at=now - silence if name.startswith("stopped") else None,
+                )
+            )  # fmt: skip
+
+
+def _workers(database) -> list[str]:
+    with database.session() as s:
+        return sorted(s.scalars(select(WorkerBeat.name)))
+
+
+@pytest.mark.parametrize("db", ["database", pytest.param("pg", marks=pytest.mark.postgres)])
+def test_the_sweep_forgets_workers_silent_for_a_day(request, db, make_queue):
+    database = request.getfixturevalue(db)
+    with database.session() as s, s.begin():
+        s.execute(delete(WorkerBeat))  # PostgreSQL's schema lives for the whole session
+    now = utcnow()
+    day = records.FORGET_WORKERS_AFTER
+    _beats(
+        database, now,
+        live=dt.timedelta(seconds=3),
+        stopped_an_hour_ago=dt.timedelta(hours=1),
+        killed_yesterday_evening=day - dt.timedelta(minutes=1),
+        killed_two_days_ago=2 * day,
+        stopped_last_week=7 * day,
+        killed_a_year_ago=365 * day,
+    )  # fmt: skip
+    make_queue(database).sweep(now)
+    assert _workers(database) == ["killed_yesterday_evening", "live", "stopped_an_hour_ago"]
+    with database.session() as s:
+        assert [w.name for w in records.workers_up(s, now)] == ["live"]
+    # A minute later the one a day old goes too; the live one, beating, never does
+    with database.session() as s, s.begin():
+        records.beat(s, "live", [])
+    make_queue(database).sweep(now + dt.timedelta(minutes=2))
+    assert _workers(database) == ["live", "stopped_an_hour_ago"]
+    with database.session() as s, s.begin():
+        assert records.forget_workers(s, now + dt.timedelta(minutes=2)) == 0
+
+
+def test_restarted_workers_do_not_pile_up(database, make_queue):
+    """A worker restarted every few minutes for a week (a crash loop, a deploy script) leaves
+    a day of rows, not a week's."""
+    now = utcnow()
+    restarts = {f"host:{pid}:1": dt.timedelta(minutes=5 * pid) for pid in range(1, 7 * 288)}
+    _beats(database, now, **restarts)
+    make_queue(database).sweep(now)
+    kept = _workers(database)
+    # The last day's, one every five minutes (one exactly a day silent is kept a minute more)
+    assert len(kept) == 288
+    assert "host:1:1" in kept and "host:288:1" in kept and "host:289:1" not in kept
 
 
 @pytest.mark.postgres

@@ -106,6 +106,30 @@ def test_a_statement_is_imported_and_matched(db, manager_id):
     assert count(db, StatementLine) == 12
 
 
+def parses(monkeypatch) -> list[int]:
+    """Every parse of a statement file from now on (its size in bytes, per parse)."""
+    real = reconciliation_runs.parse_statement
+    seen = []
+
+    def counted(data, *args, **kwargs):
+        seen.append(len(data))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(reconciliation_runs, "parse_statement", counted)
+    return seen
+
+
+def test_the_file_is_parsed_once_per_attempt(db, manager_id, monkeypatch):
+    seen = parses(monkeypatch)
+    data = statement(40, bad=(7,))
+    job_id = submit(db, data, manager_id, skip_bad_lines=True)
+    Runner(db, {}).run(job_id)
+    r = result(db, job_id)
+    assert row(db, job_id).status == "succeeded"
+    assert (r["lines_read"], r["lines_new"], r["bad_line_count"]) == (39, 39, 1)
+    assert seen == [len(data)]  # read for the page, and that reading imported
+
+
 def test_the_same_file_while_unfinished_is_the_same_job(db, manager_id):
     data = statement(3)
     first = submit(db, data, manager_id)
@@ -156,6 +180,39 @@ def test_a_job_run_again_after_its_import_committed_imports_nothing_twice(
     assert json.loads(job.result)["import_id"] == imported
     assert count(db, StatementImport) == 1 and count(db, StatementLine) == 20
     assert count(db, ReconciliationRun) == 1
+
+
+def test_a_job_killed_in_the_middle_of_storing_imports_each_line_once(db, manager_id, monkeypatch):
+    monkeypatch.setattr(reconciliation_runs, "CHUNK", 4)
+    seen = parses(monkeypatch)
+    job_id = submit(db, statement(30), manager_id)
+    original = JobContext.progress
+
+    def dies(self, done=None, total=None, phase=None):
+        original(self, done, total, phase)
+        if self.in_write and done and done >= 8:
+            raise Crash()  # the worker killed with chunks stored, the import uncommitted
+
+    monkeypatch.setattr(JobContext, "progress", dies)
+    with pytest.raises(Crash):
+        Runner(db, {}).run(job_id)
+    monkeypatch.setattr(JobContext, "progress", original)
+    assert count(db, StatementImport) == 0 and count(db, StatementLine) == 0
+    assert "import_id" not in result(db, job_id)
+    with db.session() as s, s.begin():
+        s.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(worker="elsewhere:1:1", heartbeat_at=utcnow() - records.STALE_AFTER * 2)
+        )
+    Runner(db, {}).run(job_id)
+    job = row(db, job_id)
+    assert (job.status, job.attempts) == ("succeeded", 2)
+    assert count(db, StatementImport) == 1 and count(db, StatementLine) == 30
+    with db.engine.connect() as conn:
+        lines, distinct = conn.execute(DISTINCT_LINES).one()
+    assert lines == distinct == 30
+    assert len(seen) == 2  # once per attempt: the second read the file again, not twice
 
 
 def test_a_cancel_in_the_middle_of_the_import_rolls_it_back(db, manager_id, monkeypatch):

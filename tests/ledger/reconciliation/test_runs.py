@@ -68,6 +68,41 @@ def test_malformed_lines_import_nothing_until_the_manager_chooses(session):
     assert (report.lines_new, len(report.errors)) == (2, 7)
 
 
+def test_an_import_stores_the_reading_it_is_given_without_parsing_again(session, monkeypatch):
+    data = (BANK / "tw_bank_malformed_big5.csv").read_bytes()
+    parsed = reconciliation_runs.read_bank_statement(data, "tw_bank")
+    assert (len(parsed.lines), len({e.line for e in parsed.errors})) == (2, 7)
+    with pytest.raises(StatementHasErrors), tx(session):  # the reading's bad lines refuse
+        reconciliation_runs.import_bank_statement(session, data, mapping="tw_bank", parsed=parsed)
+
+    def parse_again(*_args, **_kwargs):
+        raise AssertionError("the file was parsed a second time")
+
+    monkeypatch.setattr(reconciliation_runs, "parse_statement", parse_again)
+    with tx(session):
+        report = reconciliation_runs.import_bank_statement(
+            session, data, mapping="tw_bank", skip_bad_lines=True, parsed=parsed
+        )
+    assert (report.lines_read, report.lines_new, len(report.errors)) == (2, 2, 7)
+    stored = _lines(session)
+    assert sorted(ln.fingerprint for ln in stored) == sorted(ln.fingerprint for ln in parsed.lines)
+    monkeypatch.undo()
+    # The same file imported the usual way later finds the very same lines
+    with tx(session):
+        again = reconciliation_runs.import_bank_statement(
+            session, data, mapping="tw_bank", skip_bad_lines=True
+        )
+    assert (again.lines_new, again.duplicates) == (0, 2)
+
+
+def test_a_reading_for_another_account_is_refused(session):
+    data = (BANK / "generic_utf8.csv").read_bytes()
+    parsed = reconciliation_runs.read_bank_statement(data, "generic", account="1102")
+    with pytest.raises(ValueError), tx(session):
+        reconciliation_runs.import_bank_statement(session, data, mapping="generic", parsed=parsed)
+    assert _lines(session) == []
+
+
 def test_custom_mapping_from_a_dict():
     mapping = reconciliation_runs.mapping_from(
         {"date": "日期", "deposit": ["存入", "收入"], "withdrawal": "支出", "memo": ["摘要"]}
