@@ -85,6 +85,21 @@ WORKER_THREADS = Gauge(
     multiprocess_mode="livesum",
 )
 
+#: Seconds from a Stripe event's creation: a webhook delivered at once (under a second) up to
+#: the 3 days Stripe retries a webhook that failed, which the sync then catches
+STRIPE_LAG_BUCKETS = (
+    0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0, 259200.0,
+)  # fmt: skip
+
+STRIPE_EVENT_LAG = Histogram(
+    "placefund_stripe_event_lag_seconds",
+    "Seconds from a Stripe event's creation (Stripe's clock) to a step here: 'received' "
+    "when the webhook or the sync stored it, 'settled' when its effect was applied in the "
+    "ledger (or it was found to need none). The webhook lag, delivery and applying apart.",
+    ["step", "via"],
+    buckets=STRIPE_LAG_BUCKETS,
+)
+
 # Every metric has labels, so none holds a value before its first ``labels()`` call: the
 # values are made after ``use_directory`` has chosen where they live, whatever imported this
 # module first.
@@ -97,16 +112,26 @@ def count_after_commit(session: Session, counter, amount: float = 1) -> None:
     rolls back. Counted at once when the write has committed already: a posting that
     commits in its own round trip (ledger.books.posting, ``commit_with_posting``) leaves the
     session outside any transaction."""
+    _after_commit(session, counter.inc, amount)
+
+
+def observe_after_commit(session: Session, histogram, value: float) -> None:
+    """Observe ``value`` in ``histogram`` once ``session``'s transaction commits, as
+    ``count_after_commit`` counts."""
+    _after_commit(session, histogram.observe, value)
+
+
+def _after_commit(session: Session, record, value: float) -> None:
     if not session.in_transaction():
-        counter.inc(amount)
+        record(value)
         return
-    session.info.setdefault(_PENDING, []).append((counter, amount))
+    session.info.setdefault(_PENDING, []).append((record, value))
 
 
 @event.listens_for(Session, "after_commit")
 def _count_committed(session: Session) -> None:
-    for counter, amount in session.info.pop(_PENDING, ()):
-        counter.inc(amount)
+    for record, value in session.info.pop(_PENDING, ()):
+        record(value)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -64,9 +64,9 @@ class DatabaseGauges:
         )
         lag = GaugeMetricFamily(
             "placefund_stripe_webhook_last_event_age_seconds",
-            "Seconds since the last Stripe event was received (webhook or sync). Events are "
-            "applied when received, so this is the webhook lag: a quiet Stripe and a broken "
-            "webhook both make it grow. Absent before the first event.",
+            "Seconds since the last Stripe event was received (webhook or sync): a quiet "
+            "Stripe and a broken webhook both make it grow (the lag of each event is "
+            "placefund_stripe_event_lag_seconds). Absent before the first event.",
         )
         if last is not None:
             lag.add_metric([], max(0.0, (utcnow() - last).total_seconds()))

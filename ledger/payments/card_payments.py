@@ -44,6 +44,7 @@ from foundation.errors import (
     LedgerError,
     NotFound,
 )
+from foundation.metrics import STRIPE_EVENT_LAG, observe_after_commit
 from foundation.transactions import atomic
 from identity.models import User
 from ledger.books.models import Entry
@@ -706,8 +707,12 @@ def receive_event(session: Session, event: dict, *, via: str = "webhook") -> Str
     redelivery is the cue to try it once more; anything else stored is a duplicate.
     """
     if event["type"] not in HANDLED_EVENTS:
-        return _insert_event(session, event, via, "ignored", f"{event['type']} is not acted on")
+        row = _insert_event(session, event, via, "ignored", f"{event['type']} is not acted on")
+        _observe_lag(session, row, "received")
+        _observe_lag(session, row, "settled")
+        return row
     row = _insert_event(session, event, via, "received")
+    _observe_lag(session, row, "received")
     if row is None:
         row = session.scalars(
             select(StripeEvent)
@@ -747,7 +752,19 @@ def apply_stored_event(session: Session, event_id: str, fetched) -> StripeEvent 
     row.detail = outcome.detail[:2000]
     row.entry_id = outcome.entry_id
     session.flush()
+    _observe_lag(session, row, "settled")
     return row
+
+
+def _observe_lag(session: Session, row: StripeEvent | None, step: str) -> None:
+    """The webhook lag (``placefund_stripe_event_lag_seconds``): from Stripe's creation of
+    the event to ``step`` here, counted once the transaction commits, so a duplicate or a
+    rolled-back apply is not counted. An event with no creation time (0) is not counted."""
+    if row is None or not row.stripe_created:
+        return
+    lag = utcnow().timestamp() - row.stripe_created
+    # Stripe's clock and ours differ by up to a second or so: never a negative lag
+    observe_after_commit(session, STRIPE_EVENT_LAG.labels(step=step, via=row.via), max(0.0, lag))
 
 
 def process_event(sessions: Callable[[], Session], gateway, event_id: str) -> str | None:

@@ -480,3 +480,36 @@ def test_malformed_events_on_postgres(pg, name):
         r = _deliver(world, MALFORMED[name])
         assert r.status_code == 400 and r.json["code"] == "malformed_event"
     assert _stored(pg) == 0
+
+
+def test_the_webhook_lag_of_each_event_is_counted_once_received_and_once_settled(stripe_world):
+    from tests.web.test_metrics import scrape, value
+
+    lag = "placefund_stripe_event_lag_seconds_count"
+    before = scrape(stripe_world.client)
+    stripe_world.deliver_all(IN_ORDER)
+    for eid in IN_ORDER[:3]:  # duplicates: nothing stored, nothing counted
+        assert stripe_world.deliver(eid).get_json()["status"] == "duplicate"
+    after = scrape(stripe_world.client)
+
+    def added(step):
+        return value(after, lag, step=step, via="webhook") - value(
+            before, lag, step=step, via="webhook"
+        )
+
+    with stripe_world.database.session() as s:
+        settled = s.scalar(
+            select(func.count())
+            .select_from(StripeEvent)
+            .where(StripeEvent.status.in_(("applied", "ignored")))
+        )
+    assert added("received") == len(IN_ORDER)
+    assert added("settled") == settled > 0
+    # Seconds from Stripe's creation of each event (November's fixtures) to now: days
+    total = "placefund_stripe_event_lag_seconds_sum"
+    received_seconds = value(after, total, step="received", via="webhook") - value(
+        before, total, step="received", via="webhook"
+    )
+    expected = sum(time.time() - stripe_world.events[eid]["created"] for eid in IN_ORDER)
+    assert expected > len(IN_ORDER) * 86400
+    assert expected - 60 * len(IN_ORDER) <= received_seconds <= expected
