@@ -206,3 +206,57 @@ def test_a_statement_being_prepared_moves_by_itself_then_downloads(
         shot(page, f"statement-job-ready-{lang}-{viewport['width']}")
     finally:
         context.close()
+
+
+def test_the_yearly_statements_runs_move_by_themselves_then_show_their_figures(
+    browser,  # noqa: F811
+    served,  # noqa: F811
+):
+    """A manager's page that follows jobs in a table (through the jobs' status JSON): a run's
+    row moves without a reload, and the page reloads to its figures once it finishes."""
+    year = dt.date.today().year
+    with served.database.session() as s, s.begin():
+        job, _created = records.submit(s, "yearly_statements", params={"year": year})
+        job_id = job.id
+    _report(
+        served.database,
+        job_id,
+        status="running",
+        phase="rendering",
+        attempts=1,
+        progress_done=1,
+        progress_total=2_000,
+        started_at=utcnow(),
+        heartbeat_at=utcnow(),
+        worker="elsewhere:1:1",
+    )
+    context, page = open_as(browser, served, "ndc", lang="zh", viewport=PHONE)
+    try:
+        page.goto("/console/statements")
+        page.wait_for_load_state()
+        row = page.locator(f"#job-{job_id}")
+        page.evaluate("window.__notReloaded = true")
+        _report(served.database, job_id, progress_done=1_500, heartbeat_at=utcnow())
+        row.locator('[data-field="done"]').filter(has_text="1,500").wait_for()
+        assert row.locator('[data-field="total"]').inner_text() == "2,000"
+        assert row.locator("progress").evaluate("bar => bar.value") == 75
+        assert page.evaluate("window.__notReloaded") is True
+        assert sideways_overflow(page) <= 0
+        with page.expect_navigation():
+            _report(
+                served.database,
+                job_id,
+                status="succeeded",
+                phase="done",
+                progress_done=2_000,
+                finished_at=utcnow(),
+                result='{"companies": 2000, "rendered": 1500, "already_current": 500}',
+            )
+        page.wait_for_load_state()
+        cells = page.locator("#statement-jobs tbody tr").first.locator("td")
+        assert cells.nth(3).inner_text() == "1,500"
+        assert cells.nth(4).inner_text() == "500"
+        assert page.locator(f"#job-{job_id}").get_attribute("data-finished") == "true"
+        shot(page, "statement-runs-finished-zh-375")
+    finally:
+        context.close()
