@@ -8,6 +8,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     make_response,
     redirect,
     render_template,
@@ -171,12 +172,12 @@ def yearly_statement(org_id: int, year: int):
     return redirect(url_for("console.statement_job", org_id=org.id, year=year, job_id=job.id), 303)
 
 
-@bp.get("/organisations/<int:org_id>/statement-<int:year>/jobs/<int:job_id>")
-@signed_in("company_member", *MANAGERS)
-def statement_job(org_id: int, year: int, job_id: int):
-    """ "Your statement is being prepared": follows the job, then downloads the PDF."""
+def _statement_job(org_id: int, year: int, job_id: int) -> tuple[Organisation, Job]:
+    """The company and its statement job of ``year``, when the reader may see the company
+    (its own member, or a manager): any other job, another company's or year's included, is
+    a 404, so a company never learns of another's jobs."""
     org = _statement_company(org_id, year)
-    job = db_session().get(Job, job_id)
+    job = db_session().get(Job, job_id) if job_id < 2**63 else None
     params = json.loads(job.params or "{}") if job is not None else {}
     if (
         job is None
@@ -185,13 +186,32 @@ def statement_job(org_id: int, year: int, job_id: int):
         or params.get("year") != year
     ):
         abort(404)
+    return org, job
+
+
+@bp.get("/organisations/<int:org_id>/statement-<int:year>/jobs/<int:job_id>")
+@signed_in("company_member", *MANAGERS)
+def statement_job(org_id: int, year: int, job_id: int):
+    """ "Your statement is being prepared": follows the job, then downloads the PDF."""
+    org, job = _statement_job(org_id, year, job_id)
     return render_template(
         "console/statement_job.html",
         org=org,
         year=year,
         st=job_progress.describe(job),
         pdf_url=url_for("console.yearly_statement", org_id=org.id, year=year),
+        status_url=url_for("console.statement_job_status", org_id=org.id, year=year, job_id=job.id),
     )
+
+
+@bp.get("/organisations/<int:org_id>/statement-<int:year>/jobs/<int:job_id>/status")
+@signed_in("company_member", *MANAGERS)
+def statement_job_status(org_id: int, year: int, job_id: int):
+    """The statement job's progress as JSON (polled by static/job-progress.js): the jobs
+    page's ``/console/jobs/<id>/status`` is managers' only, this is the company's way to its
+    own statement job, under the page's own rule."""
+    _org, job = _statement_job(org_id, year, job_id)
+    return jsonify(job_progress.status(job))
 
 
 def _pdf_response(pdf: bytes, filename: str):

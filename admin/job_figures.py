@@ -9,6 +9,11 @@ same key can mean different things in two kinds (``lines_read`` is a bank file's
 Stripe's balance transactions), and what a kind does not name is not shown, so a reader
 never meets a key or a code. Every registered kind has an entry
 (``tests/admin/test_job_figures.py`` fails for one without).
+
+A sync's refusals are domain errors: each is said in words from its message code and
+values (``admin.messages``), with Stripe's id. A Stripe notification's ``detail`` is not
+shown: it is free English the payment handlers compose (``card_payments.Outcome``, the
+ids and Stripe's states in a sentence), not one of a fixed set of messages.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Callable
 
 from flask_babel import gettext as _
 
+from admin import messages
 from admin.filters import TAIPEI, money
 
 Figures = list[tuple[str, str]]
@@ -223,6 +229,26 @@ def _notes(kind: str, result: dict) -> Figures:
     return []
 
 
+def _refusals(kind: str, result: dict) -> Figures:
+    """A sync's refused notifications and transactions, one line each: Stripe's id and the
+    ledger's refusal in words, from its message code and values (``refusals``, kept beside
+    the English ``problems`` the API shows). Older results have only the English: their
+    count is shown, not their text."""
+    sync = result.get("sync") if kind == "stripe_sync" else None
+    refusals = sync.get("refusals") if isinstance(sync, dict) else None
+    if not isinstance(refusals, list):
+        return []
+    shown = []
+    for refusal in refusals:
+        if not isinstance(refusal, dict) or not isinstance(refusal.get("message_code"), str):
+            continue
+        params = refusal.get("params") if isinstance(refusal.get("params"), dict) else {}
+        said = messages.translate(refusal["message_code"], params)
+        stripe_id = _stripe_id(refusal.get("stripe_id"))
+        shown.append((_("Problem"), f"{stripe_id}: {said}" if stripe_id else said))
+    return shown
+
+
 def figures(kind: str, result: object) -> Figures:
     """``(words, value)`` of each figure ``result`` has that ``kind`` shows, in its order."""
     if not isinstance(result, dict):
@@ -238,4 +264,4 @@ def figures(kind: str, result: object) -> Figures:
         written = write(value)
         if written is not None:
             shown.append((words(), written))
-    return shown
+    return shown + _refusals(kind, result)

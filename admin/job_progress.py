@@ -10,6 +10,11 @@ from admin import job_pages
 from jobs.models import FINISHED, Job
 
 
+def status(job: Job) -> dict:
+    """The job's status JSON (what static/job-progress.js polls): the jobs page's, in words."""
+    return job_pages.status(job)
+
+
 def describe(job: Job) -> dict:
     """What a page says about ``job``."""
     try:

@@ -1,5 +1,7 @@
 // Live progress of background jobs, the one script of every page that follows one (the jobs
-// list, a job's page, a bank statement import): each element marked data-job that has not
+// list, a job's page, a bank statement import, a match run being solved, the yearly
+// statements, a company's statement being prepared, the overdue reminder list; the last four
+// through templates/console/_job_follow.html): each element marked data-job that has not
 // finished polls its status endpoint (same origin, JSON) and updates its figures in place;
 // once one finishes the page reloads, so its buttons and outcome are the final ones. Without
 // JavaScript the page refreshes itself (<noscript> meta).
@@ -11,7 +13,7 @@
 //                           a <progress data-field="percent"> takes the percentage.
 //   data-rows="KEY"         a <tbody> rebuilt from the list st[KEY], one row per item, one
 //     data-columns="a b"    cell per named property (as text, never HTML).
-//   data-shown-with="KEY"   shown once the list st[KEY] has items.
+//   data-shown-with="KEY"   shown once st[KEY] is a list with items, or a value (not null).
 (function () {
   "use strict";
 
@@ -85,7 +87,7 @@
     });
     job.querySelectorAll("[data-shown-with]").forEach(function (el) {
       var items = st[el.getAttribute("data-shown-with")];
-      if (Array.isArray(items) && items.length) {
+      if (Array.isArray(items) ? items.length : items !== null && items !== undefined) {
         el.hidden = false;
       }
     });

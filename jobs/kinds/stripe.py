@@ -157,8 +157,9 @@ def stripe_sync(context: JobContext) -> dict:
         )
     except StripeUnavailable as exc:
         raise StripeDown(exc.detail) from exc
-    # The API shows all of it; the console's job page the counts, ``since`` in Taiwan time
-    # and how many problems there were (admin/job_figures.py: their text is English)
+    # The API shows all of it; the console's job page the counts, ``since`` in Taiwan time,
+    # how many problems there were and each refusal in words, from its message code
+    # (admin/job_figures.py: the ``problems`` text itself is English)
     return {
         "sync": {
             # Where the next sync starts reading (less SYNC_OVERLAP)
@@ -172,6 +173,7 @@ def stripe_sync(context: JobContext) -> dict:
             "transactions_seen": report.transactions_seen,
             "objects_applied": report.objects_applied,
             "problems": report.problems[:50],
+            "refusals": report.refusals[:50],
         }
     }
 

@@ -822,7 +822,15 @@ class SyncReport:
     needs_attention: int = 0
     transactions_seen: int = 0
     objects_applied: int = 0
+    #: Each refused event or object in English (the API's ``problems``)...
     problems: list[str] = field(default_factory=list)
+    #: ...and the same as data: Stripe's id of it and the refusal's ``message_code`` and
+    #: ``params`` (a domain error's: the console says them in the reader's language)
+    refusals: list[dict] = field(default_factory=list)
+
+
+def _refusal(stripe_id: str, exc: LedgerError) -> dict:
+    return {"stripe_id": stripe_id, "message_code": exc.message_code, "params": exc.params}
 
 
 def taiwan_midnight(day: dt.date) -> int:
@@ -863,6 +871,7 @@ def sync(
         except LedgerError as exc:
             report.needs_attention += 1
             report.problems.append(f"{event['id']} ({event['type']}): {exc.detail}")
+            report.refusals.append(_refusal(event["id"], exc))
             continue
         if status == "applied":
             report.events_applied += 1
@@ -884,6 +893,7 @@ def sync(
             raise
         except LedgerError as exc:
             report.problems.append(f"{txn['id']}: {exc.detail}")
+            report.refusals.append(_refusal(txn["id"], exc))
             continue
         if outcome.status == "applied":
             report.objects_applied += 1

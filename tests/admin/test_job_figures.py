@@ -44,6 +44,22 @@ RESULTS = {
             "transactions_seen": 56789,
             "objects_applied": 3,
             "problems": ["evt_1 (charge.refunded): not found", "txn_2: refused"],
+            # The same refusals as their message codes: shown in words, with Stripe's id
+            "refusals": [
+                {"stripe_id": "evt_1", "message_code": "not_found", "params": {}},
+                {"stripe_id": "txn_2", "message_code": "no_such_code", "params": {"x": 1}},
+                # As the sync keeps a payout before the charges it settles
+                {
+                    "stripe_id": "evt_3",
+                    "message_code": "insufficient_funds.not_enough",
+                    "params": {
+                        "account": "assets:stripe:clearing:USD",
+                        "held": 0,
+                        "needed": 5966,
+                        "currency": "USD",
+                    },
+                },
+            ],
         }
     },
     "stripe_import": {"import_id": 7, "lines_read": 25000, "lines_new": 24990, "duplicates": 10},
@@ -94,6 +110,28 @@ SHOWN = {
         ("讀取的餘額交易", "Balance transactions read", "56,789"),
         ("記錄的付款、退款與撥款", "Payments, refunds and payouts recorded", "3"),
         ("問題", "Problems", "2"),
+        (
+            "問題",
+            "Problem",
+            (
+                "evt_1: 此項目不存在，或您無權檢視。",
+                "evt_1: This item does not exist, or you may not see it.",
+            ),
+        ),
+        (
+            "問題",
+            "Problem",
+            ("txn_2: 無法完成此要求。", "txn_2: The request could not be carried out."),
+        ),
+        (
+            "問題",
+            "Problem",
+            (
+                "evt_3: Stripe 待清算（USD） 餘額不足：現有 US$0.00，本筆需要 US$59.66。",
+                "evt_3: Not enough money in Stripe balance (USD): it holds US$0.00 and this "
+                "needs US$59.66.",
+            ),
+        ),
     ],
     "stripe_import": [
         ("讀取的餘額交易", "Balance transactions read", "25,000"),

@@ -118,7 +118,13 @@ def test_a_manager_starts_reviews_and_publishes_a_run(console):
     assert re.fullmatch(r"/console/matching/jobs/\d+", following)
     waiting = c.get(following)
     assert waiting.status_code == 200
-    assert "媒合正在準備中" in waiting.text and 'http-equiv="refresh"' in waiting.text
+    assert "媒合正在準備中" in waiting.text
+    # Followed by the page's script (the job's status JSON), refreshed without scripts
+    job_id = following.rsplit("/", 1)[1]
+    assert f'data-status-url="/console/jobs/{job_id}/status"' in waiting.text
+    assert "job-progress.js" in waiting.text
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in waiting.text
+    assert c.get(f"/console/jobs/{job_id}/status").get_json()["status"] == "queued"
     assert "正在準備的媒合" in c.get("/console/matching").text
     assert run_jobs(console.app) >= 1
     ready = c.get(following)

@@ -164,8 +164,17 @@ def test_the_reminder_list_is_made_now_and_shown_with_its_date(console, lang):
     assert made.status_code == 303 and made.headers["Location"].endswith("#reminders")
     again = post_form(c, "/console/pledges/overdue", "/console/pledges/overdue/reminders")
     assert again.status_code == 303  # the same unfinished job, not a second one
+    # While it is being made the page follows it: its script polls the job's status, or
+    # without scripts the page refreshes itself
+    waiting = c.get("/console/pledges/overdue").text
+    follow = re.search(r'data-job data-status-url="([^"]+)" data-finished="false"', waiting)
+    assert follow and "job-progress.js" in waiting
+    assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in waiting
+    assert c.get(follow.group(1)).get_json()["finished"] is False
     assert run_jobs(console.app) >= 1
+    assert c.get(follow.group(1)).get_json()["finished"] is True
     page = c.get("/console/pledges/overdue").text
+    assert 'http-equiv="refresh"' not in page and "data-job" not in page
     listed = re.search(r'<p id="reminders-date">([^<]*)', page).group(1)
     assert common.today().isoformat() in listed and words[3] in listed
     table = re.search(r'<table id="reminder-list">.*?</table>', page, re.S).group(0)

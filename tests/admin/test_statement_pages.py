@@ -94,7 +94,16 @@ def test_a_download_not_kept_is_made_by_a_job_and_the_page_follows_it(console, l
     }[lang]  # fmt: skip
     assert page.status_code == 200
     assert words[0] in page.text and words[1] in page.text and words[2] in page.text
-    assert '<meta http-equiv="refresh" content="2">' in page.text
+    # Followed live by the page's script through the company's own status URL (the jobs
+    # page's is managers' only); without scripts the page refreshes itself
+    status_url = f"{follow}/status"
+    assert f'data-status-url="{status_url}"' in page.text and "job-progress.js" in page.text
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in page.text
+    waiting = c.get(status_url)
+    assert waiting.status_code == 200 and waiting.is_json
+    st = waiting.get_json()
+    assert st["status"] == "queued" and st["finished"] is False
+    assert st["status_label"] == {"zh_Hant_TW": "等待中", "en": "Waiting"}[lang]
     assert "company_statement" not in page.text  # the kind in words, never its code
     # A second click (or a reload) while it waits finds the same job
     again = c.get(url)
@@ -105,8 +114,9 @@ def test_a_download_not_kept_is_made_by_a_job_and_the_page_follows_it(console, l
     assert made.status == "succeeded"
     assert kept(database, ids["company_a"], year) is not None
     # The page says it is ready, links to the PDF and starts the download
+    assert c.get(status_url).get_json()["finished"] is True
     ready = c.get(follow)
-    assert words[3] in ready.text
+    assert words[3] in ready.text and "data-job" not in ready.text
     assert f'content="0; url={url}"' in ready.text and f'href="{url}"' in ready.text
     pdf = c.get(url)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
@@ -125,8 +135,28 @@ def test_only_the_company_and_managers_see_its_statement_and_its_job(console):
     assert other.get(url).status_code == 404
     assert other.get(follow).status_code == 404
     assert len(company_jobs(console.database)) == 1
+    # Nor its job's status, nor any job's through the managers' jobs status URL
+    job_id = follow.rsplit("/", 1)[1]
+    assert other.get(f"{follow}/status").status_code == 404
+    assert other.get(f"/console/jobs/{job_id}/status").status_code in (302, 403)
+    assert console.client("company_a").get(f"/console/jobs/{job_id}/status").status_code in (
+        302,
+        403,
+    )
+    # Its own job's, through its own page's URL only: another company's URL with its job
+    # id is a 404 too, as is a job that is not a company statement
+    other_company = f"/console/organisations/{ids['company_b']}/statement-{year}/jobs/{job_id}"
+    assert other.get(f"{other_company}/status").status_code == 404
+    assert console.client("company_a").get(f"{other_company}/status").status_code == 404
+    assert console.client("company_a").get(f"{follow}/status").status_code == 200
+    with console.database.session() as s, s.begin():
+        seal, _ = records.submit(s, "seal")
+    own_url = follow.rsplit("/", 1)[0]
+    assert console.client("company_a").get(f"{own_url}/{seal.id}/status").status_code == 404
+    assert console.client("company_a").get(f"{own_url}/999999/status").status_code == 404
     manager = console.client("ndc")
     assert manager.get(follow).status_code == 200
+    assert manager.get(f"{follow}/status").get_json()["id"] == int(job_id)
     assert manager.get(url).headers["Location"] == follow  # the same job, whoever asks
     assert (
         console.client("company_a")
@@ -185,7 +215,13 @@ def test_managers_start_and_follow_it_from_the_console(console, lang):
     started = post_form(c, "/console/statements", "/console/statements", {"year": str(year)})
     assert started.status_code == 303
     page = c.get("/console/statements")
-    assert words[2] in page.text and 'http-equiv="refresh"' in page.text
+    assert words[2] in page.text
+    assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in page.text
+    # Each run in the table is followed live through the jobs' status JSON
+    with console.database.session() as s:
+        running = s.scalars(select(Job.id)).one()
+    assert f'data-status-url="/console/jobs/{running}/status"' in page.text
+    assert "job-progress.js" in page.text
     twice = post_form(c, "/console/statements", "/console/statements", {"year": str(year)})
     assert twice.status_code == 303
     with console.database.session() as s:

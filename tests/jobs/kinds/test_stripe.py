@@ -346,3 +346,28 @@ def test_an_import_run_again_after_a_crash_imports_nothing_twice(world, database
 )
 def test_on_postgresql(stripe_world_pg, scenario):  # noqa: F811
     scenario(stripe_world_pg, stripe_world_pg.database, stripe_world_pg.app)
+
+
+def test_a_sync_keeps_each_refusal_as_its_message_code_for_the_console(world, database, app):
+    """A payout before the charges it settles is refused: the sync's result keeps it in
+    English (``problems``, the API's) and as the refusal's message code and values, which
+    the console says in the reader's language (admin/job_figures.py)."""
+    from admin.error_messages import MESSAGES
+
+    _recent(world)
+    world.gateway.events = [e for e in world.gateway.events if e["id"] == "evt_1QxFx04"]
+    with database.session() as s, s.begin():
+        job, _ = records.submit(s, "stripe_sync")
+        job_id = job.id
+    _enqueue(app, job_id)
+    run_jobs(app)
+    with database.session() as s:
+        job = s.get(Job, job_id)
+        assert job.status == "succeeded", job.error_detail
+        result = json.loads(job.result)["sync"]
+    assert result["needs_attention"] == 1 and result["problems"]
+    assert len(result["refusals"]) == len(result["problems"])
+    first = result["refusals"][0]
+    assert first["stripe_id"] == "evt_1QxFx04"
+    assert first["message_code"].split(".", 1)[0] in MESSAGES
+    assert isinstance(first["params"], dict)
