@@ -9,10 +9,13 @@ which a test may have pointed at localstripe). Nothing is faked: only the proces
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 from collections.abc import Iterator
 
+from foundation.db import utcnow
 from jobs.queue import Queue
+from jobs.registry import KINDS
 from jobs.runner import Runner
 from placefund.app import job_services
 
@@ -76,3 +79,17 @@ def worker_thread(app) -> Iterator[None]:
         worker.join(timeout=30)
         runner.stop_heartbeat()
         queue.close()
+
+
+def unscheduled_minute(now: dt.datetime | None = None, *, besides=()) -> dt.datetime:
+    """``now`` (default: this moment), moved on by whole minutes until no registered kind but
+    those named in ``besides`` is scheduled then: a sweep at that time makes no periodic job
+    of the service's (the Stripe sync every tenth minute, the reminders at 01:00), so a test
+    counting what a sweep hands out does not depend on the clock it runs at."""
+    when = now or utcnow()
+    scheduled = [k for k in KINDS.values() if k.schedule is not None and k.name not in besides]
+    for _ in range(24 * 60):
+        if not any(k.schedule(when) for k in scheduled):
+            return when
+        when += dt.timedelta(minutes=1)
+    raise AssertionError("every minute of a day has a job scheduled")

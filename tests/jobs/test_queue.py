@@ -17,6 +17,7 @@ from jobs.models import Job, WorkerBeat
 from jobs.queue import Queue, crontab, make_huey, storage_path
 from jobs.registry import KINDS, kind
 from placefund.app import Database
+from tests.job_helpers import unscheduled_minute
 
 
 def _submit(database, kind_name="test_ok", **kwargs) -> int:
@@ -134,10 +135,7 @@ def test_the_sweep_hands_out_what_was_lost_and_runs_the_minutes_slot(
         s.execute(update(Job).values(enqueued_at=utcnow() - dt.timedelta(minutes=5)))
     # A minute no real kind is scheduled for (stripe_sync runs every tenth, the daily ones
     # on the hour), so only the test's own periodic kind makes a slot
-    now = utcnow()
-    if now.minute % 10 == 0:
-        now += dt.timedelta(minutes=1)
-    handed = queue.sweep(now)
+    handed = queue.sweep(unscheduled_minute(besides={periodic}))
     assert lost in handed
     with database.session() as s:
         slot = s.scalars(select(Job).where(Job.kind == periodic)).one()

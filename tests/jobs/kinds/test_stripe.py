@@ -34,7 +34,7 @@ from tests.api.test_webhooks import (  # noqa: F401  (stripe_world_pg: a fixture
     build_stripe_world,
     stripe_world_pg,
 )
-from tests.job_helpers import run_jobs, worker_for
+from tests.job_helpers import run_jobs, unscheduled_minute, worker_for
 from tests.localstripe_server import WEBHOOK_SECRET, free_port, load_scenario, sign
 
 
@@ -68,7 +68,10 @@ def _with_queue(app, act):
 
 
 def _sweep(app, now: dt.datetime | None = None) -> list[int]:
-    return _with_queue(app, lambda queue, _runner: queue.sweep(now))
+    # Without a time: now, or the next minute with nothing scheduled, so the count of what
+    # it hands out is the test's own jobs whatever the clock says
+    when = now or unscheduled_minute()
+    return _with_queue(app, lambda queue, _runner: queue.sweep(when))
 
 
 def _enqueue(app, job_id: int) -> None:
