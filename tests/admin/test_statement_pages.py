@@ -88,9 +88,9 @@ def test_a_download_not_kept_is_made_by_a_job_and_the_page_follows_it(console, l
     assert made.dedupe_key == f"company_statement:{ids['company_a']}:{year}"
     page = c.get(follow)
     words = {
-        "zh_Hant_TW": ("您的年度明細製作中", "正在背景製作", "甲公司", "您的年度明細已製作完成"),
+        "zh_Hant_TW": ("您的年度明細製作中", "正在背景製作", "甲公司", "已製作完成", "您的年度明細已製作完成"),
         "en": ("Your statement is being prepared", "being made in the background", "甲公司",
-               "Your statement is ready"),
+               "Your statement is ready;", "Your statement is ready"),
     }[lang]  # fmt: skip
     assert page.status_code == 200
     assert words[0] in page.text and words[1] in page.text and words[2] in page.text
@@ -117,6 +117,8 @@ def test_a_download_not_kept_is_made_by_a_job_and_the_page_follows_it(console, l
     assert c.get(status_url).get_json()["finished"] is True
     ready = c.get(follow)
     assert words[3] in ready.text and "data-job" not in ready.text
+    # Its heading and title say so too, no longer "being prepared"
+    assert words[0] not in ready.text and f"<h1>{words[4]}</h1>" in ready.text
     assert f'content="0; url={url}"' in ready.text and f'href="{url}"' in ready.text
     pdf = c.get(url)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
