@@ -198,7 +198,9 @@ def test_a_statement_being_prepared_moves_by_itself_then_downloads(
                 queue.enqueue(job_id)
         finally:
             queue.close()
-        page.get_by_text(words["ready"]).wait_for()
+        page.locator("#statement-ready").filter(has_text=words["ready"]).wait_for()
+        # The heading says so too, no longer "being prepared"
+        assert page.locator("h1").inner_text() == words["ready"]
         assert page.locator("#statement-download").is_visible()
         assert download.value.suggested_filename.endswith(f"-{year}.pdf")
         assert page.locator("[data-job]").count() == 0
@@ -257,6 +259,11 @@ def test_the_yearly_statements_runs_move_by_themselves_then_show_their_figures(
         assert cells.nth(3).inner_text() == "1,500"
         assert cells.nth(4).inner_text() == "500"
         assert page.locator(f"#job-{job_id}").get_attribute("data-finished") == "true"
+        # On the phone the runs stack, each figure with its heading: nothing cut off
+        table = page.locator("#statement-jobs")
+        assert table.evaluate("t => t.scrollWidth - t.clientWidth") <= 0
+        assert sideways_overflow(page) <= 0
+        assert cells.nth(3).get_attribute("data-label") == "已製作"
         shot(page, "statement-runs-finished-zh-375")
     finally:
         context.close()

@@ -88,7 +88,8 @@ def test_a_download_not_kept_is_made_by_a_job_and_the_page_follows_it(console, l
     assert made.dedupe_key == f"company_statement:{ids['company_a']}:{year}"
     page = c.get(follow)
     words = {
-        "zh_Hant_TW": ("您的年度明細製作中", "正在背景製作", "甲公司", "已製作完成", "您的年度明細已製作完成"),
+        "zh_Hant_TW": ("您的年度明細製作中", "正在背景製作", "甲公司", "已製作完成",
+                       "您的年度明細已製作完成"),
         "en": ("Your statement is being prepared", "being made in the background", "甲公司",
                "Your statement is ready;", "Your statement is ready"),
     }[lang]  # fmt: skip
