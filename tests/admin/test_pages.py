@@ -6,7 +6,7 @@ import re
 
 from ledger.books.models import Period
 from ledger.fund.models import Disbursement
-from tests.admin.conftest import post_form
+from tests.admin.conftest import csrf_token, post_form
 
 
 def test_dashboard_shows_balances_chart_and_lists(console):
@@ -63,6 +63,41 @@ def test_two_managers_of_different_institutions_propose_approve_and_pay(console)
         d = s.get(Disbursement, d_id)
         assert d.status == "paid"
         assert d.paid_by_id == console.ids["user_moea"]
+
+
+def test_approvals_name_each_institution_not_its_code(console):
+    """The steps say which institution approved by its name, in the reader's language: a
+    code such as a county's 10002 means nothing to the person reading."""
+    from identity.models import Organisation, User
+
+    with console.database.session() as s, s.begin():
+        ndc = s.get(User, console.ids["user_ndc"]).organisation
+        ndc.name, ndc.name_en = "宜蘭縣政府", "Yilan County Government"
+        ndc.institution_code = "10002"
+        moea = s.get(Organisation, s.get(User, console.ids["user_moea"]).organisation_id)
+        moea_names = (moea.name, moea.name_en or moea.name)
+    client = console.client("ndc")
+    proposed = post_form(
+        client,
+        "/console/disbursements/new",
+        "/console/disbursements/new",
+        {
+            "project_id": str(console.ids["project_x"]),
+            "kind": "grant",
+            "amount": "1,000",
+            "funding": "",
+            "purpose": "設備",
+        },
+    )
+    url = proposed.headers["Location"]
+    post_form(console.client("moea"), url, f"{url}/approve")
+    zh = client.get(url).text
+    assert "（宜蘭縣政府）" in zh and f"（{moea_names[0]}）" in zh
+    assert "10002" not in zh and "（NDC）" not in zh and "（MOEA）" not in zh
+    client.post("/language", data={"csrf_token": csrf_token(zh), "lang": "en"})
+    en = client.get(url).text
+    assert "(Yilan County Government)" in en and f"({moea_names[1]})" in en
+    assert "10002" not in en
 
 
 def test_proposal_errors_are_shown_next_to_the_fields(console):
