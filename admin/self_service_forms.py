@@ -206,7 +206,8 @@ class OfferForm(FlaskForm):
         validators=[DataRequired(message=_l("Choose at least one kind of partnership."))],
     )
     budget = StringField(
-        _l("Budget per partner (NT$, optional)"), validators=[Optional(), _nt_dollars]
+        _l("Whole budget, shared by the partners (NT$, optional)"),
+        validators=[Optional(), _nt_dollars],
     )
     industries = SelectMultipleField(
         _l("Industries you favour (none: any)"), validators=[Optional()], validate_choice=False

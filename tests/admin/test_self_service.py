@@ -223,8 +223,13 @@ def test_a_company_posts_and_edits_an_offer(console):
     assert JsonList.load(offer.kinds) == ["sponsorship", "product_development"]
     assert JsonList.load(offer.regions) == ["central", "10008"]
     assert (offer.home_county, JsonList.load(offer.goals)) == ("10008", ["SDG 8", "在地就業"])
-    row = re.search(rf'<tr id="offer-{offer.id}">(.*?)</tr>', c.get(posted.location).text)[1]
+    home = c.get(posted.location).text
+    row = re.search(rf'<tr id="offer-{offer.id}">(.*?)</tr>', home)[1]
     assert "NT$500,000" in row and "贊助認養" in row
+    # The matcher shares the budget among the partners wanted (scoring.amount_points): the
+    # form and the list call it the whole budget, never a budget per partner
+    assert "總預算，由各合作夥伴分配" in form and ">總預算</th>" in home
+    assert "每位夥伴預算" not in form + home
 
     # a township the API set is kept when the console edits the offer
     with console.database.session() as s, s.begin():
