@@ -14,7 +14,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -24,7 +23,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from admin.forms import _known_town
+from admin.forms import WholeNumberField, _known_town
 from foundation.reference import counties, industries
 from ledger.money import parse_amount
 from matching.problem import KINDS, MOTIVES, REGIONS
@@ -186,7 +185,7 @@ class RequestForm(FlaskForm):
     description = TextAreaField(
         _l("What you need and why"), validators=[Optional(), Length(max=2000)]
     )
-    capacity = IntegerField(
+    capacity = WholeNumberField(
         _l("How many partners you want"),
         default=1,
         validators=[
@@ -225,7 +224,7 @@ class OfferForm(FlaskForm):
     goals = StringField(
         _l("ESG or SDG goals (separated by commas)"), validators=[Optional(), Length(max=1000)]
     )
-    capacity = IntegerField(
+    capacity = WholeNumberField(
         _l("How many partners you want"),
         default=1,
         validators=[

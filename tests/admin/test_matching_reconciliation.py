@@ -144,11 +144,21 @@ def test_run_parameter_errors_are_shown_next_to_the_fields(console):
     )
     assert bad.status_code == 422
     assert 'id="k-error"' in bad.text and 'id="min_priority_share-error"' in bad.text
+    # 0 was typed: it is out of range, not missing
+    assert "數字須介於 1 到 100 之間。" in bad.text and "此欄為必填" not in bad.text
+    # Text that is no number is said once, not also as out of range
+    words = post_form(
+        c, "/console/matching", "/console/matching", {"k": "5", "priority_weight": "1e9"}
+    )
+    assert words.status_code == 422
+    assert words.text.count('id="priority_weight-error"') == 1
+    assert "請輸入整數" in words.text and "數字須介於 0 到 10000 之間" not in words.text
     out_of_range = post_form(
         c, "/console/matching", "/console/matching", {"k": "3", "min_priority_share": "150%"}
     )
     assert out_of_range.status_code == 422
     assert 'id="min_priority_share-error"' in out_of_range.text
+    assert "比例最多為 100%，例如 30% 或 0.3。" in out_of_range.text
     with console.database.session() as s:
         assert s.scalar(select(func.count()).select_from(MatchRun)) == 0
         assert s.scalar(select(func.count()).select_from(Job)) == 0  # nothing queued
