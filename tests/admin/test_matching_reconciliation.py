@@ -13,6 +13,7 @@ from ledger.reconciliation.models import StatementLine
 from matching.models import MatchProposal, MatchRun, Partnership
 from tests.admin.conftest import (
     bank_csv,
+    csrf_token,
     post_form,
     seed_bank_line_to_confirm,
     seed_published_proposal,
@@ -84,6 +85,24 @@ def test_both_accept_and_a_partnership_is_made(console):
     assert _proposal(console, pid).status == "accepted"
     with console.database.session() as s:
         assert s.scalar(select(func.count()).select_from(Partnership)) == 1
+
+
+def test_a_side_that_accepted_is_not_made_to_decline_by_a_stale_tab(console):
+    """The decline page was open in another tab when the business accepted: sending it
+    says the proposal is answered, and the acceptance stands (a decline is for good)."""
+    pid = seed_published_proposal(console.database, console.ids)
+    business = console.client("business_x")
+    accept, decline = f"/console/proposals/{pid}/accept", f"/console/proposals/{pid}/decline"
+    stale = business.get(decline).text
+    assert post_form(business, accept, accept, {"confirmed": "yes"}).status_code == 302
+    for url, data in ((decline, {"reason": "改變主意"}), (accept, {})):
+        sent = business.post(
+            url, data={"csrf_token": csrf_token(stale), "confirmed": "yes", **data}
+        )
+        assert sent.status_code == 302 and sent.headers["Location"].endswith(f"#proposal-{pid}")
+        assert "您已回覆過此提案。" in business.get("/console/business").text
+    p = _proposal(console, pid)
+    assert (p.status, p.business_response, p.business_reason) == ("published", "accepted", "")
 
 
 def test_declining_needs_a_reason_shown_next_to_the_field(console):
