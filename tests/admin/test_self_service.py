@@ -258,6 +258,14 @@ def test_a_bad_offer_says_why_in_english_too(console):
     assert error_of(refused.text, "kinds") == "Choose at least one kind of partnership."
     assert error_of(refused.text, "budget") == "Write the amount in NT$, like 120,000."
     assert offers_of(console, "company_a") == []
+    # Above the matcher's limit (NT$100 billion): said in words, not as a wrong format
+    for budget in ("1,000,000,000,000", "99999999999999999999"):
+        data = {**OFFER, "budget": budget}
+        huge = post_form(c, "/console/offers/new", "/console/offers/new", data)
+        assert huge.status_code == 422
+        assert error_of(huge.text, "budget") == "The amount is too large."
+        assert huge.text.count("The amount is too large.") == 1
+    assert offers_of(console, "company_a") == []
 
 
 # --- answering proposals -------------------------------------------------------------------------
