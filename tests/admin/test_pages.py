@@ -103,6 +103,35 @@ def test_approvals_name_each_institution_not_its_code(console):
     assert "10002" not in en
 
 
+def test_a_third_institution_is_not_asked_to_approve_an_approved_disbursement(console):
+    """Two institutions approved: a manager of a third sees it waiting to be paid, with no
+    Approve button (a third approval would change nothing)."""
+    from identity import passwords
+    from tests import factories
+    from tests.admin.conftest import PASSWORD, TOTP_SECRET, sign_in
+
+    with console.database.session() as s, s.begin():
+        third = factories.manager(s, "10002")
+        third.password_hash = passwords.hash_password(PASSWORD)
+        third.totp_secret, third.totp_enabled_at = TOTP_SECRET, third.created_at
+        email = third.email
+    ndc = console.client("ndc")
+    proposed = post_form(
+        ndc,
+        "/console/disbursements/new",
+        "/console/disbursements/new",
+        {"project_id": str(console.ids["project_x"]), "kind": "grant", "amount": "1,000",
+         "funding": "", "purpose": "設備"},
+    )  # fmt: skip
+    url = proposed.headers["Location"]
+    yilan = console.app.test_client()
+    sign_in(yilan, email, PASSWORD)
+    assert f'action="{url}/approve"' in yilan.get(url).text  # one approval missing
+    post_form(console.client("moea"), url, f"{url}/approve")
+    page = yilan.get(url).text
+    assert f'action="{url}/approve"' not in page and f'action="{url}/pay"' in page
+
+
 def test_proposal_errors_are_shown_next_to_the_fields(console):
     ndc = console.client("ndc")
     response = post_form(
