@@ -138,8 +138,10 @@ def disbursement(disbursement_id: int):
 def _disbursement_page(d, pay_form, void_form, status: int = 200):
     user = me()
     institutions = {a.institution for a in d.approvals}
+    # Offered only while an approval is missing: a third institution's would change nothing
     may_approve = (
         d.status == "reserved"
+        and not fund_disbursements.approved(d)
         and user.institution not in institutions
         and all(a.user_id != user.id for a in d.approvals)
     )

@@ -78,6 +78,7 @@ def register(app: Flask) -> None:
         "job_kind": labels.job_kind,
         "job_phase": labels.job_phase,
         "org_name": org_name,
+        "institution_name": labels.institution_name,
         "account_name": labels.account_name,
         "memo": labels.memo,
         "target": labels.target,

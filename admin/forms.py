@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from fractions import Fraction
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -27,6 +28,7 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    StopValidation,
     ValidationError,
 )
 
@@ -34,6 +36,17 @@ from foundation.errors import InvalidAmount
 from foundation.reference import townships
 from foundation.ubn import is_valid_ubn
 from ledger.money import check_whole_units, parse_amount
+
+
+class WholeNumberField(IntegerField):
+    """An IntegerField that says one thing about text that is no number ("Not a valid
+    integer."), instead of that and then its range or required message as well, for the
+    same field. Its validators run only on a number."""
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()
+
 
 _KEY = Regexp(r"^[A-Za-z0-9-]{8,64}$")
 
@@ -127,11 +140,24 @@ class DeclineForm(FlaskForm):
     )
 
 
+def _share_at_most_whole(form, field) -> None:
+    """A share above 100% is refused here, in words: the matcher's own check would reach the
+    page only as "the format is wrong"."""
+    text = "".join((field.data or "").split())
+    try:
+        share = Fraction(text[:-1]) / 100 if text.endswith("%") else Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return  # not a share at all: the pattern and the matcher say so
+    if share > 1:
+        raise ValidationError(_l("A share is at most 100%, such as 30% or 0.3."))
+
+
 class MatchRunForm(FlaskForm):
-    k = IntegerField(
+    k = WholeNumberField(
         _l("Candidates kept per request (k)"),
         default=5,
-        validators=[DataRequired(), NumberRange(min=1, max=100)],
+        # InputRequired: 0 is typed, and out of range, not missing
+        validators=[InputRequired(), NumberRange(min=1, max=100)],
     )
     min_priority_share = StringField(
         _l("Minimum share in priority areas"),
@@ -142,9 +168,10 @@ class MatchRunForm(FlaskForm):
                 message=_l("Write a share such as 30% or 0.3."),
             ),
             Length(max=20),
+            _share_at_most_whole,
         ],
     )
-    priority_weight = IntegerField(
+    priority_weight = WholeNumberField(
         _l("Priority-area weight (points)"),
         validators=[Optional(), NumberRange(min=0, max=10000)],
     )

@@ -383,6 +383,38 @@ def _company(ident: str) -> str:
     return org_name(org) if org is not None else _("Company %(id)s", id=ident)
 
 
+def institution_name(code: str | None) -> str:
+    """The institution an approval was given for (``User.institution``: the institution's
+    short code, such as NDC or the county code 10002, or ``org:<id>`` for an organisation
+    without one) as its name in the reader's language; a code no institution holds stays
+    as it is, a code being all a page can say then."""
+    if not code:
+        return "—"
+    kind, _, ident = code.partition(":")
+    if kind == "org" and ident.isdigit():
+        org = _get("Organisation", ident)
+    elif not has_request_context():
+        return code
+    else:
+        from sqlalchemy import select
+
+        try:
+            org = (
+                db_session()
+                .scalars(
+                    select(Organisation)
+                    .where(Organisation.kind == "institution")
+                    .where(Organisation.institution_code == code)
+                    .order_by(Organisation.id)
+                    .limit(1)
+                )
+                .first()
+            )
+        except Exception:  # a label never breaks a page
+            return code
+    return org_name(org) if org is not None else code
+
+
 # --- accounts -------------------------------------------------------------------------------
 
 _ACCOUNT_PATTERNS: list[tuple[re.Pattern[str], str]] = [

@@ -61,12 +61,16 @@ def _answer(proposal_id: int, decision: str, reason: str = "") -> None:
         matching.respond(s, actor=me(), proposal_id=proposal_id, decision=decision, reason=reason)
 
 
+def _my_side(proposal) -> str:
+    return "company" if me().organisation_id == proposal.offer.company_id else "business"
+
+
 def _confirm_page(proposal, decision: str, form, status: int = 200):
     """The confirmation step before an answer: what the proposal is, what the answer does.
 
     Nothing is answered until this page's own form is sent, so a stray click or a form
     posted from elsewhere only lands here (no script needed)."""
-    side = "company" if me().organisation_id == proposal.offer.company_id else "business"
+    side = _my_side(proposal)
     if not _may_answer(proposal, side):
         flash(
             messages.message(
@@ -99,7 +103,10 @@ def _confirm_page(proposal, decision: str, form, status: int = 200):
 def accept_proposal(proposal_id: int):
     proposal = matching.get_proposal(db_session(), me(), proposal_id)  # another's is a 404
     form = sforms.ConfirmAnswerForm()
-    if not (form.validate_on_submit() and form.confirmed.data == "yes"):
+    # A side answers once here: a confirmation sent from a tab opened before its other
+    # answer (a decline after an acceptance ends the pair for good) only says so
+    answered = not _may_answer(proposal, _my_side(proposal))
+    if answered or not (form.validate_on_submit() and form.confirmed.data == "yes"):
         return _confirm_page(proposal, "accept", sforms.ConfirmAnswerForm(formdata=None))
     try:
         _answer(proposal_id, "accept")
@@ -115,7 +122,8 @@ def accept_proposal(proposal_id: int):
 def decline_proposal(proposal_id: int):
     proposal = matching.get_proposal(db_session(), me(), proposal_id)
     form = forms.unique_ids(sforms.ConfirmDeclineForm(), str(proposal_id))
-    if not form.is_submitted() or form.confirmed.data != "yes":
+    answered = not _may_answer(proposal, _my_side(proposal))
+    if answered or not form.is_submitted() or form.confirmed.data != "yes":
         fresh = sforms.ConfirmDeclineForm(formdata=None)
         return _confirm_page(proposal, "decline", forms.unique_ids(fresh, str(proposal_id)))
     if form.validate():

@@ -14,7 +14,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -24,10 +23,12 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from admin.forms import _known_town
+from admin import messages
+from admin.forms import WholeNumberField, _known_town
+from foundation.errors import InvalidAmount
 from foundation.reference import counties, industries
 from ledger.money import parse_amount
-from matching.problem import KINDS, MOTIVES, REGIONS
+from matching.problem import KINDS, MAX_MONEY, MOTIVES, REGIONS
 
 #: Whole NT$ as people type them: 1200, 1,200, NT$1,200 (".00" is tolerated, cents are not)
 _NT_DOLLARS = re.compile(r"^\s*(?:NT\$|\$)?\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.0{1,2})?\s*$")
@@ -102,6 +103,14 @@ def _nt_dollars(_form, field) -> None:
         raise ValidationError(_l("Amounts in NT$ are whole dollars."))
     if not _NT_DOLLARS.match(text):
         raise ValidationError(_l("Write the amount in NT$, like 120,000."))
+    # The matcher's own limit (NT$100 billion), said here in words: its check reaches the
+    # page only as "the format is wrong"
+    try:
+        amount = nt_dollars(field)
+    except InvalidAmount as error:  # beyond what money holds: said next to the field too
+        raise ValidationError(messages.message(error)) from None
+    if amount is not None and amount > MAX_MONEY:
+        raise ValidationError(_l("The amount is too large."))
 
 
 def nt_dollars(field) -> int | None:
@@ -186,7 +195,7 @@ class RequestForm(FlaskForm):
     description = TextAreaField(
         _l("What you need and why"), validators=[Optional(), Length(max=2000)]
     )
-    capacity = IntegerField(
+    capacity = WholeNumberField(
         _l("How many partners you want"),
         default=1,
         validators=[
@@ -206,7 +215,8 @@ class OfferForm(FlaskForm):
         validators=[DataRequired(message=_l("Choose at least one kind of partnership."))],
     )
     budget = StringField(
-        _l("Budget per partner (NT$, optional)"), validators=[Optional(), _nt_dollars]
+        _l("Whole budget, shared by the partners (NT$, optional)"),
+        validators=[Optional(), _nt_dollars],
     )
     industries = SelectMultipleField(
         _l("Industries you favour (none: any)"), validators=[Optional()], validate_choice=False
@@ -224,7 +234,7 @@ class OfferForm(FlaskForm):
     goals = StringField(
         _l("ESG or SDG goals (separated by commas)"), validators=[Optional(), Length(max=1000)]
     )
-    capacity = IntegerField(
+    capacity = WholeNumberField(
         _l("How many partners you want"),
         default=1,
         validators=[

@@ -11,7 +11,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
 from admin import forms, job_progress, messages
@@ -30,7 +29,9 @@ KIND = statement_jobs.KIND
 
 
 class StatementsForm(FlaskForm):
-    year = IntegerField(_l("Year"), validators=[InputRequired(), NumberRange(min=2000, max=2200)])
+    year = forms.WholeNumberField(
+        _l("Year"), validators=[InputRequired(), NumberRange(min=2000, max=2200)]
+    )
 
 
 def _page(form: StatementsForm, status: int = 200):

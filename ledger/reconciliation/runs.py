@@ -1089,6 +1089,13 @@ def confirm_line(
     line = _line(session, line_id)
     if line.status == "ignored":
         raise InvalidState("The line is ignored; unmatch it first.", reason="line_ignored")
+    if line.status == "confirmed":
+        # A second confirm (a double click, or a tab opened before someone else confirmed)
+        # never moves a decided match silently: the same choice changes nothing, another
+        # one needs the match undone first, by a person who sees what it was.
+        if not targets or _same_choice(session, line, targets):
+            return line
+        raise InvalidState("The line is confirmed; unmatch it first.", reason="line_confirmed")
     chosen = list(targets) if targets else line.matched_to.split()
     if not chosen:
         raise ValidationError(
@@ -1159,6 +1166,24 @@ def confirm_line(
     _decided(line, actor, reason.strip() if reason and reason.strip() else "confirmed")
     session.flush()
     return line
+
+
+def _same_choice(session: Session, line: StatementLine, targets: Sequence[str]) -> bool:
+    """Do ``targets`` name what the confirmed ``line`` is matched to? A pledge chosen then is
+    matched now as the donation the line recorded for it."""
+    matched = set(line.matched_to.split())
+    for item in targets:
+        if item in matched:
+            continue
+        kind, _, ident = item.partition(":")
+        if kind != "pledge" or not ident.isdigit():
+            return False
+        paid = [int(ref.partition(":")[2]) for ref in matched if ref.startswith("donation:")]
+        if not any(
+            (d := session.get(Donation, i)) is not None and d.pledge_id == int(ident) for i in paid
+        ):
+            return False
+    return len(targets) == len(matched)
 
 
 def unmatch_line(

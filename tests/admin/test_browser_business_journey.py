@@ -72,7 +72,7 @@ def test_business_posts_a_request_accepts_a_proposal_and_reports_revenue(
     company.get_by_role("link", name="Offer a partnership").click()
     company.wait_for_url("**/console/offers/new")
     company.locator("#kinds").get_by_label("Sponsorship").check()
-    company.get_by_label("Budget per partner (NT$, optional)").fill("500,000")
+    company.get_by_label("Whole budget, shared by the partners (NT$, optional)").fill("500,000")
     company.locator("#regions").get_by_label("Central Taiwan").check()
     company.locator("#motives").get_by_label("Giving back to our home county").check()
     step(company, "04-offer-form")

@@ -180,6 +180,11 @@ def test_import_filter_page_match_by_hand_and_confirm_a_difference(
     pledge.locator("button[type=submit]").click()
     page.wait_for_load_state()
     assert words["confirmed"] in page.locator(".flash").first.inner_text()
+    # The donation it recorded, in the books: its bank reference (the line's 40-character
+    # fingerprint) wraps on a phone instead of pushing the page sideways
+    page.goto("/console/ledger/entries")
+    assert page.locator("dl.refs code").count() > 0
+    fits()
 
     # The payout arrived NT$15 short: the suggestion shows the difference and needs a reason
     page.goto(f"/console/reconciliation?amount_min=4985&amount_max=4985&start=2026-{month:02d}-01")

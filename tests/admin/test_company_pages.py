@@ -97,3 +97,16 @@ def test_a_bad_or_foreign_position_shows_the_newest_page_or_nothing_foreign(cons
     # Company B's page after any position lists only B's own payments
     b = console.client("company_b").get("/console/company?after=2147483647").text
     assert len(RECEIPT.findall(_donations_table(b))) == 1
+
+
+def test_a_pledge_paid_in_full_says_so_not_disbursed(console):
+    """'paid' is also a disbursement's status (已撥款, paid out by the fund): a company's
+    pledge it has paid in full reads 已繳清 / Paid in full."""
+    company = console.client("company_b")
+    page = company.get("/console/company").text
+    row = re.search(rf"<tr><td>{console.ids['pledge_b']}</td>(.*?)</tr>", page, re.S)[1]
+    assert "已繳清" in row and "已撥款" not in row
+    post_form(company, "/console/company", "/language", {"lang": "en", "next": "/console/company"})
+    page = company.get("/console/company").text
+    row = re.search(rf"<tr><td>{console.ids['pledge_b']}</td>(.*?)</tr>", page, re.S)[1]
+    assert "Paid in full" in row

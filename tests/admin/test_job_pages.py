@@ -155,6 +155,8 @@ def test_a_jobs_page_shows_its_outcome_and_its_progress_as_json(console):
     assert page.status_code == 200
     text = _visible(page.text)
     assert "帳簿封存" in text and "完成" in text and "1,234" in text
+    # Finished, its last phase is no news: the status is said once, not 完成 · 完成
+    assert "完成 · 完成" not in text and 'class="phase"' not in page.text
     assert 'http-equiv="refresh"' not in page.text
     assert "retry-form" not in page.text and "cancel-form" not in page.text
     status = c.get(f"/console/jobs/{done}/status").get_json()

@@ -13,6 +13,7 @@ from ledger.reconciliation.models import StatementLine
 from matching.models import MatchProposal, MatchRun, Partnership
 from tests.admin.conftest import (
     bank_csv,
+    csrf_token,
     post_form,
     seed_bank_line_to_confirm,
     seed_published_proposal,
@@ -86,6 +87,24 @@ def test_both_accept_and_a_partnership_is_made(console):
         assert s.scalar(select(func.count()).select_from(Partnership)) == 1
 
 
+def test_a_side_that_accepted_is_not_made_to_decline_by_a_stale_tab(console):
+    """The decline page was open in another tab when the business accepted: sending it
+    says the proposal is answered, and the acceptance stands (a decline is for good)."""
+    pid = seed_published_proposal(console.database, console.ids)
+    business = console.client("business_x")
+    accept, decline = f"/console/proposals/{pid}/accept", f"/console/proposals/{pid}/decline"
+    stale = business.get(decline).text
+    assert post_form(business, accept, accept, {"confirmed": "yes"}).status_code == 302
+    for url, data in ((decline, {"reason": "改變主意"}), (accept, {})):
+        sent = business.post(
+            url, data={"csrf_token": csrf_token(stale), "confirmed": "yes", **data}
+        )
+        assert sent.status_code == 302 and sent.headers["Location"].endswith(f"#proposal-{pid}")
+        assert "您已回覆過此提案。" in business.get("/console/business").text
+    p = _proposal(console, pid)
+    assert (p.status, p.business_response, p.business_reason) == ("published", "accepted", "")
+
+
 def test_declining_needs_a_reason_shown_next_to_the_field(console):
     pid = seed_published_proposal(console.database, console.ids)
     c = console.client("business_x")
@@ -150,11 +169,21 @@ def test_run_parameter_errors_are_shown_next_to_the_fields(console):
     )
     assert bad.status_code == 422
     assert 'id="k-error"' in bad.text and 'id="min_priority_share-error"' in bad.text
+    # 0 was typed: it is out of range, not missing
+    assert "數字須介於 1 到 100 之間。" in bad.text and "此欄為必填" not in bad.text
+    # Text that is no number is said once, not also as out of range
+    words = post_form(
+        c, "/console/matching", "/console/matching", {"k": "5", "priority_weight": "1e9"}
+    )
+    assert words.status_code == 422
+    assert words.text.count('id="priority_weight-error"') == 1
+    assert "請輸入整數" in words.text and "數字須介於 0 到 10000 之間" not in words.text
     out_of_range = post_form(
         c, "/console/matching", "/console/matching", {"k": "3", "min_priority_share": "150%"}
     )
     assert out_of_range.status_code == 422
     assert 'id="min_priority_share-error"' in out_of_range.text
+    assert "比例最多為 100%，例如 30% 或 0.3。" in out_of_range.text
     with console.database.session() as s:
         assert s.scalar(select(func.count()).select_from(MatchRun)) == 0
         assert s.scalar(select(func.count()).select_from(Job)) == 0  # nothing queued

@@ -6,7 +6,7 @@ import re
 
 from ledger.books.models import Period
 from ledger.fund.models import Disbursement
-from tests.admin.conftest import post_form
+from tests.admin.conftest import csrf_token, post_form
 
 
 def test_dashboard_shows_balances_chart_and_lists(console):
@@ -25,6 +25,9 @@ def test_dashboard_shows_balances_chart_and_lists(console):
     assert re.findall(r"<script[^>]*>", page.text) == [
         '<script src="/console/static/table-labels.js" defer>'
     ]
+    # An empty icon (data: is in the CSP's img-src): no browser asks for /favicon.ico, a 404
+    # in the access log and an error in the browser's console on each first visit
+    assert '<link rel="icon" href="data:,">' in page.text
 
 
 def test_two_managers_of_different_institutions_propose_approve_and_pay(console):
@@ -63,6 +66,70 @@ def test_two_managers_of_different_institutions_propose_approve_and_pay(console)
         d = s.get(Disbursement, d_id)
         assert d.status == "paid"
         assert d.paid_by_id == console.ids["user_moea"]
+
+
+def test_approvals_name_each_institution_not_its_code(console):
+    """The steps say which institution approved by its name, in the reader's language: a
+    code such as a county's 10002 means nothing to the person reading."""
+    from identity.models import Organisation, User
+
+    with console.database.session() as s, s.begin():
+        ndc = s.get(User, console.ids["user_ndc"]).organisation
+        ndc.name, ndc.name_en = "宜蘭縣政府", "Yilan County Government"
+        ndc.institution_code = "10002"
+        moea = s.get(Organisation, s.get(User, console.ids["user_moea"]).organisation_id)
+        moea_names = (moea.name, moea.name_en or moea.name)
+    client = console.client("ndc")
+    proposed = post_form(
+        client,
+        "/console/disbursements/new",
+        "/console/disbursements/new",
+        {
+            "project_id": str(console.ids["project_x"]),
+            "kind": "grant",
+            "amount": "1,000",
+            "funding": "",
+            "purpose": "設備",
+        },
+    )
+    url = proposed.headers["Location"]
+    post_form(console.client("moea"), url, f"{url}/approve")
+    zh = client.get(url).text
+    assert "（宜蘭縣政府）" in zh and f"（{moea_names[0]}）" in zh
+    assert "10002" not in zh and "（NDC）" not in zh and "（MOEA）" not in zh
+    client.post("/language", data={"csrf_token": csrf_token(zh), "lang": "en"})
+    en = client.get(url).text
+    assert "(Yilan County Government)" in en and f"({moea_names[1]})" in en
+    assert "10002" not in en
+
+
+def test_a_third_institution_is_not_asked_to_approve_an_approved_disbursement(console):
+    """Two institutions approved: a manager of a third sees it waiting to be paid, with no
+    Approve button (a third approval would change nothing)."""
+    from identity import passwords
+    from tests import factories
+    from tests.admin.conftest import PASSWORD, TOTP_SECRET, sign_in
+
+    with console.database.session() as s, s.begin():
+        third = factories.manager(s, "10002")
+        third.password_hash = passwords.hash_password(PASSWORD)
+        third.totp_secret, third.totp_enabled_at = TOTP_SECRET, third.created_at
+        email = third.email
+    ndc = console.client("ndc")
+    proposed = post_form(
+        ndc,
+        "/console/disbursements/new",
+        "/console/disbursements/new",
+        {"project_id": str(console.ids["project_x"]), "kind": "grant", "amount": "1,000",
+         "funding": "", "purpose": "設備"},
+    )  # fmt: skip
+    url = proposed.headers["Location"]
+    yilan = console.app.test_client()
+    sign_in(yilan, email, PASSWORD)
+    assert f'action="{url}/approve"' in yilan.get(url).text  # one approval missing
+    post_form(console.client("moea"), url, f"{url}/approve")
+    page = yilan.get(url).text
+    assert f'action="{url}/approve"' not in page and f'action="{url}/pay"' in page
 
 
 def test_proposal_errors_are_shown_next_to_the_fields(console):

@@ -223,8 +223,13 @@ def test_a_company_posts_and_edits_an_offer(console):
     assert JsonList.load(offer.kinds) == ["sponsorship", "product_development"]
     assert JsonList.load(offer.regions) == ["central", "10008"]
     assert (offer.home_county, JsonList.load(offer.goals)) == ("10008", ["SDG 8", "在地就業"])
-    row = re.search(rf'<tr id="offer-{offer.id}">(.*?)</tr>', c.get(posted.location).text)[1]
+    home = c.get(posted.location).text
+    row = re.search(rf'<tr id="offer-{offer.id}">(.*?)</tr>', home)[1]
     assert "NT$500,000" in row and "贊助認養" in row
+    # The matcher shares the budget among the partners wanted (scoring.amount_points): the
+    # form and the list call it the whole budget, never a budget per partner
+    assert "總預算，由各合作夥伴分配" in form and ">總預算</th>" in home
+    assert "每位夥伴預算" not in form + home
 
     # a township the API set is kept when the console edits the offer
     with console.database.session() as s, s.begin():
@@ -252,6 +257,14 @@ def test_a_bad_offer_says_why_in_english_too(console):
     assert refused.status_code == 422
     assert error_of(refused.text, "kinds") == "Choose at least one kind of partnership."
     assert error_of(refused.text, "budget") == "Write the amount in NT$, like 120,000."
+    assert offers_of(console, "company_a") == []
+    # Above the matcher's limit (NT$100 billion): said in words, not as a wrong format
+    for budget in ("1,000,000,000,000", "99999999999999999999"):
+        data = {**OFFER, "budget": budget}
+        huge = post_form(c, "/console/offers/new", "/console/offers/new", data)
+        assert huge.status_code == 422
+        assert error_of(huge.text, "budget") == "The amount is too large."
+        assert huge.text.count("The amount is too large.") == 1
     assert offers_of(console, "company_a") == []
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from foundation.errors import ValidationError
+from foundation.errors import InvalidState, ValidationError
 from identity.models import User
 from ledger.fund.models import Donation, Pledge
 from ledger.reconciliation import queue, runs
@@ -245,3 +245,33 @@ def test_pages_counts_and_search_on_postgresql(pg):
         assert queue.counts(s, queue.LineFilter(amount_min=10_100, amount_max=10_200))["open"] == 2
         found = {i.ref for i in queue.search_items(s, "甲公")}
         assert f"pledge:{ids['pledge_a']}" in found
+
+
+def test_a_confirmed_line_is_not_matched_again_by_a_stale_choice(session, world):
+    """Two managers confirm different suggestions for one line (or one tab was opened before
+    the other confirmed): the first stands; the second is refused, and the same choice again
+    (a double click, a pledge already paid by the line) changes nothing."""
+    manager = session.get(User, world["user_ndc"])
+    line_id = _line_of(session, 5_000)
+    first = [f"donation:{world['donation_a']}"]
+    with tx(session):
+        runs.confirm_line(session, line_id=line_id, targets=first, actor=manager)
+    for other in ([f"donation:{world['donation_b']}"], [f"pledge:{world['pledge_b']}"]):
+        with tx(session), pytest.raises(InvalidState) as refused:
+            runs.confirm_line(session, line_id=line_id, targets=other, actor=manager)
+        assert refused.value.reason == "line_confirmed"
+    assert session.get(StatementLine, line_id).matched_to == first[0]
+    donations = session.scalar(select(func.count()).select_from(Donation))
+    with tx(session):
+        again = runs.confirm_line(session, line_id=line_id, targets=first, actor=manager)
+        runs.confirm_line(session, line_id=line_id, actor=manager)
+    assert (again.status, again.matched_to) == ("confirmed", first[0])
+    assert session.scalar(select(func.count()).select_from(Donation)) == donations
+
+    paying = _line_of(session, 1_000)  # a part payment of pledge A, confirmed twice
+    other = [f"pledge:{world['pledge_a']}"]
+    with tx(session):
+        paid = runs.confirm_line(session, line_id=paying, targets=other, actor=manager).matched_to
+        twice = runs.confirm_line(session, line_id=paying, targets=other, actor=manager)
+    assert twice.matched_to == paid and paid.startswith("donation:")
+    assert session.scalar(select(func.count()).select_from(Donation)) == donations + 1
