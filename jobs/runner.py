@@ -283,10 +283,12 @@ class Runner:
 
     def _failed(self, context: JobContext, exc: Exception) -> float | None:
         on_purpose = isinstance(exc, LedgerError)
+        # A job's own reason to try again (not a refusal: retried) may say why in words too
+        said = on_purpose or isinstance(getattr(exc, "message_code", None), str)
         detail = {
-            "detail": str(getattr(exc, "detail", None) or "An unexpected error occurred."),
-            "message_code": exc.message_code if on_purpose else "internal_error",
-            "params": exc.params if on_purpose else {},
+            "detail": str(getattr(exc, "detail", None) or exc or "An unexpected error occurred."),
+            "message_code": exc.message_code if said else "internal_error",
+            "params": dict(getattr(exc, "params", None) or {}) if said else {},
         }
         if on_purpose:
             log.warning("job failed: %s", exc, extra={"job_kind": context.kind})

@@ -42,7 +42,13 @@ POLL_SECONDS = 1.0
 
 class PartsUnfinished(Exception):
     """Some parts failed or were cancelled: the yearly job is tried again (which runs them
-    again) or fails, saying how many."""
+    again) or fails, saying how many (in words on the jobs page: its message code)."""
+
+    message_code = "jobs.parts_unfinished"
+
+    def __init__(self, stopped: int, total: int):
+        self.params = {"stopped": stopped, "total": total}
+        super().__init__(f"{stopped} of the statements' {total} parts did not finish")
 
 
 def dedupe_key(year: int) -> str:
@@ -126,7 +132,7 @@ def yearly_statements(context: JobContext) -> dict:
             # Cancelled with its parts before the heartbeat told this thread: cancelled too
             if records.get(session, context.job_id).cancel_requested:
                 raise JobCancelled()
-        raise PartsUnfinished(f"{len(stopped)} of the statements' parts did not finish")
+        raise PartsUnfinished(len(stopped), sum(len(ids) for ids in parts.by_status.values()))
     with database.session() as session:
         results = [
             json.loads(r or "{}")

@@ -314,6 +314,16 @@ def test_a_failed_part_runs_again_with_the_job_and_only_its_companies_render(
         runner.run(job_id)
     stopped = job(database, job_id)
     assert stopped.status == "failed" and stopped.error_code == "PartsUnfinished"
+    # Said in words on the jobs page, not as "an unexpected error"
+    said = json.loads(stopped.error_detail)
+    assert said["message_code"] == "jobs.parts_unfinished"
+    assert said["params"] == {"stopped": 1, "total": 2}
+    from admin import job_pages
+
+    with app.test_request_context(headers={"Accept-Language": "zh-TW"}):
+        assert job_pages.status(stopped)["error"] == (
+            "2 個分段中有 1 個未完成。已完成的企業明細會保留，再試一次只會製作其餘的部分。"
+        )
     assert [p.status for p in parts_of(database, job_id)] == ["succeeded", "failed"]
     assert set(kept(database)) == set(ids[:3])  # the failed part kept what it made
 
