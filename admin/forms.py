@@ -44,8 +44,13 @@ class WholeNumberField(IntegerField):
     same field. Its validators run only on a number."""
 
     def pre_validate(self, form):
-        if self.process_errors:
-            raise StopValidation()
+        if not self.process_errors:
+            return
+        if self.raw_data and self.raw_data[0].strip():
+            raise StopValidation()  # text that is no number: that alone is said
+        # Left blank: not "no number" but what blank means to this field, which its
+        # validators say (Optional lets it through, InputRequired asks for it)
+        self.errors.clear()
 
 
 _KEY = Regexp(r"^[A-Za-z0-9-]{8,64}$")

@@ -10,6 +10,8 @@ test-artifacts/screenshots/journey-business-*.png.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.admin import test_browser
@@ -84,11 +86,14 @@ def test_business_posts_a_request_accepts_a_proposal_and_reports_revenue(
     manager_ctx, manager = open_as(browser, base_url, emails["ndc"], "zh", "laptop")
     manager.goto("/console/matching")
     manager.get_by_role("button", name="開始媒合").click()
-    # The run is solved in the background: its page follows the job until the run is ready
-    manager.wait_for_url("**/console/matching/jobs/*")
-    assert "媒合正在準備中" in manager.locator("main").inner_text()
-    run_queued_jobs(browser_db[1])
-    manager.wait_for_url("**/console/matching/runs/*")
+    # The run is solved in the background: its page follows the job until the run is ready.
+    # The worker beside the server may have solved this small run before the browser
+    # follows the redirect: the job's page then sends it straight on to the run
+    manager.wait_for_url(re.compile(r".*/console/matching/(jobs|runs)/\d+$"))
+    if "/matching/jobs/" in manager.url:
+        assert "媒合正在準備中" in manager.locator("main").inner_text()
+        run_queued_jobs(browser_db[1])
+        manager.wait_for_url("**/console/matching/runs/*")
     assert "丁合作社" in manager.locator("main").inner_text()
     step(manager, "05-run-to-review")
     with manager.expect_navigation():

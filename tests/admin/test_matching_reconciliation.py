@@ -3,6 +3,7 @@ reconciliation queue with its bank statement upload."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -184,9 +185,27 @@ def test_run_parameter_errors_are_shown_next_to_the_fields(console):
     assert out_of_range.status_code == 422
     assert 'id="min_priority_share-error"' in out_of_range.text
     assert "比例最多為 100%，例如 30% 或 0.3。" in out_of_range.text
+    # The number asked for, left blank: required, said once (not also "enter a whole number")
+    blank = post_form(c, "/console/matching", "/console/matching", {"k": ""})
+    assert blank.status_code == 422
+    assert "此欄為必填" in blank.text and "請輸入整數" not in blank.text
     with console.database.session() as s:
         assert s.scalar(select(func.count()).select_from(MatchRun)) == 0
         assert s.scalar(select(func.count()).select_from(Job)) == 0  # nothing queued
+
+
+def test_the_optional_run_parameters_left_blank_take_their_defaults(console):
+    """As the browser sends the form: every field, the optional ones empty."""
+    c = console.client("ndc")
+    started = post_form(
+        c, "/console/matching", "/console/matching",
+        {"k": "5", "min_priority_share": "", "priority_weight": ""},
+    )  # fmt: skip
+    assert started.status_code == 303, started.text[:500]
+    assert "/console/matching/jobs/" in started.headers["Location"]
+    with console.database.session() as s:
+        [job] = s.scalars(select(Job)).all()
+    assert json.loads(job.params)["params"] == {"k": 5}  # the defaults: nothing more asked
 
 
 @pytest.mark.parametrize("lang", ["zh_Hant_TW", "en"])
