@@ -49,7 +49,9 @@ def test_a_required_field_says_so_in_the_readers_language(console, lang, require
     response = c.post(
         "/console/sign-in", data={"csrf_token": csrf_token(page.text), "email": "", "password": ""}
     )
-    errors = re.findall(r'<p class="error" id="(\w+)-error">([^<]*)</p>', response.text)
+    errors = re.findall(
+        r'<div class="errors" id="(\w+)-error"><p class="error">([^<]*)</p>', response.text
+    )
     assert errors == [("email", required), ("password", required)]
     assert "该字段是必填字段" not in response.text
 

@@ -38,7 +38,7 @@ def organisations(console) -> int:
 
 
 def field_error(html: str, name: str) -> str:
-    match = re.search(rf'<p class="error" id="{name}-error">([^<]*)</p>', html)
+    match = re.search(rf'<div class="errors" id="{name}-error"><p class="error">([^<]*)</p>', html)
     assert match, f"no error next to {name}"
     return match.group(1)
 
