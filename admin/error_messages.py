@@ -134,6 +134,9 @@ MESSAGES: dict[str, Template] = {
     "invalid_amount.too_large": M(_l("The amount is too large.")),
     "invalid_amount.whole_dollars": M(_l("Amounts in NT$ are whole dollars.")),
     "invalid_amount.negative_revenue": M(_l("Revenue cannot be negative.")),
+    "invalid_amount.zero_budget": M(
+        _l("A budget is more than NT$0; leave it empty if you state no budget.")
+    ),
     "invalid_amount.exceeds_pledge_due": M(
         _l("The payment is more than what is still due on the pledge (%(amount)s)."),
         amount=money,
