@@ -36,13 +36,13 @@ class OfferIn(Strict):
     kinds = fields.List(
         fields.String(validate=validate.OneOf(KINDS)), required=True, validate=validate.Length(1, 3)
     )
-    # Zero and below pass to the service, whose rule (a stated budget is more than NT$0) the
+    # Zero passes to the service, whose rule (a stated budget is more than NT$0) the
     # console calls too: one rule, one message (invalid_amount, reason zero_budget)
     budget = fields.Integer(
         strict=True,
         load_default=None,
         allow_none=True,
-        validate=validate.Range(max=MAX_AMOUNT),
+        validate=validate.Range(0, MAX_AMOUNT),
         metadata={"description": "Integer minor units, more than 0; null: no stated budget"},
     )
     industries = _codes(load_default=list)

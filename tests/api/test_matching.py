@@ -178,8 +178,9 @@ def test_an_offer_budget_of_nt0_is_refused_by_the_service_rule(world: World):
             json={"kinds": ["sponsorship"], "budget": budget},
         )  # fmt: skip
         problem = r.get_json()
-        assert r.status_code == 422 and problem["code"] == "invalid_amount", problem
-        assert list(problem["errors"]) == ["budget"]
+        assert r.status_code == 422 and list(problem["errors"]) == ["budget"], problem
+        if budget == 0:  # the service's own rule and code; below 0 the schema's bound
+            assert problem["code"] == "invalid_amount"
     listed = world.call("company_a", "GET", "/api/v1/match/offers").get_json()
     assert listed["items"] == []
     ok = world.call(
