@@ -184,6 +184,13 @@ def test_a_member_edits_its_profile(console, actor):
     assert refused.status_code == 422
     assert error_of(refused.text, "name") == "請輸入組織名稱。"
     assert error_of(refused.text, "town_code") == "請從清單選擇鄉鎮市區。"
+    emoji = post_form(
+        c, "/console/profile", "/console/profile", {"name": "🌾🌾", "town_code": "10002010"}
+    )
+    assert emoji.status_code == 422
+    assert error_of(emoji.text, "name") == "名稱須包含至少一個文字或字母，不能只有表情符號或符號。"
+    with console.database.session() as s:
+        assert s.get(Organisation, console.ids[actor]).name == "新名稱工作室"
 
 
 def test_a_profile_changed_meanwhile_is_not_overwritten(console):
