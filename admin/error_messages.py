@@ -128,6 +128,13 @@ MESSAGES: dict[str, Template] = {
         _l("The books are closed through %(through)s: nothing dated %(date)s can be posted.")
     ),
     # --- amounts -----------------------------------------------------------------------------
+    "jobs": M(_l("The job could not finish.")),
+    "jobs.parts_unfinished": M(
+        _l(
+            "%(stopped)s of the %(total)s parts did not finish. The companies already done "
+            "are kept: trying again makes only the rest."
+        )
+    ),
     "invalid_amount.not_an_amount": M(_l("“%(text)s” is not an amount.")),
     "invalid_amount.too_many_decimals": M(_l("“%(text)s” has more decimals than allowed.")),
     "invalid_amount.not_positive": M(_l("The amount must be more than zero.")),

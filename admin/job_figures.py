@@ -168,6 +168,15 @@ def _yearly_statements() -> list[Figure]:
         (("rendered",), lambda: _("Statements made"), _count),
         (("already_current",), lambda: _("Already up to date"), _count),
         (("numbered",), lambda: _("Receipts numbered"), _count),
+        (("parts",), lambda: _("Parts (one job each)"), _count),
+    ]
+
+
+def _yearly_statements_part() -> list[Figure]:
+    return [
+        (("companies",), lambda: _("Companies"), _count),
+        (("rendered",), lambda: _("Statements made"), _count),
+        (("already_current",), lambda: _("Already up to date"), _count),
     ]
 
 
@@ -204,6 +213,7 @@ KIND_FIGURES: dict[str, Callable[[], list[Figure]]] = {
     "stripe_sync": _stripe_sync,
     "stripe_import": _stripe_import,
     "yearly_statements": _yearly_statements,
+    "yearly_statements_part": _yearly_statements_part,
     "company_statement": _company_statement,
     "overdue_reminders": _overdue_reminders,
     "match_run": _match_run,

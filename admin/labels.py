@@ -218,6 +218,7 @@ def _job_kinds() -> dict[str, str]:
         "stripe_sync": _("Stripe synchronisation"),
         "stripe_import": _("Stripe import"),
         "yearly_statements": _("Yearly donation statements"),
+        "yearly_statements_part": _("Yearly donation statements (a part)"),
         "company_statement": _("A company's yearly statement"),
         "overdue_reminders": _("Overdue pledge reminders"),
         "match_run": _("Matching run"),

@@ -30,6 +30,14 @@ class JobSchema(ma.Schema):
         required=True,
         metadata={"description": "bank_import, stripe_import, stripe_event, stripe_sync, ..."},
     )
+    parent_id = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The job this one is a part of (a yearly statements job's parts, "
+            "each a range of companies); null for a job of its own"
+        },
+    )
     status = fields.String(required=True, metadata={"enum": list(JOB_STATUSES)})
     phase = fields.String(required=True, metadata={"description": "Where the work is"})
     progress = fields.Method("_progress", required=True)

@@ -67,6 +67,11 @@ class Job(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)
     #: Asked to stop: a running job stops at its next checkpoint and rolls back
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The job this one is a part of (the yearly statements split into ranges of companies):
+    #: the parent sums its parts' progress, and cancelling it cancels them (0022)
+    parent_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("jobs.id"), index=True
+    )
     #: Who asked (None: the schedule)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[created]

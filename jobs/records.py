@@ -100,10 +100,12 @@ def submit(
     actor_id: int | None = None,
     payload: bytes | None = None,
     dedupe_key: str | None = None,
+    parent_id: int | None = None,
 ) -> tuple[Job, bool]:
     """Record a job to run. Returns ``(job, created)``: with a ``dedupe_key`` already held by
     an unfinished job (or by a periodic slot), that job and False. The caller commits, then
-    enqueues (``Queue.enqueue_quietly``); should it die in between, the sweep enqueues."""
+    enqueues (``Queue.enqueue_quietly``); should it die in between, the sweep enqueues.
+    ``parent_id``: the job this one is a part of (see ``parts``)."""
     spec = KINDS[kind]
     now = utcnow()
     job = Job(
@@ -120,6 +122,7 @@ def submit(
         created_by_id=actor_id,
         created_at=now,
         enqueued_at=now,
+        parent_id=parent_id,
     )
     if dedupe_key is None:
         session.add(job)
@@ -358,6 +361,19 @@ def cancel(session: Session, job_id: int) -> Job:
             reason="job_finished",
             params={"id": job_id, "status": job.status},
         )
+    _stop(job)
+    # Its parts stop with it (a part already finished keeps its work)
+    for part in session.scalars(
+        select(Job)
+        .where(Job.parent_id == job_id, Job.status.in_(("queued", "running")))
+        .with_for_update()
+    ):
+        _stop(part)
+    session.flush()
+    return job
+
+
+def _stop(job: Job) -> None:
     if job.status == "queued":
         for key, value in _finish_values("cancelled").items():
             setattr(job, key, value)
@@ -365,8 +381,6 @@ def cancel(session: Session, job_id: int) -> Job:
         _clear_key(job)
     else:
         job.cancel_requested = True
-    session.flush()
-    return job
 
 
 def retry(session: Session, job_id: int) -> Job:
@@ -393,6 +407,55 @@ def retry(session: Session, job_id: int) -> Job:
     job.enqueued_at = utcnow()
     session.flush()
     return job
+
+
+# --- a job in parts -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Where a job's parts stand: their ids by status, and their summed progress."""
+
+    by_status: dict[str, list[int]]
+    done: int
+
+    def ids(self, *statuses: str) -> list[int]:
+        return [i for status in statuses for i in self.by_status.get(status, [])]
+
+    @property
+    def unfinished(self) -> list[int]:
+        return self.ids("queued", "running")
+
+
+def parts(session: Session, parent_id: int) -> Parts:
+    """The parts of job ``parent_id`` (``submit(parent_id=...)``), oldest first."""
+    by_status: dict[str, list[int]] = {}
+    done = 0
+    for job_id, status, progress_done in session.execute(
+        select(Job.id, Job.status, Job.progress_done)
+        .where(Job.parent_id == parent_id)
+        .order_by(Job.id)
+    ):
+        by_status.setdefault(status, []).append(job_id)
+        done += progress_done
+    return Parts(by_status, done)
+
+
+def sum_parts_progress(session: Session, parent_id: int) -> None:
+    """The parent's done count made the sum of its parts' (called as a part moves on, so
+    the parent's progress moves while its own thread renders a part). Not a heartbeat:
+    the parent's worker beats for it."""
+    total = (
+        select(func.coalesce(func.sum(Job.progress_done), 0))
+        .where(Job.parent_id == parent_id)
+        .scalar_subquery()
+    )
+    session.execute(
+        update(Job)
+        .where(Job.id == parent_id, Job.status == "running")
+        .values(progress_done=total)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def lost(session: Session, now: dt.datetime | None = None) -> list[int]:

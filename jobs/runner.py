@@ -68,6 +68,8 @@ class JobContext:
         self.kind = job.kind
         self.attempt = job.attempts
         self.actor_id = job.created_by_id
+        #: The job this one is a part of: its progress is the sum of its parts'
+        self.parent_id = job.parent_id
         self.params: dict[str, Any] = json.loads(job.params or "{}")
         self.stop = threading.Event()
         #: True inside the kind's write transaction: on SQLite nobody else may write then
@@ -98,6 +100,21 @@ class JobContext:
         pending, self._pending = self._pending, {}
         with self.database.session() as session, session.begin():
             records.progress(session, self.job_id, **pending)
+            if self.parent_id is not None and "done" in pending:
+                records.sum_parts_progress(session, self.parent_id)
+
+    def hand_out(self, job_ids: list[int]) -> None:
+        """Give jobs this one made (its parts) to the queue, so any worker may take them;
+        in a process without a queue (``placefund jobs run``, tests) nobody else would, and
+        the job runs them itself (``run_here``)."""
+        if self.runner.hand_out is not None:
+            for job_id in job_ids:
+                self.runner.hand_out(job_id)
+
+    def run_here(self, job_id: int) -> bool:
+        """Claim and run another job (a part of this one) in this thread, as a worker would:
+        False when someone else holds it, it is finished, or not yet due."""
+        return self.runner.run_one(job_id)[0]
 
     def check_cancelled(self) -> None:
         """A checkpoint: stop here if someone asked (the caller's transaction rolls back)."""
@@ -131,6 +148,9 @@ class Runner:
         #: What to do with a job the database says this worker runs while it does not (the
         #: worker sets it to hand the job out again: jobs.queue.Queue.enqueue_quietly)
         self.orphaned: Callable[[int], None] | None = None
+        #: How a job hands out the jobs it made (its parts) to every worker (the worker sets
+        #: it: jobs.queue.Queue.enqueue_quietly); None: no queue, the job runs them itself
+        self.hand_out: Callable[[int], None] | None = None
 
     # --- the heartbeat --------------------------------------------------------------------
 
@@ -188,16 +208,20 @@ class Runner:
     def run(self, job_id: int) -> float | None:
         """Claim job ``job_id`` and carry it to an outcome. Never raises. Returns the delay
         before a retry when the attempt failed and the job goes back to the queue."""
+        return self.run_one(job_id)[1]
+
+    def run_one(self, job_id: int) -> tuple[bool, float | None]:
+        """``run``, saying also whether this worker claimed the job: ``(ran, delay)``."""
         with self._lock:
             if job_id in self._held:
-                return None  # a duplicate message of a job this worker runs now
+                return False, None  # a duplicate message of a job this worker runs now
             self._held[job_id] = None  # reserved: no other thread here claims it meanwhile
         try:
             try:
                 with self.database.session() as session, session.begin():
                     # Reserved above, so a running row in this worker's name is an orphan
                     if not records.claim(session, job_id, self.worker, own_orphan=True):
-                        return None  # a duplicate message, a cancelled or finished job
+                        return False, None  # a duplicate message, a cancelled or finished job
                     job = session.get(Job, job_id)
                     context = JobContext(self, job)
             except Exception:
@@ -205,7 +229,7 @@ class Runner:
                 # message sent again finds the job in this worker's name and takes it back
                 log.warning("could not claim the job; trying again", exc_info=True,
                             extra={"job_id": job_id})  # fmt: skip
-                return CLAIM_RETRY_SECONDS
+                return False, CLAIM_RETRY_SECONDS
             token = current_job.set(job_id)
             with self._lock:
                 self._held[job_id] = context
@@ -215,7 +239,7 @@ class Runner:
                 log.info(
                     "job started", extra={"job_kind": context.kind, "attempt": context.attempt}
                 )
-                return self._attempt(context)
+                return True, self._attempt(context)
             finally:
                 metrics.WORKER_THREADS.labels(state="idle").inc()
                 metrics.WORKER_THREADS.labels(state="busy").dec()
@@ -259,10 +283,12 @@ class Runner:
 
     def _failed(self, context: JobContext, exc: Exception) -> float | None:
         on_purpose = isinstance(exc, LedgerError)
+        # A job's own reason to try again (not a refusal: retried) may say why in words too
+        said = on_purpose or isinstance(getattr(exc, "message_code", None), str)
         detail = {
-            "detail": str(getattr(exc, "detail", None) or "An unexpected error occurred."),
-            "message_code": exc.message_code if on_purpose else "internal_error",
-            "params": exc.params if on_purpose else {},
+            "detail": str(getattr(exc, "detail", None) or exc or "An unexpected error occurred."),
+            "message_code": exc.message_code if said else "internal_error",
+            "params": dict(getattr(exc, "params", None) or {}) if said else {},
         }
         if on_purpose:
             log.warning("job failed: %s", exc, extra={"job_kind": context.kind})

@@ -44,6 +44,8 @@ def run(
     queue = Queue(database, execute=runner.run)
     # A job left in this worker's name without running here goes round again (runner.py)
     runner.orphaned = queue.enqueue_quietly
+    # A job split into parts (the yearly statements) hands them to every worker this way
+    runner.hand_out = queue.enqueue_quietly
     runner.start_heartbeat()
     # Idle until a job takes one (Runner.run moves it to busy and back)
     metrics.WORKER_THREADS.labels(state="idle").inc(threads)

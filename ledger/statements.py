@@ -48,22 +48,28 @@ def period(year: int) -> tuple[dt.date, dt.date]:
     return dt.date(year, 1, 1), dt.date(year, 12, 31)
 
 
-def donor_companies(session: Session, year: int) -> list[int]:
-    """The companies that gave in ``year`` (money received then), by id."""
+def donor_companies(
+    session: Session, year: int, *, after: int | None = None, through: int | None = None
+) -> list[int]:
+    """The companies that gave in ``year`` (money received then), by id; only those with
+    ``after < id <= through`` when given (a part of the yearly job)."""
     start, end = period(year)
-    return list(
-        session.scalars(
-            select(Donation.company_id)
-            .join(Organisation, Organisation.id == Donation.company_id)
-            .where(
-                Organisation.kind == "company",
-                Donation.received_on >= start,
-                Donation.received_on <= end,
-            )
-            .distinct()
-            .order_by(Donation.company_id)
+    stmt = (
+        select(Donation.company_id)
+        .join(Organisation, Organisation.id == Donation.company_id)
+        .where(
+            Organisation.kind == "company",
+            Donation.received_on >= start,
+            Donation.received_on <= end,
         )
+        .distinct()
+        .order_by(Donation.company_id)
     )
+    if after is not None:
+        stmt = stmt.where(Donation.company_id > after)
+    if through is not None:
+        stmt = stmt.where(Donation.company_id <= through)
+    return list(session.scalars(stmt))
 
 
 def donation_years(session: Session, company_id: int) -> list[int]:
@@ -177,15 +183,19 @@ def render(prepared: Prepared, settings: Settings, issued_on: dt.date) -> bytes:
     )
 
 
-def stored_inputs(session: Session, year: int) -> dict[int, str]:
-    """Each company's stored statement for ``year``: its fingerprint, by company id."""
-    return dict(
-        session.execute(
-            select(YearlyStatement.organisation_id, YearlyStatement.inputs).where(
-                YearlyStatement.year == year
-            )
-        ).all()
+def stored_inputs(
+    session: Session, year: int, *, after: int | None = None, through: int | None = None
+) -> dict[int, str]:
+    """Each company's stored statement for ``year``: its fingerprint, by company id (only
+    ``after < id <= through`` when given)."""
+    stmt = select(YearlyStatement.organisation_id, YearlyStatement.inputs).where(
+        YearlyStatement.year == year
     )
+    if after is not None:
+        stmt = stmt.where(YearlyStatement.organisation_id > after)
+    if through is not None:
+        stmt = stmt.where(YearlyStatement.organisation_id <= through)
+    return dict(session.execute(stmt).all())
 
 
 def current(session: Session, company_id: int, year: int, inputs: str) -> bytes | None:

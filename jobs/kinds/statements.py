@@ -1,25 +1,54 @@
 """Every donor company's yearly statement, rendered once and kept (``ledger.statements``).
 
+The yearly job numbers the year's receipts, then splits the donor companies into parts
+(``PART_SIZE`` companies each, by company id: ``yearly_statements_part`` jobs) and hands
+them to the queue, so every worker process renders at once: rendering is CPU-bound
+(WeasyPrint), so threads of one process gain little and processes are what spread it. The
+yearly job runs parts itself while any is waiting and otherwise waits for the others',
+showing their summed progress; cancelling it cancels its parts (``jobs.records.cancel``).
+
 Exactly once per company and year: a company whose stored statement is current (same
-fingerprint as today's data) is skipped, so a retried or resumed job goes on where the last
+fingerprint as today's data) is skipped, so a retried or resumed part goes on where the last
 one stopped, and a second run of the same year only renders what changed since. Each
 company's statement is stored in its own short transaction after rendering (rendering
 takes the time, and on SQLite a transaction holds the only write lock), so cancelling
-keeps what was done and stops before the next company.
+keeps what was done and stops before the next company. The yearly job run again (a retry
+after a part failed, a person's retry after a cancel, a worker that died) takes up its
+parts as they are: finished ones stay, failed and cancelled ones run again.
 """
 
 from __future__ import annotations
+
+import json
 
 from sqlalchemy import select
 
 from identity.models import Organisation
 from jobs import records
+from jobs.models import Job
 from jobs.registry import kind
-from jobs.runner import JobContext
+from jobs.runner import JobCancelled, JobContext
 from ledger import statements
 from ledger.fund import common
 
 KIND = "yearly_statements"
+PART_KIND = "yearly_statements_part"
+#: Companies per part: small enough that the workers finish together (a part is about a
+#: minute of rendering), large enough that 10,000 companies are a hundred jobs, not more
+PART_SIZE = 100
+#: How often the yearly job looks at its parts while others render them
+POLL_SECONDS = 1.0
+
+
+class PartsUnfinished(Exception):
+    """Some parts failed or were cancelled: the yearly job is tried again (which runs them
+    again) or fails, saying how many (in words on the jobs page: its message code)."""
+
+    message_code = "jobs.parts_unfinished"
+
+    def __init__(self, stopped: int, total: int):
+        self.params = {"stopped": stopped, "total": total}
+        super().__init__(f"{stopped} of the statements' {total} parts did not finish")
 
 
 def dedupe_key(year: int) -> str:
@@ -35,10 +64,23 @@ def submit(session, *, year: int, actor_id: int | None):
     )
 
 
+def split(companies: list[int], size: int | None = None) -> list[dict]:
+    """Ranges of company ids covering every id, ``size`` donor companies each: the first
+    part starts at the lowest id, the last has no upper end (a company that starts giving
+    meanwhile is still in one part)."""
+    size = size or PART_SIZE
+    ranges = []
+    for i in range(0, len(companies), size):
+        chunk = companies[i : i + size]
+        ranges.append({"after": ranges[-1]["through"] if ranges else None, "through": chunk[-1]})
+    if ranges:
+        ranges[-1]["through"] = None
+    return ranges
+
+
 @kind(KIND, max_attempts=3)
 def yearly_statements(context: JobContext) -> dict:
     year = int(context.params["year"])
-    settings = context.services["settings"]
     database = context.database
 
     # 1. Every payment of the year gets its receipt number first, in batches, so each
@@ -55,10 +97,67 @@ def yearly_statements(context: JobContext) -> dict:
             break
         numbered += len(ids)
 
-    # 2. Each company: skip it when its stored statement is current, else render and store
-    with database.session() as session:
+    # 2. The parts: made on the first run; run again, the failed and cancelled ones retried
+    with database.session() as session, session.begin(), context.writing():
         companies = statements.donor_companies(session, year)
-        stored = statements.stored_inputs(session, year)
+        parts = records.parts(session, context.job_id)
+        if not parts.by_status:
+            handed = [
+                records.submit(
+                    session, PART_KIND, params={"year": year, **r}, parent_id=context.job_id
+                )[0].id
+                for r in split(companies)
+            ]
+        else:
+            handed = parts.ids("failed", "cancelled")
+            for part_id in handed:
+                records.retry(session, part_id)
+    context.hand_out(handed)
+
+    # 3. Run waiting parts here, else wait for the other workers', until none is unfinished
+    total = len(companies)
+    while True:
+        context.check_cancelled()
+        with database.session() as session:
+            parts = records.parts(session, context.job_id)
+        context.progress(min(parts.done, total), total, "rendering")
+        if not parts.unfinished:
+            break
+        if not any(context.run_here(part_id) for part_id in parts.unfinished):
+            context.stop.wait(POLL_SECONDS)
+
+    stopped = parts.ids("failed", "cancelled")
+    if stopped:
+        with database.session() as session:
+            # Cancelled with its parts before the heartbeat told this thread: cancelled too
+            if records.get(session, context.job_id).cancel_requested:
+                raise JobCancelled()
+        raise PartsUnfinished(len(stopped), sum(len(ids) for ids in parts.by_status.values()))
+    with database.session() as session:
+        results = [
+            json.loads(r or "{}")
+            for r in session.scalars(select(Job.result).where(Job.parent_id == context.job_id))
+        ]
+    return {
+        "companies": total,
+        "rendered": sum(r.get("rendered", 0) for r in results),
+        "already_current": sum(r.get("already_current", 0) for r in results),
+        "numbered": numbered,
+        "parts": len(results),
+    }
+
+
+@kind(PART_KIND, max_attempts=3)
+def yearly_statements_part(context: JobContext) -> dict:
+    """The donor companies of one range of ids: skip each whose stored statement is current,
+    else render and store it."""
+    year = int(context.params["year"])
+    after, through = context.params.get("after"), context.params.get("through")
+    settings = context.services["settings"]
+    database = context.database
+    with database.session() as session:
+        companies = statements.donor_companies(session, year, after=after, through=through)
+        stored = statements.stored_inputs(session, year, after=after, through=through)
     issued_on = common.today()
     issuer = statements.issuer_facts(settings)
     rendered = skipped = 0
@@ -82,12 +181,7 @@ def yearly_statements(context: JobContext) -> dict:
                     )
                 rendered += 1
         context.progress(done, len(companies), "rendering")
-    return {
-        "companies": len(companies),
-        "rendered": rendered,
-        "already_current": skipped,
-        "numbered": numbered,
-    }
+    return {"companies": len(companies), "rendered": rendered, "already_current": skipped}
 
 
 # --- one company's statement, asked for by its download -----------------------------------------

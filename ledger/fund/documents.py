@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
 import warnings
 from pathlib import Path
 
@@ -152,7 +153,7 @@ def _render(template: str, **context) -> str:
     return _env.get_template(template).render(roc_date=roc_date, **context)
 
 
-def _pdf(html: str) -> bytes:
+def _weasyprint():
     # Imported here: WeasyPrint takes about a second to import and only receipts need it.
     with warnings.catch_warnings():
         # Without Debian's libharfbuzz-subset0 WeasyPrint subsets fonts with fontTools and
@@ -161,9 +162,34 @@ def _pdf(html: str) -> bytes:
         warnings.filterwarnings(
             "ignore", message="HarfBuzz-Subset will be required", category=DeprecationWarning
         )
-        from weasyprint import HTML
+        import weasyprint
+        from weasyprint.text.fonts import FontConfiguration
+    return weasyprint, FontConfiguration
 
-    return HTML(string=html).write_pdf()
+
+#: Each thread's WeasyPrint font configuration (its fontconfig set and Pango font map), kept
+#: for every document the thread renders: left to WeasyPrint, each document makes a new
+#: one and loads the CJK fonts afresh, a fifth of a statement's time. Per thread because a
+#: Pango font map may only be used by one thread at a time.
+_local = threading.local()
+
+
+def _font_config():
+    config = getattr(_local, "font_config", None)
+    if config is None:
+        config = _local.font_config = _weasyprint()[1]()
+    return config
+
+
+def _pdf(html: str) -> bytes:
+    weasyprint, _ = _weasyprint()
+    return weasyprint.HTML(string=html).write_pdf(font_config=_font_config())
+
+
+def warm_up() -> None:
+    """Import WeasyPrint and load this thread's fonts (a second), so the first document
+    rendered after does not pay for them."""
+    _pdf(_render("pdf/warm_up.html"))
 
 
 def receipt_pdf(

@@ -64,4 +64,10 @@ def test_managers_make_every_yearly_statement_in_the_background(world):
     assert done["status"] == "succeeded"
     assert done["result"]["companies"] == done["result"]["rendered"] == 2
     assert done["progress"] == {"done": 2, "total": 2}
+    assert done["parent_id"] is None and done["result"]["parts"] == 1
+    # Its part (a range of companies) is a job too, naming the job it belongs to
+    parts = world.call("ndc", "GET", "/api/v1/jobs?kind=yearly_statements_part").get_json()
+    [part] = parts["items"]
+    assert part["parent_id"] == job["id"] and part["status"] == "succeeded"
+    assert part["result"]["rendered"] == 2
     assert world.call("company_a", "POST", path, json={"year": year}).status_code == 403

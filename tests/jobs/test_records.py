@@ -375,3 +375,51 @@ def test_a_job_of_a_dead_process_here_is_lost_at_once_and_claimed(database):
     assert not _claim(database, jobs["mine"], "new-worker")
     job = _read(database, jobs["dead"])
     assert (job.status, job.worker) == ("running", "new-worker")
+
+
+def test_cancelling_a_job_cancels_its_unfinished_parts(database):
+    parent = _submit(database)
+    _claim(database, parent, "w")
+    queued = _submit(database, parent_id=parent)
+    running = _submit(database, parent_id=parent)
+    _claim(database, running, "w")
+    done = _submit(database, parent_id=parent)
+    _set(database, done, status="succeeded")
+    other = _submit(database)  # not a part: untouched
+    with database.session() as s, s.begin():
+        records.cancel(s, parent)
+    assert _read(database, parent).cancel_requested
+    assert _read(database, queued).status == "cancelled"
+    assert (_read(database, running).status, _read(database, running).cancel_requested) == (
+        "running",
+        True,
+    )
+    assert _read(database, done).status == "succeeded"  # its work is kept
+    assert (_read(database, other).status, _read(database, other).cancel_requested) == (
+        "queued",
+        False,
+    )
+    with database.session() as s:
+        parts = records.parts(s, parent)
+    assert parts.by_status == {"cancelled": [queued], "running": [running], "succeeded": [done]}
+    assert parts.unfinished == [running]
+
+
+def test_a_parts_progress_adds_up_on_its_running_parent(database):
+    parent = _submit(database)
+    _claim(database, parent, "w")
+    first = _submit(database, parent_id=parent)
+    second = _submit(database, parent_id=parent)
+    _set(database, first, progress_done=40)
+    _set(database, second, progress_done=2)
+    with database.session() as s, s.begin():
+        records.sum_parts_progress(s, parent)
+    assert _read(database, parent).progress_done == 42
+    with database.session() as s:
+        assert records.parts(s, parent).done == 42
+    # A finished parent keeps what it said
+    _set(database, parent, status="succeeded")
+    _set(database, second, progress_done=9)
+    with database.session() as s, s.begin():
+        records.sum_parts_progress(s, parent)
+    assert _read(database, parent).progress_done == 42

@@ -73,6 +73,14 @@ def job(database, job_id: int) -> Job:
         return found
 
 
+def parts_of(database, job_id: int) -> list[Job]:
+    with database.session() as s:
+        found = list(s.scalars(select(Job).where(Job.parent_id == job_id).order_by(Job.id)))
+        for part in found:
+            s.expunge(part)
+        return found
+
+
 def kept(database) -> dict[int, YearlyStatement]:
     with database.session() as s:
         rows = s.scalars(
@@ -102,13 +110,15 @@ def test_every_donor_company_gets_its_statement_once(app, database):
         "rendered": 3,
         "already_current": 0,
         "numbered": 6,
+        "parts": 1,
     }
     assert (done.progress_done, done.progress_total) == (3, 3)
     stored = kept(database)
     assert set(stored) == set(ids)
+    (part,) = parts_of(database, first)
     for row in stored.values():
         assert row.sha256 == hashlib.sha256(row.pdf).hexdigest()
-        assert row.job_id == first
+        assert row.job_id == part.id  # the part that rendered it, a part of the yearly job
         text = pdf_text(row.pdf)
         assert "年度捐款明細" in text and str(YEAR) in text
         assert "NT$3,500" in text and "南投縣" in text  # the total, the county restriction
@@ -120,7 +130,7 @@ def test_every_donor_company_gets_its_statement_once(app, database):
     again = submit(app)
     run_jobs(app)
     assert json.loads(job(database, again).result)["already_current"] == 3
-    assert kept(database)[ids[0]].job_id == first
+    assert kept(database)[ids[0]].job_id == part.id
 
     # A late payment changes one company's statement: only that one is made again
     give(database, ids[1], "y:late", amount=50_000, received_on=dt.date(YEAR, 12, 30))
@@ -128,7 +138,8 @@ def test_every_donor_company_gets_its_statement_once(app, database):
     run_jobs(app)
     assert json.loads(job(database, third).result)["rendered"] == 1
     after = kept(database)
-    assert after[ids[1]].job_id == third and after[ids[0]].job_id == first
+    assert after[ids[1]].job_id == parts_of(database, third)[0].id
+    assert after[ids[0]].job_id == part.id
     assert "NT$4,000" in pdf_text(after[ids[1]].pdf)
 
 
@@ -234,4 +245,171 @@ def test_on_postgres_the_statements_are_made_and_kept(pg):
     finally:
         worker.huey.storage.close()
     assert json.loads(job(pg, made.id).result)["rendered"] == 2
+    assert set(kept(pg)) == set(ids)
+
+
+def test_split_covers_every_company_id_once():
+    assert statement_jobs.split([], size=2) == []
+    assert statement_jobs.split([3, 5, 8, 9, 12], size=2) == [
+        {"after": None, "through": 5},
+        {"after": 5, "through": 9},
+        {"after": 9, "through": None},  # the last part has no upper end
+    ]
+
+
+def test_the_year_is_rendered_in_parts_each_company_once(app, database, monkeypatch):
+    monkeypatch.setattr(statement_jobs, "PART_SIZE", 2)
+    ids = companies(database, 5)
+    first = submit(app)
+    run_jobs(app)
+    done = job(database, first)
+    assert done.status == "succeeded"
+    assert json.loads(done.result) == {
+        "companies": 5,
+        "rendered": 5,
+        "already_current": 0,
+        "numbered": 10,
+        "parts": 3,
+    }
+    # The parent's progress is its parts' summed
+    assert (done.progress_done, done.progress_total) == (5, 5)
+    parts = parts_of(database, first)
+    assert [p.kind for p in parts] == ["yearly_statements_part"] * 3
+    assert [p.status for p in parts] == ["succeeded"] * 3
+    assert [json.loads(p.result)["rendered"] for p in parts] == [2, 2, 1]
+    assert [p.progress_done for p in parts] == [2, 2, 1]
+    stored = kept(database)
+    assert set(stored) == set(ids)
+    # Each company by the part whose range holds it
+    for part in parts:
+        params = json.loads(part.params)
+        mine = {c for c, row in stored.items() if row.job_id == part.id}
+        assert len(mine) == json.loads(part.result)["rendered"]
+        assert all(
+            (params["after"] is None or c > params["after"])
+            and (params["through"] is None or c <= params["through"])
+            for c in mine
+        )
+
+
+def test_a_failed_part_runs_again_with_the_job_and_only_its_companies_render(
+    app, database, monkeypatch
+):
+    monkeypatch.setattr(statement_jobs, "PART_SIZE", 2)
+    monkeypatch.setattr(records, "BACKOFF", (0.0, 0.0))  # retries due at once
+    ids = companies(database, 4)
+    real = statement_jobs.statements.render
+    broken = {ids[3]}
+
+    def render(prepared, settings, issued_on):
+        if prepared.statement.company.id in broken:
+            raise ConnectionError("the disk went away")
+        return real(prepared, settings, issued_on)
+
+    monkeypatch.setattr(statement_jobs.statements, "render", render)
+    job_id = submit(app)
+    runner = Runner(database, job_services(app.config["SETTINGS"]))
+    # Each attempt of the job runs the failed part again until both are out of attempts
+    for _ in range(3):
+        runner.run(job_id)
+    stopped = job(database, job_id)
+    assert stopped.status == "failed" and stopped.error_code == "PartsUnfinished"
+    # Said in words on the jobs page, not as "an unexpected error"
+    said = json.loads(stopped.error_detail)
+    assert said["message_code"] == "jobs.parts_unfinished"
+    assert said["params"] == {"stopped": 1, "total": 2}
+    from admin import job_pages
+
+    with app.test_request_context(headers={"Accept-Language": "zh-TW"}):
+        assert job_pages.status(stopped)["error"] == (
+            "2 個分段中有 1 個未完成。已完成的企業明細會保留，再試一次只會製作其餘的部分。"
+        )
+    assert [p.status for p in parts_of(database, job_id)] == ["succeeded", "failed"]
+    assert set(kept(database)) == set(ids[:3])  # the failed part kept what it made
+
+    # Mended, the job is retried: the failed part runs again, the finished one does not
+    broken.clear()
+    with database.session() as s, s.begin():
+        records.retry(s, job_id)
+    runner.run(job_id)
+    done = job(database, job_id)
+    assert done.status == "succeeded"
+    result = json.loads(done.result)
+    # Each part's last run: the first rendered its 2, the second 1 (its other was kept)
+    assert (result["rendered"], result["already_current"], result["parts"]) == (3, 1, 2)
+    second = parts_of(database, job_id)[1]
+    assert json.loads(second.result) == {"companies": 2, "rendered": 1, "already_current": 1}
+    assert set(kept(database)) == set(ids)
+
+
+def test_cancelling_the_year_cancels_the_parts_nobody_started(app, database, monkeypatch):
+    monkeypatch.setattr(statement_jobs, "PART_SIZE", 1)
+    companies(database, 3)
+    job_id = submit(app)
+    runner = Runner(database, job_services(app.config["SETTINGS"]))
+    stop_after_first, cancelled = threading.Event(), threading.Event()
+    real = statement_jobs.statements.render
+
+    def render(*args):
+        # The first part renders its company while the manager cancels (no transaction open)
+        stop_after_first.set()
+        assert cancelled.wait(timeout=120)
+        return real(*args)
+
+    monkeypatch.setattr(statement_jobs.statements, "render", render)
+    worker = threading.Thread(target=runner.run, args=(job_id,))
+    worker.start()
+    assert stop_after_first.wait(timeout=120)
+    with database.session() as s, s.begin():
+        records.cancel(s, job_id)
+    runner.beat_once()
+    cancelled.set()
+    worker.join(timeout=120)
+    assert job(database, job_id).status == "cancelled"
+    # The first part had rendered its company; the others, queued, never ran
+    statuses = [p.status for p in parts_of(database, job_id)]
+    assert statuses == ["succeeded", "cancelled", "cancelled"]
+    assert len(kept(database)) == 1
+
+    # Retried, the job takes up its cancelled parts and finishes the year
+    with database.session() as s, s.begin():
+        records.retry(s, job_id)
+    runner.run(job_id)
+    result = json.loads(job(database, job_id).result)
+    assert result["companies"] == 3 and len(kept(database)) == 3
+    assert [p.status for p in parts_of(database, job_id)] == ["succeeded"] * 3
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_second_worker_takes_the_parts_handed_out(pg):
+    """The job hands its parts to the queue: a worker draining it renders parts while the
+    job's own worker does too; every company once, the parts' progress on the job."""
+    from foundation.settings import Settings
+    from jobs.queue import Queue
+
+    ids = companies(pg, 4)
+    settings = Settings(database_url=str(pg.engine.url), secret_key="t")
+    with pg.session() as s, s.begin():
+        made, _ = statement_jobs.submit(s, year=YEAR, actor_id=None)
+    statement_jobs.PART_SIZE, size = 1, statement_jobs.PART_SIZE
+    other = Queue(pg, execute=Runner(pg, job_services(settings)).run)
+    mine = Runner(pg, job_services(settings))
+    handed = []
+    mine.hand_out = lambda job_id: (handed.append(job_id), other.enqueue(job_id))
+    try:
+        first = threading.Thread(target=mine.run, args=(made.id,))
+        first.start()
+        while first.is_alive():
+            other.drain()
+            time.sleep(0.05)
+        first.join()
+        other.drain()
+    finally:
+        statement_jobs.PART_SIZE = size
+        other.huey.storage.close()
+    done = job(pg, made.id)
+    assert done.status == "succeeded"
+    assert json.loads(done.result)["rendered"] == 4
+    assert sorted(handed) == [p.id for p in parts_of(pg, made.id)]
+    assert (done.progress_done, done.progress_total) == (4, 4)
     assert set(kept(pg)) == set(ids)
