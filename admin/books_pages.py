@@ -131,7 +131,7 @@ def periods():
                         assertions[account.code] = parse_amount(raw, account.currency)
                     except LedgerError as error:
                         name = labels.account_name(account.code)
-                        text = f"{name}: {messages.message(error)}"
+                        text = labels.labelled(name, messages.message(error))
                         error.fields = {"assertions": [FieldMessage(text, messages.SHOWN)]}
                         raise
             for n, line in enumerate((form.assertions.data or "").splitlines(), 1):

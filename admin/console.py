@@ -29,6 +29,7 @@ from foundation.errors import LedgerError
 from identity.models import User
 from identity.roles import is_manager
 from web.request import STATELESS_PREFIXES, db_session
+from web.request_guard import unstorable_form_fields
 
 bp = Blueprint(
     "console",
@@ -65,8 +66,10 @@ def _load_user():
     if row is None:
         web_session.pop("sid", None)
         return
-    if s.dirty:
-        s.commit()  # last seen (at most once a minute)
+    # Last seen (at most once a minute); not on a post whose text cannot be stored, whose
+    # session refuses every commit (web/request_guard.py)
+    if s.dirty and not unstorable_form_fields():
+        s.commit()
     g.console_session = row
     g.console_user = row.user
     g.user = row.user  # the access log records who asked

@@ -141,6 +141,9 @@ MESSAGES: dict[str, Template] = {
     "invalid_amount.too_large": M(_l("The amount is too large.")),
     "invalid_amount.whole_dollars": M(_l("Amounts in NT$ are whole dollars.")),
     "invalid_amount.negative_revenue": M(_l("Revenue cannot be negative.")),
+    "invalid_amount.zero_budget": M(
+        _l("A budget is more than NT$0; leave it empty if you state no budget.")
+    ),
     "invalid_amount.exceeds_pledge_due": M(
         _l("The payment is more than what is still due on the pledge (%(amount)s)."),
         amount=money,
@@ -222,6 +225,9 @@ MESSAGES: dict[str, Template] = {
     ),
     "validation_error.queue_filter": M(_l("The queue filter is not valid.")),
     "validation_error.queue_cursor": M(_l("That page no longer exists; here is the first page.")),
+    "validation_error.name_without_letters": M(
+        _l("A name needs at least one letter or Chinese character, not only emoji or symbols.")
+    ),
     "validation_error.say_why": M(_l("Say why.")),
     "validation_error.decline_reason": M(_l("Say why you decline.")),
     "validation_error.void_reason": M(_l("Give a reason to void.")),
@@ -315,6 +321,7 @@ MESSAGES: dict[str, Template] = {
 
 FIELD_MESSAGES: dict[str, Template] = {
     "required": M(_l("Required.")),
+    "no_letter": M(_l("Needs at least one letter or Chinese character.")),
     "amounts_differ": M(_l("Say why: the amounts differ by %(difference)s."), difference=money),
     "already_registered": M(_l("Already registered.")),
     "in_use": M(_l("Already in use.")),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from fractions import Fraction
 
+from flask import flash
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -36,6 +38,45 @@ from foundation.errors import InvalidAmount
 from foundation.reference import townships
 from foundation.ubn import is_valid_ubn
 from ledger.money import check_whole_units, parse_amount
+from web.request_guard import unstorable_form_fields
+
+
+class ConsoleForm(FlaskForm):
+    """Every console form: a field that held a NUL or a lone surrogate is in error.
+
+    The request guard (web/request_guard.py) does not refuse a page's form post for such a
+    character: it removes it, names the field and hands the post to the view, so that the
+    reader gets this form again with the error next to that field, in their language,
+    instead of a bare 400 page. Validation then fails whatever else the form thinks, and
+    the view stores nothing (the guard also stops the request from committing).
+    """
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators=extra_validators)
+        names = unstorable_form_fields()
+        if not names:
+            return valid
+        shown = {f.name: f for f in self if f.type not in ("HiddenField", "CSRFTokenField")}
+        for name in names:
+            field = shown.get(name)
+            if field is not None:
+                field.errors = [*list(field.errors or []), str(UNSTORABLE_MESSAGE)]
+            else:  # a hidden or hand-written input: said on top of the form, by name
+                flash(
+                    _(
+                        "The field “%(field)s” held a character that cannot be stored (NUL or "
+                        "an unpaired surrogate). Nothing was saved.",
+                        field=name,
+                    ),
+                    "error",
+                )
+        return False
+
+
+UNSTORABLE_MESSAGE = _l(
+    "This field held a character that cannot be stored (NUL or an unpaired surrogate); it "
+    "was removed. Nothing was saved: check the text and send it again."
+)
 
 
 class WholeNumberField(IntegerField):
@@ -61,22 +102,22 @@ def new_key() -> str:
     return uuid.uuid4().hex
 
 
-class ActionForm(FlaskForm):
+class ActionForm(ConsoleForm):
     """A button that changes something: only the CSRF token."""
 
 
-class MoneyForm(FlaskForm):
+class MoneyForm(ConsoleForm):
     """A money-moving form: the idempotency key travels with it."""
 
     key = HiddenField(validators=[DataRequired(), _KEY], default=new_key)
 
 
-class SignInForm(FlaskForm):
+class SignInForm(ConsoleForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
-class TwoFactorForm(FlaskForm):
+class TwoFactorForm(ConsoleForm):
     code = StringField(
         _l("Code from your authenticator app, or a recovery code"),
         validators=[DataRequired(), Length(max=32)],
@@ -84,12 +125,12 @@ class TwoFactorForm(FlaskForm):
     )
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(ConsoleForm):
     lang = HiddenField(validators=[DataRequired()])
     next = HiddenField()
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(ConsoleForm):
     password = PasswordField(
         _l("New password"), validators=[DataRequired(), Length(min=10, max=1024)]
     )
@@ -123,7 +164,7 @@ class VoidForm(MoneyForm):
 # "required" for a date that was typed but is wrong
 
 
-class ClosePeriodForm(FlaskForm):
+class ClosePeriodForm(ConsoleForm):
     end_date = DateField(_l("Close the books through"), validators=[InputRequired()])
     assertions = TextAreaField(
         _l("Balance assertions (one per line: account code = amount)"),
@@ -138,7 +179,7 @@ class RevenueForm(MoneyForm):
     revenue = StringField(_l("Revenue (NT$)"), validators=[DataRequired(), Length(max=30)])
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(ConsoleForm):
     reason = TextAreaField(
         _l("Why do you decline?"),
         validators=[DataRequired(message=_l("Say why you decline.")), Length(max=2000)],
@@ -157,7 +198,7 @@ def _share_at_most_whole(form, field) -> None:
         raise ValidationError(_l("A share is at most 100%, such as 30% or 0.3."))
 
 
-class MatchRunForm(FlaskForm):
+class MatchRunForm(ConsoleForm):
     k = WholeNumberField(
         _l("Candidates kept per request (k)"),
         default=5,
@@ -182,20 +223,20 @@ class MatchRunForm(FlaskForm):
     )
 
 
-class ConfirmLineForm(FlaskForm):
+class ConfirmLineForm(ConsoleForm):
     targets = HiddenField(
         validators=[Optional(), Regexp(r"^[a-z_]{1,20}:[0-9]{1,18}( [a-z_]{1,20}:[0-9]{1,18})*$")]
     )
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=1000)])
 
 
-class LineReasonForm(FlaskForm):
+class LineReasonForm(ConsoleForm):
     reason = StringField(
         _l("Reason"), validators=[DataRequired(message=_l("Say why.")), Length(max=1000)]
     )
 
 
-class BankUploadForm(FlaskForm):
+class BankUploadForm(ConsoleForm):
     statement = FileField(
         _l("Bank statement (CSV)"),
         validators=[FileRequired(message=_l("Choose the CSV file exported from the bank."))],
@@ -233,7 +274,7 @@ def _known_town(_form, field) -> None:
         raise ValidationError(_l("Choose a township from the list."))
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(ConsoleForm):
     """A company or local business registers itself and its first member (unverified)."""
 
     kind = SelectField(
@@ -315,7 +356,7 @@ def _whole_nt_dollars(form, field) -> None:
     field.minor = minor
 
 
-class QueueFilterForm(FlaskForm):
+class QueueFilterForm(ConsoleForm):
     """The reconciliation queue's filters: a GET form (nothing changes, so no CSRF token)."""
 
     class Meta:
@@ -355,7 +396,7 @@ class QueueFilterForm(FlaskForm):
             raise ValidationError(_l("The largest amount is below the smallest."))
 
 
-class CandidateSearchForm(FlaskForm):
+class CandidateSearchForm(ConsoleForm):
     """Search the ledger items a line could be matched to (GET)."""
 
     class Meta:

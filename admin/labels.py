@@ -670,13 +670,24 @@ def match_params(params) -> str:
             if len(points) == 1:
                 shown = str(points.pop())
             else:
-                shown = ", ".join(f"{priority_name(t)} {p}" for t, p in value.items())
+                shown = list_separator().join(f"{priority_name(t)} {p}" for t, p in value.items())
         elif isinstance(value, list | tuple):
-            shown = ", ".join(str(v) for v in value)
+            shown = list_separator().join(str(v) for v in value)
         else:
             shown = str(value)
-        parts.append(f"{label(key)}: {shown}")
+        parts.append(labelled(label(key), shown))
     return " · ".join(parts)
+
+
+def labelled(name: str, value: object) -> str:
+    """「名稱：值」 or "Name: value": the colon is the reader's language's (full-width in
+    Chinese), so it is the catalog's, not glued on in code."""
+    return _("%(label)s: %(value)s", label=name, value=value)
+
+
+def list_separator() -> str:
+    """Items of a list in a sentence: 、 in Chinese, a comma in English."""
+    return ", " if english() else "、"
 
 
 _MATCH_KEY = re.compile(r"(?<![\w/])([or])(\d{1,18})(?![\w/])")

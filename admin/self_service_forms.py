@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -24,7 +23,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from admin import messages
-from admin.forms import WholeNumberField, _known_town
+from admin.forms import ConsoleForm, WholeNumberField, _known_town
 from foundation.errors import InvalidAmount
 from foundation.reference import counties, industries
 from ledger.money import parse_amount
@@ -140,7 +139,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(ConsoleForm):
     name = StringField(
         _l("Organisation name"),
         validators=[DataRequired(message=_l("Enter the organisation's name.")), Length(max=200)],
@@ -155,7 +154,7 @@ class ProfileForm(FlaskForm):
     version = HiddenField()
 
 
-class ProjectForm(FlaskForm):
+class ProjectForm(ConsoleForm):
     name = StringField(
         _l("Project name"),
         validators=[DataRequired(message=_l("Enter the project's name.")), Length(max=200)],
@@ -167,7 +166,7 @@ class ProjectForm(FlaskForm):
     )
 
 
-class RequestForm(FlaskForm):
+class RequestForm(ConsoleForm):
     """A local business asks for a partner."""
 
     kind = SelectField(
@@ -206,7 +205,7 @@ class RequestForm(FlaskForm):
     active = BooleanField(_l("Open to proposals"), default=True)
 
 
-class OfferForm(FlaskForm):
+class OfferForm(ConsoleForm):
     """What a company offers local businesses."""
 
     kinds = MultiCheckboxField(
@@ -257,7 +256,7 @@ class OfferForm(FlaskForm):
             raise ValidationError(_l("Choose counties from the list."))
 
 
-class ConfirmAnswerForm(FlaskForm):
+class ConfirmAnswerForm(ConsoleForm):
     """The confirmation step of accepting a proposal (no script needed)."""
 
     #: Sent only by the confirmation page's own form (rendered with value "yes")

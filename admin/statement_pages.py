@@ -9,12 +9,12 @@ import json
 from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms.validators import InputRequired, NumberRange
 
 from admin import forms, job_progress, messages
 from admin.console import bp, me, signed_in
+from admin.forms import ConsoleForm
 from foundation.errors import LedgerError
 from foundation.transactions import atomic
 from identity.roles import MANAGERS
@@ -28,7 +28,7 @@ from web.request import db_session, job_queue
 KIND = statement_jobs.KIND
 
 
-class StatementsForm(FlaskForm):
+class StatementsForm(ConsoleForm):
     year = forms.WholeNumberField(
         _l("Year"), validators=[InputRequired(), NumberRange(min=2000, max=2200)]
     )

@@ -11,11 +11,12 @@ from api.auth import requires
 from api.common import Blueprint, decode_cursor, errors, page_out, user
 from api.job_schemas import JobSchema
 from api.jobs import accepted
-from api.schemas import MAX_ID, Amount, Bool, Id, PageArgs, Strict, Text, page_schema
+from api.schemas import MAX_ID, Bool, Id, PageArgs, Strict, Text, page_schema
 from foundation.errors import NotFound, ValidationError
 from foundation.transactions import atomic
 from identity.roles import MANAGERS, MEMBERS
 from jobs.kinds import matching as match_jobs
+from ledger.money import MAX_AMOUNT
 from matching import services
 from matching.disclosure import explanation_for
 from matching.models import KINDS, JsonList, MatchOffer, MatchRequest, MatchRun
@@ -35,7 +36,15 @@ class OfferIn(Strict):
     kinds = fields.List(
         fields.String(validate=validate.OneOf(KINDS)), required=True, validate=validate.Length(1, 3)
     )
-    budget = Amount(required=False, load_default=None, allow_none=True)
+    # Zero passes to the service, whose rule (a stated budget is more than NT$0) the
+    # console calls too: one rule, one message (invalid_amount, reason zero_budget)
+    budget = fields.Integer(
+        strict=True,
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(0, MAX_AMOUNT),
+        metadata={"description": "Integer minor units, more than 0; null: no stated budget"},
+    )
     industries = _codes(load_default=list)
     regions = _codes(load_default=list)
     home_county = fields.String(load_default=None, allow_none=True, validate=validate.Length(5, 5))

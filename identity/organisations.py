@@ -50,6 +50,9 @@ def register_organisation(
     signs in with it and gets no token (None for both). A fund manager verifies the
     organisation before it can take part in money.
     """
+    # Names first: a name that is no name is said next to its field before anything else
+    name = checked_name(name)
+    name_en = checked_english_name(name_en)
     if password is not None:
         passwords.check_password_strength(
             password, avoid=(contact_email, contact_name, name, name_en or "", ubn)
@@ -74,7 +77,7 @@ def register_organisation(
     town = townships()[town_code]
     org = Organisation(
         kind=kind,
-        name=name.strip(),
+        name=name,
         name_en=name_en,
         ubn=ubn,
         county_code=town.county_code,
@@ -121,7 +124,12 @@ def township(code: str | None, field: str = "town_code"):
 
 
 def checked_name(value: str | None, field: str = "name") -> str:
-    """A trimmed name of 1 to 200 characters, or a ValidationError on ``field``."""
+    """A trimmed name of 1 to 200 characters holding at least one letter (a CJK character
+    is one), or a ValidationError on ``field``.
+
+    A name of emoji, symbols, digits or invisible characters alone (「🌾🌾」, 「---」, a
+    zero-width space) names nobody: lists, receipts and the matcher's proposals would show
+    a blank or a row of pictures for an organisation that is to be verified and paid."""
     name = (value or "").strip()
     if not name:
         raise ValidationError(
@@ -131,7 +139,18 @@ def checked_name(value: str | None, field: str = "name") -> str:
         raise ValidationError(
             "The name is too long.", fields={field: [FieldMessage("too long", "too_long")]}
         )
+    if not any(ch.isalpha() for ch in name):
+        raise ValidationError(
+            "A name must contain at least one letter or Chinese character.",
+            fields={field: [FieldMessage("must contain a letter", "no_letter")]},
+            reason="name_without_letters",
+        )
     return name
+
+
+def checked_english_name(value: str | None, field: str = "name_en") -> str | None:
+    """An optional name: None when empty, else checked like any name."""
+    return checked_name(value, field) if (value or "").strip() else None
 
 
 def _own(actor: User, org: Organisation | None, what: str, ident: int | None) -> Organisation:
@@ -180,7 +199,7 @@ def update_profile(
     if "name" in changes:
         org.name = checked_name(changes["name"])
     if "name_en" in changes:
-        org.name_en = (changes["name_en"] or "").strip() or None
+        org.name_en = checked_english_name(changes["name_en"])
     if "town_code" in changes:
         town = township(changes["town_code"])
         org.town_code, org.county_code = town.code, town.county_code

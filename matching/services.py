@@ -85,8 +85,21 @@ def _validate(data: dict, fields: Iterable[str]) -> dict:
     return {k: JsonList.dump(v) if k in _LISTS else v for k, v in data.items()}
 
 
-def _whole_dollars(values: dict) -> None:
-    """TWD amounts are whole dollars wherever they enter (NT$1,000 is 100000 minor units)."""
+def _check_amounts(values: dict) -> None:
+    """The amounts of an offer or a request, the same rules for the API and the console.
+
+    An offer's budget, when stated, is more than NT$0: "no stated budget" is None, and a
+    budget of zero would leave the offer able to fund nothing while it still looks open (the
+    API refused it, the console stored it). An amount sought may be NT$0 (a partner for
+    product development, no money asked). TWD amounts are whole dollars wherever they enter
+    (NT$1,000 is 100000 minor units)."""
+    budget = values.get("budget")
+    if isinstance(budget, int) and not isinstance(budget, bool) and budget <= 0:
+        raise InvalidAmount(
+            "budget must be more than zero; leave it out (null) for no stated budget.",
+            fields={"budget": [FieldMessage("must be positive", "not_positive")]},
+            reason="zero_budget",
+        )
     for name in ("amount", "budget"):
         value = values.get(name)
         if isinstance(value, int) and value % 100:
@@ -116,7 +129,7 @@ def _save_listing(session, actor, model, owner_kind, owner_id, listing_id, field
     _own(actor, owner_id, label, owner_id)
     owner_field = f"{owner_kind}_id"
     values = _validate(data, fields)
-    _whole_dollars(values)
+    _check_amounts(values)
     if listing_id is None:
         listing = model(**{owner_field: owner_id}, **values)
         session.add(listing)

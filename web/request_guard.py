@@ -6,7 +6,18 @@ and cut the text at it when read back, so a reason ``"keep\\u0000 the rest"`` ca
 ``keep`` after a 201. One hook, before any view, looks at the path, the query string, a
 form's fields and a JSON body's keys and strings, and refuses the request when any holds
 one: a problem document (422 naming the fields, 400 for the path) under ``/api``, the
-console's 400 page elsewhere. Nothing is read further and nothing is stored.
+console's 400 page elsewhere for the path and the query string. Nothing is read further and
+nothing is stored.
+
+A page's form post is the exception: a person who pasted a NUL into a field is owed the form
+again with the error next to that field, in their language, and only the view knows which
+form it renders. So for a form post outside ``/api`` (path and query clean) the hook does not
+refuse; it hands the view the names of the offending fields (``unstorable_form_fields``),
+whose form validation puts the error on each (admin/forms.py, ``ConsoleForm``) and fails.
+Two things make sure nothing is stored whatever the view does: the characters are removed
+from ``request.form`` (a re-rendered field cannot hold them, and no column ever sees them),
+and the request's database session refuses to commit (foundation/transactions.py,
+``refuse_commit``), so a view that ignored the list would fail rather than store.
 
 The Stripe webhook is left to its own checks (api/webhooks.py): its body is verified raw
 and may be larger than what this hook could read.
@@ -17,10 +28,13 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Flask, request
+from flask import Flask, current_app, g, request
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest
 
+from foundation.transactions import HalfPostedError, refuse_commit
 from web.problems import ApiError
+from web.request import db_session
 
 #: A NUL, or a UTF-16 surrogate code point (a lone one: Python keeps pairs as one character)
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -71,9 +85,32 @@ def _refuse(status: int, detail: str, fields: dict[str, list[str]]):
     raise BadRequest(detail)
 
 
+#: ``g`` key: the names of a page's form fields that held unstorable text
+_FORM_FIELDS = "unstorable_form_fields"
+
+
+def unstorable_form_fields() -> tuple[str, ...]:
+    """The names of this request's form fields that held a NUL or a lone surrogate (removed
+    from ``request.form`` already): a page's form marks each as in error and fails."""
+    return g.get(_FORM_FIELDS, ())
+
+
+def _hand_to_the_form(names: list[str]) -> None:
+    """A page's form post: let the view re-render its form with the error next to each
+    field, with the characters gone and no commit possible."""
+    g.setdefault(_FORM_FIELDS, tuple(dict.fromkeys(names)))
+    request.form = ImmutableMultiDict(
+        [
+            (UNSTORABLE.sub("", key), UNSTORABLE.sub("", value))
+            for key, value in request.form.items(multi=True)
+        ]
+    )
+    refuse_commit(db_session(), "a form field held text that cannot be stored")
+
+
 def refuse_unstorable_text() -> None:
     """Before every view: refuse a request whose path, query, form or JSON body holds text
-    that cannot be stored."""
+    that cannot be stored (a page's form post goes to its view, see above)."""
     if UNSTORABLE.search(request.path):
         _refuse(400, "The URL path contains a NUL character or an unpaired surrogate.", {})
     bad = [
@@ -86,11 +123,15 @@ def refuse_unstorable_text() -> None:
     ):
         mimetype = request.mimetype or ""
         if mimetype in FORM_TYPES:
-            bad += [
+            fields = [
                 key
                 for key, value in request.form.items(multi=True)
                 if UNSTORABLE.search(key) or UNSTORABLE.search(value)
             ]
+            if fields and not bad and not request.path.startswith("/api"):
+                _hand_to_the_form(fields)
+                return
+            bad += fields
         elif mimetype == "application/json" or mimetype.endswith("+json"):
             bad += unstorable_fields(_json_body())
     if bad:
@@ -102,6 +143,25 @@ def refuse_unstorable_text() -> None:
         )
 
 
+def _commit_refused(error: HalfPostedError):
+    """A view tried to commit a form post whose text could not be stored, without letting
+    its form say so (a button's view reads no form): nothing was stored, and the reader gets
+    the 400 page this hook gave before. Any other refused commit is the unexpected error it
+    always was."""
+    if unstorable_form_fields():
+        return current_app.handle_http_exception(
+            BadRequest(
+                "A form field held a NUL character or an unpaired surrogate, which cannot be "
+                "stored; nothing was changed."
+            )
+        )
+    handler = current_app.error_handler_spec[None][None].get(Exception)
+    if handler is None:
+        raise error
+    return handler(error)
+
+
 def register(app: Flask) -> None:
     """Install the check; call after the hook that sets per-endpoint body limits."""
     app.before_request(refuse_unstorable_text)
+    app.register_error_handler(HalfPostedError, _commit_refused)

@@ -259,7 +259,7 @@ def test_a_company_accepting_a_proposal(browser, served, browser_db):
     page.wait_for_load_state()
     assert "您已接受此提案" in page.locator(".flash").inner_text()
     proposal = page.locator(f"#proposal-{proposal_id}")
-    assert "企業: 已接受" in proposal.inner_text()
+    assert "企業：已接受" in proposal.inner_text()
     assert proposal.locator(".status").inner_text() == "企業已接受，待在地業者回覆"
     assert proposal.get_by_role("link", name="接受…").count() == 0
     shot(page, "24-company-proposal-accepted")

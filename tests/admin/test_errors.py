@@ -248,7 +248,10 @@ def test_an_invalid_amount_is_shown_next_to_the_amount_in_chinese(console):
     )
     assert response.status_code == 200
     # Said once, next to the amount: the fuller message, no banner repeating it
-    assert '<p class="error" id="amount-error">「abc」不是金額。</p>' in response.text
+    assert (
+        '<div class="errors" id="amount-error"><p class="error">「abc」不是金額。</p>'
+        in response.text
+    )
     assert response.text.count("「abc」不是金額。") == 1 and "不是數字。" not in response.text
 
 

@@ -49,7 +49,9 @@ def test_a_required_field_says_so_in_the_readers_language(console, lang, require
     response = c.post(
         "/console/sign-in", data={"csrf_token": csrf_token(page.text), "email": "", "password": ""}
     )
-    errors = re.findall(r'<p class="error" id="(\w+)-error">([^<]*)</p>', response.text)
+    errors = re.findall(
+        r'<div class="errors" id="(\w+)-error"><p class="error">([^<]*)</p>', response.text
+    )
     assert errors == [("email", required), ("password", required)]
     assert "该字段是必填字段" not in response.text
 
@@ -100,8 +102,12 @@ def test_matching_parameters_in_words_not_json(app):
                 "Priority-area weight (points): 150"
             )
         with force_locale("zh_Hant_TW"):
-            assert "優先推動地區最低比例：30%" not in labels.match_params(params)
-            assert "30%" in labels.match_params(params) and "{" not in labels.match_params(params)
+            # Full-width colons, as every Chinese line (tests/admin/test_catalog_punctuation.py)
+            assert labels.match_params(params) == (
+                "每件申請保留的候選數：5 · 優先推動地區最低比例：30% · 優先推動地區權重（分）：150"
+            )
+            two = {"priority_weights": {"agricultural": 150, "indigenous": 90}}
+            assert "、" in labels.match_params(two) and ", " not in labels.match_params(two)
 
 
 def test_reconciliation_targets_and_matcher_keys_in_words(console):

@@ -147,7 +147,10 @@ def test_proposal_errors_are_shown_next_to_the_fields(console):
     )
     assert response.status_code == 200
     # One problem, said once: next to the amount, in NT$ words (never "multiple of 100")
-    assert '<p class="error" id="amount-error">新臺幣金額須為整數元。</p>' in response.text
+    assert (
+        '<div class="errors" id="amount-error"><p class="error">新臺幣金額須為整數元。</p>'
+        in response.text
+    )
     assert 'class="flash error"' not in response.text and "100" not in response.text
 
 

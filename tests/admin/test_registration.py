@@ -38,7 +38,7 @@ def organisations(console) -> int:
 
 
 def field_error(html: str, name: str) -> str:
-    match = re.search(rf'<p class="error" id="{name}-error">([^<]*)</p>', html)
+    match = re.search(rf'<div class="errors" id="{name}-error"><p class="error">([^<]*)</p>', html)
     assert match, f"no error next to {name}"
     return match.group(1)
 
@@ -114,6 +114,8 @@ def test_a_local_business_registers_as_a_business_member(console):
         ({"town_code": "99999999"}, "town_code", "請從清單選擇鄉鎮市區。"),
         ({"town_code": ""}, "town_code", "請從清單選擇鄉鎮市區。"),
         ({"name": ""}, "name", "請輸入組織名稱。"),
+        ({"name": "🌾🌾🌾"}, "name", "名稱須包含至少一個文字或字母，不能只有表情符號或符號。"),
+        ({"name_en": "★★"}, "name_en", "名稱須包含至少一個文字或字母，不能只有表情符號或符號。"),
         ({"email": "not-an-email"}, "email", "這不是有效的電子郵件地址。"),
         ({"password": "short", "confirm": "short"}, "password", "密碼至少需要 10 個字元。"),
         ({"password": "1234567890", "confirm": "1234567890"}, "password", "密碼太容易被猜到。"),
@@ -180,3 +182,16 @@ def test_too_many_attempts_are_refused(console, monkeypatch):
     refused = register(c, ubn="04595258")
     assert refused.status_code == 429 and refused.mimetype == "text/html"
     assert "嘗試次數過多" in refused.text
+
+
+def test_a_name_of_emoji_is_refused_in_english_too(console):
+    c = console.client()
+    page = c.get("/console/register")
+    c.post("/language", data={"csrf_token": csrf_token(page.text), "lang": "en"})
+    before = organisations(console)
+    response = register(c, name="🌾 🍵")
+    assert response.status_code == 422
+    assert field_error(response.text, "name") == (
+        "A name needs at least one letter or Chinese character, not only emoji or symbols."
+    )
+    assert organisations(console) == before

@@ -60,7 +60,7 @@ def offers_of(console, org: str) -> list[MatchOffer]:
 
 
 def error_of(page: str, field: str) -> str:
-    match = re.search(rf'id="{field}-error">([^<]*)<', page)
+    match = re.search(rf'id="{field}-error"><p class="error">([^<]*)<', page)
     assert match, f"no error shown for {field}"
     return html.unescape(match.group(1))
 
@@ -184,6 +184,13 @@ def test_a_member_edits_its_profile(console, actor):
     assert refused.status_code == 422
     assert error_of(refused.text, "name") == "請輸入組織名稱。"
     assert error_of(refused.text, "town_code") == "請從清單選擇鄉鎮市區。"
+    emoji = post_form(
+        c, "/console/profile", "/console/profile", {"name": "🌾🌾", "town_code": "10002010"}
+    )
+    assert emoji.status_code == 422
+    assert error_of(emoji.text, "name") == "名稱須包含至少一個文字或字母，不能只有表情符號或符號。"
+    with console.database.session() as s:
+        assert s.get(Organisation, console.ids[actor]).name == "新名稱工作室"
 
 
 def test_a_profile_changed_meanwhile_is_not_overwritten(console):
@@ -265,6 +272,34 @@ def test_a_bad_offer_says_why_in_english_too(console):
         assert huge.status_code == 422
         assert error_of(huge.text, "budget") == "The amount is too large."
         assert huge.text.count("The amount is too large.") == 1
+    assert offers_of(console, "company_a") == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        ("zh_Hant_TW", "預算須大於 NT$0；不設預算請留空。"),
+        ("en", "A budget is more than NT$0; leave it empty if you state no budget."),
+    ],
+)
+def test_an_offer_budget_of_nt0_is_refused_like_the_api_refuses_it(console, lang, said):
+    c = console.client("company_a")
+    with c.session_transaction() as s:
+        s["lang"] = lang
+    for zero in ("0", "NT$0"):
+        refused = post_form(
+            c, "/console/offers/new", "/console/offers/new", {**OFFER, "budget": zero}
+        )
+        assert refused.status_code == 422
+        assert error_of(refused.text, "budget") == said
+    assert offers_of(console, "company_a") == []
+    # The API says the same of the same budget: 422 naming the field
+    api = console.app.test_client().post(
+        "/api/v1/match/offers",
+        json={"kinds": ["sponsorship"], "budget": 0},
+        headers={"Authorization": f"Bearer {console.tokens['company_a']}"},
+    )
+    assert api.status_code == 422 and "budget" in api.get_json()["errors"]
     assert offers_of(console, "company_a") == []
 
 

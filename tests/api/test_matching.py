@@ -167,3 +167,24 @@ def test_a_run_comes_with_a_page_of_its_proposals_and_the_rest_follow_by_cursor(
     assert seen == every_id == sorted(every_id, reverse=True)
     bad = world.call("ndc", "GET", f"/api/v1/match/runs/{run['id']}?limit=0")
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+
+
+def test_an_offer_budget_of_nt0_is_refused_by_the_service_rule(world: World):
+    """The console and the API call the same rule (matching.services): the same code and
+    reason for a budget of NT$0 or less, and no offer stored."""
+    for budget in (0, -100):
+        r = world.call(
+            "company_a", "POST", "/api/v1/match/offers",
+            json={"kinds": ["sponsorship"], "budget": budget},
+        )  # fmt: skip
+        problem = r.get_json()
+        assert r.status_code == 422 and list(problem["errors"]) == ["budget"], problem
+        if budget == 0:  # the service's own rule and code; below 0 the schema's bound
+            assert problem["code"] == "invalid_amount"
+    listed = world.call("company_a", "GET", "/api/v1/match/offers").get_json()
+    assert listed["items"] == []
+    ok = world.call(
+        "company_a", "POST", "/api/v1/match/offers",
+        json={"kinds": ["sponsorship"], "budget": None},
+    )  # fmt: skip
+    assert ok.status_code == 201 and ok.get_json()["budget"] is None

@@ -33,6 +33,19 @@ def test_registration_validates_ubn_town_and_duplicates(client, world):
     assert register(client, kind="institution").status_code == 422
 
 
+def test_a_name_without_a_letter_is_422_naming_the_field(client, world):
+    bad = register(client, name="🌾🌾🌾")
+    assert bad.status_code == 422, bad.json
+    assert bad.json["code"] == "validation_error" and list(bad.json["errors"]) == ["name"]
+    path = f"{V1}/organisations/{{company_a}}"
+    etag = world.call("company_a", "GET", path).headers["ETag"]
+    for changes, field in (({"name": "★ ★"}, "name"), ({"name_en": "🍵"}, "name_en")):
+        r = world.call("company_a", "PATCH", path, json=changes, headers={"If-Match": etag})
+        assert r.status_code == 422 and list(r.json["errors"]) == [field], r.json
+    assert world.call("company_a", "GET", path).headers["ETag"] == etag
+    assert register(client, name="米粉工坊 🌾").status_code == 201
+
+
 def test_registration_is_throttled_per_address_and_writes_nothing_when_refused(
     client, database, monkeypatch
 ):

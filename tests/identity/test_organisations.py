@@ -55,6 +55,11 @@ def test_a_member_edits_its_own_profile_only(session, world):
     ("changes", "field"),
     [
         ({"name": "  "}, "name"),
+        ({"name": "🌾🌾🌾"}, "name"),
+        ({"name": "★ — ★"}, "name"),
+        ({"name": "\u200b\u3000"}, "name"),
+        ({"name": "2026"}, "name"),
+        ({"name_en": "🍵"}, "name_en"),
         ({"town_code": "99999999"}, "town_code"),
         ({"ubn": "12345678"}, "ubn"),
     ],
@@ -128,3 +133,26 @@ def test_projects_of_a_business(session, world):
             priority_type="agricultural",
         )
     assert (managed.business_id, managed.priority_type) == (world.other.id, "agricultural")
+
+
+@pytest.mark.parametrize("name", ["🌾🌾", "---", "\u200b", "  ★ ", "123"])
+def test_a_registration_named_without_a_letter_stores_nothing(session, name):
+    before = session.query(organisations.Organisation).count()
+    with pytest.raises(ValidationError) as exc, f.tx(session):
+        organisations.register_organisation(
+            session,
+            kind="business",
+            name=name,
+            name_en=None,
+            ubn="04595257",
+            town_code="10008040",
+            contact_email="owner@rice.example.tw",
+            contact_name="王小明",
+        )
+    assert exc.value.reason == "name_without_letters" and list(exc.value.fields) == ["name"]
+    assert session.query(organisations.Organisation).count() == before
+
+
+@pytest.mark.parametrize("name", ["米粉工坊 🌾", "7-Eleven", "ＡＢＣ", "丁"])
+def test_a_name_with_a_letter_or_a_cjk_character_is_a_name(name):
+    assert organisations.checked_name(f" {name} ") == name

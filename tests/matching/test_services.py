@@ -287,6 +287,20 @@ def test_listing_amounts_are_whole_dollars(session, world):
         assert _request(session, world, amount=100_000).amount == 100_000
 
 
+@pytest.mark.parametrize("budget", [0, -100_000])
+def test_a_stated_budget_is_more_than_zero_for_every_face(session, world, budget):
+    """The one rule both faces call: the API refused NT$0 and the console stored it."""
+    from foundation.errors import InvalidAmount
+
+    with pytest.raises(InvalidAmount) as exc, f.tx(session):
+        _offer(session, world, budget=budget)
+    assert exc.value.reason == "zero_budget" and list(exc.value.fields) == ["budget"]
+    with f.tx(session):
+        assert _offer(session, world, budget=None).budget is None
+        # An amount sought of NT$0 stays allowed (a partner for product development)
+        assert _request(session, world, amount=0).amount == 0
+
+
 def test_only_partners_learn_each_others_contacts(session, world):
     proposal = _published(session, world)
     _accept(session, world.company_user, proposal.id)
