@@ -39,7 +39,8 @@ class PostingRefused(Exception):
 
 
 class HalfPostedError(RuntimeError):
-    """Commit refused: a ledger posting failed part-way in this transaction."""
+    """Commit refused: a ledger posting failed part-way in this transaction, or (a
+    subclass, ``refuse_commit``'s ``error``) something else in it must not be stored."""
 
 
 class UnitOfWork:
@@ -109,10 +110,14 @@ def write(session: Session, service: Callable[..., T], /, *args, **kwargs) -> tu
 _REFUSED = "foundation.transactions.refused"
 
 
-def refuse_commit(session: Session, reason: str) -> None:
-    """Refuse to commit ``session``'s transaction until it is rolled back: a write failed
-    part-way (the posting engine calls this when an error follows its entry row)."""
-    session.info[_REFUSED] = reason
+def refuse_commit(
+    session: Session, reason: str, error: type[HalfPostedError] = HalfPostedError
+) -> None:
+    """Refuse to commit ``session``'s transaction until it is rolled back, raising ``error``
+    on a commit: a write failed part-way (the posting engine calls this when an error
+    follows its entry row), or the request held what must not be stored (web.request_guard,
+    with its own error, which its handler answers)."""
+    session.info[_REFUSED] = (reason, error)
 
 
 def guard_commits(factory: sessionmaker) -> sessionmaker:
@@ -128,11 +133,12 @@ def guard_commits(factory: sessionmaker) -> sessionmaker:
 
 
 def _refuse_if_marked(session: Session) -> None:
-    reason = session.info.get(_REFUSED)
-    if reason:
-        raise HalfPostedError(
-            f"A ledger posting failed in this transaction ({reason}); roll it back."
-        )
+    refused = session.info.get(_REFUSED)
+    if refused:
+        reason, error = refused
+        if error is HalfPostedError:
+            raise error(f"A ledger posting failed in this transaction ({reason}); roll it back.")
+        raise error(f"{reason}; roll the transaction back.")
 
 
 def _forget(session: Session) -> None:

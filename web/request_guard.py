@@ -105,7 +105,9 @@ def _hand_to_the_form(names: list[str]) -> None:
             for key, value in request.form.items(multi=True)
         ]
     )
-    refuse_commit(db_session(), "a form field held text that cannot be stored")
+    refuse_commit(
+        db_session(), "a form field held text that cannot be stored", UnstorableFormCommit
+    )
 
 
 def refuse_unstorable_text() -> None:
@@ -143,25 +145,22 @@ def refuse_unstorable_text() -> None:
         )
 
 
-def _commit_refused(error: HalfPostedError):
+class UnstorableFormCommit(HalfPostedError):
     """A view tried to commit a form post whose text could not be stored, without letting
-    its form say so (a button's view reads no form): nothing was stored, and the reader gets
-    the 400 page this hook gave before. Any other refused commit is the unexpected error it
-    always was."""
-    if unstorable_form_fields():
-        return current_app.handle_http_exception(
-            BadRequest(
-                "A form field held a NUL character or an unpaired surrogate, which cannot be "
-                "stored; nothing was changed."
-            )
+    its form say so (a button's view reads no form)."""
+
+
+def _commit_refused(_error: UnstorableFormCommit):
+    """Nothing was stored: the reader gets the 400 page this hook gives a bad path."""
+    return current_app.handle_http_exception(
+        BadRequest(
+            "A form field held a NUL character or an unpaired surrogate, which cannot be "
+            "stored; nothing was changed."
         )
-    handler = current_app.error_handler_spec[None][None].get(Exception)
-    if handler is None:
-        raise error
-    return handler(error)
+    )
 
 
 def register(app: Flask) -> None:
     """Install the check; call after the hook that sets per-endpoint body limits."""
     app.before_request(refuse_unstorable_text)
-    app.register_error_handler(HalfPostedError, _commit_refused)
+    app.register_error_handler(UnstorableFormCommit, _commit_refused)
