@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from fractions import Fraction
 
 from flask import flash
 from flask_babel import gettext as _
@@ -38,6 +37,7 @@ from foundation.errors import InvalidAmount
 from foundation.reference import townships
 from foundation.ubn import is_valid_ubn
 from ledger.money import check_whole_units, parse_amount
+from matching.instance import parse_share
 from web.request_guard import unstorable_form_fields
 
 
@@ -189,10 +189,10 @@ class DeclineForm(ConsoleForm):
 def _share_at_most_whole(form, field) -> None:
     """A share above 100% is refused here, in words: the matcher's own check would reach the
     page only as "the format is wrong"."""
-    text = "".join((field.data or "").split())
-    try:
-        share = Fraction(text[:-1]) / 100 if text.endswith("%") else Fraction(text)
-    except (ValueError, ZeroDivisionError):
+    # The matcher's own reading: bounded whatever was typed ("1e999999999" is no share,
+    # where Fraction would compute that power of ten for minutes)
+    share = parse_share("".join((field.data or "").split()))
+    if share is None:
         return  # not a share at all: the pattern and the matcher say so
     if share > 1:
         raise ValidationError(_l("A share is at most 100%, such as 30% or 0.3."))

@@ -640,12 +640,11 @@ def _one_target(kind: str, ident: str) -> str:
 
 
 def _share(value) -> str:
-    from fractions import Fraction
+    from matching.instance import parse_share
 
     text = str(value).strip()
-    try:
-        share = Fraction(text.rstrip("%").strip()) / (100 if text.endswith("%") else 1)
-    except (ValueError, ZeroDivisionError):
+    share = parse_share(text)
+    if share is None:
         return text
     return f"{float(share * 100):.4g}%"
 

@@ -496,16 +496,22 @@ _DECIMAL = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,9}))?(%?)")
 _RATIO = re.compile(r"([0-9]{1,12})/([0-9]{1,12})")
 
 
+def parse_share(text: str) -> Fraction | None:
+    """A share written as "0.3", "30%" or "1/3", exactly (any size: the caller checks the
+    range); None for anything else. Bounded work whatever the text (no exponents)."""
+    text = text.strip()
+    if m := _DECIMAL.fullmatch(text):
+        whole, frac, percent = m.group(1), m.group(2) or "", m.group(3)
+        return Fraction(int(whole + frac), 10 ** len(frac) * (100 if percent else 1))
+    if (m := _RATIO.fullmatch(text)) and int(m.group(2)):
+        return Fraction(int(m.group(1)), int(m.group(2)))
+    return None
+
+
 def _fraction(c: _Checker, value: Any, path: str) -> Fraction:
     """A share from 0 to 1, given as a string ("0.3", "30%", "1/3"): strings keep it exact
     (no float rounding); a number is not accepted ("30" would be ambiguous)."""
-    text = value.strip() if isinstance(value, str) else ""
-    share = None
-    if m := _DECIMAL.fullmatch(text):
-        whole, frac, percent = m.group(1), m.group(2) or "", m.group(3)
-        share = Fraction(int(whole + frac), 10 ** len(frac) * (100 if percent else 1))
-    elif (m := _RATIO.fullmatch(text)) and int(m.group(2)):
-        share = Fraction(int(m.group(1)), int(m.group(2)))
+    share = parse_share(value) if isinstance(value, str) else None
     if share is None:
         c.fail(
             path,

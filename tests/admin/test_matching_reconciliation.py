@@ -185,6 +185,11 @@ def test_run_parameter_errors_are_shown_next_to_the_fields(console):
     assert out_of_range.status_code == 422
     assert 'id="min_priority_share-error"' in out_of_range.text
     assert "比例最多為 100%，例如 30% 或 0.3。" in out_of_range.text
+    # An exponent is no share: said at once, never a power of ten computed for minutes
+    huge = post_form(
+        c, "/console/matching", "/console/matching", {"k": "3", "min_priority_share": "1e999999999"}
+    )
+    assert huge.status_code == 422 and 'id="min_priority_share-error"' in huge.text
     # The number asked for, left blank: required, said once (not also "enter a whole number")
     blank = post_form(c, "/console/matching", "/console/matching", {"k": ""})
     assert blank.status_code == 422
